@@ -1,0 +1,517 @@
+//! The config file: `[[feed]]` tables plus optional `[store]` settings.
+//!
+//! Reading is forgiving in one way: a bad feed is reported with the file,
+//! line, feed and field, and the good feeds are still returned, so one typo
+//! never stops the whole fleet.
+
+use crate::duration::Dur;
+use crate::extract::Extractor;
+use crate::feed::{CursorMode, FeedConfig, PayloadFormat, TransportKind};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A config problem, precise enough to fix without guessing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigError {
+    /// The file, as given.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// The feed's name (or `feed #N` when it has none).
+    pub feed: Option<String>,
+    /// Dotted field path within the feed (`poll.interval`).
+    pub field: Option<String>,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        f.write_str(": ")?;
+        if let Some(feed) = &self.feed {
+            write!(f, "feed `{feed}`: ")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}` ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Storage settings (`[store]`): retention and rollups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Raw events older than this are deleted (default 7 days).
+    pub events_max_age: Dur,
+    /// At most this many raw events are kept per feed (default 100,000).
+    pub events_max_per_feed: u64,
+    /// Raw samples older than this are deleted; rollups outlive them (default 7 days).
+    pub samples_max_age: Dur,
+    /// 1-minute rollups are kept this long (default 90 days).
+    pub rollup_1m_max_age: Dur,
+    /// 1-hour rollups are kept this long (default 2 years).
+    pub rollup_1h_max_age: Dur,
+    /// Connection-state history is kept this long (default 90 days).
+    pub states_max_age: Dur,
+    /// The writer commits at least this often (default 100 ms).
+    pub commit_interval: Dur,
+    /// … or after this many rows, whichever comes first (default 20,000).
+    pub commit_rows: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            events_max_age: Dur::secs(7 * 86_400),
+            events_max_per_feed: 100_000,
+            samples_max_age: Dur::secs(7 * 86_400),
+            rollup_1m_max_age: Dur::secs(90 * 86_400),
+            rollup_1h_max_age: Dur::secs(730 * 86_400),
+            states_max_age: Dur::secs(90 * 86_400),
+            commit_interval: Dur::millis(100),
+            commit_rows: 20_000,
+        }
+    }
+}
+
+/// A parsed config file: the valid feeds, and an error for each invalid one.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    /// Feeds that passed validation, in file order.
+    pub feeds: Vec<FeedConfig>,
+    /// Store settings (defaults when absent).
+    pub store: StoreSettings,
+    /// Problems found. Feeds named here are not in `feeds`.
+    pub errors: Vec<ConfigError>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoot {
+    #[serde(default)]
+    feed: Vec<toml::Spanned<toml::Value>>,
+    #[serde(default)]
+    store: Option<toml::Spanned<toml::Value>>,
+}
+
+/// The file layout when written back (export).
+#[derive(Serialize)]
+struct OutRoot<'a> {
+    store: &'a StoreSettings,
+    feed: &'a [FeedConfig],
+}
+
+impl ConfigFile {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: None,
+            feed: None,
+            field: None,
+            message: format!("cannot be read: {e}"),
+        })?;
+        Ok(ConfigFile::parse(&file, &text))
+    }
+
+    /// Parses config text; `file` is only used in messages.
+    pub fn parse(file: &str, text: &str) -> ConfigFile {
+        let mut out = ConfigFile::default();
+        let root: RawRoot = match toml::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.span().map(|s| line_of(text, s.start));
+                out.errors.push(ConfigError {
+                    file: file.into(),
+                    line,
+                    feed: None,
+                    field: None,
+                    message: format!(
+                        "is not a valid config: {}. The file holds `[[feed]]` tables and an optional `[store]` table",
+                        e.message()
+                    ),
+                });
+                return out;
+            }
+        };
+        if let Some(store) = root.store {
+            let span = store.span();
+            match serde_path_to_error::deserialize::<_, StoreSettings>(store.into_inner()) {
+                Ok(s) => out.store = s,
+                Err(e) => {
+                    let field = e.path().to_string();
+                    out.errors.push(ConfigError {
+                        file: file.into(),
+                        line: Some(find_key_line(text, span.clone(), &field)),
+                        feed: None,
+                        field: Some(format!("store.{field}")),
+                        message: clean_serde_message(&e.inner().to_string()),
+                    });
+                }
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        // A feed's span covers its `[[feed]]` keys but not its sub-tables, so
+        // its region for locating fields runs to the next feed's start.
+        let starts: Vec<usize> = root.feed.iter().map(|f| f.span().start).collect();
+        for (i, spanned) in root.feed.into_iter().enumerate() {
+            let end = starts.get(i + 1).copied().unwrap_or(text.len());
+            let span = spanned.span().start..end.max(spanned.span().end);
+            let value = spanned.into_inner();
+            let label = value
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("feed #{}", i + 1));
+            let err = |field: Option<String>, message: String| ConfigError {
+                file: file.into(),
+                line: Some(match &field {
+                    Some(f) => find_key_line(text, span.clone(), f),
+                    None => line_of(text, span.start),
+                }),
+                feed: Some(label.clone()),
+                field,
+                message,
+            };
+            let feed: FeedConfig = match serde_path_to_error::deserialize(value) {
+                Ok(f) => f,
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let field = (path != ".").then_some(path);
+                    out.errors
+                        .push(err(field, clean_serde_message(&e.inner().to_string())));
+                    continue;
+                }
+            };
+            let problems = validate_feed(&feed);
+            if !problems.is_empty() {
+                for (field, message) in problems {
+                    out.errors.push(err(Some(field), message));
+                }
+                continue;
+            }
+            if let Some(first_line) = seen.get(&feed.name) {
+                out.errors.push(err(
+                    Some("name".into()),
+                    format!(
+                        "is already used by the feed on line {first_line}: feed names must be unique"
+                    ),
+                ));
+                continue;
+            }
+            seen.insert(feed.name.clone(), line_of(text, span.start));
+            out.feeds.push(feed);
+        }
+        out
+    }
+
+    /// Serializes feeds and settings back to TOML (for export).
+    pub fn to_toml(feeds: &[FeedConfig], store: &StoreSettings) -> Result<String, String> {
+        toml::to_string_pretty(&OutRoot { store, feed: feeds }).map_err(|e| e.to_string())
+    }
+}
+
+/// Checks what serde cannot: URL scheme vs transport, pointers, regexes,
+/// transport sections, timeouts. Returns `(field, message)` pairs.
+pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
+    let mut p = Vec::new();
+    if feed.name.trim().is_empty() {
+        p.push(("name".into(), "is empty: give the feed a unique name".into()));
+    }
+    let schemes: &[&str] = match feed.transport {
+        TransportKind::Websocket => &["ws", "wss"],
+        _ => &["http", "https"],
+    };
+    match url::Url::parse(&feed.url) {
+        Ok(u) if schemes.contains(&u.scheme()) => {
+            if u.host_str().is_none_or(str::is_empty) {
+                p.push(("url".into(), format!("`{}` has no host", feed.url)));
+            }
+        }
+        Ok(u) => p.push((
+            "url".into(),
+            format!(
+                "has scheme `{}`, but transport `{}` needs {}",
+                u.scheme(),
+                feed.transport,
+                schemes
+                    .iter()
+                    .map(|s| format!("`{s}://`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        )),
+        Err(e) => p.push((
+            "url".into(),
+            format!(
+                "`{}` is not a valid URL ({e}); write e.g. `{}://127.0.0.1:8080/path`",
+                feed.url, schemes[0]
+            ),
+        )),
+    }
+    for (name, value) in &feed.headers {
+        if http_header_name_invalid(name) {
+            p.push((
+                format!("headers.{name}"),
+                "is not a valid HTTP header name".into(),
+            ));
+        }
+        if value.contains('\n') || value.contains('\r') {
+            p.push((
+                format!("headers.{name}"),
+                "contains a line break, which HTTP headers cannot carry".into(),
+            ));
+        }
+        if let Err(e) = crate::secret::expand_with(value, |_| Some(String::new())) {
+            p.push((format!("headers.{name}"), e));
+        }
+    }
+    let sections = [
+        ("websocket", feed.websocket.is_some(), TransportKind::Websocket),
+        ("sse", feed.sse.is_some(), TransportKind::Sse),
+        ("poll", feed.poll.is_some(), TransportKind::Poll),
+        ("long_poll", feed.long_poll.is_some(), TransportKind::LongPoll),
+    ];
+    for (section, present, kind) in sections {
+        if present && kind != feed.transport {
+            p.push((
+                section.into(),
+                format!(
+                    "does not apply to transport `{}`: remove `[feed.{section}]` or set `transport = \"{section}\"`",
+                    feed.transport
+                ),
+            ));
+        }
+    }
+    if feed.transport == TransportKind::Poll {
+        let o = feed.poll_options();
+        if o.interval.0 < std::time::Duration::from_millis(100) {
+            p.push((
+                "poll.interval".into(),
+                "is below 100ms: use at least 100ms".into(),
+            ));
+        }
+        if o.timeout.0.is_zero() {
+            p.push(("poll.timeout".into(), "must be above zero".into()));
+        }
+        if reqwest_method_invalid(&o.method) {
+            p.push((
+                "poll.method".into(),
+                format!("`{}` is not an HTTP method: use GET, POST, HEAD…", o.method),
+            ));
+        }
+    }
+    if feed.transport == TransportKind::LongPoll {
+        let o = feed.long_poll_options();
+        if o.timeout() <= o.hold.0 {
+            p.push((
+                "long_poll.timeout".into(),
+                format!(
+                    "must exceed `hold` ({}), or every held request would time out on our side",
+                    crate::duration::format_duration(o.hold.0)
+                ),
+            ));
+        }
+        if let CursorMode::Body { pointer, param } = &o.cursor {
+            if let Err(e) = crate::extract::check_pointer(pointer) {
+                p.push(("long_poll.cursor.pointer".into(), e));
+            }
+            if param.is_empty() {
+                p.push(("long_poll.cursor.param".into(), "is empty: name the query parameter that carries the cursor".into()));
+            }
+        }
+        for (f, v) in [("long_poll.items", &o.items), ("long_poll.id_pointer", &o.id_pointer)] {
+            if let Some(ptr) = v {
+                if let Err(e) = crate::extract::check_pointer(ptr) {
+                    p.push((f.into(), e));
+                }
+            }
+        }
+    }
+    if feed.transport == TransportKind::Websocket {
+        let o = feed.websocket_options();
+        if o.ping_interval.0 < std::time::Duration::from_millis(100) {
+            p.push(("websocket.ping_interval".into(), "is below 100ms".into()));
+        }
+        if o.max_message_size.0 < 16 {
+            p.push(("websocket.max_message_size".into(), "is too small".into()));
+        }
+    }
+    if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
+        // Allowed, but unusual: exposition text is normally scraped.
+    }
+    if let Err(errors) = Extractor::new(feed) {
+        for e in errors {
+            p.push((e.field, e.message));
+        }
+    }
+    p
+}
+
+fn http_header_name_invalid(name: &str) -> bool {
+    name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn reqwest_method_invalid(m: &str) -> bool {
+    m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Finds the line where the last segment of `field` is set inside `span`;
+/// falls back to the span's first line.
+fn find_key_line(text: &str, span: std::ops::Range<usize>, field: &str) -> usize {
+    let start = span.start.min(text.len());
+    let end = span.end.min(text.len());
+    let region = &text[start..end];
+    let segments: Vec<&str> = field
+        .split(['.', '['])
+        .map(|s| s.trim_end_matches(']'))
+        .filter(|s| !s.is_empty() && s.parse::<usize>().is_err())
+        .collect();
+    // Look for the deepest segment first, then its parents.
+    for key in segments.iter().rev() {
+        let mut offset = 0;
+        for line in region.split_inclusive('\n') {
+            let t = line.trim_start();
+            let t = t.trim_start_matches('"');
+            let key_here = t.starts_with(key)
+                && t[key.len()..]
+                    .trim_start_matches('"')
+                    .trim_start()
+                    .starts_with('=');
+            let table_here = t.starts_with('[') && t.contains(&format!(".{key}]"));
+            let inline_here = t.contains(&format!("{key} =")) || t.contains(&format!("{key}="));
+            if key_here || table_here || inline_here {
+                return line_of(text, start + offset);
+            }
+            offset += line.len();
+        }
+    }
+    line_of(text, start)
+}
+
+fn clean_serde_message(m: &str) -> String {
+    // serde says "unknown field `x`, expected one of `a`, `b`": keep it, it lists what is valid.
+    m.replace("variant", "value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[store]
+events_max_age = "3d"
+
+[[feed]]
+name = "ws"
+transport = "websocket"
+url = "ws://127.0.0.1:1/ws"
+[[feed.metric]]
+name = "cpu"
+pointer = "/cpu"
+[feed.websocket]
+subscribe = ['{"subscribe":"host-2"}']
+
+[[feed]]
+name = "bad-interval"
+transport = "poll"
+url = "http://127.0.0.1:1/poll"
+[feed.poll]
+interval = "soon"
+
+[[feed]]
+name = "wrong-scheme"
+transport = "sse"
+url = "ws://127.0.0.1:1/sse"
+
+[[feed]]
+name = "typo"
+transport = "sse"
+url = "http://127.0.0.1:1/sse"
+retries = 3
+
+[[feed]]
+name = "ws"
+transport = "websocket"
+url = "ws://127.0.0.1:1/other"
+"#;
+
+    #[test]
+    fn good_feeds_survive_bad_ones_and_errors_are_located() {
+        let c = ConfigFile::parse("feeds.toml", GOOD);
+        assert_eq!(c.feeds.len(), 1, "{:?}", c.errors);
+        assert_eq!(c.feeds[0].name, "ws");
+        assert_eq!(c.store.events_max_age, Dur::secs(3 * 86_400));
+        let msgs: Vec<String> = c.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(c.errors.len(), 4, "{msgs:#?}");
+
+        let e = &c.errors[0];
+        assert_eq!(e.feed.as_deref(), Some("bad-interval"));
+        assert_eq!(e.field.as_deref(), Some("poll.interval"));
+        assert_eq!(e.line, Some(20));
+        assert!(e.message.contains("500ms, 30s"), "{}", e.message);
+
+        let e = &c.errors[1];
+        assert_eq!(e.field.as_deref(), Some("url"));
+        assert_eq!(e.line, Some(25));
+        assert!(e.message.contains("`http://` or `https://`"), "{}", e.message);
+
+        let e = &c.errors[2];
+        assert_eq!(e.line, Some(31));
+        assert!(e.message.contains("unknown field `retries`"), "{}", e.message);
+        assert!(e.message.contains("expected one of"), "{}", e.message);
+
+        let e = &c.errors[3];
+        assert_eq!(e.field.as_deref(), Some("name"));
+        assert!(e.message.contains("already used"), "{}", e.message);
+        assert!(msgs[3].starts_with("feeds.toml:34: feed `ws`: field `name`"), "{}", msgs[3]);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let c = ConfigFile::parse("f.toml", "[[feed]]\nname = \"x\nurl = 1\n");
+        assert!(c.feeds.is_empty());
+        assert_eq!(c.errors.len(), 1);
+        assert_eq!(c.errors[0].line, Some(2));
+    }
+
+    #[test]
+    fn long_poll_timeout_must_exceed_hold() {
+        let c = ConfigFile::parse(
+            "f.toml",
+            "[[feed]]\nname = \"lp\"\ntransport = \"long_poll\"\nurl = \"http://h/x\"\n[feed.long_poll]\nhold = \"30s\"\ntimeout = \"20s\"\n",
+        );
+        assert_eq!(c.errors[0].field.as_deref(), Some("long_poll.timeout"));
+        assert_eq!(c.errors[0].line, Some(7));
+    }
+
+    #[test]
+    fn export_round_trips() {
+        let c = ConfigFile::parse("f.toml", GOOD);
+        let text = ConfigFile::to_toml(&c.feeds, &c.store).unwrap();
+        let again = ConfigFile::parse("export.toml", &text);
+        assert!(again.errors.is_empty(), "{:?}\n{text}", again.errors);
+        assert_eq!(again.feeds, c.feeds);
+        assert_eq!(again.store, c.store);
+    }
+}

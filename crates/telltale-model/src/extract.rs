@@ -1,0 +1,446 @@
+//! Turning payloads into numbers: metric extraction and the health status.
+//!
+//! An [`Extractor`] is compiled once per feed (regexes, pointers validated) and
+//! then applied to every message.
+
+use crate::feed::{FeedConfig, MetricRule, PayloadFormat, StatusRule};
+use crate::message::RawMessage;
+use crate::prometheus;
+use regex::Regex;
+use std::collections::BTreeMap;
+
+/// One number taken from a payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractedSample {
+    /// Series metric name.
+    pub metric: String,
+    /// Series labels (empty for JSON/text metrics; the matched series' labels for Prometheus).
+    pub labels: BTreeMap<String, String>,
+    /// The value.
+    pub value: f64,
+}
+
+/// The health verdict for one payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    /// True if the status rule says healthy.
+    pub healthy: bool,
+    /// The status text seen (the pointer's value, or the matching text).
+    pub text: String,
+}
+
+/// Everything one payload yielded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extraction {
+    /// Numbers, in rule order.
+    pub samples: Vec<ExtractedSample>,
+    /// The status verdict, when the feed has a status rule.
+    pub health: Option<Health>,
+    /// Problems worth telling the operator about (malformed payload, missing field).
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Rule {
+    Pointer { name: String, pointer: String },
+    Prom { name: String, family: String, labels: BTreeMap<String, String> },
+    Regex { name: String, re: Regex },
+}
+
+/// A feed's compiled extraction rules.
+#[derive(Debug, Clone)]
+pub struct Extractor {
+    format: PayloadFormat,
+    rules: Vec<Rule>,
+    status_pointer: Option<String>,
+    healthy: Vec<String>,
+    unhealthy: Option<Regex>,
+}
+
+/// A rule that cannot be compiled: which field and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleError {
+    /// Dotted field path inside the feed (`metric[2].pointer`).
+    pub field: String,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+/// Checks an RFC 6901 JSON Pointer's syntax.
+pub fn check_pointer(p: &str) -> Result<(), String> {
+    if !p.is_empty() && !p.starts_with('/') {
+        return Err(format!(
+            "`{p}` is not a JSON Pointer: it must be empty or start with `/`, e.g. `/cpu` or `/data/0/value`"
+        ));
+    }
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.peek(), Some('0') | Some('1')) {
+            return Err(format!(
+                "`{p}` has `~` not followed by 0 or 1: write `~0` for `~` and `~1` for `/`"
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Extractor {
+    /// Compiles a feed's rules, or says which field is wrong.
+    pub fn new(feed: &FeedConfig) -> Result<Extractor, Vec<RuleError>> {
+        let mut errors = Vec::new();
+        let mut rules = Vec::new();
+        for (i, m) in feed.metrics.iter().enumerate() {
+            match compile_rule(feed.format, m, i) {
+                Ok(r) => rules.push(r),
+                Err(e) => errors.push(e),
+            }
+        }
+        let (status_pointer, healthy, unhealthy) = match &feed.status {
+            None => (None, Vec::new(), None),
+            Some(s) => match compile_status(s) {
+                Ok(x) => x,
+                Err(e) => {
+                    errors.push(e);
+                    (None, Vec::new(), None)
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Extractor {
+            format: feed.format,
+            rules,
+            status_pointer,
+            healthy,
+            unhealthy,
+        })
+    }
+
+    /// Applies the rules to one message.
+    pub fn extract(&self, msg: &RawMessage) -> Extraction {
+        let mut out = Extraction::default();
+        for (name, v) in &msg.transport_metrics {
+            out.samples.push(ExtractedSample {
+                metric: (*name).to_string(),
+                labels: BTreeMap::new(),
+                value: *v,
+            });
+        }
+        if msg.data.is_empty() {
+            return out;
+        }
+        match self.format {
+            PayloadFormat::Json => self.extract_json(msg, &mut out),
+            PayloadFormat::Prometheus => self.extract_prom(msg, &mut out),
+            PayloadFormat::Text => self.extract_text(msg, &mut out),
+        }
+        if let Some(re) = &self.unhealthy {
+            let text = String::from_utf8_lossy(&msg.data);
+            let m = re.find(&text).map(|m| m.as_str().to_string());
+            let healthy = m.is_none();
+            if out.health.is_none() || !healthy {
+                out.health = Some(Health {
+                    healthy,
+                    text: m.unwrap_or_else(|| "ok".into()),
+                });
+            }
+        }
+        out
+    }
+
+    fn extract_json(&self, msg: &RawMessage, out: &mut Extraction) {
+        let doc: serde_json::Value = match serde_json::from_slice(&msg.data) {
+            Ok(v) => v,
+            Err(e) => {
+                out.problems.push(format!(
+                    "malformed payload: expected JSON ({e}); it was stored as text. Set `format = \"text\"` if this feed is not JSON"
+                ));
+                return;
+            }
+        };
+        for r in &self.rules {
+            if let Rule::Pointer { name, pointer } = r {
+                match doc.pointer(pointer) {
+                    Some(v) => match json_number(v) {
+                        Some(value) => out.samples.push(ExtractedSample {
+                            metric: name.clone(),
+                            labels: BTreeMap::new(),
+                            value,
+                        }),
+                        None => out.problems.push(format!(
+                            "metric `{name}`: `{pointer}` is {}, not a number",
+                            short(v)
+                        )),
+                    },
+                    None => out
+                        .problems
+                        .push(format!("metric `{name}`: `{pointer}` is not in the payload")),
+                }
+            }
+        }
+        if let Some(p) = &self.status_pointer {
+            let text = match doc.pointer(p) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => {
+                    out.problems
+                        .push(format!("status: `{p}` is not in the payload"));
+                    return;
+                }
+            };
+            let healthy = self.healthy.iter().any(|h| h == &text);
+            out.health = Some(Health { healthy, text });
+        }
+    }
+
+    fn extract_prom(&self, msg: &RawMessage, out: &mut Extraction) {
+        let text = String::from_utf8_lossy(&msg.data);
+        let (samples, errors) = prometheus::parse(&text);
+        if let Some(e) = errors.first() {
+            out.problems.push(format!(
+                "malformed Prometheus text ({} bad lines; first: {e})",
+                errors.len()
+            ));
+        }
+        for r in &self.rules {
+            if let Rule::Prom { name, family, labels } = r {
+                let mut found = false;
+                for s in samples.iter().filter(|s| &s.name == family) {
+                    if labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)) {
+                        found = true;
+                        out.samples.push(ExtractedSample {
+                            metric: name.clone(),
+                            labels: s.labels.clone(),
+                            value: s.value,
+                        });
+                    }
+                }
+                if !found {
+                    out.problems.push(format!(
+                        "metric `{name}`: no `{family}` sample matches the labels"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn extract_text(&self, msg: &RawMessage, out: &mut Extraction) {
+        let text = String::from_utf8_lossy(&msg.data);
+        for r in &self.rules {
+            if let Rule::Regex { name, re } = r {
+                let captured = re
+                    .captures(&text)
+                    .and_then(|c| c.get(1).or_else(|| c.get(0)))
+                    .map(|m| m.as_str().trim().to_string());
+                match captured.as_deref().map(str::parse::<f64>) {
+                    Some(Ok(value)) => out.samples.push(ExtractedSample {
+                        metric: name.clone(),
+                        labels: BTreeMap::new(),
+                        value,
+                    }),
+                    Some(Err(_)) => out.problems.push(format!(
+                        "metric `{name}`: captured `{}`, which is not a number",
+                        captured.unwrap_or_default()
+                    )),
+                    None => {}
+                }
+            }
+        }
+    }
+}
+
+fn short(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.len() > 40 {
+        format!("{}…", &s[..s.floor_char_boundary(40)])
+    } else {
+        s
+    }
+}
+
+/// Reads a JSON value as a number: numbers, numeric strings and booleans.
+pub fn json_number(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule, RuleError> {
+    let field = |f: &str| format!("metric[{i}].{f}");
+    if m.name.trim().is_empty() {
+        return Err(RuleError {
+            field: field("name"),
+            message: "is empty: give the metric a name such as `cpu`".into(),
+        });
+    }
+    match format {
+        PayloadFormat::Json => {
+            let pointer = m.pointer.clone().ok_or_else(|| RuleError {
+                field: field("pointer"),
+                message: format!(
+                    "is missing: a JSON feed's metric `{}` needs `pointer = \"/path/to/number\"`",
+                    m.name
+                ),
+            })?;
+            check_pointer(&pointer).map_err(|message| RuleError {
+                field: field("pointer"),
+                message,
+            })?;
+            Ok(Rule::Pointer {
+                name: m.name.clone(),
+                pointer,
+            })
+        }
+        PayloadFormat::Prometheus => Ok(Rule::Prom {
+            name: m.name.clone(),
+            family: m.prometheus.clone().unwrap_or_else(|| m.name.clone()),
+            labels: m.labels.clone(),
+        }),
+        PayloadFormat::Text => {
+            let src = m.regex.clone().ok_or_else(|| RuleError {
+                field: field("regex"),
+                message: format!(
+                    "is missing: a text feed's metric `{}` needs `regex = \"cpu=([0-9.]+)\"` (first capture group is the number)",
+                    m.name
+                ),
+            })?;
+            let re = Regex::new(&src).map_err(|e| RuleError {
+                field: field("regex"),
+                message: format!("is not a valid regular expression (Rust regex syntax): {e}"),
+            })?;
+            Ok(Rule::Regex {
+                name: m.name.clone(),
+                re,
+            })
+        }
+    }
+}
+
+type CompiledStatus = (Option<String>, Vec<String>, Option<Regex>);
+
+fn compile_status(s: &StatusRule) -> Result<CompiledStatus, RuleError> {
+    if let Some(p) = &s.pointer {
+        check_pointer(p).map_err(|message| RuleError {
+            field: "status.pointer".into(),
+            message,
+        })?;
+        if s.healthy.is_empty() {
+            return Err(RuleError {
+                field: "status.healthy".into(),
+                message: "is empty: list the values that mean healthy, e.g. `healthy = [\"ok\"]`"
+                    .into(),
+            });
+        }
+    }
+    let unhealthy = match &s.unhealthy_pattern {
+        Some(src) => Some(Regex::new(src).map_err(|e| RuleError {
+            field: "status.unhealthy_pattern".into(),
+            message: format!("is not a valid regular expression (Rust regex syntax): {e}"),
+        })?),
+        None => None,
+    };
+    if s.pointer.is_none() && unhealthy.is_none() {
+        return Err(RuleError {
+            field: "status".into(),
+            message: "needs `pointer` (with `healthy`) or `unhealthy_pattern`".into(),
+        });
+    }
+    Ok((s.pointer.clone(), s.healthy.clone(), unhealthy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::TransportKind;
+
+    fn msg(s: &str) -> RawMessage {
+        RawMessage::new(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn json_metrics_and_status() {
+        let mut f = FeedConfig::new("a", TransportKind::Websocket, "ws://x")
+            .with_metric("cpu", "/cpu")
+            .with_metric("n", "/nested/0/n")
+            .with_metric("up", "/up")
+            .with_metric("s", "/s");
+        f.status = Some(StatusRule {
+            pointer: Some("/status".into()),
+            healthy: vec!["ok".into()],
+            unhealthy_pattern: None,
+        });
+        let x = Extractor::new(&f).unwrap();
+        let out = x.extract(&msg(
+            r#"{"cpu":12.5,"nested":[{"n":3}],"up":true,"s":"4.5","status":"degraded"}"#,
+        ));
+        let vals: Vec<_> = out.samples.iter().map(|s| (s.metric.as_str(), s.value)).collect();
+        assert_eq!(vals, vec![("cpu", 12.5), ("n", 3.0), ("up", 1.0), ("s", 4.5)]);
+        assert_eq!(
+            out.health,
+            Some(Health {
+                healthy: false,
+                text: "degraded".into()
+            })
+        );
+        assert!(out.problems.is_empty());
+    }
+
+    #[test]
+    fn malformed_json_is_a_problem_not_a_panic() {
+        let f = FeedConfig::new("a", TransportKind::Sse, "http://x").with_metric("cpu", "/cpu");
+        let out = Extractor::new(&f).unwrap().extract(&msg("this is {not json"));
+        assert!(out.samples.is_empty());
+        assert!(out.problems[0].contains("malformed payload"));
+    }
+
+    #[test]
+    fn bad_rules_name_the_field() {
+        let f = FeedConfig::new("a", TransportKind::Sse, "http://x").with_metric("cpu", "cpu");
+        let e = Extractor::new(&f).unwrap_err();
+        assert_eq!(e[0].field, "metric[0].pointer");
+        assert!(e[0].message.contains("start with `/`"));
+    }
+
+    #[test]
+    fn prometheus_with_label_matchers() {
+        let mut f = FeedConfig::new("p", TransportKind::Poll, "http://x");
+        f.format = PayloadFormat::Prometheus;
+        f.metrics.push(MetricRule {
+            name: "idle".into(),
+            prometheus: Some("node_cpu_seconds_total".into()),
+            labels: [("mode".to_string(), "idle".to_string())].into(),
+            ..Default::default()
+        });
+        let out = Extractor::new(&f).unwrap().extract(&msg(
+            "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 10\nnode_cpu_seconds_total{cpu=\"1\",mode=\"idle\"} 20\nnode_cpu_seconds_total{cpu=\"0\",mode=\"user\"} 5\n",
+        ));
+        assert_eq!(out.samples.len(), 2);
+        assert_eq!(out.samples[1].labels["cpu"], "1");
+        assert_eq!(out.samples[1].value, 20.0);
+    }
+
+    #[test]
+    fn text_regex_and_keyword_status() {
+        let mut f = FeedConfig::new("t", TransportKind::Sse, "http://x");
+        f.format = PayloadFormat::Text;
+        f.metrics.push(MetricRule {
+            name: "cpu".into(),
+            regex: Some(r"cpu=([0-9.]+)".into()),
+            ..Default::default()
+        });
+        f.status = Some(StatusRule {
+            unhealthy_pattern: Some("level=critical".into()),
+            ..Default::default()
+        });
+        let x = Extractor::new(&f).unwrap();
+        let out = x.extract(&msg("level=critical cpu=97.5 host=a"));
+        assert_eq!(out.samples[0].value, 97.5);
+        assert!(!out.health.unwrap().healthy);
+        let ok = x.extract(&msg("level=info cpu=3"));
+        assert!(ok.health.unwrap().healthy);
+    }
+}

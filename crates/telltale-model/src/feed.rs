@@ -1,0 +1,383 @@
+//! What an operator configures: a feed, its transport and its extraction rules.
+//!
+//! These types are both the TOML schema (`[[feed]]` tables) and what the store
+//! keeps. Validation that serde cannot express lives in [`crate::config`].
+
+use crate::duration::{ByteSize, Dur};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How a feed reaches its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// A WebSocket subscription (`ws://` or `wss://`).
+    Websocket,
+    /// Server-Sent Events (`text/event-stream`).
+    Sse,
+    /// Short polling: one HTTP request per interval.
+    Poll,
+    /// Long polling: the server holds each request until it has news.
+    LongPoll,
+}
+
+impl TransportKind {
+    /// The name used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Websocket => "websocket",
+            TransportKind::Sse => "sse",
+            TransportKind::Poll => "poll",
+            TransportKind::LongPoll => "long_poll",
+        }
+    }
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a payload is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadFormat {
+    /// A JSON document; metrics are addressed by JSON Pointer (RFC 6901).
+    #[default]
+    Json,
+    /// Plain text; metrics are taken by regular expression.
+    Text,
+    /// Prometheus / OpenMetrics text exposition format.
+    Prometheus,
+}
+
+/// One feed as configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Unique, human-chosen name (`web-1`, `payments-api`).
+    pub name: String,
+    /// `websocket`, `sse`, `poll` or `long_poll`.
+    pub transport: TransportKind,
+    /// `ws://`, `wss://`, `http://` or `https://`.
+    pub url: String,
+    /// A disabled feed is kept but not subscribed.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    /// How payloads are parsed (default `json`).
+    #[serde(default)]
+    pub format: PayloadFormat,
+    /// Request headers. Values may reference environment variables as `${NAME}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Metric extraction rules (`[[feed.metric]]`).
+    #[serde(default, rename = "metric", skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricRule>,
+    /// What says the server is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusRule>,
+    /// No message for this long marks the feed stale. Default: 3 × poll
+    /// interval for polls, 60 s otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_after: Option<Dur>,
+    /// Payloads larger than this are stored truncated (default 64 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_event_size: Option<ByteSize>,
+    /// Reconnection policy.
+    #[serde(default, skip_serializing_if = "BackoffConfig::is_default")]
+    pub backoff: BackoffConfig,
+    /// WebSocket options; only for `transport = "websocket"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WebsocketOptions>,
+    /// SSE options; only for `transport = "sse"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<SseOptions>,
+    /// Poll options; only for `transport = "poll"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<PollOptions>,
+    /// Long-poll options; only for `transport = "long_poll"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_poll: Option<LongPollOptions>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// Default payload cap for stored events.
+pub const DEFAULT_MAX_EVENT_SIZE: u64 = 64 * 1024;
+
+impl FeedConfig {
+    /// A minimal feed; handy in tests and for the GUI's "new feed".
+    pub fn new(name: impl Into<String>, transport: TransportKind, url: impl Into<String>) -> Self {
+        FeedConfig {
+            name: name.into(),
+            transport,
+            url: url.into(),
+            enabled: true,
+            format: PayloadFormat::Json,
+            headers: BTreeMap::new(),
+            metrics: Vec::new(),
+            status: None,
+            stale_after: None,
+            max_event_size: None,
+            backoff: BackoffConfig::default(),
+            websocket: None,
+            sse: None,
+            poll: None,
+            long_poll: None,
+        }
+    }
+
+    /// Adds a JSON-pointer metric (builder style).
+    pub fn with_metric(mut self, name: &str, pointer: &str) -> Self {
+        self.metrics.push(MetricRule {
+            name: name.into(),
+            pointer: Some(pointer.into()),
+            ..MetricRule::default()
+        });
+        self
+    }
+
+    /// The effective staleness window.
+    pub fn stale_after(&self) -> Duration {
+        if let Some(d) = self.stale_after {
+            return d.0;
+        }
+        match self.transport {
+            TransportKind::Poll => self.poll_options().interval.0 * 3,
+            TransportKind::LongPoll => self.long_poll_options().hold.0 * 2 + Duration::from_secs(10),
+            _ => Duration::from_secs(60),
+        }
+    }
+
+    /// The effective stored-payload cap.
+    pub fn max_event_size(&self) -> u64 {
+        self.max_event_size.map(|b| b.0).unwrap_or(DEFAULT_MAX_EVENT_SIZE)
+    }
+
+    /// WebSocket options or their defaults.
+    pub fn websocket_options(&self) -> WebsocketOptions {
+        self.websocket.clone().unwrap_or_default()
+    }
+    /// SSE options or their defaults.
+    pub fn sse_options(&self) -> SseOptions {
+        self.sse.clone().unwrap_or_default()
+    }
+    /// Poll options or their defaults.
+    pub fn poll_options(&self) -> PollOptions {
+        self.poll.clone().unwrap_or_default()
+    }
+    /// Long-poll options or their defaults.
+    pub fn long_poll_options(&self) -> LongPollOptions {
+        self.long_poll.clone().unwrap_or_default()
+    }
+}
+
+/// One metric to extract from each payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricRule {
+    /// The series name (`cpu`, `latency_ms`).
+    pub name: String,
+    /// JSON formats: an RFC 6901 pointer to a number, numeric string or bool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// Prometheus format: the metric family name to read (default: `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
+    /// Prometheus format: label matchers; every listed label must be equal.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Text format: a regular expression whose first capture group is the number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+}
+
+/// What says the server behind a feed is healthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRule {
+    /// JSON: pointer to the status value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// JSON: values that mean healthy (compared as text, e.g. `"ok"`, `"true"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub healthy: Vec<String>,
+    /// Text (or any format): a regular expression that, when it matches the
+    /// payload, means unhealthy (e.g. `level=critical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_pattern: Option<String>,
+}
+
+/// Reconnection policy: exponential backoff with full jitter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackoffConfig {
+    /// First delay bound (default 500 ms).
+    pub initial: Dur,
+    /// Upper bound on any delay (default 30 s).
+    pub max: Dur,
+    /// A connection that stays up this long resets the attempt count (default 30 s).
+    pub reset_after: Dur,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        BackoffConfig {
+            initial: Dur::millis(500),
+            max: Dur::secs(30),
+            reset_after: Dur::secs(30),
+        }
+    }
+}
+
+impl BackoffConfig {
+    fn is_default(&self) -> bool {
+        *self == BackoffConfig::default()
+    }
+}
+
+/// WebSocket options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebsocketOptions {
+    /// Offered in `Sec-WebSocket-Protocol`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subprotocols: Vec<String>,
+    /// Text messages sent after every (re)connect, e.g. subscriptions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscribe: Vec<String>,
+    /// How often to ping (default 15 s).
+    pub ping_interval: Dur,
+    /// No pong or data this long after a ping means the peer is dead (default 10 s).
+    pub pong_timeout: Dur,
+    /// Largest accepted message (default 16 MiB). Larger is a feed error.
+    pub max_message_size: ByteSize,
+}
+
+impl Default for WebsocketOptions {
+    fn default() -> Self {
+        WebsocketOptions {
+            subprotocols: Vec::new(),
+            subscribe: Vec::new(),
+            ping_interval: Dur::secs(15),
+            pong_timeout: Dur::secs(10),
+            max_message_size: ByteSize(16 << 20),
+        }
+    }
+}
+
+/// Server-Sent Events options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SseOptions {
+    /// Event types to keep (`message` is the unnamed default). Empty: keep all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// No byte (event, comment or heartbeat) for this long: reconnect (default 90 s).
+    pub read_timeout: Dur,
+    /// Largest accepted event (default 16 MiB).
+    pub max_event_size: ByteSize,
+}
+
+impl Default for SseOptions {
+    fn default() -> Self {
+        SseOptions {
+            events: Vec::new(),
+            read_timeout: Dur::secs(90),
+            max_event_size: ByteSize(16 << 20),
+        }
+    }
+}
+
+/// Short-poll options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollOptions {
+    /// Time between polls (default 10 s). Each feed gets a random phase.
+    pub interval: Dur,
+    /// Per-request timeout (default 10 s, at most the interval is sensible).
+    pub timeout: Dur,
+    /// HTTP method (default GET).
+    pub method: String,
+    /// Request body, for POST-style health endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Send If-None-Match / If-Modified-Since (default true).
+    pub conditional: bool,
+}
+
+impl Default for PollOptions {
+    fn default() -> Self {
+        PollOptions {
+            interval: Dur::secs(10),
+            timeout: Dur::secs(10),
+            method: "GET".into(),
+            body: None,
+            conditional: true,
+        }
+    }
+}
+
+/// Where a long-poll cursor comes from and how it is sent back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CursorMode {
+    /// nchan style: echo `Etag` / `Last-Modified` as `If-None-Match` / `If-Modified-Since`.
+    Headers,
+    /// Read a JSON Pointer from each response body and send it as a query parameter.
+    Body {
+        /// Pointer to the cursor in the response (e.g. `/cursor`).
+        pointer: String,
+        /// Query parameter that carries it (e.g. `since`).
+        param: String,
+    },
+    /// No cursor: just re-request.
+    None,
+}
+
+/// Long-poll options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LongPollOptions {
+    /// How long the server holds a request (default 30 s).
+    pub hold: Dur,
+    /// Client timeout; must exceed `hold` (default `hold` + 10 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Dur>,
+    /// Cursor handling (default `{ from = "headers" }`).
+    pub cursor: CursorMode,
+    /// Optional pointer to an array in the body; each element is one event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<String>,
+    /// Optional pointer (inside each item, or the body) to the server's event id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_pointer: Option<String>,
+}
+
+impl Default for LongPollOptions {
+    fn default() -> Self {
+        LongPollOptions {
+            hold: Dur::secs(30),
+            timeout: None,
+            cursor: CursorMode::Headers,
+            items: None,
+            id_pointer: None,
+        }
+    }
+}
+
+impl LongPollOptions {
+    /// The effective client timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .map(|d| d.0)
+            .unwrap_or(self.hold.0 + Duration::from_secs(10))
+    }
+}

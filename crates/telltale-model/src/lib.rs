@@ -1,0 +1,22 @@
+//! Telltale's domain model.
+//!
+//! Everything here is pure data and pure functions: feed configuration and its
+//! validation, the messages and connection states that sources report, metric
+//! extraction from payloads, and the reconnection backoff policy. No I/O, no
+//! async runtime, no Tauri.
+
+pub mod backoff;
+pub mod config;
+pub mod duration;
+pub mod extract;
+pub mod feed;
+pub mod message;
+pub mod prometheus;
+pub mod secret;
+pub mod time;
+
+pub use backoff::Backoff;
+pub use config::{ConfigError, ConfigFile};
+pub use feed::{FeedConfig, PayloadFormat, TransportKind};
+pub use message::{ConnState, RawMessage, SourceEvent};
+pub use time::Timestamp;
