@@ -4,6 +4,7 @@
 //! line, feed and field, and the good feeds are still returned, so one typo
 //! never stops the whole fleet.
 
+use crate::alert::AlertSettings;
 use crate::duration::Dur;
 use crate::extract::Extractor;
 use crate::feed::{CursorMode, FeedConfig, PayloadFormat, TransportKind};
@@ -88,6 +89,8 @@ pub struct ConfigFile {
     pub feeds: Vec<FeedConfig>,
     /// Store settings (defaults when absent).
     pub store: StoreSettings,
+    /// Alert settings (defaults when absent).
+    pub alerts: AlertSettings,
     /// Problems found. Feeds named here are not in `feeds`.
     pub errors: Vec<ConfigError>,
 }
@@ -99,12 +102,15 @@ struct RawRoot {
     feed: Vec<toml::Spanned<toml::Value>>,
     #[serde(default)]
     store: Option<toml::Spanned<toml::Value>>,
+    #[serde(default)]
+    alerts: Option<toml::Spanned<toml::Value>>,
 }
 
 /// The file layout when written back (export).
 #[derive(Serialize)]
 struct OutRoot<'a> {
     store: &'a StoreSettings,
+    alerts: &'a AlertSettings,
     feed: &'a [FeedConfig],
 }
 
@@ -153,6 +159,32 @@ impl ConfigFile {
                         line: Some(find_key_line(text, span.clone(), &field)),
                         feed: None,
                         field: Some(format!("store.{field}")),
+                        message: clean_serde_message(&e.inner().to_string()),
+                    });
+                }
+            }
+        }
+        if let Some(alerts) = root.alerts {
+            let span = alerts.span();
+            let parsed = serde_path_to_error::deserialize::<_, AlertSettings>(alerts.into_inner());
+            match parsed {
+                Ok(a) => match a.quiet_hours.as_ref().map(|q| q.minutes()) {
+                    Some(Err(message)) => out.errors.push(ConfigError {
+                        file: file.into(),
+                        line: Some(find_key_line(text, span.clone(), "quiet_hours")),
+                        feed: None,
+                        field: Some("alerts.quiet_hours".into()),
+                        message,
+                    }),
+                    _ => out.alerts = a,
+                },
+                Err(e) => {
+                    let field = e.path().to_string();
+                    out.errors.push(ConfigError {
+                        file: file.into(),
+                        line: Some(find_key_line(text, span.clone(), &field)),
+                        feed: None,
+                        field: Some(format!("alerts.{field}")),
                         message: clean_serde_message(&e.inner().to_string()),
                     });
                 }
@@ -214,8 +246,17 @@ impl ConfigFile {
     }
 
     /// Serializes feeds and settings back to TOML (for export).
-    pub fn to_toml(feeds: &[FeedConfig], store: &StoreSettings) -> Result<String, String> {
-        toml::to_string_pretty(&OutRoot { store, feed: feeds }).map_err(|e| e.to_string())
+    pub fn to_toml(
+        feeds: &[FeedConfig],
+        store: &StoreSettings,
+        alerts: &AlertSettings,
+    ) -> Result<String, String> {
+        toml::to_string_pretty(&OutRoot {
+            store,
+            alerts,
+            feed: feeds,
+        })
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -224,7 +265,10 @@ impl ConfigFile {
 pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     let mut p = Vec::new();
     if feed.name.trim().is_empty() {
-        p.push(("name".into(), "is empty: give the feed a unique name".into()));
+        p.push((
+            "name".into(),
+            "is empty: give the feed a unique name".into(),
+        ));
     }
     let schemes: &[&str] = match feed.transport {
         TransportKind::Websocket => &["ws", "wss"],
@@ -275,10 +319,18 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         }
     }
     let sections = [
-        ("websocket", feed.websocket.is_some(), TransportKind::Websocket),
+        (
+            "websocket",
+            feed.websocket.is_some(),
+            TransportKind::Websocket,
+        ),
         ("sse", feed.sse.is_some(), TransportKind::Sse),
         ("poll", feed.poll.is_some(), TransportKind::Poll),
-        ("long_poll", feed.long_poll.is_some(), TransportKind::LongPoll),
+        (
+            "long_poll",
+            feed.long_poll.is_some(),
+            TransportKind::LongPoll,
+        ),
     ];
     for (section, present, kind) in sections {
         if present && kind != feed.transport {
@@ -325,10 +377,16 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
                 p.push(("long_poll.cursor.pointer".into(), e));
             }
             if param.is_empty() {
-                p.push(("long_poll.cursor.param".into(), "is empty: name the query parameter that carries the cursor".into()));
+                p.push((
+                    "long_poll.cursor.param".into(),
+                    "is empty: name the query parameter that carries the cursor".into(),
+                ));
             }
         }
-        for (f, v) in [("long_poll.items", &o.items), ("long_poll.id_pointer", &o.id_pointer)] {
+        for (f, v) in [
+            ("long_poll.items", &o.items),
+            ("long_poll.id_pointer", &o.id_pointer),
+        ] {
             if let Some(ptr) = v {
                 if let Err(e) = crate::extract::check_pointer(ptr) {
                     p.push((f.into(), e));
@@ -347,6 +405,28 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     }
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.
+    }
+    let mut rule_names = std::collections::HashSet::new();
+    for (i, rule) in feed.alerts.iter().enumerate() {
+        for (field, message) in rule.validate() {
+            p.push((format!("alert[{i}].{field}"), message));
+        }
+        if !rule_names.insert(rule.name.as_str()) {
+            p.push((
+                format!("alert[{i}].name"),
+                format!(
+                    "`{}` is used twice: alert names must be unique within a feed",
+                    rule.name
+                ),
+            ));
+        }
+        if rule.kind == crate::alert::AlertKind::Status && feed.status.is_none() {
+            p.push((
+                format!("alert[{i}].kind"),
+                "is `status`, but the feed has no `[feed.status]` rule to say what healthy means"
+                    .into(),
+            ));
+        }
     }
     if let Err(errors) = Extractor::new(feed) {
         for e in errors {
@@ -379,8 +459,29 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 /// Finds the line where the last segment of `field` is set inside `span`;
 /// falls back to the span's first line.
 fn find_key_line(text: &str, span: std::ops::Range<usize>, field: &str) -> usize {
-    let start = span.start.min(text.len());
+    let mut start = span.start.min(text.len());
     let end = span.end.min(text.len());
+    // Narrow to the N-th `[[feed.metric]]`-style table for `metric[N]` segments.
+    for seg in field.split('.') {
+        if let Some((name, idx)) = seg.split_once('[') {
+            let Ok(idx) = idx.trim_end_matches(']').parse::<usize>() else {
+                continue;
+            };
+            let header = format!(".{name}]]");
+            let mut offset = start;
+            let mut seen = 0;
+            for line in text[start..end].split_inclusive('\n') {
+                if line.trim_start().starts_with("[[") && line.contains(&header) {
+                    if seen == idx {
+                        start = offset;
+                        break;
+                    }
+                    seen += 1;
+                }
+                offset += line.len();
+            }
+        }
+    }
     let region = &text[start..end];
     let segments: Vec<&str> = field
         .split(['.', '['])
@@ -411,7 +512,8 @@ fn find_key_line(text: &str, span: std::ops::Range<usize>, field: &str) -> usize
 
 fn clean_serde_message(m: &str) -> String {
     // serde says "unknown field `x`, expected one of `a`, `b`": keep it, it lists what is valid.
-    m.replace("variant", "value")
+    let first = m.split("\nin `").next().unwrap_or(m);
+    first.trim_end().replace("variant", "value")
 }
 
 #[cfg(test)]
@@ -474,17 +576,29 @@ url = "ws://127.0.0.1:1/other"
         let e = &c.errors[1];
         assert_eq!(e.field.as_deref(), Some("url"));
         assert_eq!(e.line, Some(25));
-        assert!(e.message.contains("`http://` or `https://`"), "{}", e.message);
+        assert!(
+            e.message.contains("`http://` or `https://`"),
+            "{}",
+            e.message
+        );
 
         let e = &c.errors[2];
         assert_eq!(e.line, Some(31));
-        assert!(e.message.contains("unknown field `retries`"), "{}", e.message);
+        assert!(
+            e.message.contains("unknown field `retries`"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("expected one of"), "{}", e.message);
 
         let e = &c.errors[3];
         assert_eq!(e.field.as_deref(), Some("name"));
         assert!(e.message.contains("already used"), "{}", e.message);
-        assert!(msgs[3].starts_with("feeds.toml:34: feed `ws`: field `name`"), "{}", msgs[3]);
+        assert!(
+            msgs[3].starts_with("feeds.toml:34: feed `ws`: field `name`"),
+            "{}",
+            msgs[3]
+        );
     }
 
     #[test]
@@ -506,12 +620,32 @@ url = "ws://127.0.0.1:1/other"
     }
 
     #[test]
+    fn alert_rules_and_settings_parse_and_errors_are_located() {
+        let text = "[alerts]\nflood_max = 3\nquiet_hours = { start = \"22:00\", end = \"07:00\" }\n\n[[feed]]\nname = \"a\"\ntransport = \"sse\"\nurl = \"http://h/x\"\n[[feed.metric]]\nname = \"cpu\"\npointer = \"/cpu\"\n[[feed.alert]]\nname = \"cpu high\"\nkind = \"threshold\"\nmetric = \"cpu\"\nop = \">\"\nvalue = 90\nfor = \"30s\"\n[[feed.alert]]\nname = \"bad\"\nkind = \"threshold\"\nmetric = \"cpu\"\nop = \"~\"\n";
+        let c = ConfigFile::parse("f.toml", text);
+        assert_eq!(c.alerts.flood_max, 3);
+        assert!(c.feeds.is_empty());
+        let e = &c.errors[0];
+        assert_eq!(e.field.as_deref(), Some("alert[1].op"), "{e}");
+        assert_eq!(e.line, Some(23), "{e}");
+        let fixed = text.replace("op = \"~\"", "op = \"<\"\nvalue = 5");
+        let c = ConfigFile::parse("f.toml", &fixed);
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(c.feeds[0].alerts.len(), 2);
+        assert_eq!(
+            c.feeds[0].alerts[0].for_duration(),
+            std::time::Duration::from_secs(30)
+        );
+    }
+
+    #[test]
     fn export_round_trips() {
         let c = ConfigFile::parse("f.toml", GOOD);
-        let text = ConfigFile::to_toml(&c.feeds, &c.store).unwrap();
+        let text = ConfigFile::to_toml(&c.feeds, &c.store, &c.alerts).unwrap();
         let again = ConfigFile::parse("export.toml", &text);
         assert!(again.errors.is_empty(), "{:?}\n{text}", again.errors);
         assert_eq!(again.feeds, c.feeds);
         assert_eq!(again.store, c.store);
+        assert_eq!(again.alerts, c.alerts);
     }
 }

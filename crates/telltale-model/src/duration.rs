@@ -86,7 +86,9 @@ impl<'de> Deserialize<'de> for Dur {
             Raw::Int(n) => Ok(Dur(Duration::from_secs(n))),
             Raw::Float(f) if f.is_finite() && f >= 0.0 => Ok(Dur(Duration::from_secs_f64(f))),
             Raw::Float(f) => Err(serde::de::Error::custom(format!("{f} is not a duration"))),
-            Raw::Str(s) => parse_duration(&s).map(Dur).map_err(serde::de::Error::custom),
+            Raw::Str(s) => parse_duration(&s)
+                .map(Dur)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -104,9 +106,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(format!("`{s}` has an unknown unit `{other}`: use B, KiB, MiB or GiB")),
+        other => {
+            return Err(format!(
+                "`{s}` has an unknown unit `{other}`: use B, KiB, MiB or GiB"
+            ))
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 /// A config byte size: deserializes from `"16MiB"`-style strings or a number of bytes.
@@ -137,7 +144,9 @@ impl<'de> Deserialize<'de> for ByteSize {
         }
         match Raw::deserialize(d)? {
             Raw::Int(n) => Ok(ByteSize(n)),
-            Raw::Str(s) => parse_size(&s).map(ByteSize).map_err(serde::de::Error::custom),
+            Raw::Str(s) => parse_size(&s)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
         }
     }
 }

@@ -42,9 +42,19 @@ pub struct Extraction {
 
 #[derive(Debug, Clone)]
 enum Rule {
-    Pointer { name: String, pointer: String },
-    Prom { name: String, family: String, labels: BTreeMap<String, String> },
-    Regex { name: String, re: Regex },
+    Pointer {
+        name: String,
+        pointer: String,
+    },
+    Prom {
+        name: String,
+        family: String,
+        labels: BTreeMap<String, String>,
+    },
+    Regex {
+        name: String,
+        re: Regex,
+    },
 }
 
 /// A feed's compiled extraction rules.
@@ -173,9 +183,9 @@ impl Extractor {
                             short(v)
                         )),
                     },
-                    None => out
-                        .problems
-                        .push(format!("metric `{name}`: `{pointer}` is not in the payload")),
+                    None => out.problems.push(format!(
+                        "metric `{name}`: `{pointer}` is not in the payload"
+                    )),
                 }
             }
         }
@@ -204,7 +214,12 @@ impl Extractor {
             ));
         }
         for r in &self.rules {
-            if let Rule::Prom { name, family, labels } = r {
+            if let Rule::Prom {
+                name,
+                family,
+                labels,
+            } = r
+            {
                 let mut found = false;
                 for s in samples.iter().filter(|s| &s.name == family) {
                     if labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)) {
@@ -377,8 +392,15 @@ mod tests {
         let out = x.extract(&msg(
             r#"{"cpu":12.5,"nested":[{"n":3}],"up":true,"s":"4.5","status":"degraded"}"#,
         ));
-        let vals: Vec<_> = out.samples.iter().map(|s| (s.metric.as_str(), s.value)).collect();
-        assert_eq!(vals, vec![("cpu", 12.5), ("n", 3.0), ("up", 1.0), ("s", 4.5)]);
+        let vals: Vec<_> = out
+            .samples
+            .iter()
+            .map(|s| (s.metric.as_str(), s.value))
+            .collect();
+        assert_eq!(
+            vals,
+            vec![("cpu", 12.5), ("n", 3.0), ("up", 1.0), ("s", 4.5)]
+        );
         assert_eq!(
             out.health,
             Some(Health {
@@ -392,7 +414,9 @@ mod tests {
     #[test]
     fn malformed_json_is_a_problem_not_a_panic() {
         let f = FeedConfig::new("a", TransportKind::Sse, "http://x").with_metric("cpu", "/cpu");
-        let out = Extractor::new(&f).unwrap().extract(&msg("this is {not json"));
+        let out = Extractor::new(&f)
+            .unwrap()
+            .extract(&msg("this is {not json"));
         assert!(out.samples.is_empty());
         assert!(out.problems[0].contains("malformed payload"));
     }

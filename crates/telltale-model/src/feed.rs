@@ -85,6 +85,9 @@ pub struct FeedConfig {
     /// Payloads larger than this are stored truncated (default 64 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_event_size: Option<ByteSize>,
+    /// Alert rules (`[[feed.alert]]`).
+    #[serde(default, rename = "alert", skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<crate::alert::AlertRule>,
     /// Reconnection policy.
     #[serde(default, skip_serializing_if = "BackoffConfig::is_default")]
     pub backoff: BackoffConfig,
@@ -126,6 +129,7 @@ impl FeedConfig {
             status: None,
             stale_after: None,
             max_event_size: None,
+            alerts: Vec::new(),
             backoff: BackoffConfig::default(),
             websocket: None,
             sse: None,
@@ -151,14 +155,18 @@ impl FeedConfig {
         }
         match self.transport {
             TransportKind::Poll => self.poll_options().interval.0 * 3,
-            TransportKind::LongPoll => self.long_poll_options().hold.0 * 2 + Duration::from_secs(10),
+            TransportKind::LongPoll => {
+                self.long_poll_options().hold.0 * 2 + Duration::from_secs(10)
+            }
             _ => Duration::from_secs(60),
         }
     }
 
     /// The effective stored-payload cap.
     pub fn max_event_size(&self) -> u64 {
-        self.max_event_size.map(|b| b.0).unwrap_or(DEFAULT_MAX_EVENT_SIZE)
+        self.max_event_size
+            .map(|b| b.0)
+            .unwrap_or(DEFAULT_MAX_EVENT_SIZE)
     }
 
     /// WebSocket options or their defaults.

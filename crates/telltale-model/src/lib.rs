@@ -5,6 +5,7 @@
 //! extraction from payloads, and the reconnection backoff policy. No I/O, no
 //! async runtime, no Tauri.
 
+pub mod alert;
 pub mod backoff;
 pub mod config;
 pub mod duration;

@@ -70,7 +70,9 @@ fn parse_line(line: &str) -> Result<PromSample, String> {
         rest = after;
     }
     let mut parts = rest.split_whitespace();
-    let value_text = parts.next().ok_or_else(|| format!("`{name}` has no value"))?;
+    let value_text = parts
+        .next()
+        .ok_or_else(|| format!("`{name}` has no value"))?;
     let value = parse_value(value_text)
         .ok_or_else(|| format!("`{value_text}` is not a number (metric `{name}`)"))?;
     Ok(PromSample {

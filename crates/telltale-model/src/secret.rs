@@ -22,7 +22,9 @@ pub fn expand_with(value: &str, lookup: impl Fn(&str) -> Option<String>) -> Resu
         };
         let name = &after[..end];
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("references `${{{name}}}`, which is not a valid variable name"));
+            return Err(format!(
+                "references `${{{name}}}`, which is not a valid variable name"
+            ));
         }
         match lookup(name) {
             Some(v) => out.push_str(&v),
@@ -41,9 +43,18 @@ pub fn expand_with(value: &str, lookup: impl Fn(&str) -> Option<String>) -> Resu
 /// True for header names that usually carry credentials.
 pub fn is_sensitive_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["authorization", "cookie", "token", "secret", "key", "password", "auth", "session"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "authorization",
+        "cookie",
+        "token",
+        "secret",
+        "key",
+        "password",
+        "auth",
+        "session",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 /// Masks a header value for display: sensitive headers and values with literal
@@ -105,10 +116,19 @@ mod tests {
 
     #[test]
     fn masks_sensitive_values_only() {
-        assert_eq!(mask_header_value("Authorization", "Bearer abc123"), "Bearer ••••••");
+        assert_eq!(
+            mask_header_value("Authorization", "Bearer abc123"),
+            "Bearer ••••••"
+        );
         assert_eq!(mask_header_value("X-Api-Key", "abc123"), "••••••");
-        assert_eq!(mask_header_value("Authorization", "${API_TOKEN}"), "${API_TOKEN}");
-        assert_eq!(mask_header_value("Accept", "application/json"), "application/json");
+        assert_eq!(
+            mask_header_value("Authorization", "${API_TOKEN}"),
+            "${API_TOKEN}"
+        );
+        assert_eq!(
+            mask_header_value("Accept", "application/json"),
+            "application/json"
+        );
         assert!(!redact_url("https://u:p@h.example/x").contains("u:p"));
     }
 }

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 /// Microseconds since the Unix epoch (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -38,12 +40,18 @@ impl Timestamp {
 
     /// This timestamp plus a duration.
     pub fn plus(self, d: std::time::Duration) -> Self {
-        Timestamp(self.0.saturating_add(d.as_micros().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_add(d.as_micros().min(i64::MAX as u128) as i64),
+        )
     }
 
     /// This timestamp minus a duration.
     pub fn minus(self, d: std::time::Duration) -> Self {
-        Timestamp(self.0.saturating_sub(d.as_micros().min(i64::MAX as u128) as i64))
+        Timestamp(
+            self.0
+                .saturating_sub(d.as_micros().min(i64::MAX as u128) as i64),
+        )
     }
 
     /// The duration from `earlier` to `self`, zero if `earlier` is later.
