@@ -1,1 +1,77 @@
-//! placeholder
+//! Telltale's transports.
+//!
+//! Each transport is one module with one entry point, `run(feed, sink,
+//! cancel)`, that owns its connection loop: connect, read, report, and on
+//! failure back off with full jitter and try again, until cancelled. Sources
+//! never touch storage: they report [`SourceEvent`]s through a [`Sink`].
+//!
+//! [`run`] picks the transport for a feed and adds the staleness watchdog
+//! that every transport shares.
+
+pub mod http_common;
+pub mod long_poll;
+pub mod poll;
+pub mod sink;
+pub mod sse;
+pub mod websocket;
+
+pub use sink::{FeedCounters, Ingest, Sink};
+use std::sync::Arc;
+use std::time::Duration;
+use telltale_model::{ConnState, FeedConfig, SourceEvent, TransportKind};
+use tokio_util::sync::CancellationToken;
+
+/// Runs a feed until `cancel` fires, then reports [`ConnState::Stopped`].
+pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
+    let transport = {
+        let feed = feed.clone();
+        let sink = sink.clone();
+        let cancel = cancel.clone();
+        async move {
+            match feed.transport {
+                TransportKind::Websocket => websocket::run(feed, sink, cancel).await,
+                TransportKind::Sse => sse::run(feed, sink, cancel).await,
+                TransportKind::Poll => poll::run(feed, sink, cancel).await,
+                TransportKind::LongPoll => long_poll::run(feed, sink, cancel).await,
+            }
+        }
+    };
+    tokio::select! {
+        _ = transport => {}
+        _ = watch_staleness(feed.stale_after(), &sink) => {}
+        _ = cancel.cancelled() => {}
+    }
+    sink.state(ConnState::Stopped).await;
+}
+
+/// Marks the feed stale when it is live but silent for `stale_after`.
+/// (A message arriving while stale flips it back to live: see [`Sink::message`].)
+async fn watch_staleness(stale_after: Duration, sink: &Sink) {
+    let tick = (stale_after / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Some(silent) = sink.silent_for() {
+            if silent >= stale_after && sink.current_state().is_some_and(|s| s == ConnState::Live) {
+                sink.state(ConnState::Stale {
+                    silent_ms: silent.as_millis() as u64,
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// Sleeps for `d` unless cancelled first; returns false when cancelled.
+pub async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = cancel.cancelled() => false,
+    }
+}
+
+#[doc(hidden)]
+pub fn _assert_send(e: SourceEvent) -> SourceEvent {
+    e
+}

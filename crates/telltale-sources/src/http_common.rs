@@ -1,0 +1,66 @@
+//! What the HTTP transports (SSE, poll, long-poll) share: building a client
+//! and a request with the feed's headers, `${ENV}` expanded at connect time.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use telltale_model::FeedConfig;
+
+/// Builds the feed's configured headers, expanding `${ENV}` references.
+///
+/// The error names the header (never its value) and says what to do.
+pub fn feed_headers(feed: &FeedConfig) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    for (name, raw) in &feed.headers {
+        let value = telltale_model::secret::expand_env(raw)
+            .map_err(|e| format!("header `{name}` {e}"))?;
+        let name_h = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("header `{name}` is not a valid header name"))?;
+        let mut value_h = HeaderValue::from_str(&value)
+            .map_err(|_| format!("header `{name}` has a value that HTTP cannot carry"))?;
+        if telltale_model::secret::is_sensitive_header(name) {
+            value_h.set_sensitive(true);
+        }
+        map.insert(name_h, value_h);
+    }
+    Ok(map)
+}
+
+/// A reqwest client for one feed. `timeout` bounds each whole request, or
+/// `None` for streams (SSE), where liveness is watched instead.
+pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .user_agent(concat!("telltale/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .tcp_nodelay(true);
+    if let Some(t) = timeout {
+        b = b.timeout(t);
+    }
+    b.build().map_err(|e| format!("cannot build an HTTP client: {e}"))
+}
+
+/// A short, secret-free description of a reqwest error.
+pub fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response body failed"
+    } else if e.is_request() {
+        "the request failed"
+    } else {
+        "HTTP error"
+    };
+    let mut msg = kind.to_string();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut depth = 0;
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+        depth += 1;
+        if depth > 3 {
+            break;
+        }
+    }
+    msg
+}

@@ -1,0 +1,467 @@
+//! Long polling: the server holds each request until it has news.
+//!
+//! # Behaviour
+//!
+//! * Each request is a `GET` of the feed URL with the feed's headers
+//!   (`${ENV}` expanded per request) and a client timeout of
+//!   `long_poll.timeout` (which must exceed the server's hold).
+//! * Cursor ([`CursorMode`]):
+//!   * `body { pointer, param }`: the cursor is read from each JSON response
+//!     at `pointer` and sent back as query parameter `param` (replacing a
+//!     parameter of that name already in the URL; other parameters are kept
+//!     byte for byte). Strings are sent as they are, numbers in JSON form.
+//!   * `headers` (nchan style): the response's `Etag` is echoed as
+//!     `If-None-Match` and its `Last-Modified` as `If-Modified-Since`.
+//!   * `none`: the same request every time.
+//! * A server-side hold timeout — `204`, `304`, `408`, or a `2xx` with an
+//!   empty (or all-whitespace) body — is normal: no message, no error, it
+//!   counts as activity and the next request starts at once. (If such an
+//!   answer comes back in under [`FAST_EMPTY`], the next request waits
+//!   `backoff.initial` (at most 1 s), so a server that does not actually hold
+//!   is not hammered.)
+//! * A `2xx` with a body: with `items`, each element of the array at that
+//!   pointer is one [`RawMessage`] whose data is the element's compact JSON
+//!   (a missing or `null` array means no events); otherwise the whole body is
+//!   one message. `server_id` is the value at `id_pointer` (in each item, or
+//!   the body) if set, else the new cursor (body mode) or the `Etag`
+//!   (headers mode). The next request starts at once.
+//! * If the body is not what the configuration describes (not JSON, `items`
+//!   not an array), it is delivered as one message so that the timeline
+//!   shows it. In body mode a response without a readable cursor cannot be
+//!   followed: the cursor is kept and the attempt counts as failed.
+//! * Any other status, a transport error or a timeout is a failed attempt:
+//!   [`ConnState::Retrying`] with a full-jitter backoff delay, keeping the
+//!   cursor, so that nothing is lost or received twice.
+//! * State: [`ConnState::Connecting`] before the first request and after
+//!   each failure, [`ConnState::Live`] after the first successful response
+//!   (a hold timeout included).
+//! * An invalid URL is [`ConnState::Failed`].
+//!
+//! Header values never appear in reasons, issues or logs.
+
+use crate::http_common;
+use crate::Sink;
+use http::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use telltale_model::duration::format_duration;
+use telltale_model::feed::{CursorMode, LongPollOptions};
+use telltale_model::{Backoff, ConnState, FeedConfig, RawMessage, Timestamp};
+use tokio_util::sync::CancellationToken;
+
+/// A "no news" answer faster than this is followed by a short pause.
+pub const FAST_EMPTY: Duration = Duration::from_millis(20);
+
+/// Largest response body accepted.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// What one request achieved.
+enum Outcome {
+    /// The server answered (news or a hold timeout); ask again.
+    Answered {
+        /// It was a hold timeout / empty answer.
+        empty: bool,
+    },
+    /// A failed attempt.
+    Failed(String),
+}
+
+/// Where the feed is in the server's stream, kept across failures.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// Body mode: the last cursor read.
+    value: Option<String>,
+    /// Headers mode: the last `Etag`.
+    etag: Option<HeaderValue>,
+    /// Headers mode: the last `Last-Modified`.
+    last_modified: Option<HeaderValue>,
+}
+
+struct Session {
+    feed: Arc<FeedConfig>,
+    sink: Sink,
+    opts: LongPollOptions,
+    client: Option<reqwest::Client>,
+    cursor: Cursor,
+}
+
+/// Runs a long-poll feed until `cancel` fires. See the module docs.
+pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
+    if let Err(reason) = check_url(&feed.url) {
+        sink.state(ConnState::Failed { reason }).await;
+        cancel.cancelled().await;
+        return;
+    }
+    let mut backoff = Backoff::new(&feed.backoff);
+    let pause = feed.backoff.initial.0.min(Duration::from_secs(1));
+    let mut s = Session {
+        opts: feed.long_poll_options(),
+        client: None,
+        cursor: Cursor::default(),
+        sink: sink.clone(),
+        feed,
+    };
+    let mut live = false;
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        if !live {
+            sink.state(ConnState::Connecting).await;
+        }
+        let started = Instant::now();
+        let outcome = tokio::select! {
+            _ = cancel.cancelled() => return,
+            o = s.request() => o,
+        };
+        match outcome {
+            Outcome::Answered { empty } => {
+                if !live {
+                    live = true;
+                    backoff.connected();
+                }
+                if empty
+                    && started.elapsed() < FAST_EMPTY
+                    && !crate::sleep_or_cancel(pause, &cancel).await
+                {
+                    return;
+                }
+            }
+            Outcome::Failed(reason) => {
+                live = false;
+                sink.counters().errors.fetch_add(1, Ordering::Relaxed);
+                let delay = backoff.next_delay();
+                tracing::debug!(feed = %s.feed.name, %reason, ?delay, "long poll: retrying");
+                sink.state(ConnState::Retrying {
+                    attempt: backoff.attempt(),
+                    next_at: Timestamp::now().plus(delay),
+                    reason,
+                })
+                .await;
+                if !crate::sleep_or_cancel(delay, &cancel).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn check_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("the feed URL is not valid: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(()),
+        other => Err(format!(
+            "long polling needs an http:// or https:// URL, not {other}://"
+        )),
+    }
+}
+
+/// `url` with query parameter `param` set to `value`: existing parameters of
+/// that name are removed, the others are kept exactly as written.
+pub fn with_query_param(url: &str, param: &str, value: &str) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let (path, query) = match base.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (base, ""),
+    };
+    let mut parts: Vec<String> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .filter(|kv| {
+            let key = kv.split_once('=').map_or(*kv, |(k, _)| k);
+            let decoded: String = url::form_urlencoded::parse(key.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .collect();
+            decoded != param
+        })
+        .map(str::to_string)
+        .collect();
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    parts.push(format!("{}={}", enc(param), enc(value)));
+    let mut out = format!("{path}?{}", parts.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// A JSON scalar as a cursor / id string (`None` for null, arrays, objects).
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Session {
+    fn client(&mut self) -> Result<reqwest::Client, String> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let c = http_common::client(Some(self.opts.timeout()))?;
+        self.client = Some(c.clone());
+        Ok(c)
+    }
+
+    fn request_url(&self) -> String {
+        match (&self.opts.cursor, &self.cursor.value) {
+            (CursorMode::Body { param, .. }, Some(v)) => with_query_param(&self.feed.url, param, v),
+            _ => self.feed.url.clone(),
+        }
+    }
+
+    fn request_headers(&self) -> Result<HeaderMap, String> {
+        let mut headers = http_common::feed_headers(&self.feed)?;
+        if self.opts.cursor == CursorMode::Headers {
+            if let Some(v) = &self.cursor.etag {
+                headers.insert(IF_NONE_MATCH, v.clone());
+            }
+            if let Some(v) = &self.cursor.last_modified {
+                headers.insert(IF_MODIFIED_SINCE, v.clone());
+            }
+        }
+        Ok(headers)
+    }
+
+    /// One request and what came of it.
+    async fn request(&mut self) -> Outcome {
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let headers = match self.request_headers() {
+            Ok(h) => h,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let timeout = self.opts.timeout();
+        let timed_out = || {
+            format!(
+                "timed out after {} (long_poll.timeout): the server held the request longer than the client waits",
+                format_duration(timeout)
+            )
+        };
+        let mut resp = match client.get(self.request_url()).headers(headers).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return Outcome::Failed(timed_out()),
+            Err(e) => return Outcome::Failed(http_common::describe(&e)),
+        };
+        let status = resp.status();
+        if matches!(
+            status,
+            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED | StatusCode::REQUEST_TIMEOUT
+        ) {
+            if status == StatusCode::NOT_MODIFIED {
+                self.remember_headers(resp.headers());
+            }
+            self.hold_timeout().await;
+            return Outcome::Answered { empty: true };
+        }
+        if !status.is_success() {
+            return Outcome::Failed(crate::sse::status_reason(status));
+        }
+        let response_headers = resp.headers().clone();
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    if body.len() + c.len() > MAX_RESPONSE_BYTES {
+                        return Outcome::Failed(format!(
+                            "the response is larger than {} MiB",
+                            MAX_RESPONSE_BYTES >> 20
+                        ));
+                    }
+                    body.extend_from_slice(&c);
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => return Outcome::Failed(timed_out()),
+                Err(e) => {
+                    return Outcome::Failed(format!(
+                        "reading the response failed: {}",
+                        http_common::describe(&e)
+                    ))
+                }
+            }
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            self.remember_headers(&response_headers);
+            self.hold_timeout().await;
+            return Outcome::Answered { empty: true };
+        }
+        self.sink.state(ConnState::Live).await;
+        self.deliver(body, &response_headers).await
+    }
+
+    async fn hold_timeout(&self) {
+        self.sink.state(ConnState::Live).await;
+        self.sink.activity();
+    }
+
+    /// Headers mode: keeps the validators the server sent (absent ones keep
+    /// their previous value).
+    fn remember_headers(&mut self, h: &HeaderMap) {
+        if self.opts.cursor != CursorMode::Headers {
+            return;
+        }
+        if let Some(v) = h.get(ETAG) {
+            self.cursor.etag = Some(v.clone());
+        }
+        if let Some(v) = h.get(LAST_MODIFIED) {
+            self.cursor.last_modified = Some(v.clone());
+        }
+    }
+
+    /// Turns a non-empty 2xx body into messages and advances the cursor.
+    async fn deliver(&mut self, body: Vec<u8>, headers: &HeaderMap) -> Outcome {
+        let needs_json = self.opts.items.is_some()
+            || self.opts.id_pointer.is_some()
+            || matches!(self.opts.cursor, CursorMode::Body { .. });
+        let json: Result<Value, String> = if needs_json {
+            serde_json::from_slice(&body).map_err(|e| format!("the response is not JSON ({e})"))
+        } else {
+            Err(String::new())
+        };
+
+        // The new position, read before delivering so that it can be the id.
+        let mut cursor_error = None;
+        match &self.opts.cursor {
+            CursorMode::Body { pointer, .. } => {
+                let found = json
+                    .as_ref()
+                    .map(|j| j.pointer(pointer).and_then(scalar_text));
+                match found {
+                    Ok(Some(c)) => self.cursor.value = Some(c),
+                    Ok(None) => {
+                        cursor_error = Some(format!(
+                            "the response has no cursor at `{pointer}`: asking again from the previous position"
+                        ))
+                    }
+                    Err(e) => {
+                        cursor_error = Some(format!(
+                            "{e}: no cursor at `{pointer}`; asking again from the previous position"
+                        ))
+                    }
+                }
+            }
+            CursorMode::Headers => self.remember_headers(headers),
+            CursorMode::None => {}
+        }
+        let fallback_id = match &self.opts.cursor {
+            CursorMode::Body { .. } if cursor_error.is_none() => self.cursor.value.clone(),
+            CursorMode::Headers => headers
+                .get(ETAG)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            _ => None,
+        };
+        let id_of = |v: &Value| -> Option<String> {
+            match &self.opts.id_pointer {
+                Some(p) => v.pointer(p).and_then(scalar_text),
+                None => fallback_id.clone(),
+            }
+        };
+
+        let mut messages: Vec<RawMessage> = Vec::new();
+        let mut shape_issue = None;
+        match (&self.opts.items, &json) {
+            (Some(items), Ok(doc)) => match doc.pointer(items) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(list)) => {
+                    for item in list {
+                        messages.push(message(item.to_string().into_bytes(), id_of(item)));
+                    }
+                }
+                Some(other) => {
+                    shape_issue = Some(format!(
+                        "expected an array at `{items}`, found {}: delivered the whole response as one message",
+                        kind_of(other)
+                    ));
+                    messages.push(message(body, id_of(doc)));
+                }
+            },
+            (_, Ok(doc)) => {
+                let id = id_of(doc);
+                messages.push(message(body, id));
+            }
+            (_, Err(_)) => {
+                let id = if self.opts.id_pointer.is_none() {
+                    fallback_id.clone()
+                } else {
+                    None
+                };
+                messages.push(message(body, id));
+            }
+        }
+        if let Some(m) = shape_issue {
+            self.sink.issue("malformed_payload", m).await;
+        }
+        if messages.is_empty() {
+            self.sink.activity();
+        }
+        for m in messages {
+            self.sink.message(m).await;
+        }
+        match cursor_error {
+            Some(e) => Outcome::Failed(e),
+            None => Outcome::Answered { empty: false },
+        }
+    }
+}
+
+fn message(data: Vec<u8>, server_id: Option<String>) -> RawMessage {
+    RawMessage {
+        received_at: Timestamp::now(),
+        server_id,
+        event_type: None,
+        data: bytes::Bytes::from(data),
+        transport_metrics: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_param_is_replaced_and_others_kept() {
+        assert_eq!(
+            with_query_param("http://h/p", "cursor", "5"),
+            "http://h/p?cursor=5"
+        );
+        assert_eq!(
+            with_query_param("http://h/p?a=x%20y&cursor=1&b", "cursor", "7"),
+            "http://h/p?a=x%20y&b&cursor=7"
+        );
+        assert_eq!(
+            with_query_param("http://h/p?cursor=1&cursor=2#frag", "cursor", "a b&c"),
+            "http://h/p?cursor=a+b%26c#frag"
+        );
+        assert_eq!(with_query_param("http://h/p?", "c", "1"), "http://h/p?c=1");
+    }
+
+    #[test]
+    fn scalars_become_text() {
+        assert_eq!(scalar_text(&serde_json::json!(42)), Some("42".into()));
+        assert_eq!(scalar_text(&serde_json::json!("abc")), Some("abc".into()));
+        assert_eq!(scalar_text(&serde_json::json!(null)), None);
+        assert_eq!(scalar_text(&serde_json::json!([1])), None);
+    }
+}

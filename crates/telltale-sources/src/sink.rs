@@ -1,0 +1,178 @@
+//! Where sources report to: a bounded queue into the pipeline, plus per-feed
+//! counters that anyone can read without asking the pipeline.
+//!
+//! Back-pressure is bounded: if the pipeline queue stays full for
+//! [`SHED_AFTER`], the message is dropped, counted in
+//! [`FeedCounters::dropped`], and reported as a `shed` issue. A slow disk
+//! therefore slows a network reader by at most that long per message, and
+//! nothing is lost silently.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use telltale_model::message::FeedIssue;
+use telltale_model::{ConnState, RawMessage, SourceEvent, Timestamp};
+use tokio::sync::mpsc;
+
+/// How long a source waits for room in the pipeline queue before shedding.
+pub const SHED_AFTER: Duration = Duration::from_millis(500);
+
+/// One report, tagged with the feed's id.
+#[derive(Debug)]
+pub struct Ingest {
+    /// The feed's store id.
+    pub feed_id: i64,
+    /// What happened.
+    pub event: SourceEvent,
+}
+
+/// Live counters of one feed, shared between its source and readers.
+#[derive(Debug, Default)]
+pub struct FeedCounters {
+    /// Messages received.
+    pub messages: AtomicU64,
+    /// Payload bytes received.
+    pub bytes: AtomicU64,
+    /// Connections (re)established after the first.
+    pub reconnects: AtomicU64,
+    /// Messages dropped because the pipeline stayed full (load shedding).
+    pub dropped: AtomicU64,
+    /// Errors reported (malformed payloads, oversize frames, failed attempts).
+    pub errors: AtomicU64,
+    /// Microsecond timestamp of the last message, 0 if none.
+    pub last_message_at: AtomicI64,
+    /// Microsecond timestamp of the last sign of life (message, heartbeat, pong).
+    pub last_activity_at: AtomicI64,
+}
+
+impl FeedCounters {
+    /// The last message time, if any.
+    pub fn last_message(&self) -> Option<Timestamp> {
+        match self.last_message_at.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(Timestamp(t)),
+        }
+    }
+}
+
+/// A source's handle to the pipeline. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    feed_id: i64,
+    tx: mpsc::Sender<Ingest>,
+    counters: Arc<FeedCounters>,
+    state: Arc<Mutex<Option<ConnState>>>,
+    connected_once: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Sink {
+    /// A sink for one feed.
+    pub fn new(feed_id: i64, tx: mpsc::Sender<Ingest>, counters: Arc<FeedCounters>) -> Self {
+        Sink {
+            feed_id,
+            tx,
+            counters,
+            state: Arc::new(Mutex::new(None)),
+            connected_once: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// The feed's counters.
+    pub fn counters(&self) -> &Arc<FeedCounters> {
+        &self.counters
+    }
+
+    /// The feed id.
+    pub fn feed_id(&self) -> i64 {
+        self.feed_id
+    }
+
+    /// The last state reported.
+    pub fn current_state(&self) -> Option<ConnState> {
+        self.state.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Time since the last sign of life, if there was one.
+    pub fn silent_for(&self) -> Option<Duration> {
+        let last = self.counters.last_activity_at.load(Ordering::Relaxed);
+        (last != 0).then(|| Timestamp::now().since(Timestamp(last)))
+    }
+
+    /// Records a sign of life that is not a message (comment, heartbeat, pong).
+    pub fn activity(&self) {
+        self.counters
+            .last_activity_at
+            .store(Timestamp::now().0, Ordering::Relaxed);
+    }
+
+    /// Reports a state change (repeats of the same state are suppressed).
+    pub async fn state(&self, s: ConnState) {
+        {
+            let Ok(mut cur) = self.state.lock() else {
+                return;
+            };
+            if cur.as_ref() == Some(&s) {
+                return;
+            }
+            if s == ConnState::Live {
+                if self.connected_once.swap(true, Ordering::Relaxed) {
+                    self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                // A fresh connection counts as activity for staleness.
+                self.activity();
+            }
+            *cur = Some(s.clone());
+        }
+        self.send(SourceEvent::State(s)).await;
+    }
+
+    /// Reports a problem that is not a state change.
+    pub async fn issue(&self, kind: &str, message: impl Into<String>) {
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        self.send(SourceEvent::Issue(FeedIssue {
+            kind: kind.into(),
+            message: message.into(),
+        }))
+        .await;
+    }
+
+    /// Reports a message. A message while stale flips the feed back to live.
+    pub async fn message(&self, m: RawMessage) {
+        let c = &self.counters;
+        c.messages.fetch_add(1, Ordering::Relaxed);
+        c.bytes.fetch_add(m.data.len() as u64, Ordering::Relaxed);
+        c.last_message_at.store(m.received_at.0, Ordering::Relaxed);
+        c.last_activity_at.store(m.received_at.0, Ordering::Relaxed);
+        let stale = matches!(self.current_state(), Some(ConnState::Stale { .. }));
+        if stale {
+            self.state(ConnState::Live).await;
+        }
+        self.send(SourceEvent::Message(m)).await;
+    }
+
+    async fn send(&self, event: SourceEvent) {
+        let ingest = Ingest {
+            feed_id: self.feed_id,
+            event,
+        };
+        match self.tx.try_send(ingest) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(ingest)) => {
+                match tokio::time::timeout(SHED_AFTER, self.tx.send(ingest)).await {
+                    Ok(_) => {}
+                    Err(_) => {
+                        let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n == 1 || n.is_power_of_two() {
+                            tracing::warn!(
+                                feed_id = self.feed_id,
+                                dropped = n,
+                                "pipeline queue full for {SHED_AFTER:?}: shedding load (the disk is slower than the feeds)"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

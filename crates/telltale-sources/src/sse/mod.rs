@@ -1,0 +1,327 @@
+//! Server-Sent Events (`text/event-stream`) with lossless resume.
+//!
+//! # Behaviour
+//!
+//! * Each attempt is a `GET` of the feed URL with the feed's headers
+//!   (`${ENV}` expanded at connect time), `Accept: text/event-stream`,
+//!   `Cache-Control: no-cache` and, once an event with an id has been seen,
+//!   `Last-Event-ID`. The last event id lives for the whole of [`run`], so
+//!   every reconnect resumes where the previous stream stopped.
+//! * The response must be `200` with a content type starting with
+//!   `text/event-stream`; anything else is a failed attempt with a reason
+//!   that says what was received. `204 No Content` is the standard's "stop
+//!   reconnecting": it is reported and retried at the backoff cap.
+//! * The body is parsed by [`parser::Parser`] (our own WHATWG-conformant,
+//!   incremental parser). Each event becomes one [`RawMessage`] with
+//!   `server_id` = the last event id and `event_type` = the event's type
+//!   (`message` when unnamed). If `sse.events` is not empty, other types are
+//!   skipped (they still count as liveness). Comments (heartbeats) and any
+//!   other bytes count as activity. Events larger than `sse.max_event_size`
+//!   are dropped with an `oversize` issue; the stream goes on.
+//! * `retry:` sets the backoff's initial delay, capped at the feed's
+//!   `backoff.max` (the operator's cap wins over the server's wish).
+//! * No byte at all for `sse.read_timeout` (also while waiting for the
+//!   response headers): the connection is dropped and re-established.
+//! * Every end of a connection (error, timeout, server closing the stream)
+//!   leads to [`ConnState::Retrying`] with a full-jitter backoff delay; a
+//!   connection that stayed up for `backoff.reset_after` resets the backoff.
+//!   Failed attempts (not a clean end of a live stream) also count in
+//!   [`crate::FeedCounters::errors`].
+//! * An invalid URL is [`ConnState::Failed`]: nothing to retry.
+//!
+//! Header values never appear in reasons, issues or logs.
+
+pub mod parser;
+
+use crate::http_common;
+use crate::Sink;
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderName, HeaderValue, StatusCode};
+use parser::{Output, Parser};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use telltale_model::duration::format_duration;
+use telltale_model::feed::SseOptions;
+use telltale_model::{Backoff, ConnState, FeedConfig, RawMessage, Timestamp};
+use tokio_util::sync::CancellationToken;
+
+/// The header that carries the last event id on reconnects.
+pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+
+/// Why a connection ended.
+#[derive(Debug)]
+struct Ended {
+    reason: String,
+    /// Wait the full backoff cap (HTTP 204).
+    at_cap: bool,
+    /// A failed attempt, counted in the error counter (not a clean end).
+    error: bool,
+}
+
+impl Ended {
+    fn failed(reason: impl Into<String>) -> Self {
+        Ended {
+            reason: reason.into(),
+            at_cap: false,
+            error: true,
+        }
+    }
+}
+
+/// One feed's SSE state, kept across reconnects.
+struct Session {
+    feed: Arc<FeedConfig>,
+    sink: Sink,
+    opts: SseOptions,
+    parser: Parser,
+    backoff: Backoff,
+    /// Upper bound of any delay, including one asked for by `retry:`.
+    cap: Duration,
+    client: Option<reqwest::Client>,
+    /// Whether the "last event id cannot be sent" issue was reported.
+    warned_id: bool,
+}
+
+/// Runs an SSE feed until `cancel` fires. See the module docs.
+pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
+    if let Err(reason) = check_url(&feed.url) {
+        sink.state(ConnState::Failed { reason }).await;
+        cancel.cancelled().await;
+        return;
+    }
+    let opts = feed.sse_options();
+    let max_event = usize::try_from(opts.max_event_size.0).unwrap_or(usize::MAX);
+    let mut s = Session {
+        parser: Parser::new(max_event),
+        backoff: Backoff::new(&feed.backoff),
+        cap: feed.backoff.max.0.max(feed.backoff.initial.0),
+        client: None,
+        warned_id: false,
+        opts,
+        sink: sink.clone(),
+        feed,
+    };
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        sink.state(ConnState::Connecting).await;
+        let ended = tokio::select! {
+            _ = cancel.cancelled() => return,
+            ended = s.connect_and_read() => ended,
+        };
+        if ended.error {
+            sink.counters().errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut delay = s.backoff.next_delay();
+        if ended.at_cap {
+            delay = s.cap;
+        }
+        tracing::debug!(feed = %s.feed.name, reason = %ended.reason, ?delay, "sse: reconnecting");
+        sink.state(ConnState::Retrying {
+            attempt: s.backoff.attempt(),
+            next_at: Timestamp::now().plus(delay),
+            reason: ended.reason,
+        })
+        .await;
+        if !crate::sleep_or_cancel(delay, &cancel).await {
+            return;
+        }
+    }
+}
+
+/// Accepts only absolute `http://` and `https://` URLs.
+fn check_url(raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("the feed URL is not valid: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(()),
+        other => Err(format!(
+            "SSE needs an http:// or https:// URL, not {other}://"
+        )),
+    }
+}
+
+impl Session {
+    /// One connection: request, check the response, read until it ends.
+    async fn connect_and_read(&mut self) -> Ended {
+        let client = match &self.client {
+            Some(c) => c.clone(),
+            None => match http_common::client(None) {
+                Ok(c) => {
+                    self.client = Some(c.clone());
+                    c
+                }
+                Err(e) => return Ended::failed(e),
+            },
+        };
+        let headers = match self.request_headers().await {
+            Ok(h) => h,
+            Err(e) => return Ended::failed(e),
+        };
+        let read_timeout = self.opts.read_timeout.0;
+        let request = client.get(self.feed.url.as_str()).headers(headers).send();
+        let mut resp = match tokio::time::timeout(read_timeout, request).await {
+            Err(_) => {
+                return Ended::failed(format!(
+                    "no response within {} (sse.read_timeout): reconnecting",
+                    format_duration(read_timeout)
+                ))
+            }
+            Ok(Err(e)) => return Ended::failed(http_common::describe(&e)),
+            Ok(Ok(r)) => r,
+        };
+        if let Err(ended) = check_response(&resp) {
+            return ended;
+        }
+
+        self.sink.state(ConnState::Live).await;
+        self.backoff.connected();
+        self.parser.reset();
+        let mut out = Vec::new();
+        loop {
+            let chunk = match tokio::time::timeout(read_timeout, resp.chunk()).await {
+                Err(_) => {
+                    return Ended::failed(format!(
+                        "no data or heartbeat for {}: reconnecting",
+                        format_duration(read_timeout)
+                    ))
+                }
+                Ok(Err(e)) => {
+                    return Ended::failed(format!(
+                        "the stream broke: {}",
+                        http_common::describe(&e)
+                    ))
+                }
+                Ok(Ok(None)) => {
+                    return Ended {
+                        reason: "the server ended the stream".into(),
+                        at_cap: false,
+                        error: false,
+                    }
+                }
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            // Any byte from the server is a sign of life.
+            self.sink.activity();
+            self.parser.feed(&chunk, &mut out);
+            for o in out.drain(..) {
+                self.handle(o).await;
+            }
+        }
+    }
+
+    /// The feed's headers plus the SSE ones.
+    async fn request_headers(&mut self) -> Result<http::HeaderMap, String> {
+        let mut headers = http_common::feed_headers(&self.feed)?;
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        if let Some(id) = self.parser.last_event_id() {
+            match HeaderValue::from_str(id) {
+                Ok(v) => {
+                    headers.insert(LAST_EVENT_ID, v);
+                }
+                Err(_) => {
+                    if !self.warned_id {
+                        self.warned_id = true;
+                        self.sink
+                            .issue(
+                                "resume",
+                                "the last event id contains control characters and cannot be sent as Last-Event-ID: the server cannot resume this stream",
+                            )
+                            .await;
+                    }
+                }
+            }
+        }
+        Ok(headers)
+    }
+
+    async fn handle(&mut self, o: Output) {
+        match o {
+            Output::Event(ev) => {
+                if !self.opts.events.is_empty() && !self.opts.events.contains(&ev.event_type) {
+                    return;
+                }
+                self.sink
+                    .message(RawMessage {
+                        received_at: Timestamp::now(),
+                        server_id: ev.id,
+                        event_type: Some(ev.event_type),
+                        data: bytes::Bytes::from(ev.data),
+                        transport_metrics: vec![],
+                    })
+                    .await;
+            }
+            Output::Comment(_) => self.sink.activity(),
+            Output::Retry(d) => self.backoff.set_initial(d.min(self.cap)),
+            Output::Oversize {
+                event_type,
+                size,
+                limit,
+            } => {
+                self.sink
+                    .issue(
+                        "oversize",
+                        format!(
+                            "dropped a `{event_type}` event of {size} bytes: larger than sse.max_event_size ({limit} bytes); raise the limit if such events are expected"
+                        ),
+                    )
+                    .await;
+            }
+        }
+    }
+}
+
+/// Accepts `200` with an event-stream content type.
+fn check_response(resp: &reqwest::Response) -> Result<(), Ended> {
+    let status = resp.status();
+    if status == StatusCode::NO_CONTENT {
+        return Err(Ended {
+            reason: "HTTP 204 No Content: the server asks clients to stop reconnecting; trying again at the backoff cap".into(),
+            at_cap: true,
+            error: true,
+        });
+    }
+    if status != StatusCode::OK {
+        return Err(Ended::failed(status_reason(status)));
+    }
+    let ctype = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+    let ok = ctype.as_deref().is_some_and(|c| {
+        c.get(..17)
+            .is_some_and(|p| p.eq_ignore_ascii_case("text/event-stream"))
+    });
+    if !ok {
+        let got = match ctype.as_deref() {
+            None | Some("") => "no content-type".to_string(),
+            Some(c) => shorten(c, 80),
+        };
+        return Err(Ended::failed(format!(
+            "expected content-type text/event-stream, got {got}: is this URL an SSE endpoint?"
+        )));
+    }
+    Ok(())
+}
+
+/// `HTTP 503 Service Unavailable`, with a hint for the usual suspects.
+pub(crate) fn status_reason(status: StatusCode) -> String {
+    let base = format!("HTTP {status}");
+    match status.as_u16() {
+        401 | 403 => format!("{base}: check the feed's credentials (headers)"),
+        404 => format!("{base}: check the feed URL"),
+        _ => base,
+    }
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
