@@ -8,6 +8,8 @@
 //! comes out as [`evaluator::Output`]: instance changes and history to
 //! persist, and notifications to send through a [`notifier::Notifier`].
 
+#[cfg(feature = "desktop")]
+pub mod desktop;
 pub mod evaluator;
 pub mod flood;
 pub mod instance;

@@ -36,10 +36,16 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             }
         }
     };
+    // Transports watch `cancel` themselves (a WebSocket sends its Close
+    // frame); the grace period only bounds one that does not finish.
+    let grace = async {
+        cancel.cancelled().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
     tokio::select! {
         _ = transport => {}
         _ = watch_staleness(feed.stale_after(), &sink) => {}
-        _ = cancel.cancelled() => {}
+        _ = grace => {}
     }
     sink.state(ConnState::Stopped).await;
 }

@@ -1,0 +1,566 @@
+//! The WebSocket transport.
+//!
+//! One task per feed runs this loop until cancelled:
+//!
+//! 1. Build the handshake request from the feed's URL, its headers (with
+//!    `${ENV}` expanded now, see [`crate::http_common::feed_headers`]) and
+//!    `Sec-WebSocket-Protocol` from `websocket.subprotocols` (comma-joined).
+//! 2. Report [`ConnState::Connecting`] and connect, with a
+//!    [`CONNECT_TIMEOUT`] for TCP + TLS + handshake together. Both
+//!    `max_message_size` and `max_frame_size` are set to
+//!    `websocket.max_message_size`.
+//! 3. After the handshake, report [`ConnState::Live`], tell the backoff that
+//!    we are connected (a connection that stays up for `backoff.reset_after`
+//!    resets the attempt count), and send every `websocket.subscribe` string
+//!    as a text message — after *every* (re)connect.
+//! 4. Read in a single `tokio::select!` over the socket, the ping timer and
+//!    cancellation:
+//!    * text frames become a [`RawMessage`] with `event_type = None`;
+//!      binary frames one with `event_type = Some("binary")`. Payloads are
+//!      passed on unchecked: a malformed payload is the pipeline's to flag.
+//!    * pings are answered by tungstenite (the pong is flushed on the next
+//!      read, which the loop always performs); pongs are reported as
+//!      [`Sink::activity`](crate::Sink::activity).
+//!    * keepalive: a ping every `websocket.ping_interval`; if neither a pong
+//!      nor any other frame arrives within `websocket.pong_timeout` of the
+//!      oldest unanswered ping, the peer is presumed dead and the socket is
+//!      dropped.
+//! 5. Whatever ends a connection — close frame, dropped TCP connection,
+//!    oversize message, protocol error, dead peer — ends in
+//!    [`ConnState::Retrying`] with a human reason and a delay from
+//!    [`Backoff`]; then back to 1. Close frames are also recorded as a
+//!    `close` issue (code, its meaning and the server's reason); oversize
+//!    messages as an `oversize` issue; text frames that are not UTF-8 as a
+//!    `malformed` issue.
+//!
+//! On cancellation a Close frame (1000, "telltale stopping") is sent on a
+//! best-effort basis, bounded by [`CLOSE_TIMEOUT`].
+//!
+//! **Configuration errors** (an unparsable URL, a header referencing an unset
+//! environment variable, a subprotocol list HTTP cannot carry) cannot be fixed
+//! by retrying the connection. They are reported as [`ConnState::Failed`]
+//! with the reason, and re-checked every `backoff.max` (the environment may
+//! get fixed); the repeated identical `Failed` state is suppressed by the
+//! sink, so the timeline shows it once. Nothing is connected meanwhile.
+//!
+//! Header values are never logged or reported: reasons name headers, hosts
+//! and ports only (never the URL's query string or credentials).
+
+use crate::Sink;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use telltale_model::duration::format_duration;
+use telltale_model::feed::WebsocketOptions;
+use telltale_model::{Backoff, ConnState, FeedConfig, RawMessage, Timestamp};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::{
+    CapacityError, Error as WsError, ProtocolError, SubProtocolError,
+};
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// Bound on TCP connect + TLS + WebSocket handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bound on sending our Close frame when stopping or abandoning a socket.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Bound on sending one small control or subscribe message. A peer whose
+/// receive window stays closed this long is as good as dead.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How one connection ended.
+enum Ended {
+    /// Cancelled: stop.
+    Cancelled,
+    /// Failed or closed: retry with backoff, for this reason.
+    Retry(String),
+}
+
+/// Runs a WebSocket feed until `cancel` fires. See the module doc.
+pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
+    let opts = feed.websocket_options();
+    let mut backoff = Backoff::new(&feed.backoff);
+    let target = Target::of(&feed.url);
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let request = match build_request(&feed, &opts) {
+            Ok(r) => r,
+            Err(reason) => {
+                sink.state(ConnState::Failed { reason }).await;
+                let recheck = feed.backoff.max.0.max(Duration::from_secs(1));
+                if !crate::sleep_or_cancel(recheck, &cancel).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        sink.state(ConnState::Connecting).await;
+        match connection(request, &opts, &target, &sink, &mut backoff, &cancel).await {
+            Ended::Cancelled => return,
+            Ended::Retry(reason) => {
+                let delay = backoff.next_delay();
+                sink.state(ConnState::Retrying {
+                    attempt: backoff.attempt(),
+                    next_at: Timestamp::now().plus(delay),
+                    reason,
+                })
+                .await;
+                if !crate::sleep_or_cancel(delay, &cancel).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The feed's URL in a form safe to show: `host:port` only.
+struct Target {
+    host_port: String,
+}
+
+impl Target {
+    fn of(url: &str) -> Target {
+        let host_port = match url::Url::parse(url) {
+            Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                (Some(h), None) => h.to_string(),
+                _ => "the server".to_string(),
+            },
+            Err(_) => "the server".to_string(),
+        };
+        Target { host_port }
+    }
+}
+
+/// Builds the handshake request; errors are configuration errors.
+fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, String> {
+    let url = url::Url::parse(&feed.url).map_err(|e| {
+        format!(
+            "invalid URL `{}`: {e}",
+            telltale_model::secret::redact_url(&feed.url)
+        )
+    })?;
+    if !matches!(url.scheme(), "ws" | "wss") {
+        return Err(format!(
+            "invalid URL: scheme `{}` is not `ws://` or `wss://`",
+            url.scheme()
+        ));
+    }
+    let mut request = feed.url.as_str().into_client_request().map_err(|e| {
+        format!(
+            "invalid URL `{}`: {e}",
+            telltale_model::secret::redact_url(&feed.url)
+        )
+    })?;
+    let headers =
+        crate::http_common::feed_headers(feed).map_err(|e| format!("invalid header: {e}"))?;
+    for (name, value) in headers.iter() {
+        // `insert` per name: the handshake's own headers (key, version,
+        // upgrade) stay as tungstenite generated them unless overridden.
+        request.headers_mut().insert(name.clone(), value.clone());
+    }
+    if !opts.subprotocols.is_empty() {
+        let joined = opts.subprotocols.join(", ");
+        let value = http::HeaderValue::from_str(&joined).map_err(|_| {
+            "invalid websocket.subprotocols: a name contains characters HTTP cannot carry"
+                .to_string()
+        })?;
+        request
+            .headers_mut()
+            .insert(http::header::SEC_WEBSOCKET_PROTOCOL, value);
+    }
+    Ok(request)
+}
+
+/// One connection: connect, subscribe, read until it ends.
+async fn connection(
+    request: Request,
+    opts: &WebsocketOptions,
+    target: &Target,
+    sink: &Sink,
+    backoff: &mut Backoff,
+    cancel: &CancellationToken,
+) -> Ended {
+    let max = usize::try_from(opts.max_message_size.0).unwrap_or(usize::MAX);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let connect = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+    );
+    let mut ws = tokio::select! {
+        _ = cancel.cancelled() => return Ended::Cancelled,
+        r = connect => match r {
+            Err(_) => {
+                return Ended::Retry(format!(
+                    "no WebSocket handshake with {} within {}",
+                    target.host_port,
+                    format_duration(CONNECT_TIMEOUT)
+                ))
+            }
+            Ok(Err(e)) => return Ended::Retry(describe_connect_error(&e, target, opts)),
+            Ok(Ok((ws, _response))) => ws,
+        },
+    };
+    sink.state(ConnState::Live).await;
+    backoff.connected();
+
+    for text in &opts.subscribe {
+        let send = tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text.as_str())));
+        let sent = tokio::select! {
+            _ = cancel.cancelled() => return close_for_cancel(ws).await,
+            r = send => r,
+        };
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Ended::Retry(format!(
+                    "could not send a subscribe message to {}: {}",
+                    target.host_port,
+                    describe_io_error(&e, target)
+                ))
+            }
+            Err(_) => {
+                return Ended::Retry(format!(
+                    "could not send a subscribe message to {} within {}: peer presumed dead",
+                    target.host_port,
+                    format_duration(WRITE_TIMEOUT)
+                ))
+            }
+        }
+    }
+
+    read_loop(ws, opts, target, sink, cancel).await
+}
+
+/// Reads until the connection ends or `cancel` fires.
+async fn read_loop(
+    mut ws: Ws,
+    opts: &WebsocketOptions,
+    target: &Target,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Ended {
+    // A zero interval would make `interval_at` panic; config validation
+    // rejects < 100 ms anyway.
+    let ping_every = opts.ping_interval.0.max(Duration::from_millis(10));
+    let pong_timeout = opts.pong_timeout.0.max(Duration::from_millis(1));
+    let mut ping_timer = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The deadline for an answer to the oldest unanswered ping.
+    let mut answer_by: Option<Instant> = None;
+
+    loop {
+        tokio::select! {
+            // Biased: frames already received are always read before the
+            // pong deadline is judged (the loop may have been held up by a
+            // full pipeline queue while the pong sat in the socket buffer).
+            biased;
+            _ = cancel.cancelled() => return close_for_cancel(ws).await,
+            frame = ws.next() => {
+                let frame = match frame {
+                    None => {
+                        return Ended::Retry(format!(
+                            "connection to {} dropped without a close frame",
+                            target.host_port
+                        ))
+                    }
+                    Some(Err(e)) => return ended_by_error(e, ws, opts, target, sink).await,
+                    Some(Ok(frame)) => frame,
+                };
+                // Any frame proves the peer alive.
+                answer_by = None;
+                match frame {
+                    Message::Text(text) => sink.message(raw(bytes::Bytes::from(text), None)).await,
+                    Message::Binary(data) => {
+                        sink.message(raw(data, Some("binary".to_string()))).await
+                    }
+                    // tungstenite queued the pong; the next read flushes it.
+                    Message::Ping(_) => sink.activity(),
+                    Message::Pong(_) => sink.activity(),
+                    Message::Close(frame) => {
+                        let what = describe_close(frame.as_ref());
+                        sink.issue("close", what.clone()).await;
+                        // Completes the closing handshake (flushes our reply).
+                        let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
+                        return Ended::Retry(what);
+                    }
+                    Message::Frame(_) => {}
+                }
+            }
+            _ = tokio::time::sleep_until(answer_by.unwrap_or_else(Instant::now)), if answer_by.is_some() => {
+                return Ended::Retry(format!(
+                    "no pong within {} of ping: peer presumed dead",
+                    format_duration(pong_timeout)
+                ));
+            }
+            _ = ping_timer.tick() => {
+                let bound = WRITE_TIMEOUT.min(pong_timeout);
+                match tokio::time::timeout(bound, ws.send(Message::Ping(bytes::Bytes::new()))).await {
+                    Ok(Ok(())) => {
+                        if answer_by.is_none() {
+                            answer_by = Some(Instant::now() + pong_timeout);
+                        }
+                    }
+                    Ok(Err(e)) => return ended_by_error(e, ws, opts, target, sink).await,
+                    Err(_) => {
+                        return Ended::Retry(format!(
+                            "could not send a ping within {}: peer presumed dead",
+                            format_duration(bound)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn raw(data: bytes::Bytes, event_type: Option<String>) -> RawMessage {
+    RawMessage {
+        received_at: Timestamp::now(),
+        server_id: None,
+        event_type,
+        data,
+        transport_metrics: Vec::new(),
+    }
+}
+
+/// Sends a Close frame, best effort, then reports cancellation.
+async fn close_for_cancel(mut ws: Ws) -> Ended {
+    let frame = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "telltale stopping".into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+    Ended::Cancelled
+}
+
+/// Turns a read/write error into a retry reason, recording issues where the
+/// error is about the data rather than the connection.
+async fn ended_by_error(
+    e: WsError,
+    mut ws: Ws,
+    opts: &WebsocketOptions,
+    target: &Target,
+    sink: &Sink,
+) -> Ended {
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => {
+            let msg = format!(
+                "message of {size} bytes exceeds websocket.max_message_size ({}); raise it if this is expected",
+                format_size(opts.max_message_size.0)
+            );
+            sink.issue("oversize", msg.clone()).await;
+            let frame = CloseFrame {
+                code: CloseCode::Size,
+                reason: "message too big".into(),
+            };
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
+            Ended::Retry(msg)
+        }
+        WsError::Utf8 => {
+            let msg = format!(
+                "{} sent a text frame that is not valid UTF-8",
+                target.host_port
+            );
+            sink.issue("malformed", msg.clone()).await;
+            Ended::Retry(msg)
+        }
+        other => Ended::Retry(describe_io_error(&other, target)),
+    }
+}
+
+/// Human text for an error while connecting.
+fn describe_connect_error(e: &WsError, target: &Target, opts: &WebsocketOptions) -> String {
+    match e {
+        WsError::Http(resp) => {
+            let status = resp.status();
+            format!(
+                "{} rejected the WebSocket handshake with HTTP {} {}",
+                target.host_port,
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            )
+            .trim_end()
+            .to_string()
+        }
+        WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(sub)) => match sub {
+            SubProtocolError::NoSubProtocol => format!(
+                "{} accepted none of the offered subprotocols ({})",
+                target.host_port,
+                opts.subprotocols.join(", ")
+            ),
+            other => format!(
+                "{} answered with a bad subprotocol: {other}",
+                target.host_port
+            ),
+        },
+        WsError::Url(u) => format!("invalid URL: {u}"),
+        WsError::Tls(t) => format!("TLS with {} failed: {t}", target.host_port),
+        other => describe_io_error(other, target),
+    }
+}
+
+/// Human text for a connection-level error.
+fn describe_io_error(e: &WsError, target: &Target) -> String {
+    use std::io::ErrorKind;
+    let hp = &target.host_port;
+    match e {
+        WsError::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => format!("connection refused by {hp}"),
+            ErrorKind::ConnectionReset => format!("connection reset by {hp}"),
+            ErrorKind::ConnectionAborted => format!("connection to {hp} aborted"),
+            ErrorKind::BrokenPipe => format!("connection to {hp} broken (broken pipe)"),
+            ErrorKind::UnexpectedEof => {
+                format!("connection to {hp} dropped without a close frame")
+            }
+            ErrorKind::TimedOut => format!("connection to {hp} timed out"),
+            _ => format!("I/O error with {hp}: {io}"),
+        },
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            format!("connection to {hp} closed")
+        }
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            format!("connection to {hp} dropped without a close frame")
+        }
+        WsError::Protocol(p) => format!("WebSocket protocol error with {hp}: {p}"),
+        WsError::Tls(t) => format!("TLS error with {hp}: {t}"),
+        WsError::Capacity(c) => format!("{hp} exceeded a limit: {c}"),
+        WsError::WriteBufferFull(_) => format!("write buffer to {hp} is full: peer presumed dead"),
+        WsError::Utf8 => format!("{hp} sent a text frame that is not valid UTF-8"),
+        WsError::AttackAttempt => format!("{hp} sent a suspicious handshake response"),
+        WsError::Url(u) => format!("invalid URL: {u}"),
+        WsError::Http(resp) => format!("{hp} answered HTTP {}", resp.status()),
+        WsError::HttpFormat(h) => format!("invalid HTTP in the handshake with {hp}: {h}"),
+    }
+}
+
+/// "server closed with code 1011 (internal error): reason".
+fn describe_close(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        None => "server closed without a status code".to_string(),
+        Some(f) => {
+            let code = u16::from(f.code);
+            let meaning = close_code_meaning(code);
+            let reason = f.reason.as_str().trim();
+            let mut s = format!("server closed with code {code}");
+            if let Some(m) = meaning {
+                s.push_str(&format!(" ({m})"));
+            }
+            if !reason.is_empty() {
+                s.push_str(": ");
+                s.push_str(reason);
+            }
+            s
+        }
+    }
+}
+
+/// What a close code means (RFC 6455 §7.4.1 and the IANA registry).
+fn close_code_meaning(code: u16) -> Option<&'static str> {
+    Some(match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status",
+        1006 => "abnormal closure",
+        1007 => "invalid payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension missing",
+        1011 => "internal error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        1015 => "TLS handshake failure",
+        3000..=3999 => "registered application code",
+        4000..=4999 => "private application code",
+        _ => return None,
+    })
+}
+
+/// `16 MiB`, `1 KiB`, `1500 bytes`.
+fn format_size(b: u64) -> String {
+    if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
+        format!("{} MiB", b >> 20)
+    } else if b >= 1 << 10 && b.is_multiple_of(1 << 10) {
+        format!("{} KiB", b >> 10)
+    } else {
+        format!("{b} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_descriptions_are_human() {
+        let f = CloseFrame {
+            code: CloseCode::from(1011),
+            reason: "db down".into(),
+        };
+        assert_eq!(
+            describe_close(Some(&f)),
+            "server closed with code 1011 (internal error): db down"
+        );
+        let f = CloseFrame {
+            code: CloseCode::from(4321),
+            reason: "".into(),
+        };
+        assert_eq!(
+            describe_close(Some(&f)),
+            "server closed with code 4321 (private application code)"
+        );
+        assert_eq!(describe_close(None), "server closed without a status code");
+    }
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(format_size(16 << 20), "16 MiB");
+        assert_eq!(format_size(1024), "1 KiB");
+        assert_eq!(format_size(1500), "1500 bytes");
+    }
+
+    #[test]
+    fn targets_never_show_credentials_or_query() {
+        let t = Target::of("wss://user:pw@example.com/feed?token=abc");
+        assert_eq!(t.host_port, "example.com:443");
+    }
+
+    #[test]
+    fn config_errors_name_the_problem() {
+        let mut feed = FeedConfig::new(
+            "f",
+            telltale_model::TransportKind::Websocket,
+            "http://127.0.0.1:1/x",
+        );
+        let opts = WebsocketOptions::default();
+        let e = build_request(&feed, &opts).err().unwrap_or_default();
+        assert!(e.contains("scheme `http`"), "{e}");
+        feed.url = "ws://127.0.0.1:1/x".into();
+        feed.headers.insert(
+            "Authorization".into(),
+            "Bearer ${TELLTALE_WS_UNIT_TEST_UNSET_VAR}".into(),
+        );
+        let e = build_request(&feed, &opts).err().unwrap_or_default();
+        assert!(
+            e.starts_with("invalid header: header `Authorization`")
+                && e.contains("TELLTALE_WS_UNIT_TEST_UNSET_VAR"),
+            "{e}"
+        );
+    }
+}
