@@ -70,7 +70,9 @@ impl DesktopNotifier {
 /// Escapes text for servers that interpret a little markup in the body, so
 /// that payload text is always shown literally.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 impl Notifier for DesktopNotifier {
@@ -120,7 +122,9 @@ impl Notifier for DesktopNotifier {
                     handle.wait_for_action(|action| {
                         let reply = match action {
                             "ack" => Some(ActionReply::Acknowledge(alert_id)),
-                            "snooze" => Some(ActionReply::Snooze(alert_id, Duration::from_secs(3600))),
+                            "snooze" => {
+                                Some(ActionReply::Snooze(alert_id, Duration::from_secs(3600)))
+                            }
                             "default" => Some(ActionReply::Open(alert_id)),
                             _ => None,
                         };
@@ -143,6 +147,9 @@ impl Notifier for DesktopNotifier {
 mod tests {
     #[test]
     fn payload_text_is_escaped() {
-        assert_eq!(super::escape("<img onerror=x> & co"), "&lt;img onerror=x&gt; &amp; co");
+        assert_eq!(
+            super::escape("<img onerror=x> & co"),
+            "&lt;img onerror=x&gt; &amp; co"
+        );
     }
 }

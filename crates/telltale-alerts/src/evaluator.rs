@@ -205,6 +205,13 @@ impl AlertEngine {
         }
     }
 
+    /// True if the feed has any alert rules (so its payloads are worth passing in).
+    pub fn watches_feed(&self, feed_id: i64) -> bool {
+        self.feeds
+            .get(&feed_id)
+            .is_some_and(|f| !f.rules.is_empty())
+    }
+
     /// All instances.
     pub fn instances(&self) -> impl Iterator<Item = &AlertInstance> {
         self.instances.values()

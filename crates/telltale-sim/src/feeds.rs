@@ -75,6 +75,21 @@ const METRICS: [(&str, &str, &str); 5] = [
 /// [feed.websocket]
 /// ping_interval = "15s"
 ///
+/// [[feed.alert]]
+/// name = "cpu high"
+/// kind = "threshold"
+/// metric = "cpu"
+/// op = ">"
+/// value = 90
+/// clear = 75
+/// for = "10s"
+/// severity = "critical"
+///
+/// [[feed.alert]]
+/// name = "down"
+/// kind = "down"
+/// after = "30s"
+///
 /// [[feed]]
 /// name = "host-1-sse"
 /// transport = "sse"
@@ -178,6 +193,13 @@ pub fn feeds_toml(base_http: &str, hosts: usize) -> String {
         );
         json_rules(&mut out);
         out.push_str("\n[feed.websocket]\nping_interval = \"15s\"\n");
+        // Every host alerts on high cpu (the scripted incident trips it) and
+        // on being down.
+        out.push_str(
+            "\n[[feed.alert]]\nname = \"cpu high\"\nkind = \"threshold\"\nmetric = \"cpu\"\n\
+             op = \">\"\nvalue = 90\nclear = 75\nfor = \"10s\"\nseverity = \"critical\"\n\
+             \n[[feed.alert]]\nname = \"down\"\nkind = \"down\"\nafter = \"30s\"\n",
+        );
 
         match (n - 1) % 4 {
             0 => {

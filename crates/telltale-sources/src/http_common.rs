@@ -10,8 +10,8 @@ use telltale_model::FeedConfig;
 pub fn feed_headers(feed: &FeedConfig) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::new();
     for (name, raw) in &feed.headers {
-        let value = telltale_model::secret::expand_env(raw)
-            .map_err(|e| format!("header `{name}` {e}"))?;
+        let value =
+            telltale_model::secret::expand_env(raw).map_err(|e| format!("header `{name}` {e}"))?;
         let name_h = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("header `{name}` is not a valid header name"))?;
         let mut value_h = HeaderValue::from_str(&value)
@@ -34,7 +34,8 @@ pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, S
     if let Some(t) = timeout {
         b = b.timeout(t);
     }
-    b.build().map_err(|e| format!("cannot build an HTTP client: {e}"))
+    b.build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))
 }
 
 /// A short, secret-free description of a reqwest error.

@@ -1,1 +1,637 @@
-//! placeholder
+//! Telltale's history: feeds, raw events, metric samples with 1-minute and
+//! 1-hour rollups, and each feed's connection timeline, in one SQLite file.
+//!
+//! # Design
+//!
+//! * **One writer.** A dedicated thread owns the only read-write connection.
+//!   Everything that writes goes through its bounded channel: data batches
+//!   ([`Store::send`]), feed changes ([`Store::upsert_feed`],
+//!   [`Store::delete_feed`]) and retention runs. Feed changes therefore
+//!   never race the writer's caches, and SQLite never sees two writers of
+//!   ours. (Another process, e.g. `telltaled export`, may open the same file:
+//!   SQLite serializes writers and [`StoreError::Locked`] explains a
+//!   timeout.)
+//! * **Batching.** Batches are committed together once `commit_interval`
+//!   (default 100 ms) has passed since the first uncommitted one arrived,
+//!   or once `commit_rows` rows wait, in one transaction with cached
+//!   prepared statements. WAL mode with `synchronous=NORMAL`: a commit is
+//!   atomic and survives a crash of the process; a power loss may lose the
+//!   last commits but never corrupts the file.
+//! * **Durability signal.** [`Store::flush`] resolves once everything sent
+//!   before it is committed; [`Store::committed_events`] counts committed
+//!   events.
+//! * **No silent loss.** [`Store::send`] waits when the queue is full
+//!   (back-pressure) and [`Store::try_send`] hands the batch back. A failing
+//!   commit is logged and retried with backoff, holding the same rows,
+//!   until it succeeds. Dropping the last [`Store`] (or [`Store::close`])
+//!   commits what is queued before the writer stops.
+//! * **Readers** use a small pool of read-only connections; in WAL mode
+//!   they never block the writer nor see half a commit. Reads are blocking
+//!   functions: call them from `spawn_blocking` in async code.
+//! * **Samples** are stored once per `(series, µs)`: the writer keeps each
+//!   series' last timestamp and moves a sample that is not later than it to
+//!   last + 1 µs, so same-µs samples never collide and every series is
+//!   strictly increasing. Rollups are maintained incrementally per commit.
+//! * **Retention** (see [`Store::run_retention`]) runs inside the writer in
+//!   small transactions interleaved with ingestion, automatically shortly
+//!   after start and then every 10 minutes, and ends with an incremental
+//!   vacuum so the file shrinks.
+//!
+//! The schema is described in [`schema`].
+
+#![warn(missing_docs)]
+
+mod batch;
+mod error;
+mod feeds;
+mod query;
+mod readers;
+mod retention;
+mod rollup;
+pub mod schema;
+mod writer;
+
+pub use batch::{AlertHistoryRow, AlertRow, EventRow, Labels, SampleRow, TimelineRow, WriteBatch};
+pub use error::StoreError;
+pub use feeds::{FeedOrigin, StoredFeed};
+pub use query::{
+    choose_tier, DbStats, EventQuery, Order, Point, SampleQuery, SeriesData, SeriesInfo,
+    SeriesQuery, StoredEvent, StoredSample, TimelineEntry,
+};
+pub use retention::RetentionReport;
+pub use rollup::{bucket_start, Tier, HOUR_US, MINUTE_US};
+
+use readers::Readers;
+use retention::Coverage;
+use rusqlite::{Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use telltale_model::config::StoreSettings;
+use telltale_model::{FeedConfig, Timestamp};
+use tokio::sync::{mpsc, oneshot, watch};
+use writer::{Command, Writer, WriterSetup};
+
+/// Tuning that is not part of the user-facing `[store]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Batches the writer queue holds before [`Store::send`] waits (default 64).
+    pub queue_capacity: usize,
+    /// Idle read-only connections kept for reuse (default 4).
+    pub readers: usize,
+    /// How long SQLite waits for a lock held by another connection (default 5 s).
+    pub busy_timeout: Duration,
+    /// The writer connection's page cache in MiB (default 64).
+    pub cache_mib: u32,
+    /// Automatic retention period; `None` disables it (default 10 minutes).
+    pub retention_interval: Option<Duration>,
+    /// Delay of the first automatic retention run after opening (default 15 s).
+    pub retention_first_run: Duration,
+    /// How long dropping the last [`Store`] waits for the writer to commit
+    /// before giving up with an error log (default 30 s).
+    pub drop_wait: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            queue_capacity: 64,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+            cache_mib: 64,
+            retention_interval: Some(Duration::from_secs(600)),
+            retention_first_run: Duration::from_secs(15),
+            drop_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The store: cheap to clone (an `Arc` inside). The writer thread stops
+/// after [`Store::close`] or when the last clone is dropped, in both cases
+/// after committing everything that was sent.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    settings: StoreSettings,
+    drop_wait: Duration,
+    epoch: i64,
+    coverage: Arc<Coverage>,
+    tx: Option<mpsc::Sender<Command>>,
+    committed: watch::Receiver<u64>,
+    readers: Readers,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel makes the writer commit what is queued and stop.
+        self.tx.take();
+        let Some(handle) = lock(&self.writer).take() else {
+            return;
+        };
+        let deadline = Instant::now() + self.drop_wait;
+        while !handle.is_finished() {
+            if Instant::now() >= deadline {
+                tracing::error!(
+                    "the writer of {} is still retrying a failing commit after {:?}; giving up on it, so its uncommitted rows are lost",
+                    self.path.display(),
+                    self.drop_wait
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if handle.join().is_err() {
+            tracing::error!("the writer of {} had crashed", self.path.display());
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating the file if needed, but not its directory) and
+    /// migrates the database, then starts the writer thread. Synchronous
+    /// but quick; may be called inside a Tokio runtime.
+    pub fn open(path: &Path, settings: StoreSettings) -> Result<Store, StoreError> {
+        Store::open_with(path, settings, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with explicit tuning.
+    pub fn open_with(
+        path: &Path,
+        settings: StoreSettings,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        // Create the file ourselves: the OS error says why it failed
+        // (missing directory, permissions) better than SQLite's CANTOPEN.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StoreError::io(path, "creating the database file", e))?;
+        let sql = |doing: &'static str| move |e| StoreError::sqlite(path, doing, e);
+        let mut conn = schema::open_writer(path, options.busy_timeout, options.cache_mib)
+            .map_err(sql("opening the database"))?;
+        schema::ensure_incremental_vacuum(&conn, path)
+            .map_err(sql("enabling incremental vacuum"))?;
+        match schema::migrate(&mut conn) {
+            Ok(_) => {}
+            Err(schema::MigrateError::TooNew { found }) => {
+                return Err(StoreError::TooNew {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: schema::SCHEMA_VERSION,
+                })
+            }
+            Err(schema::MigrateError::Sqlite(e)) => {
+                return Err(sql("migrating the schema")(e));
+            }
+        }
+        let epoch = schema::samples_epoch(&conn).map_err(sql("reading the samples epoch"))?;
+        let coverage = Arc::new(Coverage::load(&conn).map_err(sql("reading retention cut-offs"))?);
+        let readers = Readers::new(path.to_path_buf(), options.busy_timeout, options.readers);
+        // Surface reader problems now rather than at the first query.
+        drop(readers.get()?);
+
+        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        let (committed_tx, committed_rx) = watch::channel(0u64);
+        let setup = WriterSetup {
+            conn,
+            path: path.to_path_buf(),
+            rx,
+            settings: settings.clone(),
+            epoch,
+            coverage: coverage.clone(),
+            committed: committed_tx,
+            retention_first: Some(options.retention_first_run),
+            retention_every: options.retention_interval,
+        };
+        let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+        let handle = std::thread::Builder::new()
+            .name("telltale-store-writer".into())
+            .spawn(move || writer_thread(setup, started_tx))
+            .map_err(|e| StoreError::io(path, "starting the writer thread", e))?;
+        match started_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(StoreError::Closed),
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                settings,
+                drop_wait: options.drop_wait,
+                epoch,
+                coverage,
+                tx: Some(tx),
+                committed: committed_rx,
+                readers,
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// The settings the store was opened with.
+    pub fn settings(&self) -> &StoreSettings {
+        &self.inner.settings
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// True once the writer has stopped accepting data.
+    pub fn is_closed(&self) -> bool {
+        self.inner.tx.as_ref().is_none_or(|tx| tx.is_closed())
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<Command>, StoreError> {
+        self.inner.tx.as_ref().ok_or(StoreError::Closed)
+    }
+
+    /// Queues a batch for the writer, waiting while the queue is full.
+    pub async fn send(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.sender()?
+            .send(Command::Batch(batch))
+            .await
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Queues a batch if there is room; otherwise (or when closed) hands it
+    /// back so the caller can decide what to shed.
+    pub fn try_send(&self, batch: WriteBatch) -> Result<(), Box<WriteBatch>> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let Some(tx) = self.inner.tx.as_ref() else {
+            return Err(Box::new(batch));
+        };
+        match tx.try_send(Command::Batch(batch)) {
+            Ok(()) => Ok(()),
+            Err(e) => match e.into_inner() {
+                Command::Batch(b) => Err(Box::new(b)),
+                _ => Err(Box::default()),
+            },
+        }
+    }
+
+    /// Resolves once everything sent before this call is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        self.sender()?
+            .send(Command::Flush(ack))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        done.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// The number of events committed since the store was opened.
+    pub fn committed_events(&self) -> watch::Receiver<u64> {
+        self.inner.committed.clone()
+    }
+
+    /// Commits everything sent, stops the writer thread and waits for it.
+    /// Other clones can still read afterwards; their writes fail with
+    /// [`StoreError::Closed`]. Closing an already closed store is a no-op.
+    pub async fn close(self) -> Result<(), StoreError> {
+        let (ack, done) = oneshot::channel();
+        if let Some(tx) = self.inner.tx.as_ref() {
+            if tx.send(Command::Shutdown(ack)).await.is_ok() {
+                // An error here means the writer died; the join below tells.
+                let _ = done.await;
+            }
+        }
+        let handle = lock(&self.inner.writer).take();
+        if let Some(h) = handle {
+            let joined = tokio::task::spawn_blocking(move || h.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                return Err(StoreError::Closed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a command from blocking code and waits for its reply. Works
+    /// inside or outside a runtime (it never uses `blocking_send`, which
+    /// panics inside one), but blocks the calling thread: call it from
+    /// `spawn_blocking` in async code.
+    fn call<T>(&self, make: impl FnOnce(writer::Reply<T>) -> Command) -> Result<T, StoreError> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let tx = self.sender()?;
+        let mut cmd = make(reply);
+        let mut pause = Duration::from_micros(100);
+        loop {
+            match tx.try_send(cmd) {
+                Ok(()) => break,
+                Err(mpsc::error::TrySendError::Full(c)) => {
+                    cmd = c;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(StoreError::Closed),
+            }
+        }
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    fn read<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = self.inner.readers.get()?;
+        f(&conn).map_err(|e| StoreError::sqlite(&self.inner.path, doing, e))
+    }
+
+    // ---- feeds ----------------------------------------------------------
+
+    /// Inserts or replaces the feed named `cfg.name`; returns its id.
+    ///
+    /// Runs on the writer thread (after the data queued before it), so the
+    /// writer immediately accepts rows for the returned id. Blocking.
+    pub fn upsert_feed(&self, cfg: &FeedConfig, origin: FeedOrigin) -> Result<i64, StoreError> {
+        let config = serde_json::to_string(cfg).map_err(|e| StoreError::FeedNotStorable {
+            name: cfg.name.clone(),
+            source: e,
+        })?;
+        let name = cfg.name.clone();
+        self.call(|reply| Command::UpsertFeed {
+            name,
+            config,
+            origin,
+            now: Timestamp::now(),
+            reply,
+        })
+    }
+
+    /// Deletes a feed and, in the same transaction, all its history
+    /// (events, series, samples, rollups, timeline). Returns false when no
+    /// feed has that name. Runs on the writer thread after the data queued
+    /// before it; rows for the deleted id that arrive later are skipped
+    /// with a warning. Blocking.
+    pub fn delete_feed(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        self.call(|reply| Command::DeleteFeed { name, reply })
+    }
+
+    /// Every stored feed, by name. A feed whose stored config cannot be
+    /// read (e.g. written by a newer Telltale) is left out with an error
+    /// in the log, so that one bad row does not stop all the others.
+    pub fn list_feeds(&self) -> Result<Vec<StoredFeed>, StoreError> {
+        let rows = self.read("listing feeds", feeds::list)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| match r.into_stored() {
+                Ok(f) => Some(f),
+                Err((name, e)) => {
+                    tracing::error!("{}", StoreError::BadFeedConfig { name, source: e });
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// One feed by name.
+    pub fn feed_by_name(&self, name: &str) -> Result<Option<StoredFeed>, StoreError> {
+        let row = self.read("reading a feed", |c| feeds::by_name(c, name))?;
+        row.map(|r| {
+            r.into_stored()
+                .map_err(|(name, source)| StoreError::BadFeedConfig { name, source })
+        })
+        .transpose()
+    }
+
+    // ---- queries ---------------------------------------------------------
+
+    /// Every series of a feed with its newest raw sample.
+    pub fn list_series(&self, feed_id: i64) -> Result<Vec<SeriesInfo>, StoreError> {
+        let epoch = self.inner.epoch;
+        self.read("listing series", |c| query::list_series(c, feed_id, epoch))
+    }
+
+    /// A series over a range in at most `max_points` buckets, each keeping
+    /// min, max, mean and count. The tier is chosen by [`choose_tier`]: raw
+    /// samples for short ranges, 1-minute rollups up to ranges where a
+    /// bucket spans an hour, 1-hour rollups beyond, and always a tier whose
+    /// data retention has not yet deleted at `from`.
+    pub fn query_series(&self, q: &SeriesQuery) -> Result<SeriesData, StoreError> {
+        if q.max_points == 0 {
+            return Err(StoreError::InvalidQuery(
+                "max_points must be at least 1".into(),
+            ));
+        }
+        let epoch = self.inner.epoch;
+        let coverage = &self.inner.coverage;
+        self.read("querying a series", |c| {
+            query::query_series(c, q, epoch, coverage)
+        })
+    }
+
+    /// Events matching `q` (see [`EventQuery`] for order and paging).
+    pub fn events(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read("reading events", |c| query::events(c, q))
+    }
+
+    /// Raw samples of a feed for export, ordered by series then time.
+    pub fn samples(&self, q: &SampleQuery) -> Result<Vec<StoredSample>, StoreError> {
+        let epoch = self.inner.epoch;
+        self.read("reading samples", |c| query::samples(c, q, epoch))
+    }
+
+    /// The newest `limit` timeline entries (states and issues) of a feed in
+    /// `from <= ts < to`, oldest first.
+    pub fn timeline(
+        &self,
+        feed_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        self.read("reading the timeline", |c| {
+            query::timeline(c, feed_id, from, to, limit)
+        })
+    }
+
+    /// The state a feed was in at `ts`: its last state change at or before it.
+    pub fn state_at(
+        &self,
+        feed_id: i64,
+        ts: Timestamp,
+    ) -> Result<Option<TimelineEntry>, StoreError> {
+        self.read("reading the timeline", |c| query::state_at(c, feed_id, ts))
+    }
+
+    // ---- alerts ---------------------------------------------------------
+
+    /// Every stored alert instance (as JSON) and the silences (as JSON).
+    pub fn load_alerts(&self) -> Result<(Vec<String>, Option<String>), StoreError> {
+        self.read("reading alerts", |c| {
+            let mut st = c.prepare("SELECT data FROM alerts ORDER BY id")?;
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let silences = c
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'alert_silences'",
+                    [],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?;
+            Ok((rows, silences))
+        })
+    }
+
+    /// Alert history: one alert's, oldest first, or everything's, newest first.
+    pub fn alert_history(
+        &self,
+        alert_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertHistoryRow>, StoreError> {
+        self.read("reading alert history", |c| {
+            let map = |r: &rusqlite::Row<'_>| {
+                Ok(AlertHistoryRow {
+                    id: r.get(0)?,
+                    alert_id: r.get(1)?,
+                    ts: Timestamp(r.get(2)?),
+                    kind: r.get(3)?,
+                    value: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            };
+            let limit = limit.min(i64::MAX as usize) as i64;
+            match alert_id {
+                Some(id) => c
+                    .prepare(
+                        "SELECT id, alert_id, ts, kind, value, detail FROM alert_history WHERE alert_id = ?1 ORDER BY ts, id LIMIT ?2",
+                    )?
+                    .query_map((id, limit), map)?
+                    .collect(),
+                None => c
+                    .prepare(
+                        "SELECT id, alert_id, ts, kind, value, detail FROM alert_history ORDER BY ts DESC, id DESC LIMIT ?1",
+                    )?
+                    .query_map([limit], map)?
+                    .collect(),
+            }
+        })
+    }
+
+    /// Queued operator commands (id, JSON), oldest first.
+    pub fn pending_alert_commands(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        self.read("reading alert commands", |c| {
+            c.prepare("SELECT id, command FROM alert_commands ORDER BY id")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// Queues an operator command for a running engine (used by the CLI,
+    /// from another process). Returns its id.
+    pub fn push_alert_command(&self, json: &str) -> Result<i64, StoreError> {
+        self.side_write("queueing an alert command", |c| {
+            c.execute(
+                "INSERT INTO alert_commands (ts, command) VALUES (?1, ?2)",
+                (Timestamp::now().0, json),
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// Takes a queued command back; false if someone already applied it.
+    pub fn take_alert_command(&self, id: i64) -> Result<bool, StoreError> {
+        self.side_write("taking back an alert command", |c| {
+            Ok(c.execute("DELETE FROM alert_commands WHERE id = ?1", [id])? == 1)
+        })
+    }
+
+    /// A short write on a connection of its own, for the rare writes a
+    /// command-line process makes to a database another process may be
+    /// writing (SQLite's locking serialises them).
+    fn side_write<T>(
+        &self,
+        doing: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = &self.inner.path;
+        let conn = Connection::open(path).map_err(|e| StoreError::sqlite(path, doing, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| StoreError::sqlite(path, doing, e))?;
+        f(&conn).map_err(|e| StoreError::sqlite(path, doing, e))
+    }
+
+    /// Stored events of one feed, or of all feeds.
+    pub fn event_count(&self, feed_id: Option<i64>) -> Result<u64, StoreError> {
+        self.read("counting events", |c| query::event_count(c, feed_id))
+    }
+
+    /// Stored raw samples.
+    pub fn sample_count(&self) -> Result<u64, StoreError> {
+        self.read("counting samples", query::sample_count)
+    }
+
+    /// File size and row counts (counting scans whole tables: not for hot paths).
+    pub fn db_stats(&self) -> Result<DbStats, StoreError> {
+        let path = self.inner.path.clone();
+        self.read("reading database statistics", |c| query::db_stats(c, &path))
+    }
+
+    /// Runs retention as of `now` on the writer thread and waits for it:
+    /// deletes events older than `events_max_age` and beyond
+    /// `events_max_per_feed` (newest kept), raw samples older than
+    /// `samples_max_age`, rollups older than their ages, and timeline
+    /// entries older than `states_max_age` (keeping each feed's newest
+    /// state); then vacuums incrementally so the file shrinks. Data keeps
+    /// being committed between its steps. Blocking.
+    pub fn run_retention(&self, now: Timestamp) -> Result<RetentionReport, StoreError> {
+        self.call(|reply| Command::Retention { now, reply })
+    }
+}
+
+/// The writer thread's body: builds the timer runtime it waits with, reports
+/// that it started, and runs the writer.
+fn writer_thread(setup: WriterSetup, started: std::sync::mpsc::SyncSender<Result<(), StoreError>>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = started.send(Err(StoreError::io(
+                &setup.path,
+                "starting the writer's timer",
+                e,
+            )));
+            return;
+        }
+    };
+    let writer = match Writer::new(setup, runtime) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = started.send(Err(e));
+            return;
+        }
+    };
+    let _ = started.send(Ok(()));
+    writer.run();
+}

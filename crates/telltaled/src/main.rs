@@ -1,1 +1,483 @@
-fn main() {}
+//! `telltaled`: Telltale's engine without a window.
+
+mod alerts;
+mod export;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use telltale_engine::{AlertAction, Engine, EngineOptions};
+use telltale_model::{ConfigFile, Timestamp};
+use telltale_store::Store;
+
+/// Telltale's headless engine: subscribe to feeds over WebSocket, SSE, short
+/// and long polling, keep their history in SQLite, and export it.
+///
+/// Start with `telltaled check --config feeds.toml`, then
+/// `telltaled run --config feeds.toml --db telltale.db`.
+#[derive(Parser, Debug)]
+#[command(name = "telltaled", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Subscribe to every enabled feed and store what arrives, until Ctrl-C.
+    ///
+    /// With --config, the file's feeds are imported into the database first
+    /// (they replace stored feeds of the same name; file feeds that were
+    /// removed from the file are disabled). Without it, the feeds already in
+    /// the database run.
+    Run {
+        /// The feeds file (TOML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The SQLite database (created if missing).
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+        /// Print a status table this often (0 to turn it off).
+        #[arg(long, default_value = "10s", value_parser = parse_dur)]
+        status_every: Duration,
+        /// Do not send desktop notifications (alerts are still evaluated and recorded).
+        #[arg(long)]
+        no_notify: bool,
+    },
+    /// Validate a feeds file and print every problem with its line.
+    Check {
+        /// The feeds file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// List the feeds in a database with their last state and counts.
+    Feeds {
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+    },
+    /// Write a feed's stored events (or samples) as JSON Lines or CSV.
+    ///
+    /// Event lines: {"feed","received_at","id","event","data"}.
+    /// Sample lines (--samples): {"feed","metric","labels","ts","value"}.
+    Export {
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+        /// The feed's name.
+        #[arg(long)]
+        feed: String,
+        /// From this time: RFC 3339, a date, or an age such as 15m / 2h / 7d.
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to this time (same forms as --since).
+        #[arg(long)]
+        until: Option<String>,
+        /// `jsonl` or `csv`.
+        #[arg(long, default_value = "jsonl")]
+        format: export::Format,
+        /// Export samples instead of events.
+        #[arg(long)]
+        samples: bool,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// List alerts: firing first, then pending, resolved and ok.
+    Alerts {
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+        /// Only firing alerts.
+        #[arg(long)]
+        firing: bool,
+        /// Show one alert's history (fired, acknowledged, snoozed, resolved, notified).
+        #[arg(long, value_name = "ID")]
+        history: Option<i64>,
+    },
+    /// Acknowledge a firing alert: no more reminders for this firing.
+    Ack {
+        /// The alert id (`telltaled alerts` shows it).
+        id: i64,
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+    },
+    /// Silence an alert's rule, one rule of a feed, or a whole feed for a while.
+    Snooze {
+        /// The alert id whose rule to snooze.
+        #[arg(long, conflicts_with = "feed")]
+        alert: Option<i64>,
+        /// The feed to snooze (all its rules, or only --rule).
+        #[arg(long)]
+        feed: Option<String>,
+        /// With --feed: only this rule.
+        #[arg(long, requires = "feed")]
+        rule: Option<String>,
+        /// For how long (e.g. 1h, 30m).
+        #[arg(long = "for", default_value = "1h", value_parser = parse_dur)]
+        duration: Duration,
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+    },
+    /// Mute every notification for 1h, 4h or 8h (or any duration), or until `unmute`.
+    Mute {
+        /// For how long; omit to mute until `telltaled unmute`.
+        #[arg(long = "for", value_parser = parse_dur)]
+        duration: Option<Duration>,
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+    },
+    /// End a mute.
+    Unmute {
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+    },
+    /// Print the database's feeds as a TOML config file (secrets stay as written: `${VAR}`).
+    ExportConfig {
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+    },
+}
+
+fn parse_dur(s: &str) -> Result<Duration, String> {
+    telltale_model::duration::parse_duration(s)
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Run {
+            config,
+            db,
+            status_every,
+            no_notify,
+        } => run(config.as_deref(), &db, status_every, !no_notify),
+        Command::Feeds { db } => feeds(&db),
+        Command::Export {
+            db,
+            feed,
+            since,
+            until,
+            format,
+            samples,
+            out,
+        } => export::export(&export::Request {
+            db,
+            feed,
+            since,
+            until,
+            format,
+            samples,
+            out,
+        }),
+        Command::ExportConfig { db } => export_config(&db),
+        Command::Alerts {
+            db,
+            firing,
+            history,
+        } => alerts::list(&db, firing, history),
+        Command::Ack { id, db } => alerts::act(&db, AlertAction::Ack { id }),
+        Command::Snooze {
+            alert,
+            feed,
+            rule,
+            duration,
+            db,
+        } => snooze(&db, alert, feed, rule, duration),
+        Command::Mute { duration, db } => alerts::act(
+            &db,
+            AlertAction::Mute {
+                secs: duration.map(|d| d.as_secs()),
+            },
+        ),
+        Command::Unmute { db } => alerts::act(&db, AlertAction::Unmute),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("telltaled: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(config: &Path) -> Result<ExitCode, String> {
+    let file = ConfigFile::load(config).map_err(|e| e.to_string())?;
+    for e in &file.errors {
+        eprintln!("{e}");
+    }
+    println!(
+        "{}: {} feed(s) valid, {} problem(s)",
+        config.display(),
+        file.feeds.len(),
+        file.errors.len()
+    );
+    for f in &file.feeds {
+        println!(
+            "  {:<24} {:<10} {}",
+            f.name,
+            f.transport.as_str(),
+            telltale_model::secret::redact_url(&f.url)
+        );
+    }
+    Ok(if file.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn open_store(db: &Path, settings: telltale_model::config::StoreSettings) -> Result<Store, String> {
+    Store::open(db, settings).map_err(|e| e.to_string())
+}
+
+fn run(
+    config: Option<&Path>,
+    db: &Path,
+    status_every: Duration,
+    notify: bool,
+) -> Result<ExitCode, String> {
+    let file = match config {
+        Some(path) => {
+            let f = ConfigFile::load(path).map_err(|e| e.to_string())?;
+            for e in &f.errors {
+                tracing::error!("{e} (this feed is skipped; the others run)");
+            }
+            Some(f)
+        }
+        None => None,
+    };
+    let settings = file.as_ref().map(|f| f.store.clone()).unwrap_or_default();
+    let alert_settings = file.as_ref().map(|f| f.alerts.clone()).unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    rt.block_on(async move {
+        let store = open_store(db, settings)?;
+        let (notifier, replies) = desktop_notifier(notify);
+        let engine = Engine::start(
+            store,
+            EngineOptions {
+                alerts: alert_settings,
+                notifier,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        if let Some(replies) = replies {
+            bridge_replies(replies, engine.clone());
+        }
+        if let Some(f) = &file {
+            engine.import(f).await.map_err(|e| e.to_string())?;
+        } else {
+            let n = engine.start_stored().await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                tracing::warn!(
+                    "no enabled feeds in {}: pass --config feeds.toml to import some",
+                    db.display()
+                );
+            }
+        }
+        tracing::info!("telltaled running on {}; Ctrl-C to stop", db.display());
+        let status_task = (!status_every.is_zero()).then(|| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(status_every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    print_status(&engine.feeds().await);
+                }
+            })
+        });
+        wait_for_signal().await;
+        tracing::info!("stopping: flushing to disk…");
+        if let Some(t) = status_task {
+            t.abort();
+        }
+        let committed = *engine.store().committed_events().borrow();
+        engine.shutdown().await.map_err(|e| e.to_string())?;
+        tracing::info!("stopped cleanly ({committed} events committed this run)");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+type Replies = std::sync::mpsc::Receiver<telltale_alerts::desktop::ActionReply>;
+
+/// The desktop notifier, where a session bus exists (Linux) or always elsewhere.
+fn desktop_notifier(
+    enabled: bool,
+) -> (
+    Option<std::sync::Arc<dyn telltale_alerts::Notifier>>,
+    Option<Replies>,
+) {
+    if !enabled {
+        return (None, None);
+    }
+    if cfg!(all(unix, not(target_os = "macos")))
+        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+    {
+        tracing::warn!(
+            "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset): alerts are recorded but not shown as desktop notifications"
+        );
+        return (None, None);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let n = telltale_alerts::desktop::DesktopNotifier::new("Telltale", tx);
+    (Some(std::sync::Arc::new(n)), Some(rx))
+}
+
+/// Turns notification button presses into engine actions.
+fn bridge_replies(replies: Replies, engine: Engine) {
+    use telltale_alerts::desktop::ActionReply;
+    let handle = tokio::runtime::Handle::current();
+    let spawned = std::thread::Builder::new()
+        .name("notification-replies".into())
+        .spawn(move || {
+            while let Ok(reply) = replies.recv() {
+                let action = match reply {
+                    ActionReply::Acknowledge(id) => AlertAction::Ack { id },
+                    ActionReply::Snooze(id, d) => AlertAction::SnoozeAlert {
+                        id,
+                        secs: d.as_secs(),
+                    },
+                    ActionReply::Open(id) => {
+                        tracing::info!("notification for alert {id} clicked");
+                        continue;
+                    }
+                };
+                tracing::info!("notification action: {action:?}");
+                if let Err(e) = handle.block_on(engine.alert_action(action)) {
+                    tracing::warn!("notification action failed: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot listen for notification actions: {e}");
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn print_status(feeds: &[telltale_engine::FeedStatus]) {
+    let now = Timestamp::now();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\n{:<22} {:<10} {:<11} {:>8} {:>7} {:>6} {:>10}  {}\n",
+        "FEED", "TRANSPORT", "STATE", "MSGS", "MSG/S", "RECON", "LAST", "STATUS"
+    ));
+    for f in feeds {
+        let last = f
+            .last_message_at
+            .map(|t| format!("{:.1}s ago", now.since(t).as_secs_f64()))
+            .unwrap_or_else(|| "never".into());
+        let status = match (&f.healthy, &f.status_text) {
+            (Some(true), Some(t)) => format!("ok ({t})"),
+            (Some(false), Some(t)) => format!("UNHEALTHY ({t})"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "{:<22} {:<10} {:<11} {:>8} {:>7.1} {:>6} {:>10}  {}\n",
+            f.name,
+            f.transport.as_str(),
+            f.state.name(),
+            f.messages,
+            f.rate,
+            f.reconnects,
+            last,
+            status
+        ));
+    }
+    println!("{out}");
+}
+
+fn feeds(db: &Path) -> Result<ExitCode, String> {
+    let store = open_store(db, Default::default())?;
+    let rows = export::feed_summaries(&store)?;
+    println!(
+        "{:<22} {:<10} {:<8} {:<11} {:>9}  {:<24}  URL",
+        "FEED", "TRANSPORT", "ENABLED", "LAST STATE", "EVENTS", "LAST EVENT"
+    );
+    for r in rows {
+        println!(
+            "{:<22} {:<10} {:<8} {:<11} {:>9}  {:<24}  {}",
+            r.name, r.transport, r.enabled, r.state, r.events, r.last_event, r.url
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn snooze(
+    db: &Path,
+    alert: Option<i64>,
+    feed: Option<String>,
+    rule: Option<String>,
+    d: Duration,
+) -> Result<ExitCode, String> {
+    let secs = d.as_secs().max(1);
+    let action = match (alert, feed, rule) {
+        (Some(id), _, _) => AlertAction::SnoozeAlert { id, secs },
+        (None, Some(feed), Some(rule)) => AlertAction::SnoozeRule {
+            feed_id: alerts::feed_id(db, &feed)?,
+            rule,
+            secs,
+        },
+        (None, Some(feed), None) => AlertAction::SnoozeFeed {
+            feed_id: alerts::feed_id(db, &feed)?,
+            secs,
+        },
+        (None, None, _) => {
+            return Err("say what to snooze: --alert ID, or --feed NAME [--rule NAME]".into())
+        }
+    };
+    alerts::act(db, action)
+}
+
+fn export_config(db: &Path) -> Result<ExitCode, String> {
+    let store = open_store(db, Default::default())?;
+    let feeds: Vec<_> = store
+        .list_feeds()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|f| f.config)
+        .collect();
+    let text = ConfigFile::to_toml(&feeds, store.settings(), &Default::default())
+        .map_err(|e| e.to_string())?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,268 @@
+//! Alerting inside the engine: the pipeline feeds the alert state machine,
+//! a ticker advances it once a second, persists what changed through the
+//! store's single writer, applies operator actions (from the UI, the CLI or
+//! a notification's buttons), and hands notifications to a dedicated
+//! notifier thread so that a slow or missing notification server never
+//! blocks ingestion or evaluation.
+
+use crate::registry::EngineError;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+use telltale_alerts::silence::Silences;
+use telltale_alerts::{AlertEngine, AlertInstance, Notification, Notifier, Output};
+use telltale_model::alert::AlertSettings;
+use telltale_model::time::SystemClock;
+use telltale_store::{AlertHistoryRow, AlertRow, Store, WriteBatch};
+
+/// An operator action on alerts. Also the format of queued CLI commands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum AlertAction {
+    /// Acknowledge a firing alert.
+    Ack {
+        /// Alert id.
+        id: i64,
+    },
+    /// Snooze the rule behind an alert.
+    SnoozeAlert {
+        /// Alert id.
+        id: i64,
+        /// For how long, in seconds.
+        secs: u64,
+    },
+    /// Snooze one rule of a feed.
+    SnoozeRule {
+        /// Feed id.
+        feed_id: i64,
+        /// Rule name.
+        rule: String,
+        /// Seconds.
+        secs: u64,
+    },
+    /// Snooze a whole feed.
+    SnoozeFeed {
+        /// Feed id.
+        feed_id: i64,
+        /// Seconds.
+        secs: u64,
+    },
+    /// Mute every notification, for `secs` or until unmuted.
+    Mute {
+        /// Seconds, or `None` until turned off.
+        secs: Option<u64>,
+    },
+    /// End a mute.
+    Unmute,
+}
+
+/// The alert side of the engine.
+pub(crate) struct Alerting {
+    pub engine: Mutex<AlertEngine>,
+    notify_tx: Mutex<Option<mpsc::Sender<Notification>>>,
+}
+
+impl Alerting {
+    /// Restores persisted alerts and starts the notifier thread.
+    pub fn new(
+        store: &Store,
+        settings: AlertSettings,
+        notifier: Option<Arc<dyn Notifier>>,
+    ) -> Result<Alerting, EngineError> {
+        let offset = chrono_offset_minutes();
+        let mut engine = AlertEngine::new(settings, Arc::new(SystemClock), offset);
+        let (rows, silences) = store.load_alerts()?;
+        let instances: Vec<AlertInstance> = rows
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect();
+        let silences: Silences = silences
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        engine.restore(instances, silences);
+        let notify_tx = notifier.map(spawn_notifier_thread);
+        Ok(Alerting {
+            engine: Mutex::new(engine),
+            notify_tx: Mutex::new(notify_tx),
+        })
+    }
+
+    /// Applies an action now.
+    pub fn apply(&self, action: &AlertAction) -> Result<(), String> {
+        let mut e = self
+            .engine
+            .lock()
+            .map_err(|_| "alert engine poisoned".to_string())?;
+        apply_to(&mut e, action)
+    }
+
+    /// One evaluation step: tick, then persist and notify what was decided.
+    pub async fn step(&self, store: &Store) {
+        let out = match self.engine.lock() {
+            Ok(mut e) => {
+                e.tick();
+                e.drain()
+            }
+            Err(_) => return,
+        };
+        self.emit(store, out).await;
+    }
+
+    /// Persists an output and queues its notifications.
+    pub async fn emit(&self, store: &Store, out: Output) {
+        if out.is_empty() {
+            return;
+        }
+        let silences = if out.silences_changed {
+            self.engine
+                .lock()
+                .ok()
+                .and_then(|e| serde_json::to_string(e.silences()).ok())
+        } else {
+            None
+        };
+        let batch = WriteBatch {
+            alerts: out
+                .changed
+                .iter()
+                .filter_map(|i| {
+                    Some(AlertRow {
+                        id: i.id,
+                        feed_id: i.feed_id,
+                        rule: i.rule.clone(),
+                        phase: i.phase.as_str().to_string(),
+                        json: serde_json::to_string(i).ok()?,
+                    })
+                })
+                .collect(),
+            removed_alerts: out.removed.clone(),
+            alert_history: out
+                .history
+                .iter()
+                .map(|h| AlertHistoryRow {
+                    id: 0,
+                    alert_id: h.alert_id,
+                    ts: h.ts,
+                    kind: h.kind.as_str().to_string(),
+                    value: h.value,
+                    detail: h.detail.clone(),
+                })
+                .collect(),
+            silences,
+            ..WriteBatch::default()
+        };
+        for n in &out.notifications {
+            tracing::info!("alert notification: {} — {}", n.summary, n.body);
+        }
+        if let Err(e) = store.send(batch).await {
+            tracing::error!("cannot persist alert state: {e}");
+        }
+        if let Ok(tx) = self.notify_tx.lock() {
+            if let Some(tx) = tx.as_ref() {
+                for n in out.notifications {
+                    let _ = tx.send(n);
+                }
+            }
+        }
+    }
+
+    /// Stops the notifier thread.
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.notify_tx.lock() {
+            tx.take();
+        }
+    }
+}
+
+/// Applies an action to an alert engine.
+pub fn apply_to(e: &mut AlertEngine, action: &AlertAction) -> Result<(), String> {
+    match action {
+        AlertAction::Ack { id } => e.ack(*id, "operator").map_err(|e| e.to_string()),
+        AlertAction::SnoozeAlert { id, secs } => e
+            .snooze_alert(*id, Duration::from_secs(*secs))
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        AlertAction::SnoozeRule {
+            feed_id,
+            rule,
+            secs,
+        } => {
+            e.snooze_rule(*feed_id, rule, Duration::from_secs(*secs));
+            Ok(())
+        }
+        AlertAction::SnoozeFeed { feed_id, secs } => {
+            e.snooze_feed(*feed_id, Duration::from_secs(*secs));
+            Ok(())
+        }
+        AlertAction::Mute { secs } => {
+            e.mute(secs.map(Duration::from_secs));
+            Ok(())
+        }
+        AlertAction::Unmute => {
+            e.unmute();
+            Ok(())
+        }
+    }
+}
+
+fn chrono_offset_minutes() -> i32 {
+    use chrono::Offset;
+    chrono::Local::now().offset().fix().local_minus_utc() / 60
+}
+
+/// How often an undelivered notification is retried, and for how long.
+const RETRY_EVERY: Duration = Duration::from_secs(30);
+const RETRY_FOR: Duration = Duration::from_secs(600);
+
+fn spawn_notifier_thread(notifier: Arc<dyn Notifier>) -> mpsc::Sender<Notification> {
+    let (tx, rx) = mpsc::channel::<Notification>();
+    let spawned = std::thread::Builder::new()
+        .name("telltale-notifier".into())
+        .spawn(move || {
+            let mut retry: VecDeque<(Notification, Instant)> = VecDeque::new();
+            let mut failing = false;
+            loop {
+                let next = match rx.recv_timeout(RETRY_EVERY) {
+                    Ok(n) => Some(n),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                let mut todo: Vec<(Notification, Instant)> = Vec::new();
+                if next.is_none() || !failing {
+                    todo.extend(retry.drain(..));
+                }
+                if let Some(n) = next {
+                    todo.push((n, Instant::now()));
+                }
+                for (n, first) in todo {
+                    match notifier.notify(&n) {
+                        Ok(()) => {
+                            if failing {
+                                tracing::info!("desktop notifications work again");
+                            }
+                            failing = false;
+                        }
+                        Err(e) => {
+                            if !failing {
+                                tracing::error!(
+                                    "cannot show a desktop notification ({e}); is a notification daemon running on the session bus? Retrying every {}s; alerts are still evaluated and recorded",
+                                    RETRY_EVERY.as_secs()
+                                );
+                            }
+                            failing = true;
+                            if first.elapsed() < RETRY_FOR && retry.len() < 100 {
+                                retry.push_back((n, first));
+                            } else {
+                                tracing::warn!("gave up on notification: {}", n.summary);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the notifier thread: {e}");
+    }
+    tx
+}

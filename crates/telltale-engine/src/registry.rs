@@ -1,0 +1,646 @@
+//! The feed registry: which feeds run, their live status, and changes applied
+//! without a restart.
+
+use crate::alerting::{AlertAction, Alerting};
+use crate::live::{LiveBatch, LiveSubscriber};
+use crate::pipeline::Pipeline;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use telltale_alerts::{AlertInstance, Notifier};
+use telltale_model::alert::AlertSettings;
+use telltale_model::config::validate_feed;
+use telltale_model::extract::{Extractor, Health};
+use telltale_model::{ConfigFile, ConnState, FeedConfig, Timestamp, TransportKind};
+use telltale_sources::{FeedCounters, Ingest, Sink};
+use telltale_store::{FeedOrigin, Store, StoreError};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Engine tuning.
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// Capacity of the queue between sources and the pipeline, in reports.
+    pub ingest_queue: usize,
+    /// Live batches buffered per subscriber before it counts as lagging.
+    pub live_buffer: usize,
+    /// Alert settings (flood control, quiet hours, re-notify).
+    pub alerts: AlertSettings,
+    /// Where notifications go; `None` records alerts without notifying.
+    pub notifier: Option<Arc<dyn Notifier>>,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("ingest_queue", &self.ingest_queue)
+            .field("live_buffer", &self.live_buffer)
+            .field("alerts", &self.alerts)
+            .field("notifier", &self.notifier.is_some())
+            .finish()
+    }
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            ingest_queue: 65_536,
+            live_buffer: 1024,
+            alerts: AlertSettings::default(),
+            notifier: None,
+        }
+    }
+}
+
+/// Why an engine operation failed. `code()` is stable for API clients.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The feed config is invalid.
+    #[error("feed `{feed}`: field `{field}` {message}")]
+    Invalid {
+        /// Feed name.
+        feed: String,
+        /// Field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No feed has that name.
+    #[error("there is no feed named `{0}`: `telltaled feeds` lists them")]
+    NotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An alert action could not be applied.
+    #[error("{0}")]
+    Action(String),
+    /// A background task failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Invalid { .. } => "invalid_feed",
+            EngineError::NotFound(_) => "not_found",
+            EngineError::Store(_) => "store",
+            EngineError::Action(_) => "alert_action",
+            EngineError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// One feed's status, for lists and tiles.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedStatus {
+    /// Store id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Transport.
+    pub transport: TransportKind,
+    /// URL with any credentials removed.
+    pub url: String,
+    /// Whether it is subscribed.
+    pub enabled: bool,
+    /// Current connection state.
+    pub state: ConnState,
+    /// Since when.
+    pub state_since: Timestamp,
+    /// The latest status verdict, if the feed has a status rule.
+    pub healthy: Option<bool>,
+    /// The latest status text.
+    pub status_text: Option<String>,
+    /// Messages received since the engine started.
+    pub messages: u64,
+    /// Payload bytes received.
+    pub bytes: u64,
+    /// Reconnections.
+    pub reconnects: u64,
+    /// Messages shed because the store could not keep up.
+    pub dropped: u64,
+    /// Problems reported.
+    pub errors: u64,
+    /// Last message time.
+    pub last_message_at: Option<Timestamp>,
+    /// Messages per second over the last few seconds.
+    pub rate: f64,
+}
+
+/// What the pipeline needs to know about a feed.
+pub(crate) struct FeedRuntime {
+    pub id: i64,
+    pub name: Arc<str>,
+    pub extractor: Extractor,
+    pub max_event_size: usize,
+    metric_names: Mutex<HashMap<String, Arc<str>>>,
+}
+
+impl FeedRuntime {
+    /// One shared string per metric name, so samples don't allocate names.
+    pub fn intern(&self, metric: &str) -> Arc<str> {
+        let Ok(mut names) = self.metric_names.lock() else {
+            return Arc::from(metric);
+        };
+        if let Some(n) = names.get(metric) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(metric);
+        names.insert(metric.to_string(), n.clone());
+        n
+    }
+}
+
+#[derive(Debug, Clone)]
+struct StatusCell {
+    state: ConnState,
+    since: Timestamp,
+    health: Option<Health>,
+    rate: f64,
+    last_count: u64,
+}
+
+/// State shared by the engine and its pipeline.
+pub(crate) struct Shared {
+    runtimes: RwLock<HashMap<i64, Arc<FeedRuntime>>>,
+    status: Mutex<HashMap<i64, StatusCell>>,
+    pub alerting: Alerting,
+}
+
+impl Shared {
+    pub fn runtime_snapshot(&self) -> HashMap<i64, Arc<FeedRuntime>> {
+        self.runtimes.read().map(|m| m.clone()).unwrap_or_default()
+    }
+    pub fn set_state(&self, id: i64, state: ConnState, ts: Timestamp) {
+        if let Ok(mut m) = self.status.lock() {
+            if let Some(c) = m.get_mut(&id) {
+                c.state = state;
+                c.since = ts;
+            }
+        }
+    }
+    pub fn set_health(&self, id: i64, h: Health) {
+        if let Ok(mut m) = self.status.lock() {
+            if let Some(c) = m.get_mut(&id) {
+                c.health = Some(h);
+            }
+        }
+    }
+    pub fn state_of(&self, id: i64) -> Option<ConnState> {
+        self.status
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).map(|c| c.state.clone()))
+    }
+}
+
+struct RunningFeed {
+    id: i64,
+    config: Arc<FeedConfig>,
+    counters: Arc<FeedCounters>,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+/// The engine. Cheap to clone; all clones drive the same feeds.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    shared: Arc<Shared>,
+    ingest_tx: Mutex<Option<mpsc::Sender<Ingest>>>,
+    live_tx: broadcast::Sender<Arc<LiveBatch>>,
+    feeds: tokio::sync::Mutex<HashMap<String, RunningFeed>>,
+    pipeline: Mutex<Option<JoinHandle<()>>>,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Starts the pipeline over `store`. Feeds are added with
+    /// [`Engine::import`], [`Engine::upsert_feed`] or [`Engine::start_stored`].
+    /// Must be called inside a tokio runtime.
+    pub fn start(store: Store, opts: EngineOptions) -> Result<Engine, EngineError> {
+        let (ingest_tx, rx) = mpsc::channel(opts.ingest_queue.max(16));
+        let (live_tx, _) = broadcast::channel(opts.live_buffer.max(4));
+        let alerting = Alerting::new(&store, opts.alerts.clone(), opts.notifier.clone())?;
+        let shared = Arc::new(Shared {
+            runtimes: RwLock::default(),
+            status: Mutex::default(),
+            alerting,
+        });
+        let pipeline = Pipeline {
+            rx,
+            store: store.clone(),
+            live: live_tx.clone(),
+            shared: shared.clone(),
+        };
+        let handle = tokio::spawn(pipeline.run());
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                store,
+                shared,
+                ingest_tx: Mutex::new(Some(ingest_tx)),
+                live_tx,
+                feeds: tokio::sync::Mutex::new(HashMap::new()),
+                pipeline: Mutex::new(Some(handle)),
+                shutdown: CancellationToken::new(),
+            }),
+        };
+        engine.spawn_rate_ticker();
+        engine.spawn_alert_ticker();
+        Ok(engine)
+    }
+
+    /// Applies an operator action on alerts (ack, snooze, mute) at once.
+    pub async fn alert_action(&self, action: AlertAction) -> Result<(), EngineError> {
+        self.inner
+            .shared
+            .alerting
+            .apply(&action)
+            .map_err(EngineError::Action)?;
+        let out = match self.inner.shared.alerting.engine.lock() {
+            Ok(mut e) => e.drain(),
+            Err(_) => return Err(EngineError::Internal("alert engine poisoned".into())),
+        };
+        self.inner
+            .shared
+            .alerting
+            .emit(&self.inner.store, out)
+            .await;
+        Ok(())
+    }
+
+    /// Every alert instance (firing, pending, resolved, ok), newest change first.
+    pub fn alerts(&self) -> Vec<AlertInstance> {
+        let mut v: Vec<AlertInstance> = self
+            .inner
+            .shared
+            .alerting
+            .engine
+            .lock()
+            .map(|e| e.instances().cloned().collect())
+            .unwrap_or_default();
+        v.sort_by_key(|i| std::cmp::Reverse(i.since));
+        v
+    }
+
+    /// Whether notifications are muted, and until when (`Some(None)`: until turned off).
+    pub fn muted(&self) -> Option<Option<Timestamp>> {
+        self.inner
+            .shared
+            .alerting
+            .engine
+            .lock()
+            .ok()
+            .and_then(|e| e.silences().muted)
+    }
+
+    fn spawn_alert_ticker(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                if inner.shutdown.is_cancelled() {
+                    break;
+                }
+                // Commands queued by `telltaled ack|snooze|mute` in another process.
+                let store = inner.store.clone();
+                let queued = tokio::task::spawn_blocking(move || store.pending_alert_commands())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                let mut done = Vec::new();
+                for (id, json) in queued {
+                    match serde_json::from_str::<AlertAction>(&json) {
+                        Ok(action) => {
+                            if let Err(e) = inner.shared.alerting.apply(&action) {
+                                tracing::warn!("alert command {id} failed: {e}");
+                            }
+                        }
+                        Err(e) => tracing::warn!("alert command {id} is not understood: {e}"),
+                    }
+                    done.push(id);
+                }
+                if !done.is_empty() {
+                    let batch = telltale_store::WriteBatch {
+                        done_commands: done,
+                        ..Default::default()
+                    };
+                    if let Err(e) = inner.store.send(batch).await {
+                        tracing::error!("cannot mark alert commands done: {e}");
+                    }
+                }
+                inner.shared.alerting.step(&inner.store).await;
+            }
+        });
+    }
+
+    /// The store under the engine.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// A live subscription to samples, events and state changes.
+    pub fn subscribe(&self) -> LiveSubscriber {
+        LiveSubscriber::new(self.inner.live_tx.subscribe())
+    }
+
+    /// Imports a config file's feeds into the store and runs them.
+    ///
+    /// The file is the source of truth for the feeds it defines: each one
+    /// replaces the stored feed of the same name. Feeds that came from a file
+    /// earlier but are no longer in it are disabled (their history is kept).
+    /// Feeds created in the GUI are left alone.
+    pub async fn import(&self, file: &ConfigFile) -> Result<Vec<i64>, EngineError> {
+        let mut ids = Vec::new();
+        for f in &file.feeds {
+            ids.push(self.upsert_feed(f.clone(), FeedOrigin::File).await?);
+        }
+        let names: std::collections::HashSet<String> =
+            file.feeds.iter().map(|f| f.name.clone()).collect();
+        for stored in self.blocking(|s| s.list_feeds()).await? {
+            if stored.origin == FeedOrigin::File
+                && !names.contains(&stored.config.name)
+                && stored.config.enabled
+            {
+                let mut cfg = stored.config.clone();
+                cfg.enabled = false;
+                tracing::info!(
+                    "feed {}: no longer in the config file; disabled (history kept)",
+                    cfg.name
+                );
+                self.upsert_feed(cfg, FeedOrigin::File).await?;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Starts every enabled feed stored in the database.
+    pub async fn start_stored(&self) -> Result<usize, EngineError> {
+        let stored = self.blocking(|s| s.list_feeds()).await?;
+        let mut n = 0;
+        for f in stored {
+            if f.config.enabled && validate_feed(&f.config).is_empty() {
+                self.run_feed(f.id, f.config).await;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Adds or replaces a feed (by name) and applies it at once: a changed
+    /// feed is restarted, a disabled one stopped.
+    pub async fn upsert_feed(
+        &self,
+        cfg: FeedConfig,
+        origin: FeedOrigin,
+    ) -> Result<i64, EngineError> {
+        if let Some((field, message)) = validate_feed(&cfg).into_iter().next() {
+            return Err(EngineError::Invalid {
+                feed: cfg.name.clone(),
+                field,
+                message,
+            });
+        }
+        let stored_cfg = cfg.clone();
+        let id = self
+            .blocking(move |s| s.upsert_feed(&stored_cfg, origin))
+            .await?;
+        let unchanged = {
+            let feeds = self.inner.feeds.lock().await;
+            feeds
+                .get(&cfg.name)
+                .is_some_and(|r| *r.config == cfg && r.id == id)
+        };
+        if unchanged {
+            return Ok(id);
+        }
+        self.stop_feed(&cfg.name).await;
+        if cfg.enabled {
+            self.run_feed(id, cfg).await;
+        } else if let Ok(mut alerts) = self.inner.shared.alerting.engine.lock() {
+            alerts.remove_feed(id);
+        }
+        Ok(id)
+    }
+
+    /// Stops and deletes a feed.
+    pub async fn remove_feed(&self, name: &str) -> Result<(), EngineError> {
+        let id = self.inner.feeds.lock().await.get(name).map(|r| r.id);
+        self.stop_feed(name).await;
+        if let Some(id) = id {
+            if let Ok(mut alerts) = self.inner.shared.alerting.engine.lock() {
+                alerts.remove_feed(id);
+            }
+        }
+        let n = name.to_string();
+        if self.blocking(move |s| s.delete_feed(&n)).await? {
+            Ok(())
+        } else {
+            Err(EngineError::NotFound(name.to_string()))
+        }
+    }
+
+    /// The status of every running feed, by name.
+    pub async fn feeds(&self) -> Vec<FeedStatus> {
+        let feeds = self.inner.feeds.lock().await;
+        let status = self
+            .inner
+            .shared
+            .status
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        let mut out: Vec<FeedStatus> = feeds
+            .values()
+            .map(|r| {
+                let c = &r.counters;
+                let cell = status.get(&r.id);
+                FeedStatus {
+                    id: r.id,
+                    name: r.config.name.clone(),
+                    transport: r.config.transport,
+                    url: telltale_model::secret::redact_url(&r.config.url),
+                    enabled: r.config.enabled,
+                    state: cell
+                        .map(|c| c.state.clone())
+                        .unwrap_or(ConnState::Connecting),
+                    state_since: cell.map(|c| c.since).unwrap_or_default(),
+                    healthy: cell.and_then(|c| c.health.as_ref().map(|h| h.healthy)),
+                    status_text: cell.and_then(|c| c.health.as_ref().map(|h| h.text.clone())),
+                    messages: c.messages.load(Ordering::Relaxed),
+                    bytes: c.bytes.load(Ordering::Relaxed),
+                    reconnects: c.reconnects.load(Ordering::Relaxed),
+                    dropped: c.dropped.load(Ordering::Relaxed),
+                    errors: c.errors.load(Ordering::Relaxed),
+                    last_message_at: c.last_message(),
+                    rate: cell.map(|c| c.rate).unwrap_or(0.0),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Stops every feed, drains the pipeline, commits and closes the store.
+    pub async fn shutdown(self) -> Result<(), EngineError> {
+        self.inner.shutdown.cancel();
+        let names: Vec<String> = self.inner.feeds.lock().await.keys().cloned().collect();
+        for n in names {
+            self.stop_feed(&n).await;
+        }
+        // Closing the ingest queue ends the pipeline once it has drained.
+        if let Ok(mut tx) = self.inner.ingest_tx.lock() {
+            tx.take();
+        }
+        let pipeline = self.inner.pipeline.lock().ok().and_then(|mut p| p.take());
+        if let Some(p) = pipeline {
+            p.await
+                .map_err(|e| EngineError::Internal(format!("pipeline task failed: {e}")))?;
+        }
+        self.inner.shared.alerting.step(&self.inner.store).await;
+        self.inner.shared.alerting.close();
+        self.inner.store.flush().await?;
+        Ok(())
+    }
+
+    async fn run_feed(&self, id: i64, cfg: FeedConfig) {
+        let Some(tx) = self.inner.ingest_tx.lock().ok().and_then(|t| t.clone()) else {
+            return; // shutting down
+        };
+        let extractor = match Extractor::new(&cfg) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!("feed {}: cannot start: {:?}", cfg.name, e);
+                return;
+            }
+        };
+        let runtime = Arc::new(FeedRuntime {
+            id,
+            name: Arc::from(cfg.name.as_str()),
+            extractor,
+            max_event_size: cfg.max_event_size().min(usize::MAX as u64) as usize,
+            metric_names: Mutex::new(HashMap::new()),
+        });
+        if let Ok(mut m) = self.inner.shared.runtimes.write() {
+            m.insert(id, runtime);
+        }
+        if let Ok(mut alerts) = self.inner.shared.alerting.engine.lock() {
+            for (i, field, message) in alerts.set_feed_rules(id, &cfg.name, &cfg.alerts) {
+                tracing::error!(
+                    "feed {}: alert[{i}].{field} {message} (rule skipped)",
+                    cfg.name
+                );
+            }
+        }
+        if let Ok(mut m) = self.inner.shared.status.lock() {
+            m.insert(
+                id,
+                StatusCell {
+                    state: ConnState::Connecting,
+                    since: Timestamp::now(),
+                    health: None,
+                    rate: 0.0,
+                    last_count: 0,
+                },
+            );
+        }
+        let counters = Arc::new(FeedCounters::default());
+        let sink = Sink::new(id, tx, counters.clone());
+        let cancel = self.inner.shutdown.child_token();
+        let config = Arc::new(cfg);
+        let task = tokio::spawn(telltale_sources::run(config.clone(), sink, cancel.clone()));
+        let mut feeds = self.inner.feeds.lock().await;
+        feeds.insert(
+            config.name.clone(),
+            RunningFeed {
+                id,
+                config,
+                counters,
+                cancel,
+                task: Some(task),
+            },
+        );
+    }
+
+    async fn stop_feed(&self, name: &str) {
+        let running = self.inner.feeds.lock().await.remove(name);
+        if let Some(mut r) = running {
+            r.cancel.cancel();
+            if let Some(t) = r.task.take() {
+                if tokio::time::timeout(Duration::from_secs(5), t)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("feed {name}: did not stop within 5s");
+                }
+            }
+            // The pipeline still resolves the feed's final reports ("stopped")
+            // until the next start replaces the runtime; it is removed lazily.
+        }
+    }
+
+    fn spawn_rate_ticker(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                if inner.shutdown.is_cancelled() {
+                    break;
+                }
+                let counts: Vec<(i64, u64)> = inner
+                    .feeds
+                    .lock()
+                    .await
+                    .values()
+                    .map(|r| (r.id, r.counters.messages.load(Ordering::Relaxed)))
+                    .collect();
+                if let Ok(mut m) = inner.shared.status.lock() {
+                    for (id, n) in counts {
+                        if let Some(c) = m.get_mut(&id) {
+                            let delta = n.saturating_sub(c.last_count) as f64;
+                            c.rate = if c.last_count == 0 && c.rate == 0.0 {
+                                delta
+                            } else {
+                                0.7 * c.rate + 0.3 * delta
+                            };
+                            c.last_count = n;
+                        }
+                    }
+                };
+            }
+        });
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| EngineError::Internal(format!("blocking task failed: {e}")))?
+            .map_err(EngineError::from)
+    }
+}

@@ -1,0 +1,178 @@
+//! Rollup tiers: per-series minimum, maximum, sum and count per minute and
+//! per hour, maintained incrementally by the writer.
+//!
+//! Within one transaction the writer aggregates samples in memory per
+//! (series, bucket) and then upserts each key once, merging with what is
+//! already stored (`min = min(min, new)`, `sum = sum + new`, …). Since every
+//! sample lands in exactly one transaction, the stored rollups always equal
+//! an aggregate over all raw samples ever written, even after the raw
+//! samples themselves are deleted by retention.
+
+use rusqlite::Transaction;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One minute in microseconds.
+pub const MINUTE_US: i64 = 60_000_000;
+/// One hour in microseconds.
+pub const HOUR_US: i64 = 3_600_000_000;
+
+/// A resolution at which series are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Raw samples.
+    Raw,
+    /// 1-minute rollups (`rollup_1m`).
+    Minute,
+    /// 1-hour rollups (`rollup_1h`).
+    Hour,
+}
+
+impl Tier {
+    /// The width of one stored bucket in µs (1 for raw samples).
+    pub fn resolution_us(self) -> i64 {
+        match self {
+            Tier::Raw => 1,
+            Tier::Minute => MINUTE_US,
+            Tier::Hour => HOUR_US,
+        }
+    }
+
+    /// The next coarser tier, if any.
+    pub fn coarser(self) -> Option<Tier> {
+        match self {
+            Tier::Raw => Some(Tier::Minute),
+            Tier::Minute => Some(Tier::Hour),
+            Tier::Hour => None,
+        }
+    }
+
+    /// `raw`, `1m` or `1h`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Raw => "raw",
+            Tier::Minute => "1m",
+            Tier::Hour => "1h",
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The start of the bucket of width `width` holding `ts` (floor division).
+pub fn bucket_start(ts: i64, width: i64) -> i64 {
+    ts.div_euclid(width) * width
+}
+
+/// An aggregate of some samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Agg {
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub count: i64,
+}
+
+impl Agg {
+    fn of(v: f64) -> Agg {
+        Agg {
+            min: v,
+            max: v,
+            sum: v,
+            count: 1,
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        self.count += 1;
+    }
+}
+
+const UPSERT_1M: &str = "INSERT INTO rollup_1m (series_id, bucket, min, max, sum, count)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (series_id, bucket) DO UPDATE SET
+       min = min(min, excluded.min), max = max(max, excluded.max),
+       sum = sum + excluded.sum, count = count + excluded.count";
+
+const UPSERT_1H: &str = "INSERT INTO rollup_1h (series_id, bucket, min, max, sum, count)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+     ON CONFLICT (series_id, bucket) DO UPDATE SET
+       min = min(min, excluded.min), max = max(max, excluded.max),
+       sum = sum + excluded.sum, count = count + excluded.count";
+
+/// The in-memory aggregates of one transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Rollups {
+    minute: HashMap<(i64, i64), Agg>,
+    hour: HashMap<(i64, i64), Agg>,
+    scratch: Vec<((i64, i64), Agg)>,
+}
+
+impl Rollups {
+    /// Adds one sample (absolute µs timestamp).
+    pub fn add(&mut self, series_id: i64, ts: i64, value: f64) {
+        for (map, width) in [(&mut self.minute, MINUTE_US), (&mut self.hour, HOUR_US)] {
+            map.entry((series_id, bucket_start(ts, width)))
+                .and_modify(|a| a.add(value))
+                .or_insert_with(|| Agg::of(value));
+        }
+    }
+
+    /// Forgets everything aggregated so far (after a failed transaction).
+    pub fn clear(&mut self) {
+        self.minute.clear();
+        self.hour.clear();
+    }
+
+    /// Upserts every aggregate (in key order, for locality) and clears them.
+    /// Returns the number of upserts.
+    pub fn write(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<usize> {
+        let mut n = 0;
+        for (sql, tier) in [(UPSERT_1M, Tier::Minute), (UPSERT_1H, Tier::Hour)] {
+            let map = match tier {
+                Tier::Hour => &mut self.hour,
+                _ => &mut self.minute,
+            };
+            self.scratch.clear();
+            self.scratch.extend(map.drain());
+            self.scratch.sort_unstable_by_key(|(k, _)| *k);
+            let mut stmt = tx.prepare_cached(sql)?;
+            for ((series, bucket), a) in &self.scratch {
+                stmt.execute((series, bucket, a.min, a.max, a.sum, a.count))?;
+                n += 1;
+            }
+        }
+        self.scratch.clear();
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_floor_even_before_the_epoch() {
+        assert_eq!(bucket_start(59_999_999, MINUTE_US), 0);
+        assert_eq!(bucket_start(60_000_000, MINUTE_US), MINUTE_US);
+        assert_eq!(bucket_start(-1, MINUTE_US), -MINUTE_US);
+    }
+
+    #[test]
+    fn tiers_get_coarser() {
+        assert_eq!(Tier::Raw.coarser(), Some(Tier::Minute));
+        assert_eq!(Tier::Hour.coarser(), None);
+        assert_eq!(
+            Tier::Hour.resolution_us(),
+            60 * Tier::Minute.resolution_us()
+        );
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Telltale needs to build, run and test, and nothing that is
+# already there. Safe to run again. Needs root or sudo for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# System packages: the build (SQLite is bundled; TLS uses OpenSSL), the real
+# third-party peers the tests run against, and the notification stack.
+APT_PACKAGES=(
+  pkg-config libssl-dev ca-certificates
+  nginx-light libnginx-mod-nchan prometheus-node-exporter
+  sqlite3 curl
+  xvfb xauth dbus dbus-x11 dunst
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The nginx package starts a system service on port 80; the tests run
+  # their own nginx on loopback ports, so stop the packaged one.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+    $SUDO systemctl stop nginx || true
+  fi
+fi
+
+if ! command -v cargo >/dev/null; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: cargo is missing. Install Rust (https://rustup.rs) and run this again." >&2
+    exit 1
+  fi
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+
+cargo fetch --locked >/dev/null 2>&1 || cargo fetch
+echo "setup: ready"

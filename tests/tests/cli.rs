@@ -1,0 +1,263 @@
+//! `telltaled` as a user runs it: check, run against the simulated fleet over
+//! all four transports (plus Prometheus text), stop with SIGTERM, export.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+use std::time::Duration;
+use telltale_e2e::{bin, count_rows, wait_for, ChildGuard};
+use telltale_sim::{Sim, SimConfig};
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_reports_file_line_feed_and_field_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "feeds.toml",
+        "[[feed]]\nname = \"good\"\ntransport = \"sse\"\nurl = \"http://127.0.0.1:1/sse\"\n\n[[feed]]\nname = \"bad\"\ntransport = \"poll\"\nurl = \"http://127.0.0.1:1/x\"\n[feed.poll]\ninterval = \"often\"\n",
+    );
+    let out = Command::new(bin("telltaled"))
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("feeds.toml:11: feed `bad`: field `poll.interval`"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("1 feed(s) valid, 1 problem(s)"), "{stdout}");
+
+    let ok = write(
+        dir.path(),
+        "ok.toml",
+        "[[feed]]\nname = \"good\"\ntransport = \"sse\"\nurl = \"http://127.0.0.1:1/sse\"\n",
+    );
+    let out = Command::new(bin("telltaled"))
+        .args(["check", "--config"])
+        .arg(&ok)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn run_all_transports_then_stop_and_export() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(Sim::start(SimConfig {
+            hosts: 5,
+            rate: 10.0,
+            incident: None,
+            ..Default::default()
+        }))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = sim.base_url();
+    let ws = sim.ws_url();
+    let config = format!(
+        r#"
+[[feed]]
+name = "ws"
+transport = "websocket"
+url = "{ws}/ws?host=host-1"
+[[feed.metric]]
+name = "cpu"
+pointer = "/cpu"
+
+[[feed]]
+name = "sse"
+transport = "sse"
+url = "{base}/sse?host=host-2"
+[[feed.metric]]
+name = "mem"
+pointer = "/mem"
+
+[[feed]]
+name = "poll"
+transport = "poll"
+url = "{base}/poll/host-3"
+[feed.poll]
+interval = "200ms"
+
+[[feed]]
+name = "longpoll"
+transport = "long_poll"
+url = "{base}/longpoll/host-4"
+[feed.long_poll]
+hold = "2s"
+cursor = {{ from = "body", pointer = "/cursor", param = "cursor" }}
+items = "/events"
+id_pointer = "/seq"
+
+[[feed]]
+name = "prom"
+transport = "poll"
+url = "{base}/metrics/host-5"
+format = "prometheus"
+[feed.poll]
+interval = "200ms"
+[[feed.metric]]
+name = "load"
+prometheus = "node_load1"
+
+[[feed]]
+name = "broken"
+transport = "sse"
+url = "ftp://nowhere"
+"#
+    );
+    let cfg = write(dir.path(), "feeds.toml", &config);
+    let db = dir.path().join("t.db");
+    let mut child = ChildGuard::spawn(
+        Command::new(bin("telltaled"))
+            .args(["run", "--status-every", "0", "--config"])
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .stderr(std::process::Stdio::piped()),
+    );
+    for feed in ["ws", "sse", "poll", "longpoll", "prom"] {
+        wait_for(
+            &format!("events from `{feed}`"),
+            Duration::from_secs(30),
+            || {
+                let n = count_rows(
+                &db,
+                &format!("SELECT count(*) FROM events e JOIN feeds f ON f.id = e.feed_id WHERE f.name = '{feed}'"),
+            )?;
+                (n >= 3).then_some(n)
+            },
+        );
+    }
+    for metric in ["cpu", "mem", "http_status", "response_ms", "load"] {
+        wait_for(
+            &format!("samples of `{metric}`"),
+            Duration::from_secs(10),
+            || {
+                let n = count_rows(
+                &db,
+                &format!("SELECT count(*) FROM samples s JOIN series r ON r.id = s.series_id WHERE r.metric = '{metric}'"),
+            )?;
+                (n >= 2).then_some(n)
+            },
+        );
+    }
+    // SIGTERM flushes and exits cleanly.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = wait_for("telltaled to exit", Duration::from_secs(15), || {
+        child.0.try_wait().ok().flatten()
+    });
+    let mut stderr = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        use std::io::Read;
+        e.read_to_string(&mut stderr).unwrap();
+    }
+    assert!(exit.success(), "exit {exit:?}\n{stderr}");
+    assert!(stderr.contains("stopped cleanly"), "{stderr}");
+    // The bad feed was reported with its field, and did not stop the others.
+    assert!(stderr.contains("feed `broken`: field `url`"), "{stderr}");
+    assert!(stderr.contains("feed ws: live"), "{stderr}");
+
+    // Export events as JSONL: the stable shape.
+    let out = Command::new(bin("telltaled"))
+        .args(["export", "--feed", "sse", "--format", "jsonl", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 3);
+    let ids: Vec<u64> = lines
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<u64> = (ids[0]..ids[0] + ids.len() as u64).collect();
+    assert_eq!(ids, expected, "SSE ids must be consecutive");
+    for l in &lines {
+        assert_eq!(l["feed"], "sse");
+        assert_eq!(l["event"], "health");
+        let t = l["received_at"].as_str().unwrap();
+        assert!(t.ends_with('Z') && t.len() == 24, "{t}");
+        let data: serde_json::Value = serde_json::from_str(l["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data["host"], "host-2");
+    }
+
+    // Samples, and CSV.
+    let out = Command::new(bin("telltaled"))
+        .args([
+            "export",
+            "--feed",
+            "ws",
+            "--samples",
+            "--format",
+            "jsonl",
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["feed"], "ws");
+    assert_eq!(first["metric"], "cpu");
+    assert!(first["value"].is_f64());
+    assert!(first["labels"].is_object());
+
+    let out = Command::new(bin("telltaled"))
+        .args(["export", "--feed", "poll", "--format", "csv", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("feed,received_at,id,event,data,truncated\n"),
+        "{text}"
+    );
+    assert!(text.lines().count() >= 3);
+
+    // `feeds` lists them with their last state.
+    let out = Command::new(bin("telltaled"))
+        .args(["feeds", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for feed in ["ws", "sse", "poll", "longpoll", "prom"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(feed) && l.contains("stopped")),
+            "{text}"
+        );
+    }
+
+    // Unknown feed: a clear error.
+    let out = Command::new(bin("telltaled"))
+        .args(["export", "--feed", "nope", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no feed named `nope`"));
+    rt.block_on(sim.shutdown());
+}
