@@ -261,3 +261,150 @@ url = "ftp://nowhere"
     assert!(String::from_utf8_lossy(&out.stderr).contains("no feed named `nope`"));
     rt.block_on(sim.shutdown());
 }
+
+fn telltaled(args: &[&str], db: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(bin("telltaled"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn alerts_are_listed_acknowledged_snoozed_and_muted_from_the_command_line() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(Sim::start(SimConfig {
+            hosts: 1,
+            rate: 10.0,
+            incident: None,
+            ..Default::default()
+        }))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "feeds.toml",
+        &format!(
+            "[[feed]]\nname = \"web\"\ntransport = \"websocket\"\nurl = \"{}/ws?host=host-1\"\n[[feed.metric]]\nname = \"cpu\"\npointer = \"/cpu\"\n[[feed.alert]]\nname = \"any cpu\"\nkind = \"threshold\"\nmetric = \"cpu\"\nop = \">=\"\nvalue = 0\nseverity = \"critical\"\n",
+            sim.ws_url()
+        ),
+    );
+    let db = dir.path().join("t.db");
+    let mut child = ChildGuard::spawn(
+        Command::new(bin("telltaled"))
+            .args(["run", "--no-notify", "--status-every", "0", "--config"])
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .stderr(std::process::Stdio::null()),
+    );
+    wait_for("a firing alert", Duration::from_secs(20), || {
+        let n = count_rows(&db, "SELECT count(*) FROM alerts WHERE phase = 'firing'")?;
+        (n == 1).then_some(())
+    });
+    let (ok, out, _) = telltaled(&["alerts", "--firing"], &db);
+    assert!(ok);
+    let row = out
+        .lines()
+        .find(|l| l.contains("any cpu"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("firing") && row.contains("critical") && row.contains("web"),
+        "{row}"
+    );
+    let id = row.split_whitespace().next().unwrap().to_string();
+
+    // Acknowledged by the running daemon.
+    let (ok, out, err) = telltaled(&["ack", &id], &db);
+    assert!(ok, "{err}");
+    assert!(out.contains("the running telltaled applied it"), "{out}");
+    let n = count_rows(
+        &db,
+        "SELECT count(*) FROM alert_history WHERE kind = 'acknowledged'",
+    );
+    assert_eq!(n, Some(1));
+    let (_, out, _) = telltaled(&["alerts"], &db);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("any cpu") && l.contains("yes")),
+        "{out}"
+    );
+
+    // Clear errors for what does not exist.
+    let (ok, _, err) = telltaled(&["ack", "999"], &db);
+    assert!(!ok);
+    assert!(err.contains("there is no alert 999"), "{err}");
+    let (ok, _, err) = telltaled(&["snooze", "--feed", "nope", "--for", "30m"], &db);
+    assert!(!ok);
+    assert!(err.contains("no feed named `nope`"), "{err}");
+
+    let (ok, _, err) = telltaled(&["snooze", "--feed", "web", "--for", "30m"], &db);
+    assert!(ok, "{err}");
+    let (ok, _, err) = telltaled(&["mute", "--for", "1h"], &db);
+    assert!(ok, "{err}");
+    let (_, out, _) = telltaled(&["alerts"], &db);
+    assert!(out.starts_with("notifications: MUTED until "), "{out}");
+
+    // With no daemon running, the command applies the action itself.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    wait_for("telltaled to exit", Duration::from_secs(15), || {
+        child.0.try_wait().ok().flatten()
+    });
+    let (ok, out, err) = telltaled(&["unmute"], &db);
+    assert!(ok, "{err}");
+    assert!(out.contains("applied directly"), "{out}");
+    let (_, out, _) = telltaled(&["alerts"], &db);
+    assert!(!out.contains("MUTED"), "{out}");
+
+    let (ok, out, _) = telltaled(&["alerts", "--history", &id], &db);
+    assert!(ok);
+    let kinds: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    for k in ["pending", "fired", "acknowledged", "snoozed"] {
+        assert!(kinds.contains(&k), "{k} missing from the history:\n{out}");
+    }
+    rt.block_on(sim.shutdown());
+}
+
+#[test]
+fn the_demo_config_from_telltale_sim_is_valid() {
+    let out = Command::new(bin("telltale-sim"))
+        .args(["config", "--base", "http://127.0.0.1:9700", "--hosts", "5"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("demo.toml");
+    std::fs::write(&cfg, &out.stdout).unwrap();
+    let check = Command::new(bin("telltaled"))
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        stdout.contains("10 feed(s) valid, 0 problem(s)"),
+        "{stdout}"
+    );
+    for t in ["websocket", "sse", "poll", "long_poll"] {
+        assert!(stdout.contains(t), "{t} missing from the demo:\n{stdout}");
+    }
+}

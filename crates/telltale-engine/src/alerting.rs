@@ -69,6 +69,7 @@ impl Alerting {
         store: &Store,
         settings: AlertSettings,
         notifier: Option<Arc<dyn Notifier>>,
+        retry_every: Duration,
     ) -> Result<Alerting, EngineError> {
         let offset = chrono_offset_minutes();
         let mut engine = AlertEngine::new(settings, Arc::new(SystemClock), offset);
@@ -81,7 +82,7 @@ impl Alerting {
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
         engine.restore(instances, silences);
-        let notify_tx = notifier.map(spawn_notifier_thread);
+        let notify_tx = notifier.map(|n| spawn_notifier_thread(n, retry_every));
         Ok(Alerting {
             engine: Mutex::new(engine),
             notify_tx: Mutex::new(notify_tx),
@@ -211,11 +212,13 @@ fn chrono_offset_minutes() -> i32 {
     chrono::Local::now().offset().fix().local_minus_utc() / 60
 }
 
-/// How often an undelivered notification is retried, and for how long.
-const RETRY_EVERY: Duration = Duration::from_secs(30);
+/// How long an undelivered notification keeps being retried.
 const RETRY_FOR: Duration = Duration::from_secs(600);
 
-fn spawn_notifier_thread(notifier: Arc<dyn Notifier>) -> mpsc::Sender<Notification> {
+fn spawn_notifier_thread(
+    notifier: Arc<dyn Notifier>,
+    retry_every: Duration,
+) -> mpsc::Sender<Notification> {
     let (tx, rx) = mpsc::channel::<Notification>();
     let spawned = std::thread::Builder::new()
         .name("telltale-notifier".into())
@@ -223,7 +226,7 @@ fn spawn_notifier_thread(notifier: Arc<dyn Notifier>) -> mpsc::Sender<Notificati
             let mut retry: VecDeque<(Notification, Instant)> = VecDeque::new();
             let mut failing = false;
             loop {
-                let next = match rx.recv_timeout(RETRY_EVERY) {
+                let next = match rx.recv_timeout(retry_every) {
                     Ok(n) => Some(n),
                     Err(mpsc::RecvTimeoutError::Timeout) => None,
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -246,8 +249,8 @@ fn spawn_notifier_thread(notifier: Arc<dyn Notifier>) -> mpsc::Sender<Notificati
                         Err(e) => {
                             if !failing {
                                 tracing::error!(
-                                    "cannot show a desktop notification ({e}); is a notification daemon running on the session bus? Retrying every {}s; alerts are still evaluated and recorded",
-                                    RETRY_EVERY.as_secs()
+                                    "cannot show a desktop notification ({e}); is a notification daemon running on the session bus? Retrying every {:?}; alerts are still evaluated and recorded",
+                                    retry_every
                                 );
                             }
                             failing = true;

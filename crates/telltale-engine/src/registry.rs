@@ -31,6 +31,8 @@ pub struct EngineOptions {
     pub alerts: AlertSettings,
     /// Where notifications go; `None` records alerts without notifying.
     pub notifier: Option<Arc<dyn Notifier>>,
+    /// How often undelivered notifications are retried (default 30 s).
+    pub notify_retry: Duration,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -51,6 +53,7 @@ impl Default for EngineOptions {
             live_buffer: 1024,
             alerts: AlertSettings::default(),
             notifier: None,
+            notify_retry: Duration::from_secs(30),
         }
     }
 }
@@ -236,7 +239,12 @@ impl Engine {
     pub fn start(store: Store, opts: EngineOptions) -> Result<Engine, EngineError> {
         let (ingest_tx, rx) = mpsc::channel(opts.ingest_queue.max(16));
         let (live_tx, _) = broadcast::channel(opts.live_buffer.max(4));
-        let alerting = Alerting::new(&store, opts.alerts.clone(), opts.notifier.clone())?;
+        let alerting = Alerting::new(
+            &store,
+            opts.alerts.clone(),
+            opts.notifier.clone(),
+            opts.notify_retry,
+        )?;
         let shared = Arc::new(Shared {
             runtimes: RwLock::default(),
             status: Mutex::default(),

@@ -1,0 +1,383 @@
+//! The engine over real sockets (telltale-sim) and a real SQLite file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use telltale_alerts::{Notification, NotificationKind, Notifier, Phase};
+use telltale_engine::live::Item;
+use telltale_engine::{Engine, EngineError, EngineOptions};
+use telltale_model::alert::AlertRule;
+use telltale_model::{ConfigFile, ConnState, FeedConfig, TransportKind};
+use telltale_sim::{Sim, SimConfig, SimHandle};
+use telltale_store::{EventQuery, FeedOrigin, Order, Store};
+
+async fn sim(rate: f64) -> SimHandle {
+    Sim::start(SimConfig {
+        hosts: 2,
+        rate,
+        incident: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ws_feed(name: &str, sim: &SimHandle, host: &str) -> FeedConfig {
+    FeedConfig::new(
+        name,
+        TransportKind::Websocket,
+        format!("{}/ws?host={host}", sim.ws_url()),
+    )
+    .with_metric("cpu", "/cpu")
+}
+
+fn newest_event(store: &Store, feed_id: i64) -> Option<serde_json::Value> {
+    let e = store
+        .events(&EventQuery {
+            feed_id: Some(feed_id),
+            limit: 1,
+            order: Order::NewestFirst,
+            ..Default::default()
+        })
+        .ok()?
+        .pop()?;
+    serde_json::from_slice(&e.data).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_batches_carry_samples_events_and_states() {
+    let sim = sim(100.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let engine = Engine::start(store.clone(), EngineOptions::default()).unwrap();
+    let mut live = engine.subscribe();
+    let id = engine
+        .upsert_feed(ws_feed("a", &sim, "host-1"), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    let (mut samples, mut events, mut live_state) = (0, 0, false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (samples < 50 || events < 50 || !live_state) && Instant::now() < deadline {
+        if let Ok(Some(Item::Batch(b))) =
+            tokio::time::timeout(Duration::from_secs(1), live.recv()).await
+        {
+            samples += b
+                .samples
+                .iter()
+                .filter(|s| s.feed_id == id && &*s.metric == "cpu")
+                .count();
+            events += b.events.iter().filter(|e| e.feed_id == id).count();
+            live_state |= b
+                .states
+                .iter()
+                .any(|s| s.feed_id == id && s.state == ConnState::Live);
+        }
+    }
+    assert!(
+        samples >= 50 && events >= 50 && live_state,
+        "{samples} samples, {events} events, live {live_state}"
+    );
+    store.flush().await.unwrap();
+    assert!(store.event_count(Some(id)).unwrap() >= 50);
+    let status = engine.feeds().await;
+    assert_eq!(status[0].state, ConnState::Live);
+    assert!(status[0].messages >= 50);
+    engine.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_lags_and_is_told_without_slowing_ingestion() {
+    let sim = sim(2000.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let engine = Engine::start(
+        store.clone(),
+        EngineOptions {
+            live_buffer: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut slow = engine.subscribe(); // never read until the end
+    let id = engine
+        .upsert_feed(ws_feed("fast", &sim, "host-1"), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    let store2 = store.clone();
+    until("3,000 stored events", 30, || {
+        (store2.event_count(Some(id)).ok()? >= 3000).then_some(())
+    })
+    .await;
+    match slow.recv().await {
+        Some(Item::Lagged(n)) => assert!(n > 0),
+        other => panic!("expected a lag notice, got {other:?}"),
+    }
+    assert_eq!(
+        engine.feeds().await[0].dropped,
+        0,
+        "ingestion shed load for a slow subscriber"
+    );
+    engine.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_changes_apply_without_a_restart() {
+    let sim = sim(50.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let engine = Engine::start(store.clone(), EngineOptions::default()).unwrap();
+    let id = engine
+        .upsert_feed(ws_feed("a", &sim, "host-1"), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    let s = store.clone();
+    until("host-1 events", 10, || {
+        (newest_event(&s, id)?["host"] == "host-1").then_some(())
+    })
+    .await;
+    // Edit: same name, another host. Same id, new data, no restart.
+    let id2 = engine
+        .upsert_feed(ws_feed("a", &sim, "host-2"), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    assert_eq!(id, id2);
+    let s = store.clone();
+    until("host-2 events after the edit", 10, || {
+        (newest_event(&s, id)?["host"] == "host-2").then_some(())
+    })
+    .await;
+    // Disable: it stops and stays stopped.
+    let mut cfg = ws_feed("a", &sim, "host-2");
+    cfg.enabled = false;
+    engine.upsert_feed(cfg, FeedOrigin::Gui).await.unwrap();
+    assert!(engine.feeds().await.is_empty());
+    store.flush().await.unwrap();
+    let before = store.event_count(Some(id)).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    store.flush().await.unwrap();
+    assert_eq!(store.event_count(Some(id)).unwrap(), before);
+    let timeline = store
+        .timeline(
+            id,
+            telltale_model::Timestamp(0),
+            telltale_model::Timestamp::now(),
+            100,
+        )
+        .unwrap();
+    assert_eq!(timeline.last().unwrap().state, "stopped");
+    // Invalid edits are refused with the field named; the feed is untouched.
+    let bad = FeedConfig::new("a", TransportKind::Websocket, "http://wrong");
+    match engine.upsert_feed(bad, FeedOrigin::Gui).await {
+        Err(EngineError::Invalid { field, .. }) => assert_eq!(field, "url"),
+        other => panic!("{other:?}"),
+    }
+    engine.remove_feed("a").await.unwrap();
+    assert!(matches!(
+        engine.remove_feed("a").await,
+        Err(EngineError::NotFound(_))
+    ));
+    engine.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_a_file_disables_feeds_removed_from_it() {
+    let sim = sim(5.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let engine = Engine::start(store.clone(), EngineOptions::default()).unwrap();
+    let text = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("[[feed]]\nname = \"{n}\"\ntransport = \"websocket\"\nurl = \"{}/ws?host=host-1\"\n", sim.ws_url()))
+            .collect::<String>()
+    };
+    engine
+        .import(&ConfigFile::parse("a.toml", &text(&["one", "two"])))
+        .await
+        .unwrap();
+    engine
+        .upsert_feed(ws_feed("gui", &sim, "host-2"), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    engine
+        .import(&ConfigFile::parse("a.toml", &text(&["one"])))
+        .await
+        .unwrap();
+    let stored = store.list_feeds().unwrap();
+    let enabled = |n: &str| {
+        stored
+            .iter()
+            .find(|f| f.config.name == n)
+            .unwrap()
+            .config
+            .enabled
+    };
+    assert!(enabled("one"));
+    assert!(
+        !enabled("two"),
+        "removed from the file: disabled, history kept"
+    );
+    assert!(enabled("gui"), "GUI feeds are not the file's business");
+    let running: Vec<String> = engine.feeds().await.into_iter().map(|f| f.name).collect();
+    assert_eq!(running, vec!["gui", "one"]);
+    engine.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+/// Fails its first `fail` calls, then records.
+struct Flaky {
+    fail: usize,
+    calls: AtomicUsize,
+    shown: Mutex<Vec<Notification>>,
+}
+
+impl Notifier for Flaky {
+    fn notify(&self, n: &Notification) -> Result<(), String> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) < self.fail {
+            std::thread::sleep(Duration::from_millis(200)); // and slow, too
+            return Err(
+                "org.freedesktop.Notifications was not provided by any .service files".into(),
+            );
+        }
+        self.shown.lock().unwrap().push(n.clone());
+        Ok(())
+    }
+}
+
+fn always_rule() -> AlertRule {
+    toml::from_str("name = \"any cpu\"\nkind = \"threshold\"\nmetric = \"cpu\"\nop = \">=\"\nvalue = 0\nseverity = \"critical\"\n").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_notification_server_is_retried_and_never_blocks_ingestion() {
+    let sim = sim(200.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let flaky = Arc::new(Flaky {
+        fail: 3,
+        calls: AtomicUsize::new(0),
+        shown: Mutex::new(vec![]),
+    });
+    let engine = Engine::start(
+        store.clone(),
+        EngineOptions {
+            notifier: Some(flaky.clone()),
+            notify_retry: Duration::from_millis(200),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut feed = ws_feed("a", &sim, "host-1");
+    feed.alerts.push(always_rule());
+    let id = engine.upsert_feed(feed, FeedOrigin::Gui).await.unwrap();
+    let f = flaky.clone();
+    let shown = until("the notification after retries", 15, || {
+        let v = f.shown.lock().unwrap().clone();
+        (!v.is_empty()).then_some(v)
+    })
+    .await;
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].kind, NotificationKind::Fired);
+    assert!(
+        shown[0].summary.starts_with("a: cpu is "),
+        "{}",
+        shown[0].summary
+    );
+    assert!(flaky.calls.load(Ordering::SeqCst) >= 4);
+    // Ingestion kept going throughout.
+    store.flush().await.unwrap();
+    assert!(store.event_count(Some(id)).unwrap() > 100);
+    assert_eq!(engine.alerts()[0].phase, Phase::Firing);
+    engine.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firing_alerts_survive_a_restart_without_a_second_notification() {
+    let sim = sim(20.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let first = Arc::new(Flaky {
+        fail: 0,
+        calls: AtomicUsize::new(0),
+        shown: Mutex::new(vec![]),
+    });
+    let mut feed = ws_feed("a", &sim, "host-1");
+    feed.alerts.push(always_rule());
+    let alert_id = {
+        let store = Store::open(&path, Default::default()).unwrap();
+        let engine = Engine::start(
+            store,
+            EngineOptions {
+                notifier: Some(first.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        engine
+            .upsert_feed(feed.clone(), FeedOrigin::Gui)
+            .await
+            .unwrap();
+        let f = first.clone();
+        until("first notification", 10, || {
+            (!f.shown.lock().unwrap().is_empty()).then_some(())
+        })
+        .await;
+        let id = engine.alerts()[0].id;
+        engine.shutdown().await.unwrap();
+        id
+    };
+    let second = Arc::new(Flaky {
+        fail: 0,
+        calls: AtomicUsize::new(0),
+        shown: Mutex::new(vec![]),
+    });
+    let store = Store::open(&path, Default::default()).unwrap();
+    let engine = Engine::start(
+        store.clone(),
+        EngineOptions {
+            notifier: Some(second.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let before = engine.alerts();
+    assert_eq!(before.len(), 1);
+    assert_eq!((before[0].id, before[0].phase), (alert_id, Phase::Firing));
+    engine.start_stored().await.unwrap();
+    let s = store.clone();
+    let id = s.feed_by_name("a").unwrap().unwrap().id;
+    let start_count = s.event_count(Some(id)).unwrap();
+    until("new data after the restart", 10, || {
+        (s.event_count(Some(id)).ok()? > start_count + 20).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        second.shown.lock().unwrap().is_empty(),
+        "re-notified after restart"
+    );
+    let history = store.alert_history(Some(alert_id), 100).unwrap();
+    assert_eq!(history.iter().filter(|h| h.kind == "fired").count(), 1);
+    engine.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
