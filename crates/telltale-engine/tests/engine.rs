@@ -11,7 +11,7 @@ use telltale_engine::{Engine, EngineError, EngineOptions};
 use telltale_model::alert::AlertRule;
 use telltale_model::{ConfigFile, ConnState, FeedConfig, TransportKind};
 use telltale_sim::{Sim, SimConfig, SimHandle};
-use telltale_store::{EventQuery, FeedOrigin, Order, Store};
+use telltale_store::{EventQuery, FeedOrigin, Order, Store, StoreOptions};
 
 async fn sim(rate: f64) -> SimHandle {
     Sim::start(SimConfig {
@@ -380,4 +380,79 @@ async fn firing_alerts_survive_a_restart_without_a_second_notification() {
     assert_eq!(history.iter().filter(|h| h.kind == "fired").count(), 1);
     engine.shutdown().await.unwrap();
     sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_disk_sheds_load_visibly_and_loses_nothing_silently() {
+    let sim = sim(3000.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open_with(
+        &path,
+        Default::default(),
+        StoreOptions {
+            queue_capacity: 2,
+            busy_timeout: Duration::from_millis(100),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let engine = Engine::start(
+        store.clone(),
+        EngineOptions {
+            ingest_queue: 64,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let id = engine
+        .upsert_feed(ws_feed("fast", &sim, "host-1"), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    let s = store.clone();
+    until("first commits", 10, || {
+        (s.event_count(Some(id)).ok()? > 100).then_some(())
+    })
+    .await;
+
+    // Another process-like connection takes the write lock: the "disk" stalls.
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let e = engine.clone();
+    let shed = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let f = &e.feeds().await[0];
+            if f.dropped > 0 {
+                return f.dropped;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the sources never shed load while the disk was stalled");
+    assert!(shed > 0);
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+
+    // The disk is back: ingestion resumes, and every message received is
+    // either stored or counted as dropped.
+    let s = store.clone();
+    let before = s.event_count(Some(id)).unwrap();
+    until("ingestion to resume", 20, || {
+        (s.event_count(Some(id)).ok()? > before + 1000).then_some(())
+    })
+    .await;
+    // Stop the source, let the counters settle, then drain everything.
+    sim.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let f = engine.feeds().await.remove(0);
+    engine.shutdown().await.unwrap();
+    let stored = store.event_count(Some(id)).unwrap();
+    assert!(f.dropped >= shed);
+    assert!(
+        stored <= f.messages && stored + f.dropped >= f.messages,
+        "{} received, {stored} stored, {} dropped: some vanished",
+        f.messages,
+        f.dropped
+    );
 }

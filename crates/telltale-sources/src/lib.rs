@@ -3,7 +3,7 @@
 //! Each transport is one module with one entry point, `run(feed, sink,
 //! cancel)`, that owns its connection loop: connect, read, report, and on
 //! failure back off with full jitter and try again, until cancelled. Sources
-//! never touch storage: they report [`SourceEvent`]s through a [`Sink`].
+//! never touch storage: they report [`telltale_model::SourceEvent`]s through a [`Sink`].
 //!
 //! [`run`] picks the transport for a feed and adds the staleness watchdog
 //! that every transport shares.
@@ -18,7 +18,7 @@ pub mod websocket;
 pub use sink::{FeedCounters, Ingest, Sink};
 use std::sync::Arc;
 use std::time::Duration;
-use telltale_model::{ConnState, FeedConfig, SourceEvent, TransportKind};
+use telltale_model::{ConnState, FeedConfig, TransportKind};
 use tokio_util::sync::CancellationToken;
 
 /// Runs a feed until `cancel` fires, then reports [`ConnState::Stopped`].
@@ -75,9 +75,4 @@ pub async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
         _ = tokio::time::sleep(d) => true,
         _ = cancel.cancelled() => false,
     }
-}
-
-#[doc(hidden)]
-pub fn _assert_send(e: SourceEvent) -> SourceEvent {
-    e
 }
