@@ -154,7 +154,7 @@ impl Alerting {
             ..WriteBatch::default()
         };
         for n in &out.notifications {
-            tracing::info!("alert notification: {} — {}", n.summary, n.body);
+            tracing::info!("alert: {} — {}", n.summary, n.body);
         }
         if let Err(e) = store.send(batch).await {
             tracing::error!("cannot persist alert state: {e}");
