@@ -69,6 +69,7 @@ fn run_all_transports_then_stop_and_export() {
 name = "ws"
 transport = "websocket"
 url = "{ws}/ws?host=host-1"
+headers = {{ Authorization = "Bearer s3cret-token-123" }}
 [[feed.metric]]
 name = "cpu"
 pointer = "/cpu"
@@ -170,6 +171,30 @@ url = "ftp://nowhere"
     // The bad feed was reported with its field, and did not stop the others.
     assert!(stderr.contains("feed `broken`: field `url`"), "{stderr}");
     assert!(stderr.contains("feed ws: live"), "{stderr}");
+    assert!(
+        !stderr.contains("s3cret"),
+        "a secret reached the log:\n{stderr}"
+    );
+    // The server did get it.
+    let auth = sim.requests("/ws");
+    assert!(auth
+        .iter()
+        .any(|r| r.header("authorization") == Some("Bearer s3cret-token-123")));
+
+    // Exported configs mask literal secrets.
+    let out = Command::new(bin("telltaled"))
+        .args(["export-config", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("Authorization = \"Bearer ••••••\""), "{text}");
+    assert!(
+        text.contains("1 header value(s) held a literal secret"),
+        "{text}"
+    );
 
     // Export events as JSONL: the stable shape.
     let out = Command::new(bin("telltaled"))

@@ -137,7 +137,7 @@ enum Command {
         #[arg(long, default_value = "telltale.db")]
         db: PathBuf,
     },
-    /// Print the database's feeds as a TOML config file (secrets stay as written: `${VAR}`).
+    /// Print the database's feeds as a TOML config file (`${VAR}` references are kept; literal secrets are masked).
     ExportConfig {
         /// The SQLite database.
         #[arg(long, default_value = "telltale.db")]
@@ -470,14 +470,29 @@ fn snooze(
 
 fn export_config(db: &Path) -> Result<ExitCode, String> {
     let store = open_store(db, Default::default())?;
+    let mut masked = 0;
     let feeds: Vec<_> = store
         .list_feeds()
         .map_err(|e| e.to_string())?
         .into_iter()
-        .map(|f| f.config)
+        .map(|f| {
+            let mut cfg = f.config;
+            let shown = telltale_model::secret::mask_headers(&cfg.headers);
+            masked += shown
+                .iter()
+                .filter(|(k, v)| cfg.headers.get(*k) != Some(v))
+                .count();
+            cfg.headers = shown;
+            cfg
+        })
         .collect();
     let text = ConfigFile::to_toml(&feeds, store.settings(), &Default::default())
         .map_err(|e| e.to_string())?;
+    if masked > 0 {
+        println!(
+            "# {masked} header value(s) held a literal secret and are masked as ••••••.\n# Put secrets in environment variables and write them as ${{VAR}}.\n"
+        );
+    }
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
