@@ -43,6 +43,8 @@ pub struct FeedCounters {
     pub last_message_at: AtomicI64,
     /// Microsecond timestamp of the last sign of life (message, heartbeat, pong).
     pub last_activity_at: AtomicI64,
+    /// Microsecond timestamp of the last transition to `live`.
+    pub live_since: AtomicI64,
 }
 
 impl FeedCounters {
@@ -92,9 +94,16 @@ impl Sink {
         self.state.lock().ok().and_then(|s| s.clone())
     }
 
-    /// Time since the last sign of life, if there was one.
+    /// Time without a message: since the last message, or since the feed
+    /// went live if none came after that. Heartbeats, comments and pongs
+    /// prove the connection is alive, but they are not data, so they do not
+    /// count here.
     pub fn silent_for(&self) -> Option<Duration> {
-        let last = self.counters.last_activity_at.load(Ordering::Relaxed);
+        let last = self
+            .counters
+            .last_message_at
+            .load(Ordering::Relaxed)
+            .max(self.counters.live_since.load(Ordering::Relaxed));
         (last != 0).then(|| Timestamp::now().since(Timestamp(last)))
     }
 
@@ -118,8 +127,11 @@ impl Sink {
                 if self.connected_once.swap(true, Ordering::Relaxed) {
                     self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
-                // A fresh connection counts as activity for staleness.
+                // A fresh connection starts the staleness clock.
                 self.activity();
+                self.counters
+                    .live_since
+                    .store(Timestamp::now().0, Ordering::Relaxed);
             }
             *cur = Some(s.clone());
         }

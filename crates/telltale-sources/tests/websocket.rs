@@ -471,3 +471,40 @@ async fn handshake_rejection_and_missing_env_are_explained() {
     run.stop().await;
     sim.shutdown().await;
 }
+
+/// A connection that stays up (pings answered) but carries no data goes
+/// `stale` after `stale_after`, without reconnecting: staleness is watched
+/// by the shared supervisor in `telltale_sources::run`.
+#[tokio::test]
+async fn a_silent_but_alive_connection_goes_stale_not_retrying() {
+    let sim = sim().await;
+    let mut f = feed(
+        format!("{}/ws?host=host-1&rate=50&stall_after=3", sim.ws_url()),
+        WebsocketOptions {
+            ping_interval: Dur::millis(100),
+            pong_timeout: Dur::millis(2000),
+            ..WebsocketOptions::default()
+        },
+    );
+    f.stale_after = Some(Dur::millis(400));
+    let (sink, rx) = sink();
+    let running = Running::spawn(telltale_sources::run, f, sink);
+    let mut ev = Events::new(rx);
+    ev.state("live").await;
+    for _ in 0..3 {
+        ev.message().await;
+    }
+    match ev.state("stale").await {
+        ConnState::Stale { silent_ms } => assert!(silent_ms >= 400, "{silent_ms}"),
+        other => panic!("{other:?}"),
+    }
+    // Still connected: no retry within a while.
+    if let Some(e) = ev.quiet_for(Duration::from_millis(800)).await {
+        assert!(
+            !matches!(e, SourceEvent::State(ConnState::Retrying { .. })),
+            "{e:?}"
+        );
+    }
+    running.stop().await;
+    sim.shutdown().await;
+}
