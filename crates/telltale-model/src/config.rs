@@ -59,7 +59,7 @@ pub struct StoreSettings {
     pub rollup_1m_max_age: Dur,
     /// 1-hour rollups are kept this long (default 2 years).
     pub rollup_1h_max_age: Dur,
-    /// Connection-state history is kept this long (default 90 days).
+    /// Connection-state history and alert history are kept this long (default 90 days).
     pub states_max_age: Dur,
     /// The writer commits at least this often (default 100 ms).
     pub commit_interval: Dur,

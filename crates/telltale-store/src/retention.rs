@@ -47,7 +47,7 @@ pub struct RetentionReport {
     pub rollup_1m: u64,
     /// 1-hour rollups older than `rollup_1h_max_age`.
     pub rollup_1h: u64,
-    /// Timeline entries older than `states_max_age`.
+    /// Timeline entries and alert history entries older than `states_max_age`.
     pub states: u64,
     /// Pages given back to the file system by incremental vacuum.
     pub pages_freed: u64,
@@ -161,6 +161,8 @@ enum Step {
     Samples(i64),
     Rollup(Tier, i64),
     States(i64),
+    /// Alert history older than the state-history age (alert state itself is kept).
+    AlertHistory,
     Vacuum,
 }
 
@@ -210,6 +212,7 @@ impl RetentionJob {
         }
         if cutoffs.states.is_some() {
             steps.extend(feeds.iter().map(|&f| Step::States(f)));
+            steps.push_back(Step::AlertHistory);
         }
         steps.push_back(Step::Vacuum);
         Ok(RetentionJob {
@@ -256,7 +259,7 @@ impl RetentionJob {
                 Step::Samples(_) => self.report.samples += n,
                 Step::Rollup(Tier::Hour, _) => self.report.rollup_1h += n,
                 Step::Rollup(_, _) => self.report.rollup_1m += n,
-                Step::States(_) => self.report.states += n,
+                Step::States(_) | Step::AlertHistory => self.report.states += n,
                 Step::Vacuum => {}
             }
             if n < budget {
@@ -369,6 +372,14 @@ fn delete_chunk(
                     LIMIT ?3)",
             )?
             .execute((feed, cut, budget_i))?
+        }
+        Step::AlertHistory => {
+            let Some(cut) = c.states else { return Ok(0) };
+            tx.prepare_cached(
+                "DELETE FROM alert_history WHERE id IN
+                   (SELECT id FROM alert_history WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
+            )?
+            .execute((cut, budget_i))?
         }
         Step::Vacuum => 0,
     };

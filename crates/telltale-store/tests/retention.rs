@@ -133,6 +133,47 @@ async fn the_newest_state_survives_any_age() {
     assert_eq!(s.state, "failed");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_alert_history_is_deleted_but_alert_state_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = StoreSettings {
+        states_max_age: days(1),
+        ..StoreSettings::default()
+    };
+    let store = open_with(&dir.path().join("t.db"), settings);
+    let a = add_feed(&store, "a");
+    let mut batch = WriteBatch::new();
+    batch.alerts.push(telltale_store::AlertRow {
+        id: 7,
+        feed_id: a,
+        rule: "cpu".into(),
+        phase: "firing".into(),
+        json: "{}".into(),
+    });
+    for (age_days, kind) in [(30, "fired"), (2, "acknowledged"), (0, "notified")] {
+        batch.alert_history.push(telltale_store::AlertHistoryRow {
+            id: 0,
+            alert_id: 7,
+            ts: Timestamp(T0 - age_days * DAY),
+            kind: kind.into(),
+            value: Some(1.0),
+            detail: String::new(),
+        });
+    }
+    store.send(batch).await.unwrap();
+    store.flush().await.unwrap();
+    let r = store.run_retention(Timestamp(T0)).unwrap();
+    assert_eq!(r.states, 2);
+    let left: Vec<String> = store
+        .alert_history(Some(7), 10)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.kind)
+        .collect();
+    assert_eq!(left, vec!["notified"]);
+    assert_eq!(store.load_alerts().unwrap().0.len(), 1);
+}
+
 /// Size of the database file on disk after checkpointing the WAL into it.
 fn disk_size(path: &std::path::Path) -> u64 {
     let c = raw(path);
