@@ -123,36 +123,7 @@ impl Alerting {
         } else {
             None
         };
-        let batch = WriteBatch {
-            alerts: out
-                .changed
-                .iter()
-                .filter_map(|i| {
-                    Some(AlertRow {
-                        id: i.id,
-                        feed_id: i.feed_id,
-                        rule: i.rule.clone(),
-                        phase: i.phase.as_str().to_string(),
-                        json: serde_json::to_string(i).ok()?,
-                    })
-                })
-                .collect(),
-            removed_alerts: out.removed.clone(),
-            alert_history: out
-                .history
-                .iter()
-                .map(|h| AlertHistoryRow {
-                    id: 0,
-                    alert_id: h.alert_id,
-                    ts: h.ts,
-                    kind: h.kind.as_str().to_string(),
-                    value: h.value,
-                    detail: h.detail.clone(),
-                })
-                .collect(),
-            silences,
-            ..WriteBatch::default()
-        };
+        let batch = output_batch(&out, silences);
         for n in &out.notifications {
             tracing::info!("alert: {} — {}", n.summary, n.body);
         }
@@ -173,6 +144,40 @@ impl Alerting {
         if let Ok(mut tx) = self.notify_tx.lock() {
             tx.take();
         }
+    }
+}
+
+/// The rows that persist an alert engine's output.
+pub fn output_batch(out: &Output, silences: Option<String>) -> WriteBatch {
+    WriteBatch {
+        alerts: out
+            .changed
+            .iter()
+            .filter_map(|i| {
+                Some(AlertRow {
+                    id: i.id,
+                    feed_id: i.feed_id,
+                    rule: i.rule.clone(),
+                    phase: i.phase.as_str().to_string(),
+                    json: serde_json::to_string(i).ok()?,
+                })
+            })
+            .collect(),
+        removed_alerts: out.removed.clone(),
+        alert_history: out
+            .history
+            .iter()
+            .map(|h| AlertHistoryRow {
+                id: 0,
+                alert_id: h.alert_id,
+                ts: h.ts,
+                kind: h.kind.as_str().to_string(),
+                value: h.value,
+                detail: h.detail.clone(),
+            })
+            .collect(),
+        silences,
+        ..WriteBatch::default()
     }
 }
 

@@ -149,45 +149,21 @@ impl ConfigFile {
             }
         };
         if let Some(store) = root.store {
-            let span = store.span();
-            match serde_path_to_error::deserialize::<_, StoreSettings>(store.into_inner()) {
-                Ok(s) => out.store = s,
-                Err(e) => {
-                    let field = e.path().to_string();
-                    out.errors.push(ConfigError {
-                        file: file.into(),
-                        line: Some(find_key_line(text, span.clone(), &field)),
-                        feed: None,
-                        field: Some(format!("store.{field}")),
-                        message: clean_serde_message(&e.inner().to_string()),
-                    });
-                }
+            if let Some(settings) =
+                section::<StoreSettings>(file, text, "store", store, |_| Ok(()), &mut out.errors)
+            {
+                out.store = settings;
             }
         }
         if let Some(alerts) = root.alerts {
-            let span = alerts.span();
-            let parsed = serde_path_to_error::deserialize::<_, AlertSettings>(alerts.into_inner());
-            match parsed {
-                Ok(a) => match a.quiet_hours.as_ref().map(|q| q.minutes()) {
-                    Some(Err(message)) => out.errors.push(ConfigError {
-                        file: file.into(),
-                        line: Some(find_key_line(text, span.clone(), "quiet_hours")),
-                        feed: None,
-                        field: Some("alerts.quiet_hours".into()),
-                        message,
-                    }),
-                    _ => out.alerts = a,
-                },
-                Err(e) => {
-                    let field = e.path().to_string();
-                    out.errors.push(ConfigError {
-                        file: file.into(),
-                        line: Some(find_key_line(text, span.clone(), &field)),
-                        feed: None,
-                        field: Some(format!("alerts.{field}")),
-                        message: clean_serde_message(&e.inner().to_string()),
-                    });
-                }
+            let check = |a: &AlertSettings| match a.quiet_hours.as_ref().map(|q| q.minutes()) {
+                Some(Err(message)) => Err(("quiet_hours", message)),
+                _ => Ok(()),
+            };
+            if let Some(settings) =
+                section::<AlertSettings>(file, text, "alerts", alerts, check, &mut out.errors)
+            {
+                out.alerts = settings;
             }
         }
         let mut seen = std::collections::HashMap::new();
@@ -258,6 +234,36 @@ impl ConfigFile {
         })
         .map_err(|e| e.to_string())
     }
+}
+
+/// Reads a settings table such as `[store]`; on error records where and why.
+fn section<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+    name: &str,
+    value: toml::Spanned<toml::Value>,
+    check: impl Fn(&T) -> Result<(), (&'static str, String)>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    let span = value.span();
+    let (field, message) = match serde_path_to_error::deserialize::<_, T>(value.into_inner()) {
+        Ok(v) => match check(&v) {
+            Ok(()) => return Some(v),
+            Err((field, message)) => (field.to_string(), message),
+        },
+        Err(e) => (
+            e.path().to_string(),
+            clean_serde_message(&e.inner().to_string()),
+        ),
+    };
+    errors.push(ConfigError {
+        file: file.into(),
+        line: Some(find_key_line(text, span, &field)),
+        feed: None,
+        field: Some(format!("{name}.{field}")),
+        message,
+    });
+    None
 }
 
 /// Checks what serde cannot: URL scheme vs transport, pointers, regexes,
@@ -635,6 +641,36 @@ url = "ws://127.0.0.1:1/other"
         assert_eq!(
             c.feeds[0].alerts[0].for_duration(),
             std::time::Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn settings_tables_report_their_field_and_line() {
+        let c = ConfigFile::parse(
+            "f.toml",
+            "[store]\ncommit_rows = \"many\"\n\n[alerts]\nflood_max = 3\nquiet_hours = { start = \"25:00\", end = \"07:00\" }\n",
+        );
+        let fields: Vec<_> = c
+            .errors
+            .iter()
+            .map(|e| (e.field.clone().unwrap(), e.line))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("store.commit_rows".to_string(), Some(2)),
+                ("alerts.quiet_hours".to_string(), Some(6))
+            ]
+        );
+        assert!(
+            c.errors[1].message.contains("HH:MM"),
+            "{}",
+            c.errors[1].message
+        );
+        assert_eq!(
+            c.alerts,
+            AlertSettings::default(),
+            "a bad table is not half-applied"
         );
     }
 

@@ -71,14 +71,14 @@
 #![warn(missing_docs)]
 
 mod data;
-mod duration;
+
 mod feeds;
 mod net;
 mod server;
 
 pub use data::{host_name, incident_level, sample, HostSample, DEGRADED_CPU, INCIDENT_PEAK_CPU};
-pub use duration::{format_duration, parse_duration};
 pub use feeds::feeds_toml;
+pub use telltale_model::duration::{format_duration, parse_duration};
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -13,7 +13,7 @@ use telltale_alerts::{AlertEngine, AlertInstance, Phase};
 use telltale_engine::AlertAction;
 use telltale_model::time::SystemClock;
 use telltale_model::Timestamp;
-use telltale_store::{AlertHistoryRow, AlertRow, Store, WriteBatch};
+use telltale_store::Store;
 
 fn open(db: &Path) -> Result<Store, String> {
     if !db.exists() {
@@ -157,39 +157,11 @@ pub fn act(db: &Path, action: AlertAction) -> Result<ExitCode, String> {
     engine.restore(instances, silences);
     telltale_engine::alerting::apply_to(&mut engine, &action)?;
     let out = engine.drain();
-    let batch = WriteBatch {
-        alerts: out
-            .changed
-            .iter()
-            .filter_map(|i| {
-                Some(AlertRow {
-                    id: i.id,
-                    feed_id: i.feed_id,
-                    rule: i.rule.clone(),
-                    phase: i.phase.as_str().into(),
-                    json: serde_json::to_string(i).ok()?,
-                })
-            })
-            .collect(),
-        alert_history: out
-            .history
-            .iter()
-            .map(|h| AlertHistoryRow {
-                id: 0,
-                alert_id: h.alert_id,
-                ts: h.ts,
-                kind: h.kind.as_str().into(),
-                value: h.value,
-                detail: h.detail.clone(),
-            })
-            .collect(),
-        silences: if out.silences_changed {
-            serde_json::to_string(engine.silences()).ok()
-        } else {
-            None
-        },
-        ..Default::default()
-    };
+    let silences = out
+        .silences_changed
+        .then(|| serde_json::to_string(engine.silences()).ok())
+        .flatten();
+    let batch = telltale_engine::alerting::output_batch(&out, silences);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
