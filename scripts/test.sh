@@ -15,3 +15,10 @@ echo "== build binaries used by end-to-end tests"
 cargo build --workspace --bins --locked
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads=2
+echo "== TypeScript bindings are committed and up to date"
+# The tests regenerate ui/src/lib/bindings from the Rust types (ts-rs);
+# any difference from what is committed means someone forgot to commit them.
+if ! git diff --exit-code --stat -- ui/src/lib/bindings || [ -n "$(git status --porcelain -- ui/src/lib/bindings)" ]; then
+  echo "ui/src/lib/bindings drifted from the Rust types: run 'cargo test -p telltale-api' and commit ui/src/lib/bindings" >&2
+  exit 1
+fi

@@ -45,6 +45,34 @@ enum Command {
         #[arg(long)]
         no_notify: bool,
     },
+    /// Like `run`, plus the HTTP API, live WebSocket and web UI on --listen.
+    ///
+    /// Listening on anything but loopback requires a token; with a token,
+    /// clients send `Authorization: Bearer <token>`. Routes are listed in
+    /// crates/telltale-api/README.md.
+    Serve {
+        /// Address of the HTTP server.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+        /// The feeds file (TOML), imported as with `run`.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The SQLite database (created if missing).
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+        /// API token (required unless --listen is a loopback address).
+        #[arg(long, env = "TELLTALE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The built web UI to serve at / (e.g. ui/dist).
+        #[arg(long)]
+        ui_dir: Option<PathBuf>,
+        /// Print a status table this often (0, the default, to turn it off).
+        #[arg(long, default_value = "0s", value_parser = parse_dur)]
+        status_every: Duration,
+        /// Do not send desktop notifications (alerts are still evaluated and recorded).
+        #[arg(long)]
+        no_notify: bool,
+    },
     /// Validate a feeds file and print every problem with its line.
     Check {
         /// The feeds file (TOML).
@@ -165,7 +193,26 @@ fn main() -> ExitCode {
             db,
             status_every,
             no_notify,
-        } => run(config.as_deref(), &db, status_every, !no_notify),
+        } => run(config.as_deref(), &db, status_every, !no_notify, None),
+        Command::Serve {
+            listen,
+            config,
+            db,
+            token,
+            ui_dir,
+            status_every,
+            no_notify,
+        } => run(
+            config.as_deref(),
+            &db,
+            status_every,
+            !no_notify,
+            Some(telltale_api::http::ServeOptions {
+                listen,
+                token,
+                ui_dir,
+            }),
+        ),
         Command::Feeds { db } => feeds(&db),
         Command::Export {
             db,
@@ -250,7 +297,12 @@ fn run(
     db: &Path,
     status_every: Duration,
     notify: bool,
+    serve: Option<telltale_api::http::ServeOptions>,
 ) -> Result<ExitCode, String> {
+    if let Some(s) = &serve {
+        telltale_api::http::check_listen(s.listen, s.token.as_deref())
+            .map_err(|e| e.to_string())?;
+    }
     let file = match config {
         Some(path) => {
             let f = ConfigFile::load(path).map_err(|e| e.to_string())?;
@@ -273,7 +325,7 @@ fn run(
         let engine = Engine::start(
             store,
             EngineOptions {
-                alerts: alert_settings,
+                alerts: alert_settings.clone(),
                 notifier,
                 ..Default::default()
             },
@@ -282,6 +334,22 @@ fn run(
         if let Some(replies) = replies {
             bridge_replies(replies, engine.clone());
         }
+        // `serve`: bind before importing, so a busy port fails fast.
+        let server = match serve {
+            Some(opts) => {
+                let api =
+                    telltale_api::Api::new(engine.clone()).with_alert_settings(alert_settings);
+                let server = telltale_api::http::bind(api, opts)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = tokio::spawn(server.run(async move {
+                    let _ = stopped.await;
+                }));
+                Some((stop, task))
+            }
+            None => None,
+        };
         if let Some(f) = &file {
             engine.import(f).await.map_err(|e| e.to_string())?;
         } else {
@@ -309,6 +377,12 @@ fn run(
         tracing::info!("stopping: flushing to disk…");
         if let Some(t) = status_task {
             t.abort();
+        }
+        if let Some((stop, task)) = server {
+            let _ = stop.send(());
+            if let Ok(Err(e)) = task.await {
+                tracing::warn!("{e}");
+            }
         }
         let committed = *engine.store().committed_events().borrow();
         engine.shutdown().await.map_err(|e| e.to_string())?;

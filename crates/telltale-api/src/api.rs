@@ -1,0 +1,495 @@
+//! [`Api`]: every operation a Telltale UI performs, as async methods.
+
+use crate::error::ApiError;
+use crate::input::{AlertActionInput, FeedInput};
+use crate::live::{LiveStream, DEFAULT_WINDOW};
+use crate::secrets;
+use crate::views::{
+    ms, AlertHistoryView, AlertView, DbStatsView, EventPage, EventView, FeedDetail, FeedView,
+    ImportErrorView, ImportReport, LabelsView, MuteView, SeriesInfoView, SeriesView,
+    TimelineEntryView, TimelineView,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use telltale_engine::{AlertAction, Engine};
+use telltale_model::alert::AlertSettings;
+use telltale_model::config::StoreSettings;
+use telltale_model::{ConfigFile, FeedConfig, Timestamp};
+use telltale_store::{EventQuery, FeedOrigin, SeriesQuery, Store, StoreError, StoredFeed};
+
+/// Most points a chart may ask for.
+pub const MAX_POINTS: u32 = 10_000;
+/// Most events one page may hold.
+pub const MAX_EVENTS_PAGE: u32 = 1_000;
+/// Most timeline entries returned for one range.
+pub const MAX_TIMELINE: usize = 10_000;
+
+/// Telltale's API for user interfaces: one method per operation, each
+/// returning plain data or an [`ApiError`]. The Tauri shell calls these
+/// methods from its commands; [`crate::http`] serves the same methods over
+/// HTTP and WebSocket. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Api {
+    engine: Engine,
+    alert_settings: Arc<AlertSettings>,
+}
+
+impl Api {
+    /// An API over a running engine.
+    pub fn new(engine: Engine) -> Api {
+        Api {
+            engine,
+            alert_settings: Arc::new(AlertSettings::default()),
+        }
+    }
+
+    /// Sets the `[alerts]` settings the engine runs with, so that
+    /// [`Api::export_config`] writes them back.
+    pub fn with_alert_settings(mut self, settings: AlertSettings) -> Api {
+        self.alert_settings = Arc::new(settings);
+        self
+    }
+
+    /// The engine underneath.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.engine.store().clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| ApiError::internal(format!("a database task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+
+    async fn stored_feed(&self, name: &str) -> Result<StoredFeed, ApiError> {
+        let n = name.to_string();
+        self.blocking(move |s| s.feed_by_name(&n))
+            .await?
+            .ok_or_else(|| no_feed(name))
+    }
+
+    async fn status_of(&self, name: &str) -> Option<telltale_engine::FeedStatus> {
+        self.engine
+            .feeds()
+            .await
+            .into_iter()
+            .find(|f| f.name == name)
+    }
+
+    /// Every stored feed (enabled or not), by name, with its status.
+    pub async fn list_feeds(&self) -> Result<Vec<FeedView>, ApiError> {
+        let stored = self.blocking(|s| s.list_feeds()).await?;
+        let status: HashMap<String, telltale_engine::FeedStatus> = self
+            .engine
+            .feeds()
+            .await
+            .into_iter()
+            .map(|f| (f.name.clone(), f))
+            .collect();
+        Ok(stored
+            .iter()
+            .map(|f| FeedView::new(f, status.get(&f.config.name)))
+            .collect())
+    }
+
+    /// One feed: its config (secrets masked), series and status.
+    pub async fn get_feed(&self, name: &str) -> Result<FeedDetail, ApiError> {
+        let stored = self.stored_feed(name).await?;
+        let id = stored.id;
+        let series = self.blocking(move |s| s.list_series(id)).await?;
+        let status = self.status_of(name).await;
+        Ok(FeedDetail {
+            feed: FeedView::new(&stored, status.as_ref()),
+            config: FeedInput::from(secrets::masked(&stored.config)),
+            series: series.into_iter().map(SeriesInfoView::from).collect(),
+            created_at: ms(stored.created_at),
+            updated_at: ms(stored.updated_at),
+        })
+    }
+
+    /// Adds a feed, or replaces the feed of the same name, and applies it at
+    /// once (a changed feed reconnects, a disabled one stops).
+    ///
+    /// Header values that are still the mask (`••••••` or `Bearer ••••••`)
+    /// and a URL with redacted credentials keep the stored secret. Invalid
+    /// configs fail with `invalid_feed` naming the field.
+    pub async fn upsert_feed(&self, input: FeedInput) -> Result<FeedView, ApiError> {
+        let mut cfg = FeedConfig::from(input);
+        let name = cfg.name.clone();
+        let existing = {
+            let n = name.clone();
+            self.blocking(move |s| s.feed_by_name(&n)).await?
+        };
+        secrets::restore(&mut cfg, existing.as_ref().map(|f| &f.config))?;
+        self.engine.upsert_feed(cfg, FeedOrigin::Gui).await?;
+        let stored = self.stored_feed(&name).await?;
+        let status = self.status_of(&name).await;
+        Ok(FeedView::new(&stored, status.as_ref()))
+    }
+
+    /// Stops a feed and deletes it with all its history.
+    pub async fn delete_feed(&self, name: &str) -> Result<(), ApiError> {
+        self.engine.remove_feed(name).await.map_err(ApiError::from)
+    }
+
+    /// One series of a feed over `[from, to)` (ms) in at most `max_points`
+    /// buckets (each with min, max, mean and count), from the best storage tier.
+    pub async fn series(
+        &self,
+        feed: &str,
+        metric: &str,
+        labels: &LabelsView,
+        from: i64,
+        to: i64,
+        max_points: u32,
+    ) -> Result<SeriesView, ApiError> {
+        if to <= from {
+            return Err(ApiError::invalid_request(format!(
+                "`to` ({to}) must be after `from` ({from}); both are ms since the Unix epoch"
+            )));
+        }
+        if max_points == 0 || max_points > MAX_POINTS {
+            return Err(ApiError::invalid_request(format!(
+                "`max_points` must be between 1 and {MAX_POINTS}, not {max_points}"
+            )));
+        }
+        let stored = self.stored_feed(feed).await?;
+        let id = stored.id;
+        let all = self.blocking(move |s| s.list_series(id)).await?;
+        let Some(info) = all
+            .iter()
+            .find(|s| s.metric == metric && s.labels == *labels)
+        else {
+            let known: Vec<String> = all
+                .iter()
+                .map(|s| {
+                    if s.labels.is_empty() {
+                        s.metric.clone()
+                    } else {
+                        format!(
+                            "{}{}",
+                            s.metric,
+                            serde_json::to_string(&s.labels).unwrap_or_default()
+                        )
+                    }
+                })
+                .collect();
+            return Err(ApiError::not_found(format!(
+                "feed `{feed}` has no series `{metric}` with labels {}; it has: {}",
+                serde_json::to_string(labels).unwrap_or_default(),
+                if known.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let q = SeriesQuery {
+            series_id: info.id,
+            from: Timestamp::from_millis(from),
+            to: Timestamp::from_millis(to),
+            max_points: max_points as usize,
+        };
+        let data = self.blocking(move |s| s.query_series(&q)).await?;
+        Ok(SeriesView {
+            feed: feed.to_string(),
+            series_id: info.id,
+            metric: info.metric.clone(),
+            labels: info.labels.clone(),
+            from,
+            to,
+            tier: data.tier.into(),
+            bucket_ms: data.bucket_us as f64 / 1000.0,
+            points: data.points.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Stored events, newest first: of one feed or all, older than
+    /// `before_id` (paging), containing `search` (case-insensitive), at most
+    /// `limit` (1 to 1000).
+    pub async fn events(
+        &self,
+        feed: Option<&str>,
+        before_id: Option<i64>,
+        search: Option<&str>,
+        limit: u32,
+    ) -> Result<EventPage, ApiError> {
+        if limit == 0 || limit > MAX_EVENTS_PAGE {
+            return Err(ApiError::invalid_request(format!(
+                "`limit` must be between 1 and {MAX_EVENTS_PAGE}, not {limit}"
+            )));
+        }
+        let feeds = self.blocking(|s| s.list_feeds()).await?;
+        let names: HashMap<i64, String> = feeds
+            .iter()
+            .map(|f| (f.id, f.config.name.clone()))
+            .collect();
+        let feed_id = match feed {
+            Some(name) => Some(
+                feeds
+                    .iter()
+                    .find(|f| f.config.name == name)
+                    .map(|f| f.id)
+                    .ok_or_else(|| no_feed(name))?,
+            ),
+            None => None,
+        };
+        let q = EventQuery {
+            feed_id,
+            before_id,
+            search: search.filter(|s| !s.is_empty()).map(str::to_string),
+            limit: limit as usize,
+            ..EventQuery::default()
+        };
+        let rows = self.blocking(move |s| s.events(&q)).await?;
+        let full = rows.len() == limit as usize;
+        let events: Vec<EventView> = rows
+            .into_iter()
+            .map(|e| {
+                let name = names.get(&e.feed_id).cloned().unwrap_or_default();
+                EventView::new(e, name)
+            })
+            .collect();
+        let next_before_id = if full {
+            events.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(EventPage {
+            events,
+            next_before_id,
+        })
+    }
+
+    /// A feed's connection timeline over `[from, to)` (ms): the state it was
+    /// in at `from`, then every state change and issue.
+    pub async fn timeline(&self, feed: &str, from: i64, to: i64) -> Result<TimelineView, ApiError> {
+        if to <= from {
+            return Err(ApiError::invalid_request(format!(
+                "`to` ({to}) must be after `from` ({from}); both are ms since the Unix epoch"
+            )));
+        }
+        let stored = self.stored_feed(feed).await?;
+        let id = stored.id;
+        let (f, t) = (Timestamp::from_millis(from), Timestamp::from_millis(to));
+        let (initial, entries) = self
+            .blocking(move |s| {
+                let initial = s.state_at(id, Timestamp(f.0.saturating_sub(1)))?;
+                let entries = s.timeline(id, f, t, MAX_TIMELINE)?;
+                Ok((initial, entries))
+            })
+            .await?;
+        Ok(TimelineView {
+            feed: feed.to_string(),
+            from,
+            to,
+            initial: initial.map(TimelineEntryView::from),
+            entries: entries.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Every alert (firing, pending, resolved, ok), newest change first.
+    pub async fn alerts(&self) -> Result<Vec<AlertView>, ApiError> {
+        Ok(self
+            .engine
+            .alerts()
+            .into_iter()
+            .map(AlertView::from)
+            .collect())
+    }
+
+    /// One alert's history, oldest first.
+    pub async fn alert_history(&self, id: i64) -> Result<Vec<AlertHistoryView>, ApiError> {
+        let rows = self
+            .blocking(move |s| s.alert_history(Some(id), 10_000))
+            .await?;
+        if rows.is_empty() && !self.engine.alerts().iter().any(|a| a.id == id) {
+            return Err(no_alert(id));
+        }
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Acknowledges, snoozes, mutes or unmutes, at once.
+    pub async fn alert_action(&self, action: AlertActionInput) -> Result<(), ApiError> {
+        let action = AlertAction::from(action);
+        if let AlertAction::Ack { id } | AlertAction::SnoozeAlert { id, .. } = &action {
+            if !self.engine.alerts().iter().any(|a| a.id == *id) {
+                return Err(no_alert(*id));
+            }
+        }
+        self.engine
+            .alert_action(action)
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// Whether notifications are muted, and until when.
+    pub async fn mute_state(&self) -> Result<MuteView, ApiError> {
+        Ok(match self.engine.muted() {
+            None => MuteView {
+                muted: false,
+                until: None,
+            },
+            Some(None) => MuteView {
+                muted: true,
+                until: None,
+            },
+            Some(Some(t)) if t > Timestamp::now() => MuteView {
+                muted: true,
+                until: Some(ms(t)),
+            },
+            Some(Some(_)) => MuteView {
+                muted: false,
+                until: None,
+            },
+        })
+    }
+
+    /// Database size and row counts (counts scan tables: not for polling).
+    pub async fn db_stats(&self) -> Result<DbStatsView, ApiError> {
+        Ok(self.blocking(|s| s.db_stats()).await?.into())
+    }
+
+    /// The stored feeds as a config file (TOML).
+    ///
+    /// `${VAR}` references are kept as written. Literal secrets are not:
+    /// sensitive header values become `••••••` (keeping a scheme such as
+    /// `Bearer ••••••`) and URL credentials `••••••@`. Importing the file
+    /// again keeps the stored secrets behind those masks.
+    pub async fn export_config(&self) -> Result<String, ApiError> {
+        let feeds: Vec<FeedConfig> = self
+            .blocking(|s| s.list_feeds())
+            .await?
+            .iter()
+            .map(|f| secrets::masked(&f.config))
+            .collect();
+        let settings: StoreSettings = self.engine.store().settings().clone();
+        let body = ConfigFile::to_toml(&feeds, &settings, &self.alert_settings)
+            .map_err(ApiError::internal)?;
+        Ok(format!(
+            "# Telltale feeds, exported {}.\n# Secret header values and URL credentials are masked (••••••); importing\n# this file into the same database keeps the stored secrets behind the masks.\n\n{body}",
+            Timestamp::now().to_rfc3339_millis()
+        ))
+    }
+
+    /// Imports config text (TOML, the config file format): each valid feed
+    /// is added or replaces the feed of the same name (as a UI feed), masks
+    /// keep stored secrets, and every problem is listed with its line, feed
+    /// and field. Other feeds are left alone.
+    pub async fn import_config(&self, text: &str) -> Result<ImportReport, ApiError> {
+        let file = ConfigFile::parse("import", text);
+        let mut report = ImportReport {
+            errors: file
+                .errors
+                .iter()
+                .map(|e| ImportErrorView {
+                    line: e.line.map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
+                    feed: e.feed.clone(),
+                    field: e.field.clone(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+            ..ImportReport::default()
+        };
+        if file.store != StoreSettings::default() || file.alerts != AlertSettings::default() {
+            report.notes.push(
+                "`[store]` and `[alerts]` settings are read when telltaled starts (from --config); they were not changed by this import".into(),
+            );
+        }
+        for mut cfg in file.feeds {
+            let name = cfg.name.clone();
+            let line = feed_line(text, &name);
+            let n = name.clone();
+            let stored = self.blocking(move |s| s.feed_by_name(&n)).await?;
+            let applied = match secrets::restore(&mut cfg, stored.as_ref().map(|f| &f.config)) {
+                Ok(()) => self
+                    .engine
+                    .upsert_feed(cfg, FeedOrigin::Gui)
+                    .await
+                    .map_err(ApiError::from),
+                Err(e) => Err(e),
+            };
+            match applied {
+                Ok(_) => report.imported.push(name),
+                Err(e) => {
+                    let (field, message) = split_field(&e.message);
+                    report.errors.push(ImportErrorView {
+                        line,
+                        feed: Some(name),
+                        field,
+                        message,
+                    })
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// A live subscription merged into at most ~30 messages a second.
+    pub fn live(&self) -> LiveStream {
+        LiveStream::new(self.engine.subscribe(), DEFAULT_WINDOW)
+    }
+
+    /// A live subscription with another merge window.
+    pub fn live_with_window(&self, window: Duration) -> LiveStream {
+        LiveStream::new(self.engine.subscribe(), window)
+    }
+}
+
+fn no_feed(name: &str) -> ApiError {
+    ApiError::not_found(format!("there is no feed named `{name}`"))
+}
+
+fn no_alert(id: i64) -> ApiError {
+    ApiError::not_found(format!("there is no alert {id}"))
+}
+
+/// The line of `name = "<name>"` in config text, if it is there.
+fn feed_line(text: &str, name: &str) -> Option<u32> {
+    let quoted = serde_json::to_string(name).ok()?;
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.starts_with("name") && t.contains(&quoted)
+        })
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+/// Splits "feed `x`: field `a.b` is wrong" into (`a.b`, "is wrong").
+fn split_field(message: &str) -> (Option<String>, String) {
+    let rest = message
+        .split_once("`: ")
+        .map_or(message, |(_, r)| r)
+        .trim_start();
+    if let Some(after) = rest.strip_prefix("field `") {
+        if let Some((field, msg)) = after.split_once('`') {
+            return (Some(field.to_string()), msg.trim_start().to_string());
+        }
+    }
+    (None, message.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_split_into_field_and_text() {
+        assert_eq!(
+            split_field("feed `a`: field `poll.interval` is below 100ms"),
+            (Some("poll.interval".into()), "is below 100ms".into())
+        );
+        assert_eq!(split_field("boom"), (None, "boom".into()));
+        assert_eq!(
+            feed_line("[[feed]]\nname = \"x\"\n[[feed]]\n  name = \"y\"\n", "y"),
+            Some(4)
+        );
+    }
+}

@@ -1,0 +1,842 @@
+//! The HTTP server: the [`Api`] under `/api` as JSON, the live stream as a
+//! WebSocket at `/api/live`, and the built web UI at `/`.
+//!
+//! | method | path | Api method | success |
+//! |---|---|---|---|
+//! | GET | `/api/feeds` | [`Api::list_feeds`] | 200 `FeedView[]` |
+//! | POST | `/api/feeds` | [`Api::upsert_feed`] (body `FeedInput`) | 200 `FeedView` |
+//! | GET | `/api/feeds/{name}` | [`Api::get_feed`] | 200 `FeedDetail` |
+//! | PUT | `/api/feeds/{name}` | [`Api::upsert_feed`] (body's name must match) | 200 `FeedView` |
+//! | DELETE | `/api/feeds/{name}` | [`Api::delete_feed`] | 204 |
+//! | GET | `/api/feeds/{name}/series?metric=&labels=&from=&to=&max_points=` | [`Api::series`] | 200 `SeriesView` |
+//! | GET | `/api/feeds/{name}/timeline?from=&to=` | [`Api::timeline`] | 200 `TimelineView` |
+//! | GET | `/api/events?feed=&before_id=&search=&limit=` | [`Api::events`] | 200 `EventPage` |
+//! | GET | `/api/alerts` | [`Api::alerts`] | 200 `AlertView[]` |
+//! | GET | `/api/alerts/{id}/history` | [`Api::alert_history`] | 200 `AlertHistoryView[]` |
+//! | POST | `/api/alerts/actions` | [`Api::alert_action`] (body `AlertActionInput`) | 204 |
+//! | GET | `/api/mute` | [`Api::mute_state`] | 200 `MuteView` |
+//! | GET | `/api/db/stats` | [`Api::db_stats`] | 200 `DbStatsView` |
+//! | GET | `/api/config/export` | [`Api::export_config`] | 200 TOML (`text/plain`) |
+//! | POST | `/api/config/import` | [`Api::import_config`] (TOML body, `text/plain`) | 200 `ImportReport` |
+//! | GET | `/api/live` | [`Api::live`] (WebSocket) | `LiveMessage` JSON text frames |
+//!
+//! Times in queries are ms since the Unix epoch; `from`/`to` default to the
+//! last hour, `max_points` to 600, `limit` to 100. `labels` is a JSON object
+//! (`{"mode":"idle"}`), URL-encoded. JSON bodies need
+//! `Content-Type: application/json`. Errors are `{code, message}` with the
+//! status listed on [`ApiError`].
+//!
+//! Security:
+//!
+//! * Listening on anything but a loopback address requires a token.
+//! * With a token, every `/api` request needs `Authorization: Bearer <token>`
+//!   (the WebSocket may pass `?token=<token>` instead, since browsers cannot
+//!   set headers on WebSockets); tokens are compared in constant time.
+//! * Without a token (loopback only), `/api` answers only to loopback host
+//!   names (`localhost`, `127.0.0.1`, `[::1]`), which defeats DNS rebinding.
+//! * A request carrying an `Origin` header from another site is refused
+//!   (`403 forbidden`), which stops cross-site requests and WebSocket
+//!   hijacking; loopback origins (a UI dev server) are accepted by a
+//!   loopback server.
+//! * Every response carries a strict `Content-Security-Policy` and
+//!   `X-Content-Type-Options: nosniff`.
+
+use crate::error::ApiError;
+use crate::input::{AlertActionInput, FeedInput};
+use crate::views::{LabelsView, LiveMessage};
+use crate::Api;
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::{StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use telltale_model::Timestamp;
+use tokio_util::sync::CancellationToken;
+use tower_http::services::{ServeDir, ServeFile};
+
+/// The Content-Security-Policy sent with every response.
+pub const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'";
+
+/// How long shutdown waits for open requests before giving up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Where and how to serve.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// Address to listen on (`127.0.0.1:7878`; port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// API token; required unless `listen` is a loopback address.
+    pub token: Option<String>,
+    /// The built web UI (`ui/dist`), served at `/`.
+    pub ui_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "••••••"))
+            .field("ui_dir", &self.ui_dir)
+            .finish()
+    }
+}
+
+/// Why the server cannot start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A non-loopback address without a token.
+    #[error("refusing to serve on {addr} without a token: anyone who can reach that address could read and change your feeds. Pass --token (or set TELLTALE_TOKEN) with a long random value, or listen on 127.0.0.1")]
+    TokenRequired {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// An empty token.
+    #[error("the API token is empty: use a long random value (e.g. `openssl rand -hex 32`)")]
+    EmptyToken,
+    /// The UI directory is unusable.
+    #[error("UI directory {path}: {reason}")]
+    UiDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("the HTTP server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Checks that `listen` and `token` may be combined: any address other than
+/// loopback (`127.0.0.0/8`, `::1`) needs a non-empty token.
+pub fn check_listen(listen: SocketAddr, token: Option<&str>) -> Result<(), ServeError> {
+    match token {
+        Some(t) if t.trim().is_empty() => Err(ServeError::EmptyToken),
+        Some(_) => Ok(()),
+        None if is_loopback(listen.ip()) => Ok(()),
+        None => Err(ServeError::TokenRequired { addr: listen }),
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Serves `api` on `listen` until the process ends (see [`bind`] to choose
+/// when to stop).
+pub async fn serve(
+    api: Api,
+    listen: SocketAddr,
+    token: Option<String>,
+    ui_dir: Option<PathBuf>,
+) -> Result<(), ServeError> {
+    let server = bind(
+        api,
+        ServeOptions {
+            listen,
+            token,
+            ui_dir,
+        },
+    )
+    .await?;
+    server.run(std::future::pending()).await
+}
+
+/// Checks the options and binds the listener; [`Server::run`] then serves.
+pub async fn bind(api: Api, opts: ServeOptions) -> Result<Server, ServeError> {
+    check_listen(opts.listen, opts.token.as_deref())?;
+    if let Some(dir) = &opts.ui_dir {
+        if !dir.is_dir() {
+            return Err(ServeError::UiDir {
+                path: dir.clone(),
+                reason: "is not a directory; build the UI first (`npm run build` in ui/) or leave out --ui-dir".into(),
+            });
+        }
+        if !dir.join("index.html").is_file() {
+            tracing::warn!(
+                "UI directory {} has no index.html: is it the build output?",
+                dir.display()
+            );
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let with_token = opts.token.is_some();
+    let state = AppState {
+        api,
+        token: opts.token.map(|t| Arc::<str>::from(t.as_str())),
+        shutdown: shutdown.clone(),
+    };
+    let app = router(state, opts.ui_dir);
+    tracing::info!(
+        "serving Telltale on http://{addr} (API under /api{})",
+        if with_token { ", token required" } else { "" }
+    );
+    Ok(Server {
+        listener,
+        app,
+        addr,
+        shutdown,
+    })
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    app: Router,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish()
+    }
+}
+
+impl Server {
+    /// The bound address (with the real port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `signal` resolves, then closes live WebSockets (code
+    /// 1001) and waits up to 5 s for open requests.
+    pub async fn run(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let token = self.shutdown.clone();
+        let graceful = async move {
+            signal.await;
+            token.cancel();
+        };
+        let serving = axum::serve(self.listener, self.app).with_graceful_shutdown(graceful);
+        let cancelled = self.shutdown.clone();
+        tokio::select! {
+            r = serving => r.map_err(ServeError::Io),
+            _ = async move {
+                cancelled.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!("HTTP requests still open after {}s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+                Ok(())
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    api: Api,
+    token: Option<Arc<str>>,
+    shutdown: CancellationToken,
+}
+
+fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/feeds", get(list_feeds).post(create_feed))
+        .route(
+            "/feeds/{name}",
+            get(get_feed).put(put_feed).delete(delete_feed),
+        )
+        .route("/feeds/{name}/series", get(series))
+        .route("/feeds/{name}/timeline", get(timeline))
+        .route("/events", get(events))
+        .route("/alerts", get(alerts))
+        .route("/alerts/{id}/history", get(alert_history))
+        .route("/alerts/actions", axum::routing::post(alert_action))
+        .route("/mute", get(mute_state))
+        .route("/db/stats", get(db_stats))
+        .route("/config/export", get(export_config))
+        .route("/config/import", axum::routing::post(import_config))
+        .route("/live", get(live))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(api_method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state);
+    let app = Router::new().nest("/api", api);
+    let app = match ui_dir {
+        Some(dir) => {
+            let index = dir.join("index.html");
+            app.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
+        }
+        None => app.route("/", get(no_ui)).fallback(not_found_text),
+    };
+    app.layer(middleware::map_response(security_headers))
+}
+
+// ---- responses ------------------------------------------------------------
+
+impl ApiError {
+    /// The HTTP status for this error's code.
+    pub fn status(&self) -> StatusCode {
+        match self.code.as_str() {
+            "not_found" => StatusCode::NOT_FOUND,
+            "invalid_feed" | "invalid_request" | "alert_action" => StatusCode::BAD_REQUEST,
+            "unauthorized" => StatusCode::UNAUTHORIZED,
+            "forbidden" => StatusCode::FORBIDDEN,
+            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut res = (status, Json(self)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"telltale\""),
+            );
+        }
+        res
+    }
+}
+
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+async fn no_ui() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Telltale is running, but the web UI is not being served.\n\n\
+         Build it (in ui/: npm install && npm run build) and start the server with\n\
+         `telltaled serve --ui-dir ui/dist`. The API is under /api (e.g. GET /api/feeds),\n\
+         the live stream is the WebSocket /api/live.\n",
+    )
+}
+
+async fn not_found_text() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found\n",
+    )
+}
+
+async fn api_not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "there is no API route {}; see crates/telltale-api/README.md",
+        uri.path()
+    ))
+}
+
+async fn api_method_not_allowed() -> ApiError {
+    ApiError::new("method_not_allowed", "this route does not take that method")
+}
+
+// ---- guard: host, origin, token -------------------------------------------
+
+async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if let Err(e) = check_request(&st, req.headers(), req.uri()) {
+        return e.into_response();
+    }
+    let mut res = next.run(req).await;
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn check_request(st: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<(), ApiError> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.to_string()));
+    let host_is_loopback = host.as_deref().is_some_and(is_loopback_authority);
+    if st.token.is_none() && host.is_some() && !host_is_loopback {
+        return Err(ApiError::new(
+            "forbidden",
+            "without a token this server only answers to localhost, 127.0.0.1 or [::1] (this protects against DNS rebinding); start it with a token to use other host names",
+        ));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("null");
+        if !origin_allowed(origin, host.as_deref(), host_is_loopback) {
+            return Err(ApiError::new(
+                "forbidden",
+                format!("requests from the web origin {origin} are not accepted: the API only serves pages from this server"),
+            ));
+        }
+    }
+    let Some(token) = &st.token else {
+        return Ok(());
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let websocket = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let query_token = websocket
+        .then(|| {
+            url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.into_owned())
+        })
+        .flatten();
+    let ok = bearer.is_some_and(|b| same_secret(b, token))
+        || query_token.is_some_and(|q| same_secret(&q, token));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            "unauthorized",
+            "this server needs its API token: send `Authorization: Bearer <token>` (or `?token=<token>` on the WebSocket)",
+        ))
+    }
+}
+
+fn same_secret(given: &str, expected: &str) -> bool {
+    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// The host part of `host[:port]`, without IPv6 brackets.
+fn host_part(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = host_part(authority);
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(is_loopback)
+}
+
+fn origin_allowed(origin: &str, host: Option<&str>, host_is_loopback: bool) -> bool {
+    let Ok(url) = url::Url::parse(origin) else {
+        return false;
+    };
+    let Some(origin_host) = url.host_str() else {
+        return false;
+    };
+    let authority = match url.port() {
+        Some(p) => format!("{origin_host}:{p}"),
+        None => origin_host.to_string(),
+    };
+    if host.is_some_and(|h| h.eq_ignore_ascii_case(&authority)) {
+        return true;
+    }
+    host_is_loopback && is_loopback_authority(&authority)
+}
+
+// ---- request parsing -------------------------------------------------------
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Parses a JSON body, naming the field at fault. Errors in the content
+/// carry `code` (e.g. `invalid_feed`).
+fn parse_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    code: &str,
+) -> Result<T, ApiError> {
+    if content_type(headers) != "application/json" {
+        return Err(ApiError::new(
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let text = inner.to_string();
+        let text = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(m, _)| m)
+            .to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::invalid_request(format!("the body is not valid JSON: {text}"))
+        } else if path == "." || path.is_empty() {
+            ApiError::new(code, text)
+        } else {
+            ApiError::new(code, format!("field `{path}`: {text}"))
+        }
+    })
+}
+
+fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::invalid_request(e.body_text()))
+}
+
+fn range(from: Option<i64>, to: Option<i64>) -> (i64, i64) {
+    let to = to.unwrap_or_else(|| Timestamp::now().as_millis() + 1);
+    let from = from.unwrap_or(to - 3_600_000);
+    (from, to)
+}
+
+// ---- handlers -------------------------------------------------------------
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn list_feeds(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.api.list_feeds().await?))
+}
+
+async fn create_feed(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let input: FeedInput = parse_json(&headers, &body, "invalid_feed")?;
+    Ok(Json(st.api.upsert_feed(input).await?))
+}
+
+async fn get_feed(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.api.get_feed(&name).await?))
+}
+
+async fn put_feed(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let input: FeedInput = parse_json(&headers, &body, "invalid_feed")?;
+    if input.name != name {
+        return Err(ApiError::invalid_feed(
+            &name,
+            "name",
+            format!(
+                "is `{}`, but the URL names `{name}`: feeds cannot be renamed (create the new one, then delete the old one)",
+                input.name
+            ),
+        ));
+    }
+    Ok(Json(st.api.upsert_feed(input).await?))
+}
+
+async fn delete_feed(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    st.api.delete_feed(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct SeriesParams {
+    metric: String,
+    labels: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+    max_points: Option<u32>,
+}
+
+async fn series(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> ApiResult<impl IntoResponse> {
+    let p: SeriesParams = query(&uri)?;
+    let labels: LabelsView = match p.labels.as_deref().filter(|l| !l.is_empty()) {
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            ApiError::invalid_request(format!(
+                "`labels` must be a JSON object of strings, e.g. {{\"mode\":\"idle\"}}: {e}"
+            ))
+        })?,
+        None => LabelsView::new(),
+    };
+    let (from, to) = range(p.from, p.to);
+    Ok(Json(
+        st.api
+            .series(
+                &name,
+                &p.metric,
+                &labels,
+                from,
+                to,
+                p.max_points.unwrap_or(600),
+            )
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct RangeParams {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+async fn timeline(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> ApiResult<impl IntoResponse> {
+    let p: RangeParams = query(&uri)?;
+    let (from, to) = range(p.from, p.to);
+    Ok(Json(st.api.timeline(&name, from, to).await?))
+}
+
+#[derive(Deserialize)]
+struct EventParams {
+    feed: Option<String>,
+    before_id: Option<i64>,
+    search: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn events(State(st): State<AppState>, uri: Uri) -> ApiResult<impl IntoResponse> {
+    let p: EventParams = query(&uri)?;
+    Ok(Json(
+        st.api
+            .events(
+                p.feed.as_deref(),
+                p.before_id,
+                p.search.as_deref(),
+                p.limit.unwrap_or(100),
+            )
+            .await?,
+    ))
+}
+
+async fn alerts(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.api.alerts().await?))
+}
+
+async fn alert_history(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::invalid_request(format!("`{id}` is not an alert id")))?;
+    Ok(Json(st.api.alert_history(id).await?))
+}
+
+async fn alert_action(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let action: AlertActionInput = parse_json(&headers, &body, "invalid_request")?;
+    st.api.alert_action(action).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn mute_state(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.api.mute_state().await?))
+}
+
+async fn db_stats(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.api.db_stats().await?))
+}
+
+async fn export_config(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let text = st.api.export_config().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"telltale-feeds.toml\"",
+            ),
+        ],
+        text,
+    ))
+}
+
+async fn import_config(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let ct = content_type(&headers);
+    if !(ct.starts_with("text/") || ct == "application/toml") {
+        return Err(ApiError::new(
+            "unsupported_media_type",
+            "send the config as TOML text with `Content-Type: text/plain` (or application/toml)",
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid_request("the config text is not UTF-8"))?;
+    Ok(Json(st.api.import_config(text).await?))
+}
+
+async fn live(
+    State(st): State<AppState>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(ws) = ws else {
+        return ApiError::invalid_request(
+            "GET /api/live is a WebSocket: connect with ws:// (or wss://) and an Upgrade request",
+        )
+        .into_response();
+    };
+    let stream = st.api.live();
+    let shutdown = st.shutdown.clone();
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| live_socket(socket, stream, shutdown))
+}
+
+async fn live_socket(
+    socket: WebSocket,
+    mut stream: crate::live::LiveStream,
+    shutdown: CancellationToken,
+) {
+    let (mut tx, mut rx) = socket.split();
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                let _ = tx.send(close(1001, "server shutting down")).await;
+                break;
+            }
+            incoming = rx.next() => match incoming {
+                // Client messages carry nothing; pings are answered by axum.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            msg = stream.next() => {
+                let Some(msg) = msg else {
+                    let _ = tx.send(close(1001, "engine stopped")).await;
+                    break;
+                };
+                if let Err(e) = send_json(&mut tx, &msg).await {
+                    tracing::debug!("live client gone: {e}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn send_json(
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    msg: &LiveMessage,
+) -> Result<(), String> {
+    let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
+    tx.send(Message::Text(text.into()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_rules() {
+        assert!(check_listen("127.0.0.1:0".parse().unwrap(), None).is_ok());
+        assert!(check_listen("[::1]:0".parse().unwrap(), None).is_ok());
+        assert!(matches!(
+            check_listen("0.0.0.0:7878".parse().unwrap(), None),
+            Err(ServeError::TokenRequired { .. })
+        ));
+        assert!(check_listen("0.0.0.0:7878".parse().unwrap(), Some("t")).is_ok());
+        assert!(matches!(
+            check_listen("127.0.0.1:0".parse().unwrap(), Some(" ")),
+            Err(ServeError::EmptyToken)
+        ));
+        assert!(is_loopback_authority("localhost:7878"));
+        assert!(is_loopback_authority("127.0.0.1"));
+        assert!(is_loopback_authority("[::1]:80"));
+        assert!(!is_loopback_authority("evil.example:7878"));
+        assert!(!is_loopback_authority("localhost.evil.example"));
+    }
+
+    #[test]
+    fn origins() {
+        assert!(origin_allowed(
+            "http://127.0.0.1:7878",
+            Some("127.0.0.1:7878"),
+            true
+        ));
+        assert!(origin_allowed(
+            "http://localhost:5173",
+            Some("127.0.0.1:7878"),
+            true
+        ));
+        assert!(!origin_allowed(
+            "http://evil.example",
+            Some("127.0.0.1:7878"),
+            true
+        ));
+        assert!(!origin_allowed("null", Some("127.0.0.1:7878"), true));
+        assert!(origin_allowed(
+            "https://mon.example",
+            Some("mon.example"),
+            false
+        ));
+        assert!(!origin_allowed(
+            "http://localhost:5173",
+            Some("mon.example"),
+            false
+        ));
+    }
+}

@@ -1,0 +1,35 @@
+//! Telltale's one API for user interfaces.
+//!
+//! [`Api`] wraps a running [`telltale_engine::Engine`] and offers every
+//! operation a UI needs as an async method returning plain data or an
+//! [`ApiError`] (`{code, message}`). The same methods serve two front ends:
+//!
+//! * the desktop app: Tauri commands call [`Api`] directly (IPC);
+//! * the browser: [`http`] serves them as JSON under `/api`, the live
+//!   stream as a WebSocket, and the built UI as static files
+//!   (`telltaled serve`).
+//!
+//! Every type that crosses the boundary derives [`ts_rs::TS`]; the
+//! TypeScript twins live in `ui/src/lib/bindings/` and are regenerated with
+//! `cargo test -p telltale-api export_bindings` (a test fails when they
+//! drift). Times are **milliseconds since the Unix epoch** as `number`.
+//!
+//! Secrets never reach a UI in clear: header values are masked
+//! (`Bearer ••••••`) and URL credentials redacted; a mask sent back
+//! unchanged keeps the stored secret (see [`secrets`]).
+
+#![warn(missing_docs)]
+
+mod api;
+mod error;
+pub mod http;
+pub mod input;
+pub mod live;
+pub mod secrets;
+pub mod views;
+
+pub use api::{Api, MAX_EVENTS_PAGE, MAX_POINTS, MAX_TIMELINE};
+pub use error::ApiError;
+pub use input::{AlertActionInput, FeedInput};
+pub use live::LiveStream;
+pub use views::*;
