@@ -1,7 +1,7 @@
 //! [`Api`]: every operation a Telltale UI performs, as async methods.
 
 use crate::error::ApiError;
-use crate::input::{AlertActionInput, FeedInput};
+use crate::input::AlertActionInput;
 use crate::live::{LiveStream, DEFAULT_WINDOW};
 use crate::secrets;
 use crate::views::{
@@ -107,7 +107,7 @@ impl Api {
         let status = self.status_of(name).await;
         Ok(FeedDetail {
             feed: FeedView::new(&stored, status.as_ref()),
-            config: FeedInput::from(secrets::masked(&stored.config)),
+            config: secrets::masked(&stored.config),
             series: series.into_iter().map(SeriesInfoView::from).collect(),
             created_at: ms(stored.created_at),
             updated_at: ms(stored.updated_at),
@@ -120,8 +120,7 @@ impl Api {
     /// Header values that are still the mask (`••••••` or `Bearer ••••••`)
     /// and a URL with redacted credentials keep the stored secret. Invalid
     /// configs fail with `invalid_feed` naming the field.
-    pub async fn upsert_feed(&self, input: FeedInput) -> Result<FeedView, ApiError> {
-        let mut cfg = FeedConfig::from(input);
+    pub async fn upsert_feed(&self, mut cfg: FeedConfig) -> Result<FeedView, ApiError> {
         let name = cfg.name.clone();
         let existing = {
             let n = name.clone();

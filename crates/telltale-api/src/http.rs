@@ -4,7 +4,7 @@
 //! | method | path | Api method | success |
 //! |---|---|---|---|
 //! | GET | `/api/feeds` | [`Api::list_feeds`] | 200 `FeedView[]` |
-//! | POST | `/api/feeds` | [`Api::upsert_feed`] (body `FeedInput`) | 200 `FeedView` |
+//! | POST | `/api/feeds` | [`Api::upsert_feed`] (body `FeedConfig`) | 200 `FeedView` |
 //! | GET | `/api/feeds/{name}` | [`Api::get_feed`] | 200 `FeedDetail` |
 //! | PUT | `/api/feeds/{name}` | [`Api::upsert_feed`] (body's name must match) | 200 `FeedView` |
 //! | DELETE | `/api/feeds/{name}` | [`Api::delete_feed`] | 204 |
@@ -42,7 +42,7 @@
 //!   `X-Content-Type-Options: nosniff`.
 
 use crate::error::ApiError;
-use crate::input::{AlertActionInput, FeedInput};
+use crate::input::AlertActionInput;
 use crate::views::{LabelsView, LiveMessage};
 use crate::Api;
 use axum::body::Bytes;
@@ -63,6 +63,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
+use telltale_model::FeedConfig;
 use telltale_model::Timestamp;
 use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
@@ -545,7 +546,7 @@ async fn create_feed(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let input: FeedInput = parse_json(&headers, &body, "invalid_feed")?;
+    let input: FeedConfig = parse_json(&headers, &body, "invalid_feed")?;
     Ok(Json(st.api.upsert_feed(input).await?))
 }
 
@@ -562,7 +563,7 @@ async fn put_feed(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let input: FeedInput = parse_json(&headers, &body, "invalid_feed")?;
+    let input: FeedConfig = parse_json(&headers, &body, "invalid_feed")?;
     if input.name != name {
         return Err(ApiError::invalid_feed(
             &name,

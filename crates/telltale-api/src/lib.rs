@@ -30,6 +30,7 @@ pub mod views;
 
 pub use api::{Api, MAX_EVENTS_PAGE, MAX_POINTS, MAX_TIMELINE};
 pub use error::ApiError;
-pub use input::{AlertActionInput, FeedInput};
+pub use input::AlertActionInput;
 pub use live::LiveStream;
+pub use telltale_model::FeedConfig;
 pub use views::*;

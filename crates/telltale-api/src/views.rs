@@ -11,7 +11,6 @@
 //! * Secrets never appear in clear: header values are masked (`Bearer ••••••`)
 //!   and URL credentials redacted (`https://••••••@host/…`).
 
-use crate::input::{FeedInput, PayloadFormatView, TransportKindView};
 use crate::secrets::scrub_credentials;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -20,6 +19,7 @@ use telltale_engine::{FeedStatus, LiveBatch};
 use telltale_model::alert::Severity;
 use telltale_model::secret::{mask_headers, redact_url};
 use telltale_model::{ConnState, Timestamp};
+use telltale_model::{FeedConfig, PayloadFormat, TransportKind};
 use telltale_store::{
     AlertHistoryRow, DbStats, FeedOrigin, Point, SeriesInfo, StoredEvent, StoredFeed, Tier,
     TimelineEntry,
@@ -123,7 +123,7 @@ pub struct FeedView {
     /// Unique name.
     pub name: String,
     /// Transport.
-    pub transport: TransportKindView,
+    pub transport: TransportKind,
     /// URL, credentials redacted.
     pub url: String,
     /// Whether it should be subscribed.
@@ -131,7 +131,7 @@ pub struct FeedView {
     /// Where its definition came from.
     pub origin: FeedOriginView,
     /// Payload format.
-    pub format: PayloadFormatView,
+    pub format: PayloadFormat,
     /// Request headers, secret values masked.
     pub headers: LabelsView,
     /// Names of the metrics it extracts.
@@ -178,11 +178,11 @@ impl FeedView {
         FeedView {
             id: stored.id,
             name: c.name.clone(),
-            transport: c.transport.into(),
+            transport: c.transport,
             url: redact_url(&c.url),
             enabled: c.enabled,
             origin: stored.origin.into(),
-            format: c.format.into(),
+            format: c.format,
             headers: mask_headers(&c.headers),
             metrics: c.metrics.iter().map(|m| m.name.clone()).collect(),
             alert_rules: c.alerts.iter().map(|a| a.name.clone()).collect(),
@@ -243,7 +243,7 @@ pub struct FeedDetail {
     /// The config, ready to edit and send back to `upsert_feed`: masked
     /// header values (`••••••`, `Bearer ••••••`) and redacted URL
     /// credentials sent back unchanged keep the stored secret.
-    pub config: FeedInput,
+    pub config: FeedConfig,
     /// Its series.
     pub series: Vec<SeriesInfoView>,
     /// When it was first stored (ms).
@@ -447,39 +447,6 @@ pub struct TimelineView {
     pub entries: Vec<TimelineEntryView>,
 }
 
-/// How loud an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "../../../ui/src/lib/bindings/")]
-pub enum SeverityView {
-    /// For the record.
-    Info,
-    /// Look soon.
-    Warning,
-    /// Look now.
-    Critical,
-}
-
-impl From<Severity> for SeverityView {
-    fn from(s: Severity) -> Self {
-        match s {
-            Severity::Info => SeverityView::Info,
-            Severity::Warning => SeverityView::Warning,
-            Severity::Critical => SeverityView::Critical,
-        }
-    }
-}
-
-impl From<SeverityView> for Severity {
-    fn from(s: SeverityView) -> Self {
-        match s {
-            SeverityView::Info => Severity::Info,
-            SeverityView::Warning => Severity::Warning,
-            SeverityView::Critical => Severity::Critical,
-        }
-    }
-}
-
 /// Where an alert is in its life cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -523,7 +490,7 @@ pub struct AlertView {
     /// The series' labels (empty for unlabelled metrics and non-metric rules).
     pub labels: LabelsView,
     /// Severity.
-    pub severity: SeverityView,
+    pub severity: Severity,
     /// Phase.
     pub phase: PhaseView,
     /// When the current phase began (ms).
@@ -555,7 +522,7 @@ impl From<AlertInstance> for AlertView {
             feed: i.feed,
             rule: i.rule,
             labels: serde_json::from_str(&i.series).unwrap_or_default(),
-            severity: i.severity.into(),
+            severity: i.severity,
             phase: i.phase.into(),
             since: ms(i.since),
             value: i.value,

@@ -628,7 +628,7 @@ async fn a_live_client_that_falls_behind_is_told_how_much_it_missed() {
     let api = Api::new(engine);
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let mut live = api.live();
-    let feed: telltale_api::FeedInput = serde_json::from_value(json!({
+    let feed: telltale_api::FeedConfig = serde_json::from_value(json!({
         "name": "fast",
         "transport": "websocket",
         "url": format!("{}/ws?host=host-1&rate=200", sim.ws_url()),

@@ -54,6 +54,11 @@ pub fn format_duration(d: Duration) -> String {
 
 /// A config duration: deserializes from `"30s"`-style strings or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(type = "string", export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct Dur(pub Duration);
 
 impl Dur {
@@ -118,6 +123,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// A config byte size: deserializes from `"16MiB"`-style strings or a number of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(type = "string", export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct ByteSize(pub u64);
 
 impl Serialize for ByteSize {

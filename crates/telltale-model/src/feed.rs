@@ -11,6 +11,11 @@ use std::time::Duration;
 /// How a feed reaches its server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub enum TransportKind {
     /// A WebSocket subscription (`ws://` or `wss://`).
     Websocket,
@@ -43,6 +48,11 @@ impl std::fmt::Display for TransportKind {
 /// How a payload is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub enum PayloadFormat {
     /// A JSON document; metrics are addressed by JSON Pointer (RFC 6901).
     #[default]
@@ -56,6 +66,11 @@ pub enum PayloadFormat {
 /// One feed as configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
@@ -190,6 +205,11 @@ impl FeedConfig {
 /// One metric to extract from each payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct MetricRule {
     /// The series name (`cpu`, `latency_ms`).
     pub name: String,
@@ -210,6 +230,11 @@ pub struct MetricRule {
 /// What says the server behind a feed is healthy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct StatusRule {
     /// JSON: pointer to the status value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,6 +251,11 @@ pub struct StatusRule {
 /// Reconnection policy: exponential backoff with full jitter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct BackoffConfig {
     /// First delay bound (default 500 ms).
     pub initial: Dur,
@@ -254,6 +284,11 @@ impl BackoffConfig {
 /// WebSocket options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct WebsocketOptions {
     /// Offered in `Sec-WebSocket-Protocol`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -284,6 +319,11 @@ impl Default for WebsocketOptions {
 /// Server-Sent Events options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct SseOptions {
     /// Event types to keep (`message` is the unnamed default). Empty: keep all.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -307,6 +347,11 @@ impl Default for SseOptions {
 /// Short-poll options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct PollOptions {
     /// Time between polls (default 10 s). Each feed gets a random phase.
     pub interval: Dur,
@@ -336,6 +381,11 @@ impl Default for PollOptions {
 /// Where a long-poll cursor comes from and how it is sent back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub enum CursorMode {
     /// nchan style: echo `Etag` / `Last-Modified` as `If-None-Match` / `If-Modified-Since`.
     Headers,
@@ -353,6 +403,11 @@ pub enum CursorMode {
 /// Long-poll options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
 pub struct LongPollOptions {
     /// How long the server holds a request (default 30 s).
     pub hold: Dur,
