@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Sets everything up, starts the simulated fleet, and runs telltaled on it,
-# printing live state every 5 s. Ctrl-C stops both and flushes to disk.
+# Sets everything up, starts the simulated fleet, and runs telltaled on it:
+# live state is printed every 5 s and the web UI is served on
+# http://127.0.0.1:7878. Ctrl-C stops both and flushes to disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+(cd ui && npm run build)
 cargo build --release --bin telltaled --bin telltale-sim
 BIN=target/release
 DEMO_DIR=${TELLTALE_DEMO_DIR:-demo}
@@ -22,4 +24,7 @@ done
 "$BIN/telltale-sim" config --base "http://127.0.0.1:$PORT" --hosts 5 > "$DEMO_DIR/feeds.toml"
 echo "demo: feeds in $DEMO_DIR/feeds.toml, history in $DEMO_DIR/telltale.db"
 echo "demo: export later with: $BIN/telltaled export --db $DEMO_DIR/telltale.db --feed host-1 --format jsonl"
-"$BIN/telltaled" run --config "$DEMO_DIR/feeds.toml" --db "$DEMO_DIR/telltale.db" --status-every 5s
+UI_PORT=${TELLTALE_UI_PORT:-7878}
+echo "demo: open http://127.0.0.1:$UI_PORT in a browser for the dashboard"
+"$BIN/telltaled" serve --listen "127.0.0.1:$UI_PORT" --ui-dir ui/dist \
+  --config "$DEMO_DIR/feeds.toml" --db "$DEMO_DIR/telltale.db" --status-every 5s

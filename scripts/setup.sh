@@ -14,6 +14,7 @@ APT_PACKAGES=(
   nginx-light libnginx-mod-nchan prometheus-node-exporter
   sqlite3 curl
   xvfb xauth dbus dbus-x11 dunst
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
 )
 
 missing=()
@@ -42,4 +43,15 @@ fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch
+
+# The web UI: Node.js from the machine, or Debian's if there is none.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs and npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ -f ui/package-lock.json ] && ! cmp -s ui/package-lock.json ui/node_modules/.installed-lock 2>/dev/null; then
+  # npm ci installs exactly the lock file; the stamp skips it next time.
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock)
+fi
 echo "setup: ready"

@@ -1,0 +1,383 @@
+// The one API module. In the Tauri shell every call is an IPC command
+// (`invoke`), in a browser it is the HTTP API of `telltaled serve` on the
+// same origin. Failures always reject with an `ApiFailure`, which carries
+// the server's `{code, message}`.
+import type {
+  Alert,
+  AlertAction,
+  AlertHistoryEntry,
+  ApiError,
+  DbStats,
+  EventPage,
+  Feed,
+  FeedConfig,
+  FeedDetail,
+  ImportReport,
+  Labels,
+  LiveMessage,
+  MuteState,
+  Series,
+  Timeline,
+} from './types';
+
+/** A failed call: the API's `{code, message}` (plus client-side codes `network`, `http_<status>`, `bad_response`). */
+export class ApiFailure extends Error implements ApiError {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ApiFailure';
+    this.code = code;
+  }
+}
+
+/** Turns anything thrown into `{code, message}`. */
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiFailure) return { code: e.code, message: e.message };
+  if (isApiError(e)) return { code: e.code, message: e.message };
+  if (e instanceof Error) return { code: 'internal', message: e.message };
+  return { code: 'internal', message: String(e) };
+}
+
+export function isApiError(v: unknown): v is ApiError {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Record<string, unknown>).code === 'string' &&
+    typeof (v as Record<string, unknown>).message === 'string'
+  );
+}
+
+export interface SeriesQuery {
+  feed: string;
+  metric: string;
+  labels?: Labels;
+  from?: number;
+  to?: number;
+  maxPoints?: number;
+}
+
+export interface EventsQuery {
+  feed?: string;
+  beforeId?: number;
+  search?: string;
+  limit?: number;
+}
+
+/** State of the live connection, for a status indicator. */
+export type LiveStatus =
+  | { state: 'connecting' }
+  | { state: 'open' }
+  | { state: 'waiting'; retryInMs: number; attempt: number };
+
+export interface LiveHandlers {
+  onMessage: (msg: LiveMessage) => void;
+  onStatus?: (status: LiveStatus) => void;
+}
+
+export interface Api {
+  readonly mode: 'tauri' | 'http';
+  listFeeds(): Promise<Feed[]>;
+  getFeed(name: string): Promise<FeedDetail>;
+  /** Creates or replaces the feed named `config.name`. */
+  upsertFeed(config: FeedConfig, existing?: boolean): Promise<Feed>;
+  deleteFeed(name: string): Promise<void>;
+  series(q: SeriesQuery): Promise<Series>;
+  events(q: EventsQuery): Promise<EventPage>;
+  timeline(feed: string, from?: number, to?: number): Promise<Timeline>;
+  alerts(): Promise<Alert[]>;
+  alertHistory(id: number): Promise<AlertHistoryEntry[]>;
+  alertAction(action: AlertAction): Promise<void>;
+  muteState(): Promise<MuteState>;
+  dbStats(): Promise<DbStats>;
+  exportConfig(): Promise<string>;
+  importConfig(text: string): Promise<ImportReport>;
+  /** Subscribes to the live stream; returns the unsubscribe function. */
+  live(handlers: LiveHandlers): () => void;
+}
+
+// ---- browser (HTTP + WebSocket) ---------------------------------------------
+
+export interface HttpDeps {
+  /** Origin, e.g. `http://127.0.0.1:7878`. */
+  origin: string;
+  token: string | null;
+  fetch: typeof fetch;
+  WebSocket: { new (url: string): WebSocket };
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  clearTimeout: (id: unknown) => void;
+  random: () => number;
+}
+
+/** Reconnect delay bound for the n-th failed attempt (n ≥ 1): 0.5 s doubling to 30 s. */
+export function backoffMs(attempt: number): number {
+  return Math.min(30_000, 500 * 2 ** Math.min(16, Math.max(0, attempt - 1)));
+}
+
+function qs(params: Record<string, string | number | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== '') p.set(k, String(v));
+  }
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+const enc = encodeURIComponent;
+
+export function createHttpApi(deps: HttpDeps): Api {
+  async function call(method: string, path: string, body?: { json: unknown } | { text: string }): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (deps.token) headers.Authorization = `Bearer ${deps.token}`;
+    let payload: string | undefined;
+    if (body && 'json' in body) {
+      headers['Content-Type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    } else if (body) {
+      headers['Content-Type'] = 'text/plain; charset=utf-8';
+      payload = body.text;
+    }
+    let res: Response;
+    try {
+      res = await deps.fetch(`${deps.origin}/api${path}`, { method, headers, body: payload });
+    } catch (e) {
+      throw new ApiFailure('network', `cannot reach the Telltale server: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!res.ok) {
+      let err: unknown = null;
+      try {
+        err = await res.json();
+      } catch {
+        // not JSON (a proxy's error page, …)
+      }
+      if (isApiError(err)) throw new ApiFailure(err.code, err.message);
+      throw new ApiFailure(`http_${res.status}`, `the server answered ${res.status} ${res.statusText}`.trim());
+    }
+    return res;
+  }
+  async function json<T>(method: string, path: string, body?: { json: unknown } | { text: string }): Promise<T> {
+    const res = await call(method, path, body);
+    try {
+      return (await res.json()) as T;
+    } catch {
+      throw new ApiFailure('bad_response', `the server's answer to ${method} ${path} is not JSON`);
+    }
+  }
+
+  function live(handlers: LiveHandlers): () => void {
+    let ws: WebSocket | null = null;
+    let timer: unknown = null;
+    let attempt = 0;
+    let stopped = false;
+    const url = new URL(`${deps.origin}/api/live`);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    if (deps.token) url.searchParams.set('token', deps.token);
+
+    const connect = () => {
+      if (stopped) return;
+      handlers.onStatus?.({ state: 'connecting' });
+      const sock = new deps.WebSocket(url.toString());
+      ws = sock;
+      sock.onopen = () => {
+        attempt = 0;
+        handlers.onStatus?.({ state: 'open' });
+      };
+      sock.onmessage = (ev: MessageEvent) => {
+        if (typeof ev.data !== 'string') return;
+        let msg: unknown;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch {
+          return; // ignore a malformed frame rather than kill the stream
+        }
+        if (typeof msg === 'object' && msg !== null) handlers.onMessage(msg as LiveMessage);
+      };
+      sock.onclose = () => {
+        if (ws !== sock) return;
+        ws = null;
+        if (stopped) return;
+        attempt += 1;
+        // full jitter, at least 250 ms
+        const delay = Math.max(250, Math.round(deps.random() * backoffMs(attempt)));
+        handlers.onStatus?.({ state: 'waiting', retryInMs: delay, attempt });
+        timer = deps.setTimeout(() => {
+          timer = null;
+          connect();
+        }, delay);
+      };
+      sock.onerror = () => {
+        // a close event follows; reconnecting happens there
+      };
+    };
+    connect();
+    return () => {
+      stopped = true;
+      if (timer !== null) deps.clearTimeout(timer);
+      const sock = ws;
+      ws = null;
+      if (sock) {
+        sock.onclose = null;
+        sock.onmessage = null;
+        sock.close(1000);
+      }
+    };
+  }
+
+  return {
+    mode: 'http',
+    listFeeds: () => json<Feed[]>('GET', '/feeds'),
+    getFeed: (name) => json<FeedDetail>('GET', `/feeds/${enc(name)}`),
+    upsertFeed: (config, existing) =>
+      existing
+        ? json<Feed>('PUT', `/feeds/${enc(config.name)}`, { json: config })
+        : json<Feed>('POST', '/feeds', { json: config }),
+    deleteFeed: async (name) => {
+      await call('DELETE', `/feeds/${enc(name)}`);
+    },
+    series: (q) =>
+      json<Series>(
+        'GET',
+        `/feeds/${enc(q.feed)}/series${qs({
+          metric: q.metric,
+          labels: q.labels && Object.keys(q.labels).length ? JSON.stringify(q.labels) : undefined,
+          from: q.from,
+          to: q.to,
+          max_points: q.maxPoints,
+        })}`,
+      ),
+    events: (q) =>
+      json<EventPage>('GET', `/events${qs({ feed: q.feed, before_id: q.beforeId, search: q.search, limit: q.limit })}`),
+    timeline: (feed, from, to) => json<Timeline>('GET', `/feeds/${enc(feed)}/timeline${qs({ from, to })}`),
+    alerts: () => json<Alert[]>('GET', '/alerts'),
+    alertHistory: (id) => json<AlertHistoryEntry[]>('GET', `/alerts/${id}/history`),
+    alertAction: async (action) => {
+      await call('POST', '/alerts/actions', { json: action });
+    },
+    muteState: () => json<MuteState>('GET', '/mute'),
+    dbStats: () => json<DbStats>('GET', '/db/stats'),
+    exportConfig: async () => (await call('GET', '/config/export')).text(),
+    importConfig: (text) => json<ImportReport>('POST', '/config/import', { text }),
+    live,
+  };
+}
+
+// ---- Tauri (IPC) -------------------------------------------------------------
+
+/**
+ * The shell registers one command per `Api` method, named in snake_case
+ * (`list_feeds`, `get_feed`, …); arguments use Tauri's camelCase mapping of
+ * the Rust parameter names. Live data arrives through a `Channel` passed to
+ * `subscribe_live`.
+ */
+export function createTauriApi(): Api {
+  const core = import('@tauri-apps/api/core');
+  async function invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+    const { invoke } = await core;
+    try {
+      return await invoke<T>(cmd, args);
+    } catch (e) {
+      const err = toApiError(e);
+      throw new ApiFailure(err.code, err.message);
+    }
+  }
+  return {
+    mode: 'tauri',
+    listFeeds: () => invoke('list_feeds'),
+    getFeed: (name) => invoke('get_feed', { name }),
+    upsertFeed: (input) => invoke('upsert_feed', { input }),
+    deleteFeed: (name) => invoke('delete_feed', { name }),
+    series: (q) =>
+      invoke('series', {
+        feed: q.feed,
+        metric: q.metric,
+        labels: q.labels ?? {},
+        from: q.from ?? null,
+        to: q.to ?? null,
+        maxPoints: q.maxPoints ?? 600,
+      }),
+    events: (q) =>
+      invoke('events', { feed: q.feed ?? null, beforeId: q.beforeId ?? null, search: q.search ?? null, limit: q.limit ?? 100 }),
+    timeline: (feed, from, to) => invoke('timeline', { feed, from: from ?? null, to: to ?? null }),
+    alerts: () => invoke('alerts'),
+    alertHistory: (id) => invoke('alert_history', { id }),
+    alertAction: (action) => invoke('alert_action', { action }),
+    muteState: () => invoke('mute_state'),
+    dbStats: () => invoke('db_stats'),
+    exportConfig: () => invoke('export_config'),
+    importConfig: (text) => invoke('import_config', { text }),
+    live: (handlers) => {
+      let active = true;
+      void core.then(({ Channel, invoke }) => {
+        if (!active) return;
+        const channel = new Channel<LiveMessage>();
+        channel.onmessage = (msg) => {
+          if (active) handlers.onMessage(msg);
+        };
+        handlers.onStatus?.({ state: 'open' });
+        invoke('subscribe_live', { channel }).catch(() => handlers.onStatus?.({ state: 'connecting' }));
+      });
+      return () => {
+        active = false;
+      };
+    },
+  };
+}
+
+// ---- choosing one -------------------------------------------------------------
+
+const TOKEN_KEY = 'telltale.token';
+
+/**
+ * The API token: `?token=` in the page URL (then kept in sessionStorage and
+ * removed from the address bar), else the one stored earlier in this tab.
+ */
+export function readToken(loc: Location, storage: Storage | null, history: History | null): string | null {
+  const params = new URLSearchParams(loc.search);
+  const fromUrl = params.get('token');
+  if (fromUrl) {
+    try {
+      storage?.setItem(TOKEN_KEY, fromUrl);
+    } catch {
+      // storage may be disabled
+    }
+    params.delete('token');
+    const rest = params.toString();
+    history?.replaceState(history.state, '', `${loc.pathname}${rest ? `?${rest}` : ''}${loc.hash}`);
+    return fromUrl;
+  }
+  try {
+    return storage?.getItem(TOKEN_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function isTauri(w: object): boolean {
+  return '__TAURI_INTERNALS__' in w;
+}
+
+let instance: Api | null = null;
+
+/** The app's API, created on first use. */
+export function api(): Api {
+  if (instance) return instance;
+  if (isTauri(window)) {
+    instance = createTauriApi();
+  } else {
+    let storage: Storage | null = null;
+    try {
+      storage = window.sessionStorage;
+    } catch {
+      storage = null;
+    }
+    instance = createHttpApi({
+      origin: window.location.origin,
+      token: readToken(window.location, storage, window.history),
+      fetch: window.fetch.bind(window),
+      WebSocket: window.WebSocket,
+      setTimeout: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimeout: (id) => window.clearTimeout(id as number),
+      random: Math.random,
+    });
+  }
+  return instance;
+}

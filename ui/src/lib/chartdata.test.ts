@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { chartData, outages, seriesKey } from './chartdata';
+import type { Timeline } from './types';
+
+describe('chart gaps', () => {
+  const tl: Timeline = {
+    feed: 'f',
+    from: 0,
+    to: 100_000,
+    initial: { ts: -5, kind: 'state', state: 'live', detail: null },
+    entries: [
+      { ts: 20_000, kind: 'state', state: 'retrying', detail: 'refused' },
+      { ts: 25_000, kind: 'payload', state: 'retrying', detail: 'bad json' },
+      { ts: 30_000, kind: 'state', state: 'live', detail: null },
+      { ts: 90_000, kind: 'state', state: 'stale', detail: null },
+    ],
+  };
+  it('finds the spans that were not live', () => {
+    expect(outages(tl)).toEqual([
+      { start: 20_000, end: 30_000, state: 'retrying' },
+      { start: 90_000, end: null, state: 'stale' },
+    ]);
+  });
+  it('breaks the line at each outage', () => {
+    const pt = (ts: number, avg: number) => ({ ts, avg, min: avg, max: avg, count: 1 });
+    const d = chartData([pt(10_000, 1), pt(35_000, 2), pt(80_000, 3)], outages(tl));
+    expect(d.xs).toEqual([10, 20, 35, 80, 90]);
+    expect(d.ys).toEqual([1, null, 2, 3, null]);
+  });
+  it('keys series by metric and sorted labels', () => {
+    expect(seriesKey('cpu', {})).toBe('cpu');
+    expect(seriesKey('cpu', { b: '2', a: '1' })).toBe('cpu{a="1",b="2"}');
+  });
+});

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { formatRelative, formatValue, prettyPayload } from './format';
+
+describe('formatRelative', () => {
+  const now = 1_800_000_000_000;
+  it('formats past times', () => {
+    expect(formatRelative(now - 400, now)).toBe('just now');
+    expect(formatRelative(now - 12_300, now)).toBe('12 s ago');
+    expect(formatRelative(now - 59_999, now)).toBe('59 s ago');
+    expect(formatRelative(now - 60_000, now)).toBe('1 min ago');
+    expect(formatRelative(now - 3 * 3_600_000 - 5, now)).toBe('3 h ago');
+    expect(formatRelative(now - 2 * 86_400_000, now)).toBe('2 d ago');
+  });
+  it('formats future times', () => {
+    expect(formatRelative(now + 4_000, now)).toBe('in 4 s');
+  });
+});
+
+describe('formatValue / prettyPayload', () => {
+  it('formats numbers compactly', () => {
+    expect(formatValue(null)).toBe('—');
+    expect(formatValue(49.346)).toBe('49.35');
+    expect(formatValue(1234.5)).toBe('1,235');
+    expect(formatValue(0.012345)).toBe('0.0123');
+  });
+  it('pretty-prints JSON and leaves other text alone', () => {
+    expect(prettyPayload('{"a":1}')).toBe('{\n  "a": 1\n}');
+    expect(prettyPayload('{not json')).toBe('{not json');
+    expect(prettyPayload('plain')).toBe('plain');
+  });
+});

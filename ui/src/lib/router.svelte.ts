@@ -1,0 +1,55 @@
+export type Route =
+  | { name: 'overview' }
+  | { name: 'feed'; feed: string }
+  | { name: 'alerts' }
+  | { name: 'edit'; feed: string | null };
+
+export function parseHash(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/');
+  const decode = (s: string | undefined) => {
+    try {
+      return decodeURIComponent(s ?? '');
+    } catch {
+      return s ?? '';
+    }
+  };
+  switch (parts[0]) {
+    case 'feed':
+      return parts[1] ? { name: 'feed', feed: decode(parts[1]) } : { name: 'overview' };
+    case 'alerts':
+      return { name: 'alerts' };
+    case 'new':
+      return { name: 'edit', feed: null };
+    case 'edit':
+      return { name: 'edit', feed: parts[1] ? decode(parts[1]) : null };
+    default:
+      return { name: 'overview' };
+  }
+}
+
+export function href(route: Route): string {
+  switch (route.name) {
+    case 'overview':
+      return '#/';
+    case 'feed':
+      return `#/feed/${encodeURIComponent(route.feed)}`;
+    case 'alerts':
+      return '#/alerts';
+    case 'edit':
+      return route.feed === null ? '#/new' : `#/edit/${encodeURIComponent(route.feed)}`;
+  }
+}
+
+class Router {
+  route = $state.raw<Route>(parseHash(typeof location === 'undefined' ? '' : location.hash));
+  start(): void {
+    window.addEventListener('hashchange', () => {
+      this.route = parseHash(location.hash);
+    });
+  }
+  go(route: Route): void {
+    location.hash = href(route);
+  }
+}
+
+export const router = new Router();

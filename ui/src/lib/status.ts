@@ -1,0 +1,88 @@
+import type { ConnState, Feed } from './types';
+
+/** What a feed tile shows, worst first. */
+export type Health = 'alerting' | 'down' | 'retrying' | 'stale' | 'connecting' | 'live' | 'stopped';
+
+export interface HealthLook {
+  /** A shape that tells the state without colour. */
+  symbol: string;
+  /** The word shown next to it. */
+  word: string;
+  /** Sort rank: lower is worse. */
+  rank: number;
+}
+
+export const HEALTH: Record<Health, HealthLook> = {
+  alerting: { symbol: '▲', word: 'alerting', rank: 0 },
+  down: { symbol: '✕', word: 'down', rank: 1 },
+  retrying: { symbol: '↻', word: 'retrying', rank: 2 },
+  stale: { symbol: '◐', word: 'stale', rank: 3 },
+  connecting: { symbol: '○', word: 'connecting', rank: 4 },
+  live: { symbol: '●', word: 'live', rank: 5 },
+  stopped: { symbol: '■', word: 'stopped', rank: 6 },
+};
+
+/** A feed's health from its connection state and whether any alert fires for it. */
+export function healthOf(state: ConnState, alerting: boolean): Health {
+  if (state.state === 'stopped') return 'stopped';
+  if (alerting) return 'alerting';
+  switch (state.state) {
+    case 'failed':
+      return 'down';
+    case 'retrying':
+      return 'retrying';
+    case 'stale':
+      return 'stale';
+    case 'connecting':
+      return 'connecting';
+    case 'live':
+      return 'live';
+  }
+}
+
+/** Health from a timeline's state name (`live`, `stale`, `retrying`, …). */
+export function healthOfStateName(name: string): Health {
+  switch (name) {
+    case 'live':
+    case 'stale':
+    case 'retrying':
+    case 'connecting':
+    case 'stopped':
+      return name;
+    case 'failed':
+    case 'down':
+      return 'down';
+    default:
+      return 'connecting';
+  }
+}
+
+/** A sentence about the state, e.g. for a tooltip. */
+export function describeState(state: ConnState): string {
+  switch (state.state) {
+    case 'live':
+      return 'receiving messages';
+    case 'connecting':
+      return 'connecting';
+    case 'stale':
+      return `no message for ${Math.round(state.silent_ms / 1000)} s`;
+    case 'retrying':
+      return `attempt ${state.attempt} failed: ${state.reason}`;
+    case 'failed':
+      return `failed: ${state.reason}`;
+    case 'stopped':
+      return 'not subscribed';
+  }
+}
+
+export interface Ranked {
+  feed: Feed;
+  health: Health;
+}
+
+/** Worst first, then by name; stable for equal entries. */
+export function worstFirst<T extends Ranked>(items: readonly T[]): T[] {
+  return [...items].sort(
+    (a, b) => HEALTH[a.health].rank - HEALTH[b.health].rank || a.feed.name.localeCompare(b.feed.name),
+  );
+}
