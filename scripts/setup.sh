@@ -15,6 +15,7 @@ APT_PACKAGES=(
   sqlite3 curl
   xvfb xauth dbus dbus-x11 dunst
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
+  chromium
 )
 
 missing=()

@@ -15,6 +15,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build binaries used by end-to-end tests"
 cargo build --workspace --bins --locked
+echo "== browser end-to-end: Debian's Chromium driven by playwright-core against telltaled serve + telltale-sim"
+(cd ui && npm run e2e)
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads=2
 echo "== TypeScript bindings are committed and up to date"

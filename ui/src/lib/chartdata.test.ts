@@ -27,6 +27,18 @@ describe('chart gaps', () => {
     expect(d.xs).toEqual([10, 20, 35, 80, 90]);
     expect(d.ys).toEqual([1, null, 2, 3, null]);
   });
+  it('draws a bucket that straddles the end of an outage after the break', () => {
+    const pt = (ts: number, avg: number) => ({ ts, avg, min: avg, max: avg, count: 1 });
+    // 2 s buckets; the feed connected at 20.5 s and went live at 21.0 s
+    const gaps = [{ start: 20_500, end: 21_000, state: 'connecting' }];
+    const d = chartData([pt(20_000, 1), pt(22_000, 2)], gaps, 2_000);
+    expect(d.xs).toEqual([20.5, 21, 22]);
+    expect(d.ys).toEqual([null, 1, 2]);
+    // a bucket that ends inside the outage stays where it is
+    const e = chartData([pt(19_000, 1), pt(22_000, 2)], gaps, 1_500);
+    expect(e.xs).toEqual([19, 20.5, 22]);
+    expect(e.ys).toEqual([1, null, 2]);
+  });
   it('keys series by metric and sorted labels', () => {
     expect(seriesKey('cpu', {})).toBe('cpu');
     expect(seriesKey('cpu', { b: '2', a: '1' })).toBe('cpu{a="1",b="2"}');

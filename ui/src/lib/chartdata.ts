@@ -41,9 +41,20 @@ export interface ChartData {
  * Chart columns from series buckets (their mean), with a null inserted at
  * the start of every outage so the line breaks there instead of bridging
  * the time the feed was not live.
+ *
+ * A bucket is placed at its start, except one that begins before an outage
+ * ends and reaches past its end (`bucketMs` wide): no sample arrives while a
+ * feed is not live, so its samples came after the outage, and it is drawn
+ * where the outage ended (else it would land before the break).
  */
-export function chartData(points: readonly Point[], gaps: readonly Outage[]): ChartData {
-  const rows: [number, number | null][] = points.map((p) => [p.ts, p.avg]);
+export function chartData(points: readonly Point[], gaps: readonly Outage[], bucketMs = 0): ChartData {
+  const rows: [number, number | null][] = points.map((p) => {
+    let ts = p.ts;
+    for (const g of gaps) {
+      if (g.end !== null && ts < g.end && ts + bucketMs > g.end) ts = g.end;
+    }
+    return [ts, p.avg];
+  });
   for (const g of gaps) rows.push([g.start, null]);
   rows.sort((a, b) => a[0] - b[0] || (a[1] === null ? -1 : 1));
   const xs: number[] = [];

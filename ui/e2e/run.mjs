@@ -1,0 +1,539 @@
+// Browser end-to-end tests of the web UI against real processes:
+// `telltale-sim` (a fake fleet), `telltaled serve` (engine, API, the built UI)
+// and a tiny HTTP server of our own that serves a hostile payload. Chromium
+// is Debian's (`apt-get install chromium`), driven by playwright-core.
+//
+//   cd ui && npm run e2e
+//
+// Needs target/debug/telltaled and target/debug/telltale-sim
+// (`cargo build --bin telltaled --bin telltale-sim`) and ui/dist (`npm run build`).
+// Environment: TELLTALE_BIN_DIR (default <repo>/target/debug), TELLTALE_UI_DIR (default ui/dist),
+// CHROMIUM (default /usr/bin/chromium), E2E_HEADFUL=1 to watch.
+// Artifacts (screenshots, process logs): ui/e2e/artifacts/.
+import { chromium } from 'playwright-core';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, newestMtime, startProcess, stopAll, waitFor, waitForHttp } from './harness.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const UI = path.resolve(HERE, '..');
+const REPO = path.resolve(UI, '..');
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const BIN_DIR = process.env.TELLTALE_BIN_DIR ?? path.join(REPO, 'target', 'debug');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const DIST = process.env.TELLTALE_UI_DIR ?? path.join(UI, 'dist');
+const RUN_BUDGET_MS = 120_000;
+
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+const WS_FEED = 'e2e-ws';
+const ALERT_FEED = 'e2e-alert';
+const HOSTILE_FEED = 'e2e-hostile';
+
+// ---- prerequisites ------------------------------------------------------------
+
+function prerequisites() {
+  const problems = [];
+  const sim = path.join(BIN_DIR, 'telltale-sim');
+  const daemon = path.join(BIN_DIR, 'telltaled');
+  for (const bin of [sim, daemon]) {
+    if (!existsSync(bin)) problems.push(`missing ${bin}: run \`cargo build --bin telltaled --bin telltale-sim\` in ${REPO}`);
+  }
+  if (!existsSync(path.join(DIST, 'index.html'))) problems.push(`missing ${DIST}/index.html: run \`npm run build\` in ${UI}`);
+  if (!existsSync(CHROMIUM)) problems.push(`missing ${CHROMIUM}: run \`apt-get install -y chromium\` (or set CHROMIUM)`);
+  if (problems.length) return { problems };
+  // stale builds are only warned about: the tests then test what was built
+  const warnings = [];
+  const rust = newestMtime(path.join(REPO, 'crates'), (p) => p.endsWith('.rs') || p.endsWith('Cargo.toml'));
+  for (const bin of [sim, daemon]) {
+    if (rust > statSync(bin).mtimeMs) warnings.push(`${path.basename(bin)} is older than the Rust sources (cargo build?)`);
+  }
+  const ui = newestMtime(path.join(UI, 'src'));
+  if (ui > statSync(path.join(DIST, 'index.html')).mtimeMs) warnings.push('ui/dist is older than ui/src (npm run build?)');
+  return { problems, warnings, sim, daemon };
+}
+
+// ---- the hostile payload server -------------------------------------------------
+
+function startHostileServer(port) {
+  let hits = 0;
+  const srv = http.createServer((req, res) => {
+    hits++;
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(HOSTILE);
+  });
+  return new Promise((resolve, reject) => {
+    srv.on('error', reject);
+    srv.listen(port, '127.0.0.1', () =>
+      resolve({
+        get hits() {
+          return hits;
+        },
+        close: () =>
+          new Promise((r) => {
+            srv.closeAllConnections?.();
+            srv.close(() => r());
+          }),
+      }),
+    );
+  });
+}
+
+// ---- small helpers over the page and the API ---------------------------------------
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function apiJson(ctx, method, p, { text, json } = {}) {
+  const headers = { Accept: 'application/json' };
+  let body;
+  if (text !== undefined) {
+    headers['Content-Type'] = 'text/plain; charset=utf-8';
+    body = text;
+  } else if (json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(json);
+  }
+  const res = await fetch(`${ctx.base}/api${p}`, { method, headers, body });
+  const raw = await res.text();
+  if (!res.ok) throw new Error(`${method} /api${p} answered ${res.status}: ${raw}`);
+  return raw ? JSON.parse(raw) : null;
+}
+
+/** The overview tile of a feed (an <a class="tile"> whose .name is exactly `name`). */
+function tile(page, name) {
+  return page.locator('a.tile').filter({ has: page.locator('.name').getByText(name, { exact: true }) });
+}
+
+/** {symbol, word} of a tile's status badge. */
+async function tileBadge(page, name) {
+  const t = tile(page, name);
+  if ((await t.count()) !== 1) return null;
+  return {
+    symbol: (await t.locator('.badge .symbol').textContent())?.trim(),
+    word: (await t.locator('.badge .word').textContent())?.trim(),
+  };
+}
+
+/** The numbers shown on a tile, as {metric: text}. */
+async function tileValues(page, name) {
+  const t = tile(page, name);
+  if ((await t.count()) !== 1) return {};
+  return t.evaluate((el) => {
+    const out = {};
+    for (const div of el.querySelectorAll('dl.values > div')) {
+      out[div.querySelector('dt')?.textContent?.trim() ?? ''] = div.querySelector('dd')?.textContent?.trim() ?? '';
+    }
+    return out;
+  });
+}
+
+async function goOverview(ctx) {
+  await ctx.page.getByRole('link', { name: 'Overview', exact: true }).click();
+  await ctx.page.locator('#overview-title').waitFor({ timeout: 5_000 });
+}
+
+// ---- the tests -----------------------------------------------------------------------
+// They share one browser page and one telltaled, and run in this order. The
+// alert test runs first because it has to catch the sim's scripted incident
+// (host-1's cpu climbs above 90 % 3 s after the sim starts and stays there for
+// --incident-hold); every test waits on conditions with timeouts, never on
+// fixed sleeps.
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+test('alerts: an imported threshold rule fires on the incident; Acknowledge reaches the API', async (ctx) => {
+  const { page } = ctx;
+  const toml = `
+[[feed]]
+name = "${ALERT_FEED}"
+transport = "websocket"
+url = "ws://127.0.0.1:${ctx.simPort}/ws?host=host-1"
+format = "json"
+
+[[feed.metric]]
+name = "cpu"
+pointer = "/cpu"
+
+[[feed.alert]]
+name = "cpu high"
+kind = "threshold"
+metric = "cpu"
+op = ">"
+value = 90
+clear = 70
+severity = "critical"
+`;
+  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
+  assert(report.errors.length === 0, `import errors: ${JSON.stringify(report.errors)}`);
+  assert(report.imported.includes(ALERT_FEED), `import report does not list ${ALERT_FEED}: ${JSON.stringify(report)}`);
+
+  await page.goto(`${ctx.base}/#/alerts`);
+  await page.locator('#alerts-title').waitFor({ timeout: 10_000 });
+  const firingPanel = page.locator('.panel').filter({ has: page.getByRole('heading', { name: /^Firing \(\d+\)$/ }) });
+  const row = firingPanel
+    .locator('li.alert')
+    .filter({ hasText: 'cpu high' })
+    .filter({ has: page.getByRole('link', { name: ALERT_FEED, exact: true }) });
+  // the store polls alerts every 5 s; the incident starts 3 s after the sim
+  await row.waitFor({ timeout: 30_000 });
+  const text = await row.innerText();
+  assert(/critical/.test(text), `firing row does not say critical: ${text}`);
+  assert(/firing/.test(text), `firing row does not say firing: ${text}`);
+  const badge = (await page.getByRole('link', { name: /^Alerts/ }).innerText()).replace(/\s+/g, ' ');
+  assert(/▲ \d+/.test(badge), `nav does not count firing alerts: "${badge}"`);
+
+  const before = (await apiJson(ctx, 'GET', '/alerts')).find((a) => a.feed === ALERT_FEED && a.rule === 'cpu high');
+  assert(before && before.phase === 'firing', `API does not show the alert firing: ${JSON.stringify(before)}`);
+  assert(before.acked_at === null, `alert already acknowledged before the click: ${JSON.stringify(before)}`);
+
+  await row.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  await row.getByRole('button', { name: '✓ Acknowledged' }).waitFor({ timeout: 10_000 });
+  assert(await row.getByRole('button', { name: '✓ Acknowledged' }).isDisabled(), 'the acknowledged button is still enabled');
+
+  const after = await waitFor(
+    'GET /api/alerts to show the alert acknowledged',
+    async () => {
+      const a = (await apiJson(ctx, 'GET', '/alerts')).find((x) => x.id === before.id);
+      return a && a.acked_at !== null ? a : null;
+    },
+    { timeoutMs: 5_000 },
+  );
+  assert(after.acked_at >= before.since, `acked_at ${after.acked_at} precedes the firing (${before.since})`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'alerts.png'), fullPage: true });
+});
+
+test('editor: add a websocket feed through the form; its tile goes live on the Overview', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${ctx.base}/#/`);
+  await page.locator('#overview-title').waitFor({ timeout: 10_000 });
+  await page.getByRole('link', { name: '+ Add feed' }).click();
+  await page.getByRole('heading', { name: 'New feed' }).waitFor({ timeout: 5_000 });
+
+  await page.getByLabel('Name', { exact: true }).fill(WS_FEED);
+  await page.getByLabel('Transport').selectOption('websocket');
+  await page.getByLabel('Format').selectOption('json');
+  await page.getByLabel('URL').fill(`ws://127.0.0.1:${ctx.simPort}/ws?host=host-2`);
+  assert((await page.getByLabel('Poll interval').count()) === 0, 'a poll interval is offered for a websocket feed');
+  await page.getByRole('button', { name: '+ Metric' }).click();
+  await page.getByLabel('metric name').last().fill('cpu');
+  await page.getByLabel('JSON pointer').last().fill('/cpu');
+  await page.getByRole('button', { name: 'Save feed' }).click();
+
+  await page.waitForURL((u) => u.hash === `#/feed/${WS_FEED}`, { timeout: 10_000 });
+  // saving lands on the detail screen, opened before the feed had any series:
+  // its metric picker fills in once the first samples arrive
+  await waitFor(
+    'the new feed\'s detail screen to offer cpu in its metric picker',
+    async () => (await page.locator('#metric option').allTextContents()).some((t) => t.startsWith('cpu')),
+    { timeoutMs: 15_000, intervalMs: 200 },
+  ).catch(async (e) => {
+    throw new Error(`${e.message}; options ${JSON.stringify(await page.locator('#metric option').allTextContents())}`);
+  });
+  await goOverview(ctx);
+  await tile(page, WS_FEED).waitFor({ timeout: 10_000 });
+  await waitFor(
+    `the ${WS_FEED} tile to show "● live"`,
+    async () => {
+      const b = await tileBadge(page, WS_FEED);
+      return b && b.symbol === '●' && b.word === 'live' ? b : null;
+    },
+    { timeoutMs: 15_000, intervalMs: 200 },
+  ).catch(async (e) => {
+    throw new Error(`${e.message}; badge now ${JSON.stringify(await tileBadge(page, WS_FEED))}`);
+  });
+  const values = await waitFor(`a cpu value on the ${WS_FEED} tile`, async () => {
+    const v = await tileValues(page, WS_FEED);
+    return v.cpu !== undefined && /\d/.test(v.cpu) ? v : null;
+  });
+  assert(Object.keys(values).join() === 'cpu', `tile shows other metrics than cpu: ${JSON.stringify(values)}`);
+
+  const stored = await apiJson(ctx, 'GET', `/feeds/${WS_FEED}`);
+  assert(stored.config.transport === 'websocket', `stored transport ${stored.config.transport}`);
+  assert(stored.config.url === `ws://127.0.0.1:${ctx.simPort}/ws?host=host-2`, `stored url ${stored.config.url}`);
+  assert(
+    JSON.stringify(stored.config.metric.map((m) => [m.name, m.pointer])) === '[["cpu","/cpu"]]',
+    `stored metrics ${JSON.stringify(stored.config.metric)}`,
+  );
+});
+
+test('feed detail: the uPlot chart draws the series; the event log shows payloads', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${ctx.base}/#/`);
+  await tile(page, WS_FEED).click();
+  await page.waitForURL((u) => u.hash === `#/feed/${WS_FEED}`, { timeout: 5_000 });
+  await page.getByRole('heading', { name: WS_FEED, level: 1 }).waitFor({ timeout: 10_000 });
+
+  await waitFor('the metric picker to offer cpu', async () =>
+    (await page.locator('#metric option').allTextContents()).some((t) => t.startsWith('cpu')),
+  );
+
+  // the newest 5 minutes, so that the few seconds of data span some width
+  await page.getByRole('group', { name: 'Time range' }).getByRole('button', { name: '5m', exact: true }).click();
+  await waitFor('the 5m range to be pressed', async () =>
+    (await page.getByRole('button', { name: '5m', exact: true }).getAttribute('aria-pressed')) === 'true',
+  );
+  // pixels of the series' stroke colour (--chart-line) on the uPlot canvas
+  const linePixels = () =>
+    page.evaluate(() => {
+      const host = document.querySelector('.chart');
+      const canvas = host?.querySelector('canvas');
+      if (!host || !canvas || canvas.width === 0) return { count: 0, why: 'no canvas' };
+      const probe = document.createElement('canvas').getContext('2d');
+      probe.fillStyle = getComputedStyle(host).getPropertyValue('--chart-line').trim();
+      probe.fillRect(0, 0, 1, 1);
+      const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
+      const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let count = 0;
+      const columns = new Set();
+      for (let i = 0; i < px.length; i += 4) {
+        if (Math.abs(px[i] - r) + Math.abs(px[i + 1] - g) + Math.abs(px[i + 2] - b) < 60 && px[i + 3] > 200) {
+          count++;
+          columns.add((i / 4) % canvas.width);
+        }
+      }
+      return { count, columns: columns.size, size: [canvas.width, canvas.height] };
+    });
+  await waitFor(
+    'the chart canvas to show the cpu line (pixels of --chart-line in ≥ 8 columns)',
+    async () => {
+      const r = await linePixels();
+      return r.columns >= 8 ? r : null;
+    },
+    { timeoutMs: 15_000, intervalMs: 250 },
+  ).catch(async (e) => {
+    throw new Error(`${e.message}; now ${JSON.stringify(await linePixels())}`);
+  });
+
+  // the legend reads a number where the cursor is: hover over the newest data
+  const over = page.locator('.chart .u-over');
+  const box = await over.boundingBox();
+  assert(box && box.width > 0, 'no uPlot plotting area');
+  await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+  await waitFor('the uPlot legend to show a cpu value under the cursor', async () => {
+    const v = (await page.locator('.chart .u-legend .u-series').nth(1).locator('.u-value').textContent())?.trim();
+    return v && /^-?\d/.test(v) ? v : null;
+  }, { timeoutMs: 5_000, intervalMs: 200 });
+  await page.mouse.move(0, 0);
+
+  const payloads = page.locator('ol.events pre.payload');
+  await waitFor('two event payloads of host-2 in the event log', async () => (await payloads.count()) >= 2);
+  const first = await payloads.first().textContent();
+  const parsed = JSON.parse(first);
+  assert(parsed.host === 'host-2' && typeof parsed.cpu === 'number', `unexpected payload: ${first}`);
+  assert(first.includes('\n  "cpu": '), `payload is not pretty-printed: ${first}`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'feed-detail.png'), fullPage: true });
+});
+
+test('editor: clicking a number in the latest event makes it a metric', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${ctx.base}/#/feed/${WS_FEED}`);
+  await page.getByRole('link', { name: 'Edit', exact: true }).click();
+  await page.getByRole('heading', { name: `Edit ${WS_FEED}` }).waitFor({ timeout: 5_000 });
+  const leaf = page.locator('ul.leaves li').filter({ has: page.locator('span.muted').getByText('/mem', { exact: true }) });
+  await leaf.waitFor({ timeout: 10_000 });
+  const metricNames = page.getByLabel('metric name');
+  await waitFor('the editor to load the cpu metric', async () => (await metricNames.count()) === 1);
+  await leaf.getByRole('button').click();
+  await waitFor('a second metric row after the click', async () => (await metricNames.count()) === 2);
+  assert((await metricNames.nth(1).inputValue()) === 'mem', `new metric named ${await metricNames.nth(1).inputValue()}`);
+  assert((await page.getByLabel('JSON pointer').nth(1).inputValue()) === '/mem', 'new metric pointer is not /mem');
+  await page.getByRole('button', { name: 'Save feed' }).click();
+  await page.waitForURL((u) => u.hash === `#/feed/${WS_FEED}`, { timeout: 10_000 });
+
+  const stored = await apiJson(ctx, 'GET', `/feeds/${WS_FEED}`);
+  assert(
+    JSON.stringify(stored.config.metric.map((m) => [m.name, m.pointer])) === '[["cpu","/cpu"],["mem","/mem"]]',
+    `stored metrics ${JSON.stringify(stored.config.metric)}`,
+  );
+  // the metric picker of the detail screen offers mem once samples arrive
+  await waitFor(
+    'the metric picker to offer mem',
+    async () => (await page.locator('#metric option').allTextContents()).some((t) => t.startsWith('mem')),
+    { timeoutMs: 15_000, intervalMs: 250 },
+  ).catch(async (e) => {
+    throw new Error(`${e.message}; options ${JSON.stringify(await page.locator('#metric option').allTextContents())}`);
+  });
+  await goOverview(ctx);
+  await waitFor(`a mem value on the ${WS_FEED} tile`, async () => {
+    const v = await tileValues(page, WS_FEED);
+    return v.mem !== undefined && /\d/.test(v.mem) ? v : null;
+  }, { timeoutMs: 10_000, intervalMs: 200 });
+});
+
+test('hostile payload: shown literally in the event log, never run as HTML', async (ctx) => {
+  const { page } = ctx;
+  const toml = `
+[[feed]]
+name = "${HOSTILE_FEED}"
+transport = "poll"
+url = "http://127.0.0.1:${ctx.hostilePort}/status"
+format = "text"
+
+[feed.poll]
+interval = "500ms"
+`;
+  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
+  assert(report.errors.length === 0 && report.imported.includes(HOSTILE_FEED), `import: ${JSON.stringify(report)}`);
+  await waitFor('the hostile server to be polled', async () => ctx.hostile.hits > 0, { timeoutMs: 10_000 });
+
+  await goOverview(ctx);
+  await tile(page, HOSTILE_FEED).click();
+  await page.getByRole('heading', { name: HOSTILE_FEED, level: 1 }).waitFor({ timeout: 10_000 });
+  const payloads = page.locator('ol.events pre.payload');
+  await waitFor('the hostile payload in the event log', async () => (await payloads.count()) >= 1, { timeoutMs: 10_000 });
+  const texts = await payloads.allTextContents();
+  assert(texts.every((t) => t === HOSTILE), `payloads not shown literally: ${JSON.stringify(texts.slice(0, 3))}`);
+  // live rows too: wait for a few more polls to arrive through the stream
+  const n = texts.length;
+  await waitFor('more hostile payloads through the live stream', async () => (await payloads.count()) > n, {
+    timeoutMs: 10_000,
+  });
+  // the editor's preview of the latest event and the overview render it as well
+  await page.getByRole('link', { name: 'Edit', exact: true }).click();
+  await page.getByRole('heading', { name: `Edit ${HOSTILE_FEED}` }).waitFor({ timeout: 5_000 });
+  await goOverview(ctx);
+  const verdict = await page.evaluate(() => ({
+    pwned: typeof window.__pwned,
+    imgs: document.querySelectorAll('img[src="x"]').length,
+  }));
+  assert(verdict.pwned === 'undefined', `window.__pwned is ${verdict.pwned}`);
+  assert(verdict.imgs === 0, `${verdict.imgs} img[src=x] element(s) in the DOM`);
+  assert(ctx.injected.length === 0, `the page tried to load injected images: ${ctx.injected.join(', ')}`);
+});
+
+test('overview screenshot (ui/e2e/artifacts/overview.png)', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${ctx.base}/#/`);
+  await page.locator('#overview-title').waitFor({ timeout: 10_000 });
+  for (const name of [WS_FEED, ALERT_FEED, HOSTILE_FEED]) await tile(page, name).waitFor({ timeout: 10_000 });
+  await waitFor('the tiles to fill with values and sparklines', async () => {
+    const v = await tileValues(page, WS_FEED);
+    const b = await tileBadge(page, WS_FEED);
+    return v.cpu && v.mem && b?.word === 'live';
+  }, { timeoutMs: 10_000 });
+  const file = path.join(ARTIFACTS, 'overview.png');
+  rmSync(file, { force: true });
+  await page.screenshot({ path: file, fullPage: true });
+  assert(existsSync(file) && statSync(file).size > 5_000, `screenshot missing or tiny: ${file}`);
+});
+
+// ---- the run -----------------------------------------------------------------------
+
+async function main() {
+  const started = Date.now();
+  const pre = prerequisites();
+  if (pre.problems.length) {
+    for (const p of pre.problems) console.error(`e2e: ${p}`);
+    console.log('0 passed, 1 failed');
+    return 1;
+  }
+  for (const w of pre.warnings) console.warn(`e2e: warning: ${w}`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of readdirSync(ARTIFACTS)) if (/^failed-\d+\.png$/.test(f)) rmSync(path.join(ARTIFACTS, f));
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'telltale-e2e-'));
+
+  const watchdog = setTimeout(() => {
+    console.error(`e2e: the run exceeded ${RUN_BUDGET_MS / 1000} s; stopping`);
+    void stopAll().finally(() => process.exit(1));
+  }, RUN_BUDGET_MS);
+  watchdog.unref();
+
+  const ctx = { injected: [] };
+  let browser = null;
+  let passed = 0;
+  let failed = 0;
+  try {
+    const [simPort, apiPort, hostilePort] = [await freePort(), await freePort(), await freePort()];
+    ctx.simPort = simPort;
+    ctx.hostilePort = hostilePort;
+    ctx.base = `http://127.0.0.1:${apiPort}`;
+    ctx.hostile = await startHostileServer(hostilePort);
+
+    const sim = startProcess(
+      'telltale-sim',
+      pre.sim,
+      ['--listen', `127.0.0.1:${simPort}`, '--hosts', '3', '--incident-host', 'host-1',
+        '--incident-after', '3s', '--incident-ramp', '1s', '--incident-hold', '30s'],
+      { cwd: tmp, logFile: path.join(ARTIFACTS, 'telltale-sim.log') },
+    );
+    const daemon = startProcess(
+      'telltaled',
+      pre.daemon,
+      ['serve', '--listen', `127.0.0.1:${apiPort}`, '--db', path.join(tmp, 't.db'), '--ui-dir', DIST, '--no-notify'],
+      { cwd: tmp, logFile: path.join(ARTIFACTS, 'telltaled.log'), env: { RUST_LOG: process.env.RUST_LOG ?? 'info' } },
+    );
+    const browserP = chromium.launch({
+      executablePath: CHROMIUM,
+      headless: !process.env.E2E_HEADFUL,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'].filter(
+        (a) => a !== '--headless' || !process.env.E2E_HEADFUL,
+      ),
+    });
+    browserP.catch(() => {});
+    await Promise.all([waitForHttp(`http://127.0.0.1:${simPort}/healthz`, sim), waitForHttp(`${ctx.base}/api/feeds`, daemon)]);
+    browser = await browserP;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    ctx.page = page;
+    ctx.pageErrors = [];
+    page.on('pageerror', (e) => ctx.pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.log(`    [browser console] ${m.text()}`);
+    });
+    page.on('request', (r) => {
+      if (r.resourceType() === 'image' && /\/x$/.test(new URL(r.url()).pathname)) ctx.injected.push(r.url());
+    });
+    console.log(`e2e: sim :${simPort}, telltaled :${apiPort}, hostile server :${hostilePort}, Chromium ${browser.version()} (setup ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+
+    for (const [i, t] of tests.entries()) {
+      const t0 = Date.now();
+      const errorsBefore = ctx.pageErrors.length;
+      try {
+        await t.fn(ctx);
+        const newErrors = ctx.pageErrors.slice(errorsBefore);
+        if (newErrors.length) throw new Error(`uncaught error(s) in the page: ${newErrors.join(' | ')}`);
+        passed++;
+        console.log(`✓ ${i + 1}. ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      } catch (e) {
+        failed++;
+        console.log(`✗ ${i + 1}. ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        const msg = String(e?.stack ?? e).replace(/\x1b\[[0-9;]*m/g, '');
+        console.log(`    ${msg.split('\n').filter((l) => !/^\s+at /.test(l)).slice(0, 8).join('\n    ')}`);
+        console.log(`    ${msg.split('\n').filter((l) => /^\s+at .*run\.mjs/.test(l))[0]?.trim() ?? ''}`);
+        const shot = path.join(ARTIFACTS, `failed-${i + 1}.png`);
+        await page.screenshot({ path: shot, fullPage: true }).then(
+          () => console.log(`    screenshot: ${path.relative(process.cwd(), shot)} (url ${page.url()})`),
+          () => {},
+        );
+      }
+    }
+  } catch (e) {
+    failed++;
+    console.log(`✗ setup: ${String(e?.stack ?? e)}`);
+  } finally {
+    await browser?.close().catch(() => {});
+    await stopAll();
+    await ctx.hostile?.close();
+    rmSync(tmp, { recursive: true, force: true });
+    clearTimeout(watchdog);
+  }
+  console.log(`e2e: logs in ${path.relative(process.cwd(), ARTIFACTS)}/ (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed > 0 ? 1 : 0;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    console.error(`e2e: ${sig}; stopping the processes`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+process.exitCode = await main();
