@@ -65,3 +65,15 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
     msg
 }
+
+/// Accepts only absolute `http://` and `https://` URLs; `what` names the
+/// transport in the message (e.g. "SSE", "long polling").
+pub fn check_http_url(raw: &str, what: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("the feed URL is not valid: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(()),
+        other => Err(format!(
+            "{what} needs an http:// or https:// URL, not {other}://"
+        )),
+    }
+}

@@ -90,7 +90,7 @@ struct Session {
 
 /// Runs a long-poll feed until `cancel` fires. See the module docs.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
-    if let Err(reason) = check_url(&feed.url) {
+    if let Err(reason) = crate::http_common::check_http_url(&feed.url, "long polling") {
         sink.state(ConnState::Failed { reason }).await;
         cancel.cancelled().await;
         return;
@@ -135,27 +135,12 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
                 sink.counters().errors.fetch_add(1, Ordering::Relaxed);
                 let delay = backoff.next_delay();
                 tracing::debug!(feed = %s.feed.name, %reason, ?delay, "long poll: retrying");
-                sink.state(ConnState::Retrying {
-                    attempt: backoff.attempt(),
-                    next_at: Timestamp::now().plus(delay),
-                    reason,
-                })
-                .await;
+                sink.retrying(backoff.attempt(), delay, reason).await;
                 if !crate::sleep_or_cancel(delay, &cancel).await {
                     return;
                 }
             }
         }
-    }
-}
-
-fn check_url(raw: &str) -> Result<(), String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("the feed URL is not valid: {e}"))?;
-    match url.scheme() {
-        "http" | "https" => Ok(()),
-        other => Err(format!(
-            "long polling needs an http:// or https:// URL, not {other}://"
-        )),
     }
 }
 

@@ -150,12 +150,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
                     sink.issue(kind, text).await;
                 }
                 let delay = backoff.next_delay().min(interval);
-                sink.state(ConnState::Retrying {
-                    attempt: backoff.attempt(),
-                    next_at: Timestamp::now().plus(delay),
-                    reason,
-                })
-                .await;
+                sink.retrying(backoff.attempt(), delay, reason).await;
                 retry_in = Some(delay);
             }
         }

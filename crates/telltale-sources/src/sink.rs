@@ -138,6 +138,16 @@ impl Sink {
         self.send(SourceEvent::State(s)).await;
     }
 
+    /// Reports `Retrying` for attempt `attempt`, next try after `delay`.
+    pub async fn retrying(&self, attempt: u32, delay: Duration, reason: String) {
+        self.state(ConnState::Retrying {
+            attempt,
+            next_at: Timestamp::now().plus(delay),
+            reason,
+        })
+        .await;
+    }
+
     /// Reports a problem that is not a state change.
     pub async fn issue(&self, kind: &str, message: impl Into<String>) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);

@@ -110,12 +110,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             Ended::Cancelled => return,
             Ended::Retry(reason) => {
                 let delay = backoff.next_delay();
-                sink.state(ConnState::Retrying {
-                    attempt: backoff.attempt(),
-                    next_at: Timestamp::now().plus(delay),
-                    reason,
-                })
-                .await;
+                sink.retrying(backoff.attempt(), delay, reason).await;
                 if !crate::sleep_or_cancel(delay, &cancel).await {
                     return;
                 }

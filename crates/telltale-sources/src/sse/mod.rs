@@ -85,7 +85,7 @@ struct Session {
 
 /// Runs an SSE feed until `cancel` fires. See the module docs.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
-    if let Err(reason) = check_url(&feed.url) {
+    if let Err(reason) = crate::http_common::check_http_url(&feed.url, "SSE") {
         sink.state(ConnState::Failed { reason }).await;
         cancel.cancelled().await;
         return;
@@ -119,26 +119,11 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             delay = s.cap;
         }
         tracing::debug!(feed = %s.feed.name, reason = %ended.reason, ?delay, "sse: reconnecting");
-        sink.state(ConnState::Retrying {
-            attempt: s.backoff.attempt(),
-            next_at: Timestamp::now().plus(delay),
-            reason: ended.reason,
-        })
-        .await;
+        sink.retrying(s.backoff.attempt(), delay, ended.reason)
+            .await;
         if !crate::sleep_or_cancel(delay, &cancel).await {
             return;
         }
-    }
-}
-
-/// Accepts only absolute `http://` and `https://` URLs.
-fn check_url(raw: &str) -> Result<(), String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("the feed URL is not valid: {e}"))?;
-    match url.scheme() {
-        "http" | "https" => Ok(()),
-        other => Err(format!(
-            "SSE needs an http:// or https:// URL, not {other}://"
-        )),
     }
 }
 
