@@ -1,0 +1,339 @@
+//! Telltale's desktop app: a thin Tauri 2 shell over [`telltale_api::Api`].
+//!
+//! All networking happens in Rust (the engine and its sources); the web UI
+//! (`ui/dist`, served from the app's own assets, no remote content) talks to
+//! the engine only through the IPC commands in [`commands`], and receives
+//! live data in merged batches over a Tauri `Channel`. Errors cross the IPC
+//! boundary as `{code, message}` ([`telltale_api::ApiError`]).
+//!
+//! [`configure`] adds everything to a `tauri::Builder` for any runtime (so
+//! tests can use `tauri::test::mock_builder()`), [`run_app`] builds and runs
+//! it. On start the app opens `telltale.db` in the app data directory,
+//! starts the engine with the stored feeds, notifies on the desktop where a
+//! session bus exists, and puts a lamp in the system tray. Closing the
+//! window hides it while a tray exists; *Quit* stops the engine cleanly.
+
+pub mod commands;
+mod tray;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tauri::async_runtime::JoinHandle;
+use tauri::{Emitter, Manager, RunEvent, Runtime, WindowEvent};
+use telltale_api::{Api, ApiError};
+use telltale_engine::{Engine, EngineOptions};
+use telltale_store::Store;
+
+/// Label of the one window.
+pub const MAIN_WINDOW: &str = "main";
+/// Event sent to the UI when a notification is clicked (payload: alert id).
+pub const ALERT_OPEN_EVENT: &str = "alert-open";
+/// Hosts in the demo fleet.
+pub const DEMO_HOSTS: usize = 5;
+
+/// How the app starts.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// The SQLite database; `None` for `telltale.db` in the app data dir.
+    pub db: Option<PathBuf>,
+    /// Send desktop notifications (where a D-Bus session bus exists).
+    pub notify: bool,
+    /// Put an icon in the system tray.
+    pub tray: bool,
+    /// Register the single-instance, window-state and log plugins.
+    pub desktop_plugins: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            db: None,
+            notify: true,
+            tray: true,
+            desktop_plugins: true,
+        }
+    }
+}
+
+/// The live-stream forwarding tasks, by webview label; a page reload ends
+/// that webview's tasks (its channels are gone).
+#[derive(Debug, Default)]
+pub struct LiveTasks(Mutex<HashMap<String, Vec<JoinHandle<()>>>>);
+
+impl LiveTasks {
+    /// Keeps a task for `label`.
+    pub fn add(&self, label: &str, task: JoinHandle<()>) {
+        if let Ok(mut m) = self.0.lock() {
+            m.entry(label.to_string()).or_default().push(task);
+        }
+    }
+
+    /// Ends every task of `label`.
+    pub fn abort(&self, label: &str) {
+        let tasks = self.0.lock().ok().and_then(|mut m| m.remove(label));
+        for t in tasks.into_iter().flatten() {
+            t.abort();
+        }
+    }
+}
+
+/// The in-process demo fleet (`telltale_sim`), started on first use.
+#[derive(Debug, Default)]
+pub struct DemoFleet(tokio::sync::Mutex<Option<telltale_sim::SimHandle>>);
+
+impl DemoFleet {
+    /// Starts the sim on `127.0.0.1:0` unless it runs; returns its base URL.
+    pub async fn start(&self) -> Result<String, ApiError> {
+        let mut sim = self.0.lock().await;
+        if let Some(s) = sim.as_ref() {
+            return Ok(s.base_url());
+        }
+        let cfg = telltale_sim::SimConfig {
+            hosts: DEMO_HOSTS,
+            incident: Some(telltale_sim::Incident {
+                host: "host-3".into(),
+                start_after: std::time::Duration::from_secs(45),
+                ramp: std::time::Duration::from_secs(20),
+                hold: std::time::Duration::from_secs(60),
+            }),
+            ..Default::default()
+        };
+        let handle = telltale_sim::Sim::start(cfg)
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot start the demo fleet: {e}")))?;
+        let base = handle.base_url();
+        tracing::info!("demo fleet running on {base}");
+        *sim = Some(handle);
+        Ok(base)
+    }
+
+    /// Stops the sim if it runs.
+    pub async fn stop(&self) {
+        if let Some(s) = self.0.lock().await.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Set once the engine has been asked to stop, so that it stops once.
+#[derive(Debug, Default)]
+struct Stopping(AtomicBool);
+
+/// Whether a tray icon exists (then closing the window only hides it).
+#[derive(Debug, Default)]
+pub struct TrayPresent(pub AtomicBool);
+
+/// Stops the demo fleet and the engine (flushing to disk), once.
+pub async fn shutdown<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let Some(stopping) = app.try_state::<Stopping>() else {
+        return;
+    };
+    if stopping.0.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Some(demo) = app.try_state::<DemoFleet>() {
+        demo.stop().await;
+    }
+    if let Some(api) = app.try_state::<Api>() {
+        let engine = api.engine().clone();
+        match engine.shutdown().await {
+            Ok(()) => tracing::info!("engine stopped cleanly"),
+            Err(e) => tracing::warn!("engine shutdown: {e}"),
+        }
+    }
+}
+
+/// Shows, unminimizes and focuses the main window.
+pub fn show_main<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+/// Adds Telltale's plugins, commands, state, setup and window handling to
+/// `builder` (any runtime: the real one or `tauri::test::mock_builder()`).
+pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> tauri::Builder<R> {
+    let mut builder = builder;
+    if opts.desktop_plugins {
+        // Single-instance first: a second launch focuses this one and exits.
+        builder = builder
+            .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+                show_main(app);
+            }))
+            .plugin(tauri_plugin_window_state::Builder::default().build())
+            .plugin(
+                tauri_plugin_log::Builder::new()
+                    .level(log::LevelFilter::Info)
+                    .build(),
+            );
+    }
+    builder
+        .manage(LiveTasks::default())
+        .manage(DemoFleet::default())
+        .manage(Stopping::default())
+        .manage(TrayPresent::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::list_feeds,
+            commands::get_feed,
+            commands::upsert_feed,
+            commands::delete_feed,
+            commands::series,
+            commands::events,
+            commands::timeline,
+            commands::alerts,
+            commands::alert_action,
+            commands::alert_history,
+            commands::mute_state,
+            commands::db_stats,
+            commands::export_config,
+            commands::import_config,
+            commands::subscribe_live,
+            commands::add_demo_fleet,
+        ])
+        .on_page_load(|webview, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Started {
+                if let Some(tasks) = webview.try_state::<LiveTasks>() {
+                    tasks.abort(webview.label());
+                }
+            }
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                let tray = window
+                    .try_state::<TrayPresent>()
+                    .is_some_and(|t| t.0.load(Ordering::SeqCst));
+                if tray && window.label() == MAIN_WINDOW {
+                    // Monitoring goes on in the tray.
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+        .setup(move |app| {
+            let api = start_engine(app.handle(), &opts)?;
+            app.manage(api.clone());
+            if opts.tray {
+                match tray::create(app.handle()) {
+                    Ok(()) => {
+                        app.state::<TrayPresent>().0.store(true, Ordering::SeqCst);
+                        tray::spawn_updates(app.handle().clone(), api);
+                    }
+                    Err(e) => {
+                        tracing::warn!("no tray icon ({e}); closing the window quits Telltale")
+                    }
+                }
+            }
+            Ok(())
+        })
+}
+
+/// Opens the database, starts the engine with the stored feeds and the
+/// desktop notifier, and wraps it in an [`Api`].
+fn start_engine<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    opts: &AppOptions,
+) -> Result<Api, Box<dyn std::error::Error>> {
+    let db = match &opts.db {
+        Some(p) => p.clone(),
+        None => app.path().app_data_dir()?.join("telltale.db"),
+    };
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let store =
+        Store::open(&db, Default::default()).map_err(|e| format!("{}: {e}", db.display()))?;
+    let (notifier, replies) = desktop_notifier(opts.notify);
+    let engine = tauri::async_runtime::block_on(async move {
+        let engine = Engine::start(
+            store,
+            EngineOptions {
+                notifier,
+                ..Default::default()
+            },
+        )?;
+        let n = engine.start_stored().await?;
+        tracing::info!("Telltale running on {} with {n} feed(s)", db.display());
+        Ok::<_, telltale_engine::EngineError>(engine)
+    })?;
+    let api = Api::new(engine);
+    if let Some(replies) = replies {
+        bridge_replies(replies, app.clone(), api.clone());
+    }
+    Ok(api)
+}
+
+type Replies = std::sync::mpsc::Receiver<telltale_alerts::desktop::ActionReply>;
+
+/// The desktop notifier, where a session bus exists.
+fn desktop_notifier(
+    enabled: bool,
+) -> (Option<Arc<dyn telltale_alerts::Notifier>>, Option<Replies>) {
+    if !enabled {
+        return (None, None);
+    }
+    if cfg!(all(unix, not(target_os = "macos")))
+        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+    {
+        tracing::warn!(
+            "no D-Bus session bus: alerts are recorded but not shown as desktop notifications"
+        );
+        return (None, None);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let n = telltale_alerts::desktop::DesktopNotifier::new("Telltale", tx);
+    (Some(Arc::new(n)), Some(rx))
+}
+
+/// Turns notification button presses into API calls: *Acknowledge* acks,
+/// *Snooze* snoozes, a click shows the window and tells the UI which alert.
+fn bridge_replies<R: Runtime>(replies: Replies, app: tauri::AppHandle<R>, api: Api) {
+    use telltale_alerts::desktop::ActionReply;
+    use telltale_api::AlertActionInput;
+    let spawned = std::thread::Builder::new()
+        .name("notification-replies".into())
+        .spawn(move || {
+            while let Ok(reply) = replies.recv() {
+                let action = match reply {
+                    ActionReply::Acknowledge(id) => AlertActionInput::Ack { id },
+                    ActionReply::Snooze(id, d) => AlertActionInput::SnoozeAlert {
+                        id,
+                        secs: d.as_secs(),
+                    },
+                    ActionReply::Open(id) => {
+                        show_main(&app);
+                        if let Err(e) = app.emit_to(MAIN_WINDOW, ALERT_OPEN_EVENT, id) {
+                            tracing::warn!("cannot tell the UI about alert {id}: {e}");
+                        }
+                        continue;
+                    }
+                };
+                tracing::info!("notification action: {action:?}");
+                if let Err(e) = tauri::async_runtime::block_on(api.alert_action(action)) {
+                    tracing::warn!("notification action failed: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot listen for notification actions: {e}");
+    }
+}
+
+/// Builds the app from `builder` and `context`, and runs it until *Quit*.
+pub fn run_app<R: Runtime>(
+    builder: tauri::Builder<R>,
+    context: tauri::Context<R>,
+    opts: AppOptions,
+) -> tauri::Result<()> {
+    let app = configure(builder, opts).build(context)?;
+    app.run(|app, event| {
+        if let RunEvent::Exit = event {
+            tauri::async_runtime::block_on(shutdown(app));
+        }
+    });
+    Ok(())
+}

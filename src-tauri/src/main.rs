@@ -1,0 +1,49 @@
+//! `telltale`: the desktop app (see the `telltale_desktop` library).
+//!
+//! Environment: `TELLTALE_DB` overrides the database path (default
+//! `telltale.db` in the app data directory, e.g.
+//! `~/.local/share/dev.telltale.app/`).
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::process::ExitCode;
+use telltale_desktop::{run_app, AppOptions};
+
+/// Gives the web view a valid language when the process runs in the C/POSIX
+/// locale: WebKitGTK then reports `navigator.language` as `"C"`, which is no
+/// BCP 47 tag, and `Intl.NumberFormat(navigator.language)` (uPlot does this
+/// at load) throws, leaving the window blank.
+fn ensure_web_language() {
+    if std::env::var_os("LANGUAGE").is_some_and(|v| !v.is_empty()) {
+        return;
+    }
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
+    let base = locale.split(['.', '@']).next().unwrap_or_default();
+    if base.is_empty() || base == "C" || base == "POSIX" {
+        // Before any thread starts: nothing else reads the environment yet.
+        // GLib ignores LANGUAGE under the C locale, so set LC_ALL too (the
+        // C library falls back to C if en_US is not installed).
+        std::env::set_var("LC_ALL", "en_US.UTF-8");
+        std::env::set_var("LANGUAGE", "en_US");
+    }
+}
+
+fn main() -> ExitCode {
+    ensure_web_language();
+    let opts = AppOptions {
+        db: std::env::var_os("TELLTALE_DB").map(Into::into),
+        ..AppOptions::default()
+    };
+    match run_app(tauri::Builder::default(), tauri::generate_context!(), opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("telltale: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
