@@ -93,6 +93,8 @@ export interface Api {
   importConfig(text: string): Promise<ImportReport>;
   /** Subscribes to the live stream; returns the unsubscribe function. */
   live(handlers: LiveHandlers): () => void;
+  /** Starts the built-in simulated fleet and adds its feeds (desktop app only). */
+  addDemoFleet?: () => Promise<ImportReport>;
 }
 
 // ---- browser (HTTP + WebSocket) ---------------------------------------------
@@ -304,6 +306,7 @@ export function createTauriApi(): Api {
     dbStats: () => invoke('db_stats'),
     exportConfig: () => invoke('export_config'),
     importConfig: (text) => invoke('import_config', { text }),
+    addDemoFleet: () => invoke('add_demo_fleet'),
     live: (handlers) => {
       let active = true;
       void core.then(({ Channel, invoke }) => {
