@@ -14,12 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use telltale_model::duration::Dur;
 use telltale_model::feed::{BackoffConfig, CursorMode, LongPollOptions};
-use telltale_model::{ConnState, FeedConfig, RawMessage, SourceEvent, Timestamp, TransportKind};
+use telltale_model::{ConnState, FeedConfig, SourceEvent, Timestamp, TransportKind};
 use telltale_sim::{Faults, Sim, SimConfig};
-use telltale_sources::{long_poll, FeedCounters, Ingest, Sink};
-use tokio::sync::mpsc;
+use telltale_sources::long_poll;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -51,142 +49,13 @@ fn sim_opts() -> LongPollOptions {
     }
 }
 
-/// One running transport and everything it reported so far.
-struct Run {
-    rx: mpsc::Receiver<Ingest>,
-    counters: Arc<FeedCounters>,
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
-    log: Vec<SourceEvent>,
-}
-
-impl Run {
-    fn start(feed: FeedConfig) -> Run {
-        let (tx, rx) = mpsc::channel(10_000);
-        let counters = Arc::new(FeedCounters::default());
-        let sink = Sink::new(1, tx, counters.clone());
-        let cancel = CancellationToken::new();
-        let task = tokio::spawn(long_poll::run(Arc::new(feed), sink, cancel.clone()));
-        Run {
-            rx,
-            counters,
-            cancel,
-            task,
-            log: Vec::new(),
-        }
-    }
-
-    /// Receives until `done(self)` holds; fails with the log after `within`.
-    async fn until(&mut self, what: &str, within: Duration, done: impl Fn(&Run) -> bool) {
-        let deadline = tokio::time::Instant::now() + within;
-        while !done(self) {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(i)) => {
-                    assert_eq!(i.feed_id, 1);
-                    self.log.push(i.event);
-                }
-                Ok(None) => panic!("the sink channel closed while waiting for {what}"),
-                Err(_) => panic!(
-                    "timed out after {within:?} waiting for {what}; got:\n{}",
-                    self.summary()
-                ),
-            }
-        }
-    }
-
-    /// Everything reported during `d`.
-    async fn during(&mut self, d: Duration) -> Vec<SourceEvent> {
-        let deadline = tokio::time::Instant::now() + d;
-        let mut got = Vec::new();
-        while let Ok(Some(i)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
-            self.log.push(i.event.clone());
-            got.push(i.event);
-        }
-        got
-    }
-
-    fn messages(&self) -> Vec<&RawMessage> {
-        self.log
-            .iter()
-            .filter_map(|e| match e {
-                SourceEvent::Message(m) => Some(m),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Numeric server ids of the messages whose data is JSON.
-    fn ids(&self) -> Vec<u64> {
-        self.messages()
-            .iter()
-            .filter(|m| serde_json::from_slice::<serde_json::Value>(&m.data).is_ok())
-            .map(|m| {
-                m.server_id
-                    .as_deref()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or_else(|| panic!("message without numeric id: {m:?}"))
-            })
-            .collect()
-    }
-
-    fn max_id(&self) -> u64 {
-        self.ids().into_iter().max().unwrap_or(0)
-    }
-
-    fn states(&self) -> Vec<&ConnState> {
-        self.log
-            .iter()
-            .filter_map(|e| match e {
-                SourceEvent::State(s) => Some(s),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn retries(&self) -> Vec<(u32, Timestamp, String)> {
-        self.states()
-            .into_iter()
-            .filter_map(|s| match s {
-                ConnState::Retrying {
-                    attempt,
-                    next_at,
-                    reason,
-                } => Some((*attempt, *next_at, reason.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn summary(&self) -> String {
-        self.log
-            .iter()
-            .map(|e| match e {
-                SourceEvent::State(s) => format!("  state {}", s.describe()),
-                SourceEvent::Message(m) => format!(
-                    "  message id={:?} {:.60}",
-                    m.server_id,
-                    String::from_utf8_lossy(&m.data)
-                ),
-                SourceEvent::Issue(i) => format!("  issue {}: {}", i.kind, i.message),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Cancels and checks that the transport stops promptly.
-    async fn stop(self) -> Vec<SourceEvent> {
-        self.cancel.cancel();
-        tokio::time::timeout(Duration::from_secs(2), self.task)
-            .await
-            .expect("run() did not return within 2 s of cancel")
-            .expect("run() panicked");
-        self.log
-    }
-}
+#[path = "support/recorder.rs"]
+mod recorder;
+use recorder::Run;
 
 /// Asserts `ids` is exactly 1..=n.
 fn assert_gap_free(run: &Run) {
-    let ids = run.ids();
+    let ids = run.json_ids();
     let want: Vec<u64> = (1..=ids.len() as u64).collect();
     assert_eq!(
         ids,
@@ -213,8 +82,8 @@ async fn serve(app: Router) -> (String, JoinHandle<()>) {
 async fn body_cursor_gives_an_exact_sequence_across_many_requests() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let url = format!("{}/longpoll/host-1?rate=1000&hold_ms=2000", sim.base_url());
-    let mut run = Run::start(feed(url, sim_opts()));
-    run.until("seq 300", WAIT, |r| r.max_id() >= 300).await;
+    let mut run = Run::start(long_poll::run, feed(url, sim_opts()));
+    run.until("seq 300", WAIT, |r| r.max_json_id() >= 300).await;
     assert_gap_free(&run);
     for m in run.messages() {
         let v: serde_json::Value = serde_json::from_slice(&m.data).unwrap();
@@ -251,12 +120,12 @@ async fn a_hold_timeout_is_not_an_error() {
     // Seq 1 at once, seq 2 only after 5 s: meanwhile every request is held
     // 150 ms and answered 204.
     let url = format!("{}/longpoll/host-1?rate=0.2&hold_ms=150", sim.base_url());
-    let mut run = Run::start(feed(url, sim_opts()));
-    run.until("seq 1", WAIT, |r| r.max_id() >= 1).await;
+    let mut run = Run::start(long_poll::run, feed(url, sim_opts()));
+    run.until("seq 1", WAIT, |r| r.max_json_id() >= 1).await;
     let first_at = run.messages()[0].received_at;
     let later = run.during(Duration::from_millis(800)).await;
     assert!(later.is_empty(), "expected nothing, got {later:?}");
-    assert_eq!(run.ids(), vec![1]);
+    assert_eq!(run.json_ids(), vec![1]);
     assert!(run.retries().is_empty());
     let states: Vec<&str> = run.states().iter().map(|s| s.name()).collect();
     assert_eq!(states, vec!["connecting", "live"]);
@@ -278,16 +147,16 @@ async fn a_hold_timeout_is_not_an_error() {
 async fn server_errors_are_retried_without_losing_events() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let url = format!("{}/longpoll/host-1?rate=1000&hold_ms=2000", sim.base_url());
-    let mut run = Run::start(feed(url, sim_opts()));
-    run.until("seq 100", WAIT, |r| r.max_id() >= 100).await;
+    let mut run = Run::start(long_poll::run, feed(url, sim_opts()));
+    run.until("seq 100", WAIT, |r| r.max_json_id() >= 100).await;
     sim.set_faults(Faults {
         fail_next: 3,
         ..Faults::default()
     });
     run.until("3 failures", WAIT, |r| r.retries().len() >= 3)
         .await;
-    let after = run.max_id();
-    run.until("recovery", WAIT, |r| r.max_id() >= after + 200)
+    let after = run.max_json_id();
+    run.until("recovery", WAIT, |r| r.max_json_id() >= after + 200)
         .await;
     assert_gap_free(&run);
     let retries = run.retries();
@@ -317,10 +186,10 @@ async fn a_server_restart_loses_nothing() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let addr = sim.addr();
     let url = format!("{}/longpoll/host-1?rate=200&hold_ms=2000", sim.base_url());
-    let mut run = Run::start(feed(url, sim_opts()));
-    run.until("seq 50", WAIT, |r| r.max_id() >= 50).await;
+    let mut run = Run::start(long_poll::run, feed(url, sim_opts()));
+    run.until("seq 50", WAIT, |r| r.max_json_id() >= 50).await;
     sim.shutdown().await;
-    let before = run.max_id();
+    let before = run.max_json_id();
     let sim = Sim::start(SimConfig {
         listen: addr,
         ..SimConfig::default()
@@ -328,7 +197,7 @@ async fn a_server_restart_loses_nothing() {
     .await
     .unwrap();
     run.until("seq +50 after the restart", WAIT, |r| {
-        r.max_id() >= before + 50
+        r.max_json_id() >= before + 50
     })
     .await;
     assert_gap_free(&run);
@@ -351,7 +220,7 @@ async fn a_request_held_longer_than_the_client_timeout_is_retried() {
         timeout: Some(Dur::millis(300)),
         ..sim_opts()
     };
-    let mut run = Run::start(feed(url, opts));
+    let mut run = Run::start(long_poll::run, feed(url, opts));
     run.until("2 failures", WAIT, |r| r.retries().len() >= 2)
         .await;
     let retries = run.retries();
@@ -373,7 +242,7 @@ async fn an_unreadable_body_is_delivered_and_the_cursor_kept() {
         "{}/longpoll/host-1?rate=1000&hold_ms=2000&garbage_every=2",
         sim.base_url()
     );
-    let mut run = Run::start(feed(url, sim_opts()));
+    let mut run = Run::start(long_poll::run, feed(url, sim_opts()));
     let garbage_of = |r: &Run| -> usize {
         r.messages()
             .iter()
@@ -381,7 +250,7 @@ async fn an_unreadable_body_is_delivered_and_the_cursor_kept() {
             .count()
     };
     run.until("seq 200 and 2 garbage responses", WAIT, |r| {
-        r.max_id() >= 200 && garbage_of(r) >= 2
+        r.max_json_id() >= 200 && garbage_of(r) >= 2
     })
     .await;
     assert_gap_free(&run);
@@ -405,7 +274,7 @@ async fn an_unreadable_body_is_delivered_and_the_cursor_kept() {
 
 #[tokio::test]
 async fn an_invalid_url_fails_without_retrying() {
-    let mut run = Run::start(feed("not a url", sim_opts()));
+    let mut run = Run::start(long_poll::run, feed("not a url", sim_opts()));
     run.until("a state", WAIT, |r| !r.states().is_empty()).await;
     assert!(
         matches!(run.states()[0], ConnState::Failed { reason } if reason.starts_with("the feed URL is not valid")),
@@ -474,7 +343,7 @@ async fn headers_mode_echoes_etag_and_last_modified() {
         cursor: CursorMode::Headers,
         ..LongPollOptions::default()
     };
-    let mut run = Run::start(feed(format!("{base}/sub"), opts));
+    let mut run = Run::start(long_poll::run, feed(format!("{base}/sub"), opts));
     run.until("3 messages", WAIT, |r| r.messages().len() >= 3)
         .await;
     run.during(Duration::from_millis(350)).await;
@@ -540,7 +409,7 @@ async fn whole_bodies_without_cursor_and_every_kind_of_hold_timeout() {
         id_pointer: Some("/id".into()),
         ..LongPollOptions::default()
     };
-    let mut run = Run::start(feed(format!("{base}/lp"), opts));
+    let mut run = Run::start(long_poll::run, feed(format!("{base}/lp"), opts));
     run.until("3 messages", WAIT, |r| r.messages().len() >= 3)
         .await;
     run.during(Duration::from_millis(300)).await;
@@ -587,7 +456,7 @@ async fn items_that_are_not_an_array_are_reported_and_delivered_whole() {
         items: Some("/events".into()),
         ..LongPollOptions::default()
     };
-    let mut run = Run::start(feed(format!("{base}/lp?x=1"), opts));
+    let mut run = Run::start(long_poll::run, feed(format!("{base}/lp?x=1"), opts));
     run.until("1 message", WAIT, |r| !r.messages().is_empty())
         .await;
     let m = run.messages()[0].clone();

@@ -16,12 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use telltale_model::duration::{ByteSize, Dur};
 use telltale_model::feed::{BackoffConfig, SseOptions};
-use telltale_model::{ConnState, FeedConfig, RawMessage, SourceEvent, Timestamp, TransportKind};
+use telltale_model::{ConnState, FeedConfig, SourceEvent, Timestamp, TransportKind};
 use telltale_sim::{Faults, Sim, SimConfig};
-use telltale_sources::{sse, FeedCounters, Ingest, Sink};
-use tokio::sync::mpsc;
+use telltale_sources::sse;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -45,150 +43,9 @@ fn with_opts(mut f: FeedConfig, edit: impl FnOnce(&mut SseOptions)) -> FeedConfi
     f
 }
 
-/// One running transport and everything it reported so far.
-struct Run {
-    rx: mpsc::Receiver<Ingest>,
-    counters: Arc<FeedCounters>,
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
-    log: Vec<SourceEvent>,
-}
-
-impl Run {
-    fn start(feed: FeedConfig) -> Run {
-        let (tx, rx) = mpsc::channel(10_000);
-        let counters = Arc::new(FeedCounters::default());
-        let sink = Sink::new(1, tx, counters.clone());
-        let cancel = CancellationToken::new();
-        let task = tokio::spawn(sse::run(Arc::new(feed), sink, cancel.clone()));
-        Run {
-            rx,
-            counters,
-            cancel,
-            task,
-            log: Vec::new(),
-        }
-    }
-
-    /// Receives until `done(log)` holds; fails with the log after `within`.
-    async fn until(&mut self, what: &str, within: Duration, done: impl Fn(&Run) -> bool) {
-        let deadline = tokio::time::Instant::now() + within;
-        while !done(self) {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(i)) => {
-                    assert_eq!(i.feed_id, 1);
-                    self.log.push(i.event);
-                }
-                Ok(None) => panic!("the sink channel closed while waiting for {what}"),
-                Err(_) => panic!(
-                    "timed out after {within:?} waiting for {what}; got:\n{}",
-                    self.summary()
-                ),
-            }
-        }
-    }
-
-    /// Everything reported during `d` (expecting the transport to carry on).
-    async fn during(&mut self, d: Duration) -> Vec<SourceEvent> {
-        let deadline = tokio::time::Instant::now() + d;
-        let mut got = Vec::new();
-        while let Ok(Some(i)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
-            self.log.push(i.event.clone());
-            got.push(i.event);
-        }
-        got
-    }
-
-    fn messages(&self) -> Vec<&RawMessage> {
-        self.log
-            .iter()
-            .filter_map(|e| match e {
-                SourceEvent::Message(m) => Some(m),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn ids(&self) -> Vec<u64> {
-        self.messages()
-            .iter()
-            .map(|m| {
-                m.server_id
-                    .as_deref()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or_else(|| panic!("message without numeric id: {m:?}"))
-            })
-            .collect()
-    }
-
-    fn states(&self) -> Vec<&ConnState> {
-        self.log
-            .iter()
-            .filter_map(|e| match e {
-                SourceEvent::State(s) => Some(s),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn retries(&self) -> Vec<(u32, Timestamp, String)> {
-        self.states()
-            .into_iter()
-            .filter_map(|s| match s {
-                ConnState::Retrying {
-                    attempt,
-                    next_at,
-                    reason,
-                } => Some((*attempt, *next_at, reason.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn count_live(&self) -> usize {
-        self.states()
-            .into_iter()
-            .filter(|s| **s == ConnState::Live)
-            .count()
-    }
-
-    fn issues(&self) -> Vec<(String, String)> {
-        self.log
-            .iter()
-            .filter_map(|e| match e {
-                SourceEvent::Issue(i) => Some((i.kind.clone(), i.message.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn summary(&self) -> String {
-        self.log
-            .iter()
-            .map(|e| match e {
-                SourceEvent::State(s) => format!("  state {}", s.describe()),
-                SourceEvent::Message(m) => format!(
-                    "  message id={:?} type={:?} {:?}",
-                    m.server_id,
-                    m.event_type,
-                    String::from_utf8_lossy(&m.data)
-                ),
-                SourceEvent::Issue(i) => format!("  issue {}: {}", i.kind, i.message),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Cancels and checks that the transport stops promptly.
-    async fn stop(self) -> Vec<SourceEvent> {
-        self.cancel.cancel();
-        tokio::time::timeout(Duration::from_secs(2), self.task)
-            .await
-            .expect("run() did not return within 2 s of cancel")
-            .expect("run() panicked");
-        self.log
-    }
-}
+#[path = "support/recorder.rs"]
+mod recorder;
+use recorder::Run;
 
 /// Serves `app` on a fresh 127.0.0.1 port.
 async fn serve(app: Router) -> (String, JoinHandle<()>) {
@@ -230,7 +87,7 @@ async fn resumes_without_loss_or_duplicates_when_the_server_drops_every_7_events
         "{}/sse?host=host-1&rate=500&count=60&drop_every=7",
         sim.base_url()
     );
-    let mut run = Run::start(feed(url));
+    let mut run = Run::start(sse::run, feed(url));
     run.until("60 messages", WAIT, |r| r.messages().len() >= 60)
         .await;
     // Nothing more must come (a duplicate would show up here).
@@ -303,7 +160,7 @@ async fn a_stream_cut_in_the_middle_of_an_event_resumes_after_the_last_complete_
             .with_state(s.clone()),
     )
     .await;
-    let mut run = Run::start(feed(format!("{base}/events")));
+    let mut run = Run::start(sse::run, feed(format!("{base}/events")));
     run.until("3 messages", WAIT, |r| r.messages().len() >= 3)
         .await;
     assert_eq!(run.ids(), vec![1, 2, 3], "{}", run.summary());
@@ -327,7 +184,7 @@ async fn a_server_restart_on_the_same_port_resumes_with_last_event_id() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let addr = sim.addr();
     let url = format!("{}/sse?host=host-1&rate=100&count=40", sim.base_url());
-    let mut run = Run::start(feed(url));
+    let mut run = Run::start(sse::run, feed(url));
     run.until("10 messages", WAIT, |r| r.messages().len() >= 10)
         .await;
     sim.shutdown().await;
@@ -369,7 +226,7 @@ async fn a_server_restart_on_the_same_port_resumes_with_last_event_id() {
 #[tokio::test]
 async fn a_wrong_content_type_is_retried_with_a_clear_reason() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let mut run = Run::start(feed(format!("{}/sse-wrongtype", sim.base_url())));
+    let mut run = Run::start(sse::run, feed(format!("{}/sse-wrongtype", sim.base_url())));
     run.until("two failed attempts", WAIT, |r| r.retries().len() >= 2)
         .await;
     let retries = run.retries();
@@ -393,7 +250,7 @@ async fn server_errors_are_retried_then_the_stream_recovers() {
         ..Faults::default()
     });
     let url = format!("{}/sse?host=host-1&rate=200&count=5", sim.base_url());
-    let mut run = Run::start(feed(url));
+    let mut run = Run::start(sse::run, feed(url));
     run.until("5 messages", WAIT, |r| r.messages().len() >= 5)
         .await;
     assert_eq!(run.ids(), vec![1, 2, 3, 4, 5]);
@@ -430,7 +287,7 @@ async fn a_stalled_stream_is_reconnected_after_the_read_timeout() {
         sim.base_url()
     );
     let f = with_opts(feed(url), |o| o.read_timeout = Dur::millis(300));
-    let mut run = Run::start(f);
+    let mut run = Run::start(sse::run, f);
     run.until("12 messages", WAIT, |r| r.messages().len() >= 12)
         .await;
     assert_eq!(
@@ -468,7 +325,7 @@ async fn no_response_headers_within_the_read_timeout_is_retried() {
     let f = with_opts(feed(format!("http://{addr}/events")), |o| {
         o.read_timeout = Dur::millis(300)
     });
-    let mut run = Run::start(f);
+    let mut run = Run::start(sse::run, f);
     run.until("a failed attempt", WAIT, |r| !r.retries().is_empty())
         .await;
     assert_eq!(
@@ -483,7 +340,7 @@ async fn no_response_headers_within_the_read_timeout_is_retried() {
 async fn http_204_means_retry_at_the_backoff_cap() {
     let (base, server) =
         serve(Router::new().route("/events", get(|| async { StatusCode::NO_CONTENT }))).await;
-    let mut run = Run::start(feed(format!("{base}/events")));
+    let mut run = Run::start(sse::run, feed(format!("{base}/events")));
     run.until("a failed attempt", WAIT, |r| !r.retries().is_empty())
         .await;
     let (_, next_at, reason) = run.retries()[0].clone();
@@ -499,7 +356,7 @@ async fn http_204_means_retry_at_the_backoff_cap() {
 
 #[tokio::test]
 async fn an_invalid_url_fails_without_retrying() {
-    let mut run = Run::start(feed("ws://127.0.0.1:1/events"));
+    let mut run = Run::start(sse::run, feed("ws://127.0.0.1:1/events"));
     run.until("a state", WAIT, |r| !r.states().is_empty()).await;
     assert_eq!(
         run.states()[0],
@@ -524,7 +381,7 @@ async fn heartbeats_are_activity_but_not_messages() {
     );
     // Heartbeats alone keep a 300 ms read timeout from firing.
     let f = with_opts(feed(url), |o| o.read_timeout = Dur::millis(300));
-    let mut run = Run::start(f);
+    let mut run = Run::start(sse::run, f);
     run.until("1 message", WAIT, |r| !r.messages().is_empty())
         .await;
     let message_at = run.messages()[0].received_at;
@@ -553,7 +410,7 @@ async fn only_the_configured_event_types_are_kept() {
     let f = with_opts(feed(format!("{base}/events")), |o| {
         o.events = vec!["health".into(), "message".into()]
     });
-    let mut run = Run::start(f);
+    let mut run = Run::start(sse::run, f);
     run.until("3 messages", WAIT, |r| r.messages().len() >= 3)
         .await;
     run.during(Duration::from_millis(200)).await;
@@ -578,7 +435,7 @@ async fn only_the_configured_event_types_are_kept() {
     run.stop().await;
 
     // Without a filter, everything arrives.
-    let mut run = Run::start(feed(format!("{base}/events")));
+    let mut run = Run::start(sse::run, feed(format!("{base}/events")));
     run.until("4 messages", WAIT, |r| r.messages().len() >= 4)
         .await;
     assert_eq!(run.messages()[2].event_type.as_deref(), Some("other"));
@@ -593,7 +450,7 @@ async fn malformed_json_payloads_are_still_delivered() {
         "{}/sse?host=host-1&rate=200&count=9&garbage_every=3",
         sim.base_url()
     );
-    let mut run = Run::start(feed(url));
+    let mut run = Run::start(sse::run, feed(url));
     run.until("9 messages", WAIT, |r| r.messages().len() >= 9)
         .await;
     assert_eq!(run.ids(), (1..=9).collect::<Vec<u64>>());
@@ -625,7 +482,7 @@ async fn an_oversize_event_is_reported_and_the_stream_goes_on() {
     let f = with_opts(feed(format!("{base}/events")), |o| {
         o.max_event_size = ByteSize(100)
     });
-    let mut run = Run::start(f);
+    let mut run = Run::start(sse::run, f);
     run.until("1 message", WAIT, |r| !r.messages().is_empty())
         .await;
     assert_eq!(run.ids(), vec![2]);
@@ -658,14 +515,14 @@ async fn feed_headers_are_sent_with_env_expansion_and_never_reported() {
     bad.headers
         .insert("X-Other".into(), "${TELLTALE_SSE_TEST_MISSING}".into());
 
-    let mut run = Run::start(f);
+    let mut run = Run::start(sse::run, f);
     run.until("1 message", WAIT, |r| !r.messages().is_empty())
         .await;
     let req = &sim.requests("/sse")[0];
     assert_eq!(req.header("authorization"), Some("Bearer s3cret-value"));
     run.stop().await;
 
-    let mut run = Run::start(bad);
+    let mut run = Run::start(sse::run, bad);
     run.until("a failed attempt", WAIT, |r| !r.retries().is_empty())
         .await;
     let reason = run.retries()[0].2.clone();
