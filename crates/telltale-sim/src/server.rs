@@ -368,6 +368,28 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
     })
 }
 
+/// What the plain HTTP routes do first: resolve the host and the rate,
+/// then apply the `slow_ms` and `status` faults. `Err` is the response to send.
+async fn request_prologue(
+    shared: &Shared,
+    host: &str,
+    p: &Params,
+) -> Result<(usize, f64), Box<Response>> {
+    let Some(idx) = shared.host_index(host) else {
+        return Err(Box::new(unknown_host(shared, host)));
+    };
+    let rate = p.rate(shared)?;
+    if let Some(d) = p.slow() {
+        if !sleep_or_cancel(d, &shared.token).await {
+            return Err(Box::new(shutting_down()));
+        }
+    }
+    if let Some(resp) = p.status_fault() {
+        return Err(Box::new(resp));
+    }
+    Ok((idx, rate))
+}
+
 async fn poll_route(
     State(st): State<AppState>,
     Path(host): Path<String>,
@@ -375,21 +397,10 @@ async fn poll_route(
     headers: HeaderMap,
 ) -> Response {
     let shared = &st.shared;
-    let Some(idx) = shared.host_index(&host) else {
-        return unknown_host(shared, &host);
-    };
-    let rate = match p.rate(shared) {
-        Ok(r) => r,
+    let (idx, rate) = match request_prologue(shared, &host, &p).await {
+        Ok(v) => v,
         Err(resp) => return *resp,
     };
-    if let Some(d) = p.slow() {
-        if !sleep_or_cancel(d, &shared.token).await {
-            return shutting_down();
-        }
-    }
-    if let Some(resp) = p.status_fault() {
-        return resp;
-    }
     let seq = latest_seq(shared, rate);
     let elapsed = elapsed_of_seq(seq, rate);
     let etag = format!("\"{seq}\"");
@@ -437,21 +448,10 @@ async fn longpoll_route(
     Query(p): Query<Params>,
 ) -> Response {
     let shared = &st.shared;
-    let Some(idx) = shared.host_index(&host) else {
-        return unknown_host(shared, &host);
-    };
-    let rate = match p.rate(shared) {
-        Ok(r) => r,
+    let (idx, rate) = match request_prologue(shared, &host, &p).await {
+        Ok(v) => v,
         Err(resp) => return *resp,
     };
-    if let Some(d) = p.slow() {
-        if !sleep_or_cancel(d, &shared.token).await {
-            return shutting_down();
-        }
-    }
-    if let Some(resp) = p.status_fault() {
-        return resp;
-    }
     let cursor = p.cursor.unwrap_or(0);
     let hold = p
         .hold_ms
@@ -506,21 +506,10 @@ async fn metrics_route(
     Query(p): Query<Params>,
 ) -> Response {
     let shared = &st.shared;
-    let Some(idx) = shared.host_index(&host) else {
-        return unknown_host(shared, &host);
-    };
-    let rate = match p.rate(shared) {
-        Ok(r) => r,
+    let (idx, rate) = match request_prologue(shared, &host, &p).await {
+        Ok(v) => v,
         Err(resp) => return *resp,
     };
-    if let Some(d) = p.slow() {
-        if !sleep_or_cancel(d, &shared.token).await {
-            return shutting_down();
-        }
-    }
-    if let Some(resp) = p.status_fault() {
-        return resp;
-    }
     let seq = latest_seq(shared, rate);
     let s = sample(idx, seq, elapsed_of_seq(seq, rate), &shared.cfg);
     (
