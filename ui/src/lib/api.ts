@@ -95,6 +95,11 @@ export interface Api {
   live(handlers: LiveHandlers): () => void;
   /** Starts the built-in simulated fleet and adds its feeds (desktop app only). */
   addDemoFleet?: () => Promise<ImportReport>;
+  /**
+   * Calls `cb` with an alert id when the operator clicks that alert's desktop
+   * notification (desktop app only); returns the unsubscribe function.
+   */
+  onAlertOpen?: (cb: (alertId: number) => void) => () => void;
 }
 
 // ---- browser (HTTP + WebSocket) ---------------------------------------------
@@ -307,6 +312,22 @@ export function createTauriApi(): Api {
     exportConfig: () => invoke('export_config'),
     importConfig: (text) => invoke('import_config', { text }),
     addDemoFleet: () => invoke('add_demo_fleet'),
+    onAlertOpen: (cb) => {
+      let active = true;
+      let unlisten: (() => void) | null = null;
+      void import('@tauri-apps/api/event').then(({ listen }) =>
+        listen<number>('alert-open', (e) => {
+          if (active && typeof e.payload === 'number') cb(e.payload);
+        }).then((u) => {
+          if (active) unlisten = u;
+          else u();
+        }),
+      );
+      return () => {
+        active = false;
+        unlisten?.();
+      };
+    },
     live: (handlers) => {
       let active = true;
       void core.then(({ Channel, invoke }) => {

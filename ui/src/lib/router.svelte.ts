@@ -1,7 +1,7 @@
 export type Route =
   | { name: 'overview' }
   | { name: 'feed'; feed: string }
-  | { name: 'alerts' }
+  | { name: 'alerts'; alert?: number }
   | { name: 'edit'; feed: string | null };
 
 export function parseHash(hash: string): Route {
@@ -16,8 +16,10 @@ export function parseHash(hash: string): Route {
   switch (parts[0]) {
     case 'feed':
       return parts[1] ? { name: 'feed', feed: decode(parts[1]) } : { name: 'overview' };
-    case 'alerts':
-      return { name: 'alerts' };
+    case 'alerts': {
+      const id = Number(parts[1]);
+      return parts[1] && Number.isInteger(id) && id > 0 ? { name: 'alerts', alert: id } : { name: 'alerts' };
+    }
     case 'new':
       return { name: 'edit', feed: null };
     case 'edit':
@@ -34,7 +36,7 @@ export function href(route: Route): string {
     case 'feed':
       return `#/feed/${encodeURIComponent(route.feed)}`;
     case 'alerts':
-      return '#/alerts';
+      return route.alert === undefined ? '#/alerts' : `#/alerts/${route.alert}`;
     case 'edit':
       return route.feed === null ? '#/new' : `#/edit/${encodeURIComponent(route.feed)}`;
   }
