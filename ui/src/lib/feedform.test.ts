@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import {
+  configFromForm,
+  duplicateName,
+  emptyRule,
+  errorAt,
+  formFromConfig,
+  parseDuration,
+  parseLabels,
+  ruleToConfig,
+  validateForm,
+  validateRule,
+  type RuleForm,
+} from './feedform';
+import type { FeedConfig } from './types';
+
+const BASE: FeedConfig = {
+  name: 'host-1',
+  transport: 'websocket',
+  url: 'ws://127.0.0.1:9700/ws',
+  format: 'json',
+  headers: { Authorization: 'Bearer ••••••' },
+  metric: [{ name: 'cpu', pointer: '/cpu' }],
+  alert: [{ name: 'cpu high', kind: 'threshold', metric: 'cpu', op: '>', value: 90, clear: 70, severity: 'critical' }],
+  backoff: { initial: '1s', max: '1m', reset_after: '30s' },
+  websocket: { subprotocols: ['v1'], subscribe: ['{"sub":"all"}'], ping_interval: '15s', pong_timeout: '10s', max_message_size: '1MiB' },
+};
+
+function rule(over: Partial<RuleForm>): RuleForm {
+  return { ...emptyRule('threshold', 'cpu'), name: 'r', value: '90', ...over };
+}
+
+describe('duplicateName', () => {
+  it('finds the first free copy name', () => {
+    expect(duplicateName('web', ['web'])).toBe('web-copy');
+    expect(duplicateName('web', ['web', 'web-copy'])).toBe('web-copy-2');
+    expect(duplicateName('web', ['web', 'web-copy', 'web-copy-2'])).toBe('web-copy-3');
+    expect(duplicateName('web-copy', ['web', 'web-copy'])).toBe('web-copy-2');
+    expect(duplicateName('web-copy-2', ['web-copy', 'web-copy-2'])).toBe('web-copy-3');
+  });
+});
+
+describe('durations and labels', () => {
+  it('parses what the engine parses', () => {
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('30s')).toBe(30_000);
+    expect(parseDuration('1.5s')).toBe(1_500);
+    expect(parseDuration('5m')).toBe(300_000);
+    expect(parseDuration('2h')).toBe(7_200_000);
+    expect(parseDuration('7d')).toBe(604_800_000);
+    expect(parseDuration('10')).toBe(10_000);
+    expect(parseDuration('10 parsecs')).toBeNull();
+    expect(parseDuration('')).toBeNull();
+    expect(parseDuration('-5s')).toBeNull();
+  });
+  it('reads label pairs', () => {
+    expect(parseLabels('mode="idle", cpu=0')).toEqual({ mode: 'idle', cpu: '0' });
+    expect(parseLabels('path="a,\\"b\\""')).toEqual({ path: 'a,"b"' });
+    expect(parseLabels('')).toEqual({});
+    expect(typeof parseLabels('=x')).toBe('string');
+  });
+});
+
+describe('config ↔ form', () => {
+  it('round-trips a config, keeping what the form does not show', () => {
+    const out = configFromForm(formFromConfig(BASE), BASE);
+    expect(out.backoff).toEqual(BASE.backoff);
+    expect(out.headers).toEqual(BASE.headers);
+    expect(out.metric).toEqual([{ name: 'cpu', pointer: '/cpu' }]);
+    expect(out.alert).toEqual(BASE.alert);
+    expect(out.websocket).toEqual(BASE.websocket);
+    expect([out.sse, out.poll, out.long_poll]).toEqual([null, null, null]);
+  });
+
+  it('switching transport drops the old section and builds the new one', () => {
+    const f = formFromConfig(BASE);
+    f.transport = 'long_poll';
+    f.url = 'http://127.0.0.1:9700/lp';
+    f.longPoll = { ...f.longPoll, hold: '20s', cursor: 'body', cursorPointer: '/cursor', cursorParam: 'since' };
+    const out = configFromForm(f, BASE);
+    expect(out.websocket).toBeNull();
+    expect(out.long_poll).toEqual({ hold: '20s', timeout: null, cursor: { from: 'body', pointer: '/cursor', param: 'since' }, items: null, id_pointer: null });
+  });
+
+  it('a poll form sends method, body and interval', () => {
+    const f = formFromConfig(null);
+    Object.assign(f, { name: 'p', url: 'http://x/y' });
+    f.poll = { interval: '2s', timeout: '', method: 'post', body: '{"q":1}', conditional: false };
+    expect(configFromForm(f, null).poll).toEqual({ interval: '2s', method: 'POST', body: '{"q":1}', conditional: false });
+  });
+
+  it('sends only the fields a rule kind uses', () => {
+    expect(ruleToConfig({ ...rule({ kind: 'stale', after: '2m', value: '5' }) })).toEqual({ name: 'r', kind: 'stale', severity: 'warning', after: '2m' });
+    expect(ruleToConfig(rule({ op: '<', value: '10', clear: '20', for: '1m', labels: 'core="0"' }))).toEqual({
+      name: 'r', kind: 'threshold', severity: 'warning', metric: 'cpu', labels: { core: '0' }, op: '<', value: 10, clear: 20, for: '1m',
+    });
+  });
+});
+
+describe('validation at the field', () => {
+  it('accepts a good rule and reports each bad field by its path', () => {
+    expect(validateRule(rule({}), 0, ['cpu'])).toEqual({});
+    const e = validateRule(rule({ name: ' ', metric: 'mem', value: 'high', for: 'soon' }), 2, ['cpu']);
+    expect(Object.keys(e).sort()).toEqual(['alert[2].for', 'alert[2].metric', 'alert[2].name', 'alert[2].value']);
+    expect(e['alert[2].value']).toMatch(/not a number/);
+  });
+
+  it('clear must be on the healthy side', () => {
+    expect(validateRule(rule({ op: '>', value: '90', clear: '95' }), 0)['alert[0].clear']).toMatch(/at or below 90/);
+    expect(validateRule(rule({ op: '<', value: '10', clear: '5' }), 0)['alert[0].clear']).toMatch(/at or above 10/);
+    expect(validateRule(rule({ op: '>', value: '90', clear: '70' }), 0)).toEqual({});
+  });
+
+  it('stale, down and keyword rules need their own fields', () => {
+    expect(Object.keys(validateRule(rule({ kind: 'down', after: '' }), 0))).toEqual(['alert[0].after']);
+    expect(Object.keys(validateRule(rule({ kind: 'keyword', pattern: '(' }), 0))).toEqual(['alert[0].pattern']);
+    expect(validateRule(rule({ kind: 'status', value: '' }), 0)).toEqual({});
+  });
+
+  it('checks the feed form per transport', () => {
+    const f = formFromConfig(null);
+    Object.assign(f, { name: 'web', url: 'ws://x/y', transport: 'poll' });
+    f.poll.interval = '10 parsecs';
+    const e = validateForm(f, { existingNames: ['web'] });
+    expect(e.name).toMatch(/taken/);
+    expect(e.url).toMatch(/needs http/);
+    expect(e['poll.interval']).toMatch(/not a duration/);
+    expect(errorAt(e, 'poll')).toMatch(/not a duration/);
+
+    f.transport = 'long_poll';
+    f.url = 'http://x/y';
+    f.longPoll = { ...f.longPoll, hold: '30s', timeout: '20s', cursor: 'body', cursorPointer: 'cursor', cursorParam: '' };
+    const lp = validateForm(f);
+    expect(Object.keys(lp).sort()).toEqual(['long_poll.cursor.param', 'long_poll.cursor.pointer', 'long_poll.timeout']);
+
+    f.transport = 'websocket';
+    f.url = 'ws://x/y';
+    f.ws.pingInterval = 'often';
+    f.metrics = [{ name: 'cpu', pointer: 'cpu', prometheus: '', labels: '', regex: '' }, { name: 'cpu', pointer: '/c', prometheus: '', labels: '', regex: '' }];
+    const ws = validateForm(f);
+    expect(Object.keys(ws).sort()).toEqual(['metric[0].pointer', 'metric[1].name', 'websocket.ping_interval']);
+  });
+});

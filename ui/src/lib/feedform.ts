@@ -1,0 +1,484 @@
+// The feed editor's form: a flat, string-valued model of a FeedConfig (what
+// the inputs bind to), its conversion both ways, and the checks that can be
+// made before saving. Error keys are the server's field paths (`url`,
+// `poll.interval`, `alert[1].value`), so client and server messages land at
+// the same field.
+import type { AlertRule, FeedConfig, MetricRule, PayloadFormat, Severity, TransportKind } from './types';
+import type { AlertKind } from './bindings/AlertKind';
+import type { CmpOp } from './bindings/CmpOp';
+
+export type { AlertKind, CmpOp };
+export const ALERT_KINDS: AlertKind[] = ['threshold', 'stale', 'down', 'status', 'keyword'];
+export const CMP_OPS: CmpOp[] = ['>', '>=', '<', '<=', '==', '!='];
+export const SEVERITIES: Severity[] = ['info', 'warning', 'critical'];
+export type CursorFrom = 'headers' | 'body' | 'none';
+
+export interface MetricForm {
+  name: string;
+  pointer: string;
+  prometheus: string;
+  /** `key="value"` pairs, comma separated. */
+  labels: string;
+  regex: string;
+}
+
+export interface RuleForm {
+  name: string;
+  kind: AlertKind;
+  metric: string;
+  labels: string;
+  op: CmpOp;
+  value: string;
+  clear: string;
+  after: string;
+  pattern: string;
+  for: string;
+  severity: Severity;
+  summary: string;
+}
+
+export interface FeedForm {
+  name: string;
+  transport: TransportKind;
+  url: string;
+  format: PayloadFormat;
+  enabled: boolean;
+  headers: string;
+  staleAfter: string;
+  metrics: MetricForm[];
+  alerts: RuleForm[];
+  ws: { subprotocols: string; subscribe: string; pingInterval: string; pongTimeout: string };
+  sse: { events: string; readTimeout: string };
+  poll: { interval: string; timeout: string; method: string; body: string; conditional: boolean };
+  longPoll: {
+    hold: string;
+    timeout: string;
+    cursor: CursorFrom;
+    cursorPointer: string;
+    cursorParam: string;
+    items: string;
+    idPointer: string;
+  };
+}
+
+export type FieldErrors = Record<string, string>;
+
+// ---- durations and small parsers ----------------------------------------------
+
+const UNITS: Record<string, number> = {
+  '': 1000, s: 1000, sec: 1000, secs: 1000, ms: 1, m: 60_000, min: 60_000, mins: 60_000,
+  h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000,
+};
+
+/** Milliseconds of a config duration (`500ms`, `30s`, `5m`, `2h`, `7d`, bare seconds), or null. */
+export function parseDuration(s: string): number | null {
+  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$/.exec(s);
+  if (!m) return null;
+  const unit = UNITS[m[2] ?? ''];
+  if (unit === undefined) return null;
+  const ms = Number(m[1]) * unit;
+  return Number.isFinite(ms) && ms <= 1e14 ? ms : null;
+}
+
+const DURATION_HINT = 'is not a duration: write e.g. 500ms, 30s, 5m, 2h or 7d';
+
+/** `a="1", b=2` → {a: '1', b: '2'}; an error message when a pair cannot be read. */
+export function parseLabels(text: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  const t = text.trim();
+  if (!t) return out;
+  const re = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,"]*?))\s*(?:,|$)/y;
+  let i = 0;
+  while (i < t.length) {
+    re.lastIndex = i;
+    const m = re.exec(t);
+    if (!m || m[0].length === 0) return `cannot read labels near \`${t.slice(i, i + 20)}\`: write key="value", key2="value"`;
+    out[m[1] as string] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '').trim();
+    i = re.lastIndex;
+  }
+  return out;
+}
+
+export function formatLabelsText(labels: Record<string, string> | undefined): string {
+  return Object.entries(labels ?? {})
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(', ');
+}
+
+function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+}
+
+function list(text: string): string[] {
+  return text
+    .split(',')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+}
+
+function num(s: string): number | null {
+  const t = s.trim();
+  if (t === '') return null;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : null;
+}
+
+const opt = (s: string): string | null => (s.trim() === '' ? null : s.trim());
+
+// ---- naming ---------------------------------------------------------------------
+
+/** A name for a copy of `name` that no existing feed has: `web-copy`, `web-copy-2`, … */
+export function duplicateName(name: string, existing: Iterable<string>): string {
+  const taken = new Set(existing);
+  const base = name.replace(/-copy(-\d+)?$/, '');
+  let candidate = `${base}-copy`;
+  for (let n = 2; taken.has(candidate); n++) candidate = `${base}-copy-${n}`;
+  return candidate;
+}
+
+/** `name`, or `name_2`, `name_3`… when taken. */
+export function uniqueName(name: string, taken: Iterable<string>): string {
+  const set = new Set(taken);
+  if (!set.has(name)) return name;
+  let n = 2;
+  while (set.has(`${name}_${n}`)) n++;
+  return `${name}_${n}`;
+}
+
+// ---- config ↔ form --------------------------------------------------------------
+
+export function emptyRule(kind: AlertKind = 'threshold', metric = ''): RuleForm {
+  return {
+    name: '', kind, metric, labels: '', op: '>', value: '', clear: '', after: kind === 'stale' || kind === 'down' ? '1m' : '',
+    pattern: '', for: '', severity: 'warning', summary: '',
+  };
+}
+
+export function ruleFromConfig(r: AlertRule): RuleForm {
+  return {
+    name: r.name,
+    kind: r.kind,
+    metric: r.metric ?? '',
+    labels: formatLabelsText(r.labels),
+    op: r.op ?? '>',
+    value: r.value === null || r.value === undefined ? '' : String(r.value),
+    clear: r.clear === null || r.clear === undefined ? '' : String(r.clear),
+    after: r.after ?? '',
+    pattern: r.pattern ?? '',
+    for: r.for ?? '',
+    severity: r.severity,
+    summary: r.summary ?? '',
+  };
+}
+
+/** The rule as the API takes it: only the fields its kind uses. */
+export function ruleToConfig(f: RuleForm): AlertRule {
+  const r: AlertRule = { name: f.name.trim(), kind: f.kind, severity: f.severity };
+  if (f.kind === 'threshold') {
+    r.metric = opt(f.metric);
+    const labels = parseLabels(f.labels);
+    if (typeof labels !== 'string' && Object.keys(labels).length) r.labels = labels;
+    r.op = f.op;
+    r.value = num(f.value);
+    const clear = num(f.clear);
+    if (clear !== null) r.clear = clear;
+  }
+  if (f.kind === 'stale' || f.kind === 'down') r.after = opt(f.after);
+  if (f.kind === 'keyword') r.pattern = f.pattern === '' ? null : f.pattern;
+  if (opt(f.for)) r.for = opt(f.for);
+  if (opt(f.summary)) r.summary = opt(f.summary);
+  return r;
+}
+
+export function formFromConfig(c: FeedConfig | null): FeedForm {
+  const ws = c?.websocket;
+  const sse = c?.sse;
+  const poll = c?.poll;
+  const lp = c?.long_poll;
+  const cursor = lp?.cursor;
+  return {
+    name: c?.name ?? '',
+    transport: c?.transport ?? 'poll',
+    url: c?.url ?? '',
+    format: c?.format ?? 'json',
+    enabled: c?.enabled ?? true,
+    headers: Object.entries(c?.headers ?? {})
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n'),
+    staleAfter: c?.stale_after ?? '',
+    metrics: (c?.metric ?? []).map((m) => ({
+      name: m.name,
+      pointer: m.pointer ?? '',
+      prometheus: m.prometheus ?? '',
+      labels: formatLabelsText(m.labels),
+      regex: m.regex ?? '',
+    })),
+    alerts: (c?.alert ?? []).map(ruleFromConfig),
+    ws: {
+      subprotocols: (ws?.subprotocols ?? []).join(', '),
+      subscribe: (ws?.subscribe ?? []).join('\n'),
+      pingInterval: ws?.ping_interval ?? '',
+      pongTimeout: ws?.pong_timeout ?? '',
+    },
+    sse: { events: (sse?.events ?? []).join(', '), readTimeout: sse?.read_timeout ?? '' },
+    poll: {
+      interval: poll?.interval ?? '10s',
+      timeout: poll?.timeout ?? '',
+      method: poll?.method ?? 'GET',
+      body: poll?.body ?? '',
+      conditional: poll?.conditional ?? true,
+    },
+    longPoll: {
+      hold: lp?.hold ?? '',
+      timeout: lp?.timeout ?? '',
+      cursor: cursor?.from ?? 'headers',
+      cursorPointer: cursor?.from === 'body' ? cursor.pointer : '',
+      cursorParam: cursor?.from === 'body' ? cursor.param : '',
+      items: lp?.items ?? '',
+      idPointer: lp?.id_pointer ?? '',
+    },
+  };
+}
+
+function parseHeaders(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return headers;
+}
+
+/**
+ * The config to save. Settings the form does not show (backoff, status,
+ * sizes, …) are kept from `base`; a section of another transport is dropped.
+ * Blank optional fields are left out, so the engine's defaults apply.
+ */
+export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig {
+  const same = base?.transport === f.transport;
+  const metric: MetricRule[] = f.metrics.map((m) => {
+    const r: MetricRule = { name: m.name.trim() };
+    if (f.format === 'json') r.pointer = m.pointer.trim() || null;
+    if (f.format === 'prometheus') {
+      if (opt(m.prometheus)) r.prometheus = opt(m.prometheus);
+      const labels = parseLabels(m.labels);
+      if (typeof labels !== 'string' && Object.keys(labels).length) r.labels = labels;
+    }
+    if (f.format === 'text') r.regex = m.regex === '' ? null : m.regex;
+    return r;
+  });
+  const cfg: FeedConfig = {
+    ...(base ?? {}),
+    name: f.name.trim(),
+    transport: f.transport,
+    url: f.url.trim(),
+    format: f.format,
+    enabled: f.enabled,
+    headers: parseHeaders(f.headers),
+    metric,
+    alert: f.alerts.map(ruleToConfig),
+    stale_after: opt(f.staleAfter),
+    websocket: null,
+    sse: null,
+    poll: null,
+    long_poll: null,
+  };
+  // each section: what the base had (fields not shown here), then the form's fields
+  const put = <T extends object>(baseSection: T | null | undefined, fields: Record<string, unknown>): T => {
+    const out: Record<string, unknown> = { ...(same && baseSection ? baseSection : {}) };
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) delete out[k];
+      else out[k] = v;
+    }
+    return out as T;
+  };
+  const dur = (s: string) => opt(s) ?? undefined;
+  if (f.transport === 'websocket') {
+    cfg.websocket = put(base?.websocket, {
+      subprotocols: list(f.ws.subprotocols),
+      subscribe: lines(f.ws.subscribe),
+      ping_interval: dur(f.ws.pingInterval),
+      pong_timeout: dur(f.ws.pongTimeout),
+    });
+  } else if (f.transport === 'sse') {
+    cfg.sse = put(base?.sse, { events: list(f.sse.events), read_timeout: dur(f.sse.readTimeout) });
+  } else if (f.transport === 'poll') {
+    cfg.poll = put(base?.poll, {
+      interval: dur(f.poll.interval),
+      timeout: dur(f.poll.timeout),
+      method: opt(f.poll.method)?.toUpperCase() ?? undefined,
+      body: f.poll.body === '' ? null : f.poll.body,
+      conditional: f.poll.conditional,
+    });
+  } else {
+    const lp = f.longPoll;
+    cfg.long_poll = put(base?.long_poll, {
+      hold: dur(lp.hold),
+      timeout: opt(lp.timeout),
+      cursor:
+        lp.cursor === 'body'
+          ? { from: 'body', pointer: lp.cursorPointer.trim(), param: lp.cursorParam.trim() }
+          : { from: lp.cursor },
+      items: opt(lp.items),
+      id_pointer: opt(lp.idPointer),
+    });
+  }
+  return cfg;
+}
+
+// ---- checks before saving ---------------------------------------------------------
+
+function checkDuration(errors: FieldErrors, field: string, value: string, required = false): void {
+  if (value.trim() === '') {
+    if (required) errors[field] = 'is missing: e.g. 30s';
+    return;
+  }
+  const ms = parseDuration(value);
+  if (ms === null) errors[field] = `\`${value.trim()}\` ${DURATION_HINT}`;
+}
+
+function checkPointer(errors: FieldErrors, field: string, value: string): void {
+  const v = value.trim();
+  if (v !== '' && !v.startsWith('/')) errors[field] = `\`${v}\` is not a JSON pointer: it starts with /, e.g. /cpu`;
+}
+
+/** Problems of one alert rule, keyed `alert[i].field`. */
+export function validateRule(r: RuleForm, i: number, metricNames: readonly string[] = []): FieldErrors {
+  const e: FieldErrors = {};
+  const k = (f: string) => `alert[${i}].${f}`;
+  if (!r.name.trim()) e[k('name')] = 'is empty: name the rule, e.g. cpu high';
+  if (r.kind === 'threshold') {
+    if (!r.metric.trim()) e[k('metric')] = 'is missing: the metric this rule watches';
+    else if (metricNames.length && !metricNames.includes(r.metric.trim()))
+      e[k('metric')] = `\`${r.metric.trim()}\` is not one of this feed's metrics (${metricNames.join(', ')})`;
+    const v = num(r.value);
+    if (r.value.trim() === '') e[k('value')] = 'is missing: the threshold, e.g. 90';
+    else if (v === null) e[k('value')] = `\`${r.value.trim()}\` is not a number`;
+    const c = num(r.clear);
+    if (r.clear.trim() !== '' && c === null) e[k('clear')] = `\`${r.clear.trim()}\` is not a number`;
+    if (v !== null && c !== null) {
+      const ok = r.op === '>' || r.op === '>=' ? c <= v : r.op === '<' || r.op === '<=' ? c >= v : true;
+      if (!ok)
+        e[k('clear')] = `must be on the healthy side of the threshold (${r.op === '>' || r.op === '>=' ? 'at or below' : 'at or above'} ${v})`;
+    }
+    const labels = parseLabels(r.labels);
+    if (typeof labels === 'string') e[k('labels')] = labels;
+  }
+  if (r.kind === 'stale' || r.kind === 'down') checkDuration(e, k('after'), r.after, true);
+  if (r.kind === 'keyword') {
+    if (r.pattern === '') e[k('pattern')] = 'is missing: a regular expression such as level=critical';
+    else {
+      try {
+        new RegExp(r.pattern);
+      } catch {
+        e[k('pattern')] = 'is not a valid regular expression';
+      }
+    }
+  }
+  checkDuration(e, k('for'), r.for);
+  return e;
+}
+
+/** Everything the form can check without the server. */
+export function validateForm(f: FeedForm, opts: { existingNames?: readonly string[] } = {}): FieldErrors {
+  const e: FieldErrors = {};
+  const name = f.name.trim();
+  if (!name) e.name = 'is empty: give the feed a unique name';
+  else if (opts.existingNames?.includes(name)) e.name = `\`${name}\` is taken: feed names are unique`;
+  const url = f.url.trim();
+  const schemes = f.transport === 'websocket' ? ['ws:', 'wss:'] : ['http:', 'https:'];
+  if (!url) e.url = `is empty: e.g. ${f.transport === 'websocket' ? 'wss' : 'https'}://host/path`;
+  else {
+    let u: URL | null = null;
+    try {
+      u = new URL(url);
+    } catch {
+      e.url = `\`${url}\` is not a valid URL`;
+    }
+    if (u && !schemes.includes(u.protocol))
+      e.url = `has scheme \`${u.protocol.replace(':', '')}\`, but ${f.transport.replace('_', ' ')} needs ${schemes.map((s) => `${s}//`).join(' or ')}`;
+  }
+  for (const line of f.headers.split('\n')) {
+    if (line.trim() === '') continue;
+    const i = line.indexOf(':');
+    if (i <= 0) e.headers = `\`${line.trim()}\` is not \`Name: value\``;
+    else if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(line.slice(0, i).trim()))
+      e.headers = `\`${line.slice(0, i).trim()}\` is not a valid HTTP header name`;
+  }
+  checkDuration(e, 'stale_after', f.staleAfter);
+
+  if (f.transport === 'websocket') {
+    checkDuration(e, 'websocket.ping_interval', f.ws.pingInterval);
+    checkDuration(e, 'websocket.pong_timeout', f.ws.pongTimeout);
+    if (list(f.ws.subprotocols).some((p) => !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(p)))
+      e['websocket.subprotocols'] = 'a subprotocol is a token without spaces, e.g. graphql-ws';
+  } else if (f.transport === 'sse') {
+    checkDuration(e, 'sse.read_timeout', f.sse.readTimeout);
+  } else if (f.transport === 'poll') {
+    checkDuration(e, 'poll.interval', f.poll.interval);
+    checkDuration(e, 'poll.timeout', f.poll.timeout);
+    if (f.poll.method.trim() && !/^[A-Za-z]+$/.test(f.poll.method.trim())) e['poll.method'] = 'is not an HTTP method, e.g. GET or POST';
+    const iv = parseDuration(f.poll.interval);
+    if (iv !== null && iv < 100) e['poll.interval'] = 'is too short: at least 100ms';
+  } else {
+    const lp = f.longPoll;
+    checkDuration(e, 'long_poll.hold', lp.hold);
+    checkDuration(e, 'long_poll.timeout', lp.timeout);
+    const hold = parseDuration(lp.hold || '30s');
+    const timeout = parseDuration(lp.timeout);
+    if (hold !== null && timeout !== null && timeout <= hold) e['long_poll.timeout'] = `must exceed the hold (${lp.hold || '30s'})`;
+    if (lp.cursor === 'body') {
+      if (!lp.cursorPointer.trim()) e['long_poll.cursor.pointer'] = 'is missing: where the cursor is in the response, e.g. /cursor';
+      else checkPointer(e, 'long_poll.cursor.pointer', lp.cursorPointer);
+      if (!lp.cursorParam.trim()) e['long_poll.cursor.param'] = 'is missing: the query parameter that sends it back, e.g. since';
+    }
+    checkPointer(e, 'long_poll.items', lp.items);
+    checkPointer(e, 'long_poll.id_pointer', lp.idPointer);
+  }
+
+  const seen = new Set<string>();
+  f.metrics.forEach((m, i) => {
+    const k = (x: string) => `metric[${i}].${x}`;
+    const n = m.name.trim();
+    if (!n) e[k('name')] = 'is empty: name the series, e.g. cpu';
+    else if (seen.has(n)) e[k('name')] = `\`${n}\` is used twice`;
+    seen.add(n);
+    if (f.format === 'json') {
+      if (!m.pointer.trim()) e[k('pointer')] = 'is missing: a JSON pointer such as /cpu';
+      else checkPointer(e, k('pointer'), m.pointer);
+    } else if (f.format === 'prometheus') {
+      const labels = parseLabels(m.labels);
+      if (typeof labels === 'string') e[k('labels')] = labels;
+    } else if (f.format === 'text') {
+      if (!m.regex) e[k('regex')] = 'is missing: a regular expression whose first group is the number, e.g. cpu=([0-9.]+)';
+      else {
+        try {
+          new RegExp(m.regex);
+        } catch {
+          e[k('regex')] = 'is not a valid regular expression';
+        }
+      }
+    }
+  });
+  const ruleNames = new Set<string>();
+  const metricNames = f.metrics.map((m) => m.name.trim()).filter(Boolean);
+  f.alerts.forEach((r, i) => {
+    Object.assign(e, validateRule(r, i, metricNames));
+    const n = r.name.trim();
+    if (n && ruleNames.has(n)) e[`alert[${i}].name`] = `\`${n}\` is used twice in this feed`;
+    ruleNames.add(n);
+  });
+  return e;
+}
+
+/** The message for `field` (or a field under it), from a map of field paths. */
+export function errorAt(errors: FieldErrors, field: string): string | null {
+  if (errors[field] !== undefined) return errors[field] ?? null;
+  for (const [k, v] of Object.entries(errors)) {
+    if (k.startsWith(`${field}.`) || k.startsWith(`${field}[`)) return v;
+  }
+  return null;
+}
