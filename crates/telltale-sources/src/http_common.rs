@@ -2,6 +2,7 @@
 //! and a request with the feed's headers, `${ENV}` expanded at connect time.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use std::sync::Mutex;
 use telltale_model::FeedConfig;
 
 /// Builds the feed's configured headers, expanding `${ENV}` references.
@@ -24,7 +25,7 @@ pub fn feed_headers(feed: &FeedConfig) -> Result<HeaderMap, String> {
     Ok(map)
 }
 
-/// A reqwest client for one feed. `timeout` bounds each whole request, or
+/// A new reqwest client. `timeout` bounds each whole request, or
 /// `None` for streams (SSE), where liveness is watched instead.
 pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder()
@@ -36,6 +37,43 @@ pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, S
     }
     b.build()
         .map_err(|e| format!("cannot build an HTTP client: {e}"))
+}
+
+/// The HTTP client all HTTP feeds (poll, SSE, long poll) of this tokio
+/// runtime share; each request sets its own timeout where it needs one.
+///
+/// Building a client loads the TLS trust roots, which costs tens of
+/// milliseconds of CPU on the async runtime; a thousand feeds each building
+/// their own would stall the process for many seconds at startup. One shared
+/// client (its pool keyed by host) with a per-request timeout behaves the
+/// same and also reuses connections between feeds of the same server.
+///
+/// It is shared per runtime, not per process: a hyper connection belongs to
+/// the runtime that opened it, and reusing a pooled connection from a
+/// runtime that has since shut down fails (reqwest#1148, #2501) — which
+/// happens as soon as several `#[tokio::test]`s poll.
+pub fn shared_client() -> Result<reqwest::Client, String> {
+    const KEEP: usize = 8;
+    static CLIENTS: Mutex<Vec<(Option<tokio::runtime::Id>, reqwest::Client)>> =
+        Mutex::new(Vec::new());
+    let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
+    let lock = || CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, c)) = lock().iter().find(|(id, _)| *id == runtime) {
+        return Ok(c.clone());
+    }
+    // Built without holding the lock; a concurrent builder may win the race.
+    let built = client(None)?;
+    let mut clients = lock();
+    if let Some((_, c)) = clients.iter().find(|(id, _)| *id == runtime) {
+        return Ok(c.clone());
+    }
+    if clients.len() >= KEEP {
+        // Runtimes are few in production (one); tests create many and never
+        // come back to an old one.
+        clients.remove(0);
+    }
+    clients.push((runtime, built.clone()));
+    Ok(built)
 }
 
 /// A short, secret-free description of a reqwest error.

@@ -203,7 +203,7 @@ impl Session {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let c = http_common::client(Some(self.opts.timeout()))?;
+        let c = http_common::shared_client()?;
         self.client = Some(c.clone());
         Ok(c)
     }
@@ -245,7 +245,11 @@ impl Session {
                 format_duration(timeout)
             )
         };
-        let mut resp = match client.get(self.request_url()).headers(headers).send().await {
+        let request = client
+            .get(self.request_url())
+            .headers(headers)
+            .timeout(timeout);
+        let mut resp = match request.send().await {
             Ok(r) => r,
             Err(e) if e.is_timeout() => return Outcome::Failed(timed_out()),
             Err(e) => return Outcome::Failed(http_common::describe(&e)),

@@ -56,7 +56,7 @@ use crate::http_common::{describe, feed_headers};
 use crate::Sink;
 use http::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use http::HeaderValue;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::duration::format_duration;
 use telltale_model::feed::PollOptions;
@@ -209,7 +209,7 @@ fn prepare(
             headers.insert(IF_MODIFIED_SINCE, lm.clone());
         }
     }
-    let client = shared_client()?;
+    let client = crate::http_common::shared_client()?;
     let mut builder = client
         .request(method, url)
         .headers(headers)
@@ -221,42 +221,6 @@ fn prepare(
         .build()
         .map_err(|e| format!("cannot build the request: {}", describe(&e)))?;
     Ok((client, request))
-}
-
-/// The HTTP client all polling feeds of this tokio runtime share.
-///
-/// Building a client loads the TLS trust roots, which costs tens of
-/// milliseconds of CPU on the async runtime; a thousand feeds each building
-/// their own would stall the process for many seconds at startup. One shared
-/// client (its pool keyed by host) with a per-request timeout behaves the
-/// same and also reuses connections between feeds of the same server.
-///
-/// It is shared per runtime, not per process: a hyper connection belongs to
-/// the runtime that opened it, and reusing a pooled connection from a
-/// runtime that has since shut down fails (reqwest#1148, #2501) — which
-/// happens as soon as several `#[tokio::test]`s poll.
-fn shared_client() -> Result<reqwest::Client, String> {
-    const KEEP: usize = 8;
-    static CLIENTS: Mutex<Vec<(Option<tokio::runtime::Id>, reqwest::Client)>> =
-        Mutex::new(Vec::new());
-    let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
-    let lock = || CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, c)) = lock().iter().find(|(id, _)| *id == runtime) {
-        return Ok(c.clone());
-    }
-    // Built without holding the lock; a concurrent builder may win the race.
-    let built = crate::http_common::client(None)?;
-    let mut clients = lock();
-    if let Some((_, c)) = clients.iter().find(|(id, _)| *id == runtime) {
-        return Ok(c.clone());
-    }
-    if clients.len() >= KEEP {
-        // Runtimes are few in production (one); tests create many and never
-        // come back to an old one.
-        clients.remove(0);
-    }
-    clients.push((runtime, built.clone()));
-    Ok(built)
 }
 
 /// `host:port` of the feed's URL: safe to show.

@@ -132,7 +132,7 @@ impl Session {
     async fn connect_and_read(&mut self) -> Ended {
         let client = match &self.client {
             Some(c) => c.clone(),
-            None => match http_common::client(None) {
+            None => match http_common::shared_client() {
                 Ok(c) => {
                     self.client = Some(c.clone());
                     c
