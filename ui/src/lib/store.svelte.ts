@@ -14,6 +14,8 @@ export interface FeedLive {
   /** Recent values of the feed's first metric, oldest first. */
   spark: number[];
   sparkKey: string | null;
+  /** Bumped whenever `spark` changes, so a sparkline redraws only then. */
+  sparkRev: number;
   lastSeen: number | null;
   state: ConnState | null;
   stateSince: number | null;
@@ -115,7 +117,10 @@ class Store {
           to: now,
           maxPoints: SPARK_POINTS,
         });
-        if (l.spark.length === 0) l.spark = series.points.map((p) => p.avg);
+        if (l.spark.length === 0) {
+          l.spark = series.points.map((p) => p.avg);
+          l.sparkRev++;
+        }
       }
       this.version++;
     } catch {
@@ -126,7 +131,7 @@ class Store {
   liveOf(feedId: number): FeedLive {
     let l = this.live.get(feedId);
     if (!l) {
-      l = { values: new Map(), spark: [], sparkKey: null, lastSeen: null, state: null, stateSince: null };
+      l = { values: new Map(), spark: [], sparkKey: null, sparkRev: 0, lastSeen: null, state: null, stateSince: null };
       this.live.set(feedId, l);
     }
     return l;
@@ -138,8 +143,19 @@ class Store {
   }
 
   isAlerting(feedId: number): boolean {
-    return this.alerts.some((a) => a.feed_id === feedId && a.phase === 'firing');
+    return this.firingFeeds.has(feedId);
   }
+
+  /** Feeds with a firing alert: one pass over the alerts, not one per feed. */
+  private get firingFeeds(): Set<number> {
+    if (this.firingOf !== this.alerts) {
+      this.firingOf = this.alerts;
+      this.firingSet = new Set(this.alerts.filter((a) => a.phase === 'firing').map((a) => a.feed_id));
+    }
+    return this.firingSet;
+  }
+  private firingOf: Alert[] | null = null;
+  private firingSet = new Set<number>();
 
   healthOf(f: Feed): Health {
     return healthOf(this.stateOf(f), this.isAlerting(f.id));
@@ -191,6 +207,7 @@ class Store {
       if (l.sparkKey === key) {
         l.spark.push(s.value);
         if (l.spark.length > SPARK_POINTS) l.spark.splice(0, l.spark.length - SPARK_POINTS);
+        l.sparkRev++;
       }
       if (l.lastSeen === null || s.ts > l.lastSeen) l.lastSeen = s.ts;
     }
