@@ -1,0 +1,475 @@
+//! Scenarios 1 and 2: one feed at full speed over WebSocket or SSE, from a
+//! loopback server that sends `n` small health messages as fast as the
+//! socket takes them. Three clients in the same run:
+//!
+//! * (a) the bare limit: a minimal client that only counts messages;
+//! * (b) a naive best effort: a hand-written loop that parses each message
+//!   with serde_json and inserts the event and 3 samples into rusqlite in
+//!   batches of 1,000 (WAL, `synchronous = NORMAL`, prepared statements);
+//! * (c) the Telltale engine: the feed's source, extraction of 3 metrics,
+//!   the store's event and sample rows (with rollups) and the live fan-out
+//!   to one subscriber; the clock stops when the store has committed all
+//!   `n` events, and the row counts are checked.
+
+use crate::report::Section;
+use crate::util::{fixed, payload, thousands};
+use anyhow::{bail, Context, Result};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use telltale_engine::live::Item;
+use telltale_engine::{Engine, EngineOptions};
+use telltale_model::{FeedConfig, TransportKind};
+use telltale_store::{FeedOrigin, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_util::sync::CancellationToken;
+
+/// Which transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// WebSocket text frames.
+    Ws,
+    /// `text/event-stream`.
+    Sse,
+}
+
+/// Distinct payloads the server cycles through (formatting each message at
+/// send time would make the server the bottleneck of (a)).
+const TEMPLATES: usize = 4096;
+
+fn templates() -> Vec<String> {
+    let t = crate::util::now_us();
+    (0..TEMPLATES as u64).map(|i| payload(i + 1, t)).collect()
+}
+
+/// A loopback server for one connection; sends `n` messages, then keeps
+/// the connection open (answering pings) until `stop`.
+async fn serve(
+    kind: Transport,
+    n: u64,
+    stop: CancellationToken,
+) -> Result<(String, JoinHandle<Result<()>>)> {
+    let l = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = l.local_addr()?;
+    let url = match kind {
+        Transport::Ws => format!("ws://{addr}/ws"),
+        Transport::Sse => format!("http://{addr}/sse"),
+    };
+    let msgs = templates();
+    let task = tokio::spawn(async move {
+        let (tcp, _) = tokio::select! {
+            a = l.accept() => a?,
+            _ = stop.cancelled() => return Ok(()),
+        };
+        tcp.set_nodelay(true)?;
+        match kind {
+            Transport::Ws => {
+                let msgs: Vec<Utf8Bytes> = msgs.into_iter().map(Utf8Bytes::from).collect();
+                let mut ws = tokio_tungstenite::accept_async(tcp).await?;
+                for i in 0..n as usize {
+                    ws.feed(Message::Text(msgs[i % TEMPLATES].clone())).await?;
+                    if i % 256 == 255 {
+                        ws.flush().await?;
+                    }
+                }
+                ws.flush().await?;
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        m = ws.next() => match m {
+                            Some(Ok(_)) => ws.flush().await?,
+                            _ => break,
+                        },
+                    }
+                }
+                let _ = ws.close(None).await;
+            }
+            Transport::Sse => {
+                let mut tcp = tcp;
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let k = tcp.read(&mut buf).await?;
+                    if k == 0 {
+                        return Ok(());
+                    }
+                    req.extend_from_slice(&buf[..k]);
+                }
+                tcp.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+                )
+                .await?;
+                let mut out = Vec::with_capacity(128 * 1024);
+                for i in 0..n as usize {
+                    out.extend_from_slice(b"data: ");
+                    out.extend_from_slice(msgs[i % TEMPLATES].as_bytes());
+                    out.extend_from_slice(b"\n\n");
+                    if out.len() >= 64 * 1024 {
+                        tcp.write_all(&out).await?;
+                        out.clear();
+                    }
+                }
+                tcp.write_all(&out).await?;
+                tcp.flush().await?;
+                stop.cancelled().await;
+            }
+        }
+        Ok(())
+    });
+    Ok((url, task))
+}
+
+/// (a): count messages, nothing else. Returns messages per second.
+async fn bare(kind: Transport, n: u64) -> Result<f64> {
+    let stop = CancellationToken::new();
+    let (url, server) = serve(kind, n, stop.clone()).await?;
+    let t0 = Instant::now();
+    let mut count = 0u64;
+    match kind {
+        Transport::Ws => {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+            while count < n {
+                match ws.next().await {
+                    Some(Ok(Message::Text(_) | Message::Binary(_))) => count += 1,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                    None => break,
+                }
+            }
+        }
+        Transport::Sse => {
+            let resp = reqwest::get(url.as_str()).await?;
+            let mut body = resp.bytes_stream();
+            let mut prev = 0u8;
+            while count < n {
+                let Some(chunk) = body.next().await else {
+                    break;
+                };
+                for &b in chunk?.iter() {
+                    if b == b'\n' && prev == b'\n' {
+                        count += 1;
+                    }
+                    prev = b;
+                }
+            }
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    stop.cancel();
+    server.await??;
+    if count != n {
+        bail!("bare client received {count} of {n} messages");
+    }
+    Ok(n as f64 / secs)
+}
+
+/// The naive loop's database.
+fn naive_db(path: &std::path::Path) -> Result<rusqlite::Connection> {
+    let c = rusqlite::Connection::open(path)?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         CREATE TABLE events (id INTEGER PRIMARY KEY, feed_id INTEGER NOT NULL,
+                              received_at INTEGER NOT NULL, data BLOB NOT NULL);
+         CREATE INDEX events_feed_time ON events (feed_id, received_at);
+         CREATE TABLE samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+                               PRIMARY KEY (series_id, ts)) WITHOUT ROWID;",
+    )?;
+    Ok(c)
+}
+
+/// What the naive loop keeps per message until the batch is written.
+struct Parsed {
+    ts: i64,
+    data: Vec<u8>,
+    values: [f64; 3],
+}
+
+fn write_naive(
+    c: &mut rusqlite::Connection,
+    rows: &mut Vec<Parsed>,
+    last: &mut [i64; 3],
+) -> Result<()> {
+    let tx = c.transaction()?;
+    {
+        let mut ev = tx
+            .prepare_cached("INSERT INTO events (feed_id, received_at, data) VALUES (1, ?1, ?2)")?;
+        let mut sm =
+            tx.prepare_cached("INSERT INTO samples (series_id, ts, value) VALUES (?1, ?2, ?3)")?;
+        for r in rows.drain(..) {
+            ev.execute((r.ts, &r.data))?;
+            for (i, v) in r.values.iter().enumerate() {
+                // Keep (series, ts) unique as the store does.
+                let ts = if r.ts <= last[i] { last[i] + 1 } else { r.ts };
+                last[i] = ts;
+                sm.execute((i as i64 + 1, ts, v))?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn parse_naive(text: &[u8]) -> Result<Parsed> {
+    let v: serde_json::Value = serde_json::from_slice(text)?;
+    let f = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(f64::NAN)
+    };
+    Ok(Parsed {
+        ts: crate::util::now_us(),
+        data: text.to_vec(),
+        values: [f("cpu"), f("mem"), f("disk")],
+    })
+}
+
+/// (b): parse with serde_json, insert in batches of 1,000. Returns msg/s.
+async fn naive(kind: Transport, n: u64, dir: &std::path::Path) -> Result<f64> {
+    const BATCH: usize = 1000;
+    let stop = CancellationToken::new();
+    let (url, server) = serve(kind, n, stop.clone()).await?;
+    let path = dir.join(format!("naive-{kind:?}.db"));
+    let mut db = naive_db(&path)?;
+    let mut rows: Vec<Parsed> = Vec::with_capacity(BATCH);
+    let mut last = [i64::MIN; 3];
+    let t0 = Instant::now();
+    let mut count = 0u64;
+    match kind {
+        Transport::Ws => {
+            let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+            while count < n {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) => {
+                        rows.push(parse_naive(t.as_bytes())?);
+                        count += 1;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                    None => break,
+                }
+                if rows.len() >= BATCH {
+                    write_naive(&mut db, &mut rows, &mut last)?;
+                }
+            }
+        }
+        Transport::Sse => {
+            let resp = reqwest::get(url.as_str()).await?;
+            let mut body = resp.bytes_stream();
+            let mut pending: Vec<u8> = Vec::new();
+            while count < n {
+                let Some(chunk) = body.next().await else {
+                    break;
+                };
+                pending.extend_from_slice(&chunk?);
+                let mut start = 0;
+                while let Some(end) = pending[start..].windows(2).position(|w| w == b"\n\n") {
+                    let ev = &pending[start..start + end];
+                    for line in ev.split(|b| *b == b'\n') {
+                        if let Some(data) = line.strip_prefix(b"data: ") {
+                            rows.push(parse_naive(data)?);
+                            count += 1;
+                        }
+                    }
+                    start += end + 2;
+                    if rows.len() >= BATCH {
+                        write_naive(&mut db, &mut rows, &mut last)?;
+                    }
+                }
+                pending.drain(..start);
+            }
+        }
+    }
+    write_naive(&mut db, &mut rows, &mut last)?;
+    let secs = t0.elapsed().as_secs_f64();
+    stop.cancel();
+    server.await??;
+    let stored: i64 = db.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    let samples: i64 = db.query_row("SELECT count(*) FROM samples", [], |r| r.get(0))?;
+    if stored as u64 != n || samples as u64 != 3 * n {
+        bail!("naive loop stored {stored} events and {samples} samples for {n} messages");
+    }
+    Ok(n as f64 / secs)
+}
+
+/// What (c) measured.
+pub struct EngineRun {
+    /// Messages per second, durable.
+    pub rate: f64,
+    /// Events the live subscriber saw.
+    pub live_events: u64,
+    /// Batches the live subscriber lost to lag.
+    pub lagged: u64,
+    /// Messages the source shed.
+    pub dropped: u64,
+}
+
+/// A feed config for the bench server.
+pub fn feed(kind: Transport, name: &str, url: &str) -> FeedConfig {
+    let t = match kind {
+        Transport::Ws => TransportKind::Websocket,
+        Transport::Sse => TransportKind::Sse,
+    };
+    FeedConfig::new(name, t, url)
+        .with_metric("cpu", "/cpu")
+        .with_metric("mem", "/mem")
+        .with_metric("disk", "/disk")
+}
+
+/// (c): the full engine, until all `n` events are committed; verifies the
+/// stored row counts.
+async fn engine(kind: Transport, n: u64, dir: &std::path::Path) -> Result<EngineRun> {
+    let stop = CancellationToken::new();
+    let (url, server) = serve(kind, n, stop.clone()).await?;
+    let path = dir.join(format!("engine-{kind:?}.db"));
+    let store = Store::open(&path, Default::default())?;
+    let engine = Engine::start(store.clone(), EngineOptions::default())?;
+    let mut live = engine.subscribe();
+    let live_events = Arc::new(AtomicU64::new(0));
+    let lagged = Arc::new(AtomicU64::new(0));
+    let (le, lg) = (live_events.clone(), lagged.clone());
+    let subscriber = tokio::spawn(async move {
+        while let Some(item) = live.recv().await {
+            match item {
+                Item::Batch(b) => {
+                    le.fetch_add(b.events.len() as u64, Ordering::Relaxed);
+                }
+                Item::Lagged(k) => {
+                    lg.fetch_add(k, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    let mut committed = store.committed_events();
+    let t0 = Instant::now();
+    let id = engine
+        .upsert_feed(feed(kind, "bench", &url), FeedOrigin::Gui)
+        .await?;
+    let deadline = t0 + Duration::from_secs(30 + n / 10_000);
+    loop {
+        if *committed.borrow_and_update() >= n {
+            break;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let _ = tokio::time::timeout(left, committed.changed()).await;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let dropped = engine.feeds().await.first().map(|f| f.dropped).unwrap_or(0);
+    // Verify what is durably in SQLite, through a fresh connection.
+    let events = store.event_count(Some(id))?;
+    let samples = store.sample_count()?;
+    stop.cancel();
+    engine.shutdown().await?;
+    server.await??;
+    let _ = tokio::time::timeout(Duration::from_secs(5), subscriber).await;
+    if events != n || samples != 3 * n {
+        bail!(
+            "engine: {events} events and {samples} samples committed for {n} messages sent ({dropped} shed)"
+        );
+    }
+    Ok(EngineRun {
+        rate: n as f64 / secs,
+        live_events: live_events.load(Ordering::Relaxed),
+        lagged: lagged.load(Ordering::Relaxed),
+        dropped,
+    })
+}
+
+/// Runs (a), (b) and (c) for one transport.
+pub async fn run(kind: Transport, n: u64) -> Section {
+    let (id, title) = match kind {
+        Transport::Ws => (1, "WebSocket ingest, one feed at full speed"),
+        Transport::Sse => (2, "SSE ingest, one feed at full speed"),
+    };
+    let mut s = Section::new(
+        id,
+        title,
+        &["client", "msg/s", "vs (a)", "vs (b)", "messages"],
+    );
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            s.fail(format!("no temp dir: {e}"));
+            return s;
+        }
+    };
+    let a = bare(kind, n).await.context("(a) bare client");
+    let b = naive(kind, n, dir.path()).await.context("(b) naive loop");
+    let c = engine(kind, n, dir.path()).await.context("(c) engine");
+    let a_rate = a.as_ref().map(|v| *v).unwrap_or(f64::NAN);
+    let b_rate = b.as_ref().map(|v| *v).unwrap_or(f64::NAN);
+    let c_rate = c.as_ref().map(|r| r.rate).unwrap_or(f64::NAN);
+    for (name, r) in [
+        ("(a) bare: count only", &a.as_ref().map(|v| *v)),
+        (
+            "(b) naive: serde_json + rusqlite batches",
+            &b.as_ref().map(|v| *v),
+        ),
+        ("(c) Telltale engine, durable", &c.as_ref().map(|r| r.rate)),
+    ] {
+        match r {
+            Ok(v) => s.row(vec![
+                name.into(),
+                thousands(*v),
+                fixed(v / a_rate, 3),
+                fixed(v / b_rate, 2),
+                thousands(n as f64),
+            ]),
+            Err(e) => {
+                s.row(vec![
+                    name.into(),
+                    "failed".into(),
+                    "".into(),
+                    "".into(),
+                    thousands(n as f64),
+                ]);
+                s.fail(format!("{e:#}"));
+            }
+        }
+    }
+    s.metric("messages", n as f64);
+    s.metric("a_msg_per_s", a_rate);
+    s.metric("b_msg_per_s", b_rate);
+    s.metric("c_msg_per_s", c_rate);
+    s.metric("c_over_a", c_rate / a_rate);
+    s.metric("c_over_b", c_rate / b_rate);
+    let cb = c_rate / b_rate;
+    s.target(
+        "c/b (engine vs naive loop)",
+        "≥ 0.6",
+        fixed(cb, 2),
+        cb.is_finite().then_some(cb >= 0.6),
+    );
+    if kind == Transport::Ws {
+        s.target(
+            "engine, durable msg/s",
+            "≥ 150,000",
+            thousands(c_rate),
+            c_rate.is_finite().then_some(c_rate >= 150_000.0),
+        );
+    }
+    let len = templates().iter().map(String::len).sum::<usize>() / TEMPLATES;
+    s.note(format!(
+        "{n} messages of {len} bytes of JSON from a loopback server in the bench process that sends them as fast as the socket takes them; ratio c/a = {}, c/b = {}.",
+        fixed(c_rate / a_rate, 3),
+        fixed(cb, 2)
+    ));
+    if let Ok(r) = &c {
+        s.note(format!(
+            "(c) verified: all {} events and {} samples committed in SQLite when the clock stopped; the live subscriber saw {} events ({} batches lost to lag); the source shed {}.",
+            thousands(n as f64),
+            thousands(3.0 * n as f64),
+            thousands(r.live_events as f64),
+            r.lagged,
+            r.dropped
+        ));
+    }
+    s
+}
