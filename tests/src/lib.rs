@@ -2,6 +2,9 @@
 //! binaries, child processes that are killed when a test ends, free loopback
 //! ports, and waiting for conditions with a deadline.
 
+pub mod desktop;
+pub mod webdriver;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

@@ -9,222 +9,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use telltale_e2e::desktop::{start_session, NotifyMonitor};
 use telltale_e2e::{bin, count_rows, wait_for, ChildGuard};
 use telltale_sim::{Incident, Sim, SimConfig};
-
-struct Session {
-    _xvfb: ChildGuard,
-    _bus: ChildGuard,
-    _dunst: ChildGuard,
-    display: String,
-    address: String,
-}
-
-fn need(tool: &str) {
-    assert!(
-        Path::new(tool).exists(),
-        "{tool} is missing: run scripts/setup.sh (installs xvfb, dbus, dunst)"
-    );
-}
-
-fn start_session() -> Session {
-    for t in [
-        "/usr/bin/Xvfb",
-        "/usr/bin/dbus-daemon",
-        "/usr/bin/dunst",
-        "/usr/bin/dbus-monitor",
-    ] {
-        need(t);
-    }
-    let n = 90 + (std::process::id() % 400);
-    let display = format!(":{n}");
-    let xvfb = ChildGuard::spawn(
-        Command::new("Xvfb")
-            .args([
-                display.as_str(),
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_for("Xvfb", Duration::from_secs(10), || {
-        Path::new(&format!("/tmp/.X11-unix/X{n}"))
-            .exists()
-            .then_some(())
-    });
-    let mut bus = ChildGuard::spawn(
-        Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    let mut line = String::new();
-    BufReader::new(bus.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line.trim().to_string();
-    assert!(address.starts_with("unix:"), "dbus-daemon said {address:?}");
-    let dunst = ChildGuard::spawn(
-        Command::new("dunst")
-            .env("DISPLAY", &display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &address)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_for(
-        "dunst to own org.freedesktop.Notifications",
-        Duration::from_secs(10),
-        || {
-            let out = Command::new("dbus-send")
-                .env("DBUS_SESSION_BUS_ADDRESS", &address)
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "string:org.freedesktop.Notifications",
-                ])
-                .output()
-                .ok()?;
-            String::from_utf8_lossy(&out.stdout)
-                .contains("boolean true")
-                .then_some(())
-        },
-    );
-    Session {
-        _xvfb: xvfb,
-        _bus: bus,
-        _dunst: dunst,
-        display,
-        address,
-    }
-}
-
-/// One `Notify` call seen on the bus.
-#[derive(Debug, Clone)]
-struct NotifyCall {
-    summary: String,
-    urgency: Option<u8>,
-    actions: Vec<String>,
-    id: Option<u32>,
-}
-
-/// Parses dbus-monitor's text output into Notify calls with their reply ids.
-fn parse_monitor(text: &str) -> Vec<NotifyCall> {
-    let mut calls: Vec<(u64, NotifyCall)> = Vec::new();
-    let lines: Vec<&str> = text.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let l = lines[i];
-        if l.starts_with("method call") && l.contains("member=Notify") {
-            let serial: u64 = field(l, "serial=").unwrap_or(0);
-            // Body: app_name, replaces_id, icon, summary, body, actions [..], hints [..], timeout
-            let mut strings = Vec::new();
-            let mut actions = Vec::new();
-            let mut urgency = None;
-            let mut j = i + 1;
-            let mut in_actions = false;
-            let mut arrays = 0;
-            while j < lines.len() && lines[j].starts_with(' ') {
-                let t = lines[j].trim();
-                if t == "array [" && strings.len() == 4 {
-                    // The first array is the actions, the second the hints.
-                    arrays += 1;
-                    in_actions = arrays == 1;
-                } else if t == "]" && in_actions {
-                    in_actions = false;
-                } else if let Some(s) = t.strip_prefix("string \"") {
-                    let s = s.trim_end_matches('"').to_string();
-                    if in_actions {
-                        actions.push(s);
-                    } else if strings.len() < 4 {
-                        strings.push(s);
-                    } else if s == "urgency" {
-                        // The value follows: `variant byte N`.
-                        if let Some(v) = lines.get(j + 1).and_then(|n| {
-                            n.trim()
-                                .strip_prefix("variant             byte ")
-                                .or_else(|| n.trim().strip_prefix("variant byte "))
-                        }) {
-                            urgency = v.trim().parse().ok();
-                        }
-                    }
-                }
-                j += 1;
-            }
-            // strings: app_name, icon, summary, body (replaces_id is a uint32)
-            let summary = strings.get(2).cloned().unwrap_or_default();
-            calls.push((
-                serial,
-                NotifyCall {
-                    summary,
-                    urgency,
-                    actions,
-                    id: None,
-                },
-            ));
-            i = j;
-            continue;
-        }
-        if l.starts_with("method return") {
-            if let Some(reply) = field::<u64>(l, "reply_serial=") {
-                if let Some((_, call)) = calls.iter_mut().find(|(s, _)| *s == reply) {
-                    if let Some(v) = lines
-                        .get(i + 1)
-                        .and_then(|n| n.trim().strip_prefix("uint32 "))
-                    {
-                        call.id = v.trim().parse().ok();
-                    }
-                }
-            }
-        }
-        i += 1;
-    }
-    calls.into_iter().map(|(_, c)| c).collect()
-}
-
-fn field<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
-    let rest = &line[line.find(key)? + key.len()..];
-    rest.split_whitespace().next()?.parse().ok()
-}
 
 #[test]
 fn threshold_crossing_notifies_once_resolves_once_and_acknowledges() {
     let session = start_session();
-    let monitor_out = Arc::new(Mutex::new(String::new()));
-    let mut monitor = ChildGuard::spawn(
-        Command::new("dbus-monitor")
-            .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
-            .args([
-                "--session",
-                "interface='org.freedesktop.Notifications'",
-                "type='method_return'",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null()),
-    );
-    {
-        let out = monitor_out.clone();
-        let stdout = monitor.0.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut o = out.lock().unwrap();
-                o.push_str(&line);
-                o.push('\n');
-            }
-        });
-    }
-    let calls = || parse_monitor(&monitor_out.lock().unwrap());
+    let monitor = NotifyMonitor::start(&session.address);
+    let calls = || monitor.calls();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sim = rt
@@ -355,8 +150,8 @@ summary = "{{feed}}: cpu above {{threshold}}"
     assert_eq!(
         resolved.urgency,
         Some(0),
-        "resolution is low urgency:\n{}",
-        monitor_out.lock().unwrap()
+        "resolution is low urgency: {:?}",
+        calls()
     );
     std::thread::sleep(Duration::from_secs(2));
     let all = calls();

@@ -1,0 +1,257 @@
+//! The real desktop app, end to end: the `telltale` binary in a real window
+//! on a private X display (Xvfb), inside a private D-Bus session with dunst
+//! as the notification server, driven over WebDriver by `tauri-driver` and
+//! WebKitWebDriver.
+//!
+//! A newcomer's first minutes: the window opens on the empty state, one
+//! click on *Add demo fleet* starts the in-process simulated fleet, its
+//! tiles go live with changing values, the feed page draws a chart, the
+//! scripted incident raises a native notification, clicking the
+//! notification (through dunst itself) brings the app to that alert, and
+//! *Acknowledge* in the app acknowledges it in the database.
+//!
+//! Screenshots are saved to `target/e2e-artifacts/` (the README's picture
+//! comes from here).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use telltale_e2e::desktop::{need, start_session, NotifyMonitor};
+use telltale_e2e::webdriver::WebDriver;
+use telltale_e2e::{bin, count_rows, free_port, wait_for_async, workspace_root, ChildGuard};
+
+fn tauri_driver() -> PathBuf {
+    let candidates = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo/bin")))
+        .map(|d| d.join("tauri-driver"));
+    for c in candidates {
+        if c.is_file() {
+            return c;
+        }
+    }
+    panic!("tauri-driver is missing: run scripts/setup.sh (cargo install tauri-driver --locked)");
+}
+
+fn artifacts() -> PathBuf {
+    let dir = workspace_root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn save_screenshot(wd: &WebDriver, name: &str) -> PathBuf {
+    let png = wd.screenshot().await.unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+        "a real screenshot ({} bytes)",
+        png.len()
+    );
+    let path = artifacts().join(name);
+    std::fs::write(&path, &png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+    path
+}
+
+/// The tiles as the operator sees them: name, status word and key values.
+const TILES_JS: &str = r#"
+return Array.from(document.querySelectorAll('ul.grid > li')).map((li) => ({
+  name: (li.querySelector('.name') || {}).textContent || '',
+  status: (li.querySelector('.head') || {}).textContent || '',
+  values: Array.from(li.querySelectorAll('dl.values > div')).map((d) => [
+    (d.querySelector('dt') || {}).textContent || '',
+    (d.querySelector('dd') || {}).textContent || '',
+  ]),
+  foot: (li.querySelector('.foot') || {}).textContent || '',
+}));
+"#;
+
+fn value_of(tiles: &Value, feed: &str, key: &str) -> Option<String> {
+    tiles.as_array()?.iter().find_map(|t| {
+        (t["name"].as_str()? == feed).then(|| {
+            t["values"].as_array()?.iter().find_map(|kv| {
+                (kv[0].as_str()? == key).then(|| kv[1].as_str().map(str::to_string))?
+            })
+        })?
+    })
+}
+
+#[test]
+fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert() {
+    need("/usr/bin/WebKitWebDriver");
+    let driver_bin = tauri_driver();
+    let app = bin("telltale");
+    let session = start_session();
+    let monitor = NotifyMonitor::start(&session.address);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("telltale.db");
+    let port = free_port();
+    let native_port = free_port();
+    // The app inherits this environment through tauri-driver and
+    // WebKitWebDriver: its own display, bus, database and home (window
+    // state and WebKit caches stay in the temporary directory).
+    let _driver = ChildGuard::spawn(
+        Command::new(&driver_bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("DISPLAY", &session.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
+            .env("TELLTALE_DB", &db)
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    let driver = format!("http://127.0.0.1:{port}");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        // The driver takes a moment to listen.
+        let wd = wait_for_async("tauri-driver to start the app", Duration::from_secs(60), || {
+            let (driver, app) = (driver.clone(), app.clone());
+            async move { WebDriver::start(&driver, &app.to_string_lossy()).await.ok() }
+        })
+        .await;
+
+        // The window opens on the empty state.
+        assert_eq!(wd.title().await.unwrap(), "Telltale");
+        let add = wait_for_async("the 'Add demo fleet' button", Duration::from_secs(30), || {
+            wd_xpath(&wd, "//button[normalize-space(.)='Add demo fleet']")
+        })
+        .await;
+        wd.click(&add).await.unwrap();
+
+        // Ten feeds (every transport), all live, with values.
+        let tiles = wait_for_async("10 live tiles with values", Duration::from_secs(45), || async {
+            let t = wd.execute(TILES_JS).await.ok()?;
+            let all = t.as_array()?;
+            let ready = all.len() == 10
+                && all.iter().all(|x| {
+                    x["status"].as_str().is_some_and(|s| s.contains("live"))
+                        && x["values"].as_array().is_some_and(|v| !v.is_empty())
+                        && x["foot"].as_str().is_some_and(|f| f.contains("seen"))
+                        && !x["foot"].as_str().is_some_and(|f| f.contains("never seen"))
+                });
+            ready.then_some(t)
+        })
+        .await;
+        for transport in ["websocket", "sse", "poll", "long poll"] {
+            assert!(
+                tiles
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["status"].as_str().unwrap().contains(transport)),
+                "a {transport} tile: {tiles:#}"
+            );
+        }
+        // Values are live: host-1's cpu changes as the fleet sends.
+        let first = value_of(&tiles, "host-1", "cpu").expect("host-1 shows cpu");
+        first.parse::<f64>().expect("cpu is a number");
+        wait_for_async("host-1's cpu to change live", Duration::from_secs(20), || async {
+            let t = wd.execute(TILES_JS).await.ok()?;
+            value_of(&t, "host-1", "cpu").filter(|v| *v != first)
+        })
+        .await;
+
+        // The feed page draws its chart on a canvas with data.
+        let tile = wd.xpath("//ul[contains(@class,'grid')]//a[.//*[contains(@class,'name') and normalize-space(.)='host-3']]").await.unwrap();
+        wd.click(&tile).await.unwrap();
+        wait_for_async("a chart with drawn pixels on host-3's page", Duration::from_secs(30), || async {
+            let v = wd
+                .execute(
+                    "const c = document.querySelector('.uplot canvas');
+                     if (!c || !c.width) return 0;
+                     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                     let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+                     return n;",
+                )
+                .await
+                .ok()?;
+            (v.as_u64()? > 500).then_some(())
+        })
+        .await;
+        save_screenshot(&wd, "desktop-feed.png").await;
+
+        // The scripted incident on host-3 fires a native notification.
+        let fired = wait_for_async("host-3's cpu notification", Duration::from_secs(180), || async {
+            monitor
+                .calls()
+                .into_iter()
+                .find(|c| c.summary.contains("host-3") && c.summary.contains("cpu") && c.id.is_some())
+        })
+        .await;
+        assert_eq!(fired.urgency, Some(2), "critical → critical urgency: {fired:?}");
+
+        // Click the notification in dunst itself: its default action opens
+        // the app on that alert.
+        let status = Command::new("dunstctl")
+            .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
+            .env("DISPLAY", &session.display)
+            .args(["action", "0"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "dunstctl action");
+        let alert_id = wait_for_async("the app to open the alert", Duration::from_secs(20), || async {
+            let url = wd.url().await.ok()?;
+            let id = url.split("#/alerts/").nth(1)?.parse::<i64>().ok()?;
+            Some(id)
+        })
+        .await;
+        let focused = format!("li.alert.focused[data-alert-id='{alert_id}']");
+        wait_for_async("the alert's highlighted row", Duration::from_secs(10), || {
+            wd_css(&wd, &focused)
+        })
+        .await;
+        save_screenshot(&wd, "desktop-alert.png").await;
+
+        // Acknowledge it in the app.
+        let ack = wd
+            .xpath(&format!(
+                "//li[@data-alert-id='{alert_id}']//button[normalize-space(.)='Acknowledge']"
+            ))
+            .await
+            .unwrap();
+        wd.click(&ack).await.unwrap();
+        wait_for_async("the acknowledgement in the database", Duration::from_secs(15), || async {
+            let n = count_rows(
+                &db,
+                &format!(
+                    "SELECT count(*) FROM alert_history WHERE alert_id = {alert_id} AND kind = 'acknowledged'"
+                ),
+            )?;
+            (n == 1).then_some(())
+        })
+        .await;
+        // Back to the overview, with a few minutes of history behind the
+        // sparklines: the README's picture.
+        wd.execute("location.hash = '#/'; return null;").await.unwrap();
+        wait_for_async("the overview again", Duration::from_secs(15), || async {
+            let t = wd.execute(TILES_JS).await.ok()?;
+            (t.as_array()?.len() == 10).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        save_screenshot(&wd, "desktop-overview.png").await;
+        wd.quit().await.unwrap();
+    });
+}
+
+async fn wd_xpath(wd: &WebDriver, expr: &str) -> Option<String> {
+    wd.xpath(expr).await.ok()
+}
+
+async fn wd_css(wd: &WebDriver, sel: &str) -> Option<String> {
+    wd.css(sel).await.ok()
+}
