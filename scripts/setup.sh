@@ -13,7 +13,7 @@ APT_PACKAGES=(
   pkg-config libssl-dev ca-certificates
   nginx-light libnginx-mod-nchan prometheus-node-exporter
   sqlite3 curl
-  xvfb xauth dbus dbus-x11 dunst
+  xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   chromium
 )
@@ -44,6 +44,12 @@ fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch
+
+# tauri-driver drives the real desktop app over WebDriver in the tests.
+if ! command -v tauri-driver >/dev/null; then
+  echo "setup: installing tauri-driver"
+  cargo install tauri-driver --locked --quiet
+fi
 
 # The web UI: Node.js from the machine, or Debian's if there is none.
 if ! command -v npm >/dev/null; then
