@@ -25,12 +25,13 @@ const ARTIFACTS = path.join(HERE, 'artifacts');
 const BIN_DIR = process.env.TELLTALE_BIN_DIR ?? path.join(REPO, 'target', 'debug');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const DIST = process.env.TELLTALE_UI_DIR ?? path.join(UI, 'dist');
-const RUN_BUDGET_MS = 120_000;
+const RUN_BUDGET_MS = 240_000;
 
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 const WS_FEED = 'e2e-ws';
 const ALERT_FEED = 'e2e-alert';
 const HOSTILE_FEED = 'e2e-hostile';
+const FAST_FEED = 'e2e-fast';
 
 // ---- prerequisites ------------------------------------------------------------
 
@@ -129,6 +130,11 @@ async function tileValues(page, name) {
     }
     return out;
   });
+}
+
+/** How many events the event log holds (in memory, not in the DOM). */
+async function eventCount(page) {
+  return Number(await page.locator('.ev-count').getAttribute('data-count'));
 }
 
 async function goOverview(ctx) {
@@ -320,8 +326,12 @@ test('feed detail: the uPlot chart draws the series; the event log shows payload
   }, { timeoutMs: 5_000, intervalMs: 200 });
   await page.mouse.move(0, 0);
 
+  // rows are one line each; opening one shows its payload pretty-printed
+  const rows = page.locator('ol.events li button.ev');
+  await waitFor('two events of host-2 in the event log', async () => (await rows.count()) >= 2);
+  await rows.nth(1).click();
   const payloads = page.locator('ol.events pre.payload');
-  await waitFor('two event payloads of host-2 in the event log', async () => (await payloads.count()) >= 2);
+  await payloads.first().waitFor({ timeout: 5_000 });
   const first = await payloads.first().textContent();
   const parsed = JSON.parse(first);
   assert(parsed.host === 'host-2' && typeof parsed.cpu === 'number', `unexpected payload: ${first}`);
@@ -384,15 +394,20 @@ interval = "500ms"
   await goOverview(ctx);
   await tile(page, HOSTILE_FEED).click();
   await page.getByRole('heading', { name: HOSTILE_FEED, level: 1 }).waitFor({ timeout: 10_000 });
-  const payloads = page.locator('ol.events pre.payload');
-  await waitFor('the hostile payload in the event log', async () => (await payloads.count()) >= 1, { timeoutMs: 10_000 });
-  const texts = await payloads.allTextContents();
+  const previews = page.locator('ol.events li .preview');
+  await waitFor('the hostile payload in the event log', async () => (await previews.count()) >= 1, { timeoutMs: 10_000 });
+  const texts = await previews.allTextContents();
   assert(texts.every((t) => t === HOSTILE), `payloads not shown literally: ${JSON.stringify(texts.slice(0, 3))}`);
   // live rows too: wait for a few more polls to arrive through the stream
-  const n = texts.length;
-  await waitFor('more hostile payloads through the live stream', async () => (await payloads.count()) > n, {
+  const n = await eventCount(page);
+  await waitFor('more hostile payloads through the live stream', async () => (await eventCount(page)) > n, {
     timeoutMs: 10_000,
   });
+  // an opened row shows the payload as text as well
+  await page.locator('ol.events li button.ev').first().click();
+  const opened = page.locator('ol.events pre.payload');
+  await opened.first().waitFor({ timeout: 5_000 });
+  assert((await opened.first().textContent()) === HOSTILE, `opened payload: ${await opened.first().textContent()}`);
   // the editor's preview of the latest event and the overview render it as well
   await page.getByRole('link', { name: 'Edit', exact: true }).click();
   await page.getByRole('heading', { name: `Edit ${HOSTILE_FEED}` }).waitFor({ timeout: 5_000 });
@@ -404,6 +419,223 @@ interval = "500ms"
   assert(verdict.pwned === 'undefined', `window.__pwned is ${verdict.pwned}`);
   assert(verdict.imgs === 0, `${verdict.imgs} img[src=x] element(s) in the DOM`);
   assert(ctx.injected.length === 0, `the page tried to load injected images: ${ctx.injected.join(', ')}`);
+});
+
+test('editor: duplicate a feed, then delete the copy', async (ctx) => {
+  const { page } = ctx;
+  const copy = `${WS_FEED}-copy`;
+  await page.goto(`${ctx.base}/#/edit/${WS_FEED}`);
+  await page.getByRole('heading', { name: `Edit ${WS_FEED}` }).waitFor({ timeout: 10_000 });
+  await page.getByRole('button', { name: 'Duplicate', exact: true }).click();
+  await page.getByRole('heading', { name: `Copy of ${WS_FEED}` }).waitFor({ timeout: 5_000 });
+  await page.waitForURL((u) => u.hash === '#/new', { timeout: 5_000 });
+  assert((await page.getByLabel('Name', { exact: true }).inputValue()) === copy, 'the copy is not named e2e-ws-copy');
+  assert(await page.getByLabel('Name', { exact: true }).isEnabled(), 'the copy\'s name cannot be edited');
+  // the copy's name is checked against the existing feeds at the field
+  await page.getByLabel('Name', { exact: true }).fill(WS_FEED);
+  await page.getByRole('button', { name: 'Save feed' }).click();
+  const nameError = page.locator('.field-error').filter({ hasText: 'is taken' });
+  await nameError.waitFor({ timeout: 5_000 });
+  assert((await page.getByLabel('Name', { exact: true }).getAttribute('aria-invalid')) === 'true', 'name field not marked invalid');
+  await page.getByLabel('Name', { exact: true }).fill(copy);
+  await page.getByRole('button', { name: 'Save feed' }).click();
+  await page.waitForURL((u) => u.hash === `#/feed/${copy}`, { timeout: 10_000 });
+
+  const original = await apiJson(ctx, 'GET', `/feeds/${WS_FEED}`);
+  const stored = await apiJson(ctx, 'GET', `/feeds/${copy}`);
+  for (const k of ['transport', 'url', 'format', 'metric', 'alert']) {
+    assert(
+      JSON.stringify(stored.config[k] ?? null) === JSON.stringify(original.config[k] ?? null),
+      `the copy's ${k} differs: ${JSON.stringify(stored.config[k])} vs ${JSON.stringify(original.config[k])}`,
+    );
+  }
+  await goOverview(ctx);
+  await tile(page, copy).waitFor({ timeout: 10_000 });
+
+  await tile(page, copy).click();
+  await page.getByRole('link', { name: 'Edit', exact: true }).click();
+  await page.getByRole('heading', { name: `Edit ${copy}` }).waitFor({ timeout: 5_000 });
+  await page.getByRole('button', { name: 'Delete…' }).click();
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  await page.locator('#overview-title').waitFor({ timeout: 10_000 });
+  await waitFor('the copy to be gone from GET /api/feeds', async () =>
+    !(await apiJson(ctx, 'GET', '/feeds')).some((f) => f.name === copy),
+  );
+  await waitFor('the copy\'s tile to be gone', async () => (await tile(page, copy).count()) === 0);
+  assert((await tile(page, WS_FEED).count()) === 1, 'the original feed is gone too');
+});
+
+test('editor: a threshold alert rule through the inline rule editor, checked at the field', async (ctx) => {
+  const { page } = ctx;
+  await page.goto(`${ctx.base}/#/edit/${WS_FEED}`);
+  await page.getByRole('heading', { name: `Edit ${WS_FEED}` }).waitFor({ timeout: 10_000 });
+  await waitFor('the editor to load the metrics', async () => (await page.getByLabel('metric name').count()) === 2);
+  await page.getByRole('button', { name: '+ Alert rule' }).click();
+  const rule = page.getByRole('group', { name: /^Alert rule 1:/ });
+  await rule.waitFor({ timeout: 5_000 });
+  assert((await rule.getByLabel('Rule name').inputValue()) === 'cpu high', 'new rule is not named after the first metric');
+  assert((await rule.getByRole('combobox', { name: /^Metric/ }).inputValue()) === 'cpu', 'new rule does not watch the first metric');
+  await rule.getByRole('combobox', { name: /^Op/ }).selectOption('>');
+  await rule.getByRole('textbox', { name: /^Value/ }).fill('lots');
+  await rule.getByLabel('Clear at').fill('95');
+  await rule.getByRole('combobox', { name: /^Severity/ }).selectOption('critical');
+  await rule.getByLabel('For (optional)').fill('soon');
+  await page.getByRole('button', { name: 'Save feed' }).click();
+  // nothing is saved while a field is wrong; each message sits at its field
+  await rule.locator('.field-error').filter({ hasText: 'is not a number' }).waitFor({ timeout: 5_000 });
+  await rule.locator('.field-error').filter({ hasText: 'is not a duration' }).waitFor({ timeout: 5_000 });
+  assert((await rule.getByRole('textbox', { name: /^Value/ }).getAttribute('aria-invalid')) === 'true', 'value not marked invalid');
+  assert(
+    ((await apiJson(ctx, 'GET', `/feeds/${WS_FEED}`)).config.alert ?? []).length === 0,
+    'a rule was saved although the form had errors',
+  );
+  await rule.getByRole('textbox', { name: /^Value/ }).fill('80');
+  await rule.getByLabel('For (optional)').fill('5s');
+  await rule.locator('.field-error').filter({ hasText: 'healthy side' }).waitFor({ timeout: 5_000 });
+  await rule.getByLabel('Clear at').fill('70');
+  await waitFor('the rule\'s field errors to clear', async () => (await rule.locator('.field-error').count()) === 0);
+  await page.getByRole('button', { name: 'Save feed' }).click();
+  await page.waitForURL((u) => u.hash === `#/feed/${WS_FEED}`, { timeout: 10_000 });
+
+  const stored = await apiJson(ctx, 'GET', `/feeds/${WS_FEED}`);
+  const alerts = stored.config.alert ?? [];
+  assert(alerts.length === 1, `stored alert rules: ${JSON.stringify(alerts)}`);
+  const a = alerts[0];
+  const want = { name: 'cpu high', kind: 'threshold', metric: 'cpu', op: '>', value: 80, clear: 70, for: '5s', severity: 'critical' };
+  for (const [k, v] of Object.entries(want)) assert(a[k] === v, `stored rule ${k} = ${JSON.stringify(a[k])}, want ${JSON.stringify(v)}: ${JSON.stringify(a)}`);
+  // the editor shows it again, and the metrics were kept
+  await page.getByRole('link', { name: 'Edit', exact: true }).click();
+  await page.getByRole('group', { name: 'Alert rule 1: cpu high' }).waitFor({ timeout: 5_000 });
+  assert(JSON.stringify(stored.config.metric.map((m) => m.name)) === '["cpu","mem"]', `metrics: ${JSON.stringify(stored.config.metric)}`);
+});
+
+test('event log: thousands of events scroll with only a window of rows in the DOM', async (ctx) => {
+  const { page } = ctx;
+  const toml = `
+[[feed]]
+name = "${FAST_FEED}"
+transport = "websocket"
+url = "ws://127.0.0.1:${ctx.simPort}/ws?host=host-3&rate=400"
+format = "json"
+`;
+  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
+  assert(report.errors.length === 0 && report.imported.includes(FAST_FEED), `import: ${JSON.stringify(report)}`);
+  await waitFor(
+    `${FAST_FEED} to store 2,500 events`,
+    async () => ((await apiJson(ctx, 'GET', '/feeds')).find((f) => f.name === FAST_FEED)?.messages ?? 0) >= 2_500,
+    { timeoutMs: 30_000, intervalMs: 500 },
+  );
+  await page.goto(`${ctx.base}/#/feed/${FAST_FEED}`);
+  await page.getByRole('heading', { name: FAST_FEED, level: 1 }).waitFor({ timeout: 10_000 });
+  const viewport = page.locator('.log .viewport');
+  const domRows = () => page.locator('ol.events > li').count();
+  await waitFor('the log to load its first page', async () => (await eventCount(page)) >= 500);
+  // scroll down page after page: older events are fetched, the DOM stays small
+  let maxRows = 0;
+  await waitFor(
+    'the log to page in at least 2,000 events while scrolling',
+    async () => {
+      await viewport.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+      maxRows = Math.max(maxRows, await domRows());
+      return (await eventCount(page)) >= 2_000;
+    },
+    { timeoutMs: 20_000, intervalMs: 300 },
+  );
+  const total = await eventCount(page);
+  const rendered = await domRows();
+  const deepest = await page.locator('ol.events > li').last().getAttribute('data-index');
+  console.log(`    event log: ${total} events in memory, ${rendered} rows in the DOM (most seen ${maxRows}), last rendered row #${deepest}`);
+  assert(maxRows <= 60 && rendered <= 60, `the DOM held ${Math.max(maxRows, rendered)} rows for ${total} events`);
+  assert(Number(deepest) >= 1_000, `scrolling to the end rendered row ${deepest} only`);
+  // back to the top: the newest rows, and the live tail still arriving
+  await viewport.evaluate((el) => el.scrollTo(0, 0));
+  await waitFor('the top row to be row #0', async () => (await page.locator('ol.events > li').first().getAttribute('data-index')) === '0');
+  const before = await eventCount(page);
+  await waitFor('live events to keep arriving at the top', async () => (await eventCount(page)) > before + 100);
+  assert((await domRows()) <= 60, `the DOM holds ${await domRows()} rows after the live tail grew`);
+  // pausing holds new rows back and counts them
+  await page.getByRole('button', { name: '❚❚ Pause' }).click();
+  const paused = await eventCount(page);
+  await page.getByRole('button', { name: /^▶ Resume \(\d[\d,]* new\)$/ }).waitFor({ timeout: 5_000 });
+  assert((await eventCount(page)) === paused, 'rows were added while paused');
+  await page.getByRole('button', { name: /^▶ Resume/ }).click();
+  await waitFor('held rows to be added on resume', async () => (await eventCount(page)) > paused);
+  await apiJson(ctx, 'DELETE', `/feeds/${FAST_FEED}`);
+});
+
+test('overview with 200 feeds: tiles render and update (a measurement, not a timed assertion)', async (ctx) => {
+  const { page } = ctx;
+  const n = 200;
+  let toml = '';
+  for (let i = 1; i <= n; i++) {
+    toml += `
+[[feed]]
+name = "bulk-${String(i).padStart(3, '0')}"
+transport = "websocket"
+url = "ws://127.0.0.1:${ctx.simPort}/ws?host=host-${1 + (i % 3)}&rate=2"
+format = "json"
+
+[[feed.metric]]
+name = "cpu"
+pointer = "/cpu"
+`;
+  }
+  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
+  assert(report.errors.length === 0 && report.imported.length === n, `import: ${report.imported.length} imported, errors ${JSON.stringify(report.errors.slice(0, 3))}`);
+  await page.goto(`${ctx.base}/#/`);
+  await page.locator('#overview-title').waitFor({ timeout: 10_000 });
+  await waitFor(`${n} bulk tiles`, async () => (await page.locator('a.tile').filter({ hasText: 'bulk-' }).count()) === n, {
+    timeoutMs: 20_000,
+  });
+  await waitFor('most bulk tiles to be live', async () => {
+    const live = await page.locator('a.tile').filter({ hasText: 'bulk-' }).filter({ hasText: '● live' }).count();
+    return live >= n * 0.9 ? live : null;
+  }, { timeoutMs: 30_000, intervalMs: 500 });
+  // measure 5 s of the live overview: frames, long tasks, time in script
+  const m = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const longTasks = [];
+        let obs = null;
+        try {
+          obs = new PerformanceObserver((list) => longTasks.push(...list.getEntries().map((e) => e.duration)));
+          obs.observe({ type: 'longtask', buffered: false });
+        } catch {
+          obs = null;
+        }
+        let frames = 0;
+        let worst = 0;
+        let last = performance.now();
+        const t0 = last;
+        const tick = (t) => {
+          frames++;
+          worst = Math.max(worst, t - last);
+          last = t;
+          if (t - t0 < 5_000) requestAnimationFrame(tick);
+          else {
+            obs?.disconnect();
+            resolve({ fps: (frames * 1000) / (t - t0), worstFrameMs: worst, longTasks: longTasks.length, longestTaskMs: Math.max(0, ...longTasks) });
+          }
+        };
+        requestAnimationFrame(tick);
+      }),
+  );
+  console.log(
+    `    overview, ${n} live feeds: ${m.fps.toFixed(0)} fps, worst frame ${m.worstFrameMs.toFixed(0)} ms, ${m.longTasks} long tasks (longest ${m.longestTaskMs.toFixed(0)} ms) over 5 s`,
+  );
+  // the tiles are still being updated: some bulk tile's value changes
+  const sample = async () => page.locator('a.tile').filter({ hasText: 'bulk-' }).locator('dl.values dd').allTextContents();
+  const a = await sample();
+  await waitFor('bulk tile values to change', async () => JSON.stringify(await sample()) !== JSON.stringify(a), { timeoutMs: 10_000 });
+  // keyboard: `/` focuses the search, typing filters, arrows and Enter open a tile
+  await page.keyboard.press('/');
+  await page.keyboard.type('bulk-007');
+  await waitFor('the search to leave one tile', async () => (await page.locator('a.tile').count()) === 1);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'bulk-007', level: 1 }).waitFor({ timeout: 5_000 });
+  await page.keyboard.press('Escape');
+  await page.locator('#overview-title').waitFor({ timeout: 5_000 });
 });
 
 test('overview screenshot (ui/e2e/artifacts/overview.png)', async (ctx) => {
