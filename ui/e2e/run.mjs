@@ -326,6 +326,28 @@ test('feed detail: the uPlot chart draws the series; the event log shows payload
   }, { timeoutMs: 5_000, intervalMs: 200 });
   await page.mouse.move(0, 0);
 
+  // a drag across the plot zooms into that span; Reset zoom goes back to 5m
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  const reset = page.getByRole('button', { name: 'Reset zoom' });
+  await reset.waitFor({ timeout: 5_000 });
+  const note = await page.locator('.range-note').innerText();
+  assert(/\(zoomed\)/.test(note), `no zoomed range note: ${note}`);
+  await reset.click();
+  await waitFor('5m to be pressed again after Reset zoom', async () =>
+    (await page.getByRole('button', { name: '5m', exact: true }).getAttribute('aria-pressed')) === 'true' &&
+    (await reset.count()) === 0,
+  );
+  // a custom range whose end precedes its start is refused at the field
+  await page.getByRole('button', { name: 'Custom…' }).click();
+  await page.getByRole('textbox', { name: 'From', exact: true }).fill('2026-01-02T10:00');
+  await page.getByRole('textbox', { name: 'To', exact: true }).fill('2026-01-01T10:00');
+  await page.getByRole('button', { name: 'Show range' }).click();
+  await page.locator('.custom .field-error').filter({ hasText: 'must be after the start' }).waitFor({ timeout: 5_000 });
+  await page.getByRole('button', { name: 'Custom…' }).click();
+
   // rows are one line each; opening one shows its payload pretty-printed
   const rows = page.locator('ol.events li button.ev');
   await waitFor('two events of host-2 in the event log', async () => (await rows.count()) >= 2);
