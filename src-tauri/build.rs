@@ -15,6 +15,8 @@ const COMMANDS: &[&str] = &[
     "alert_history",
     "mute_state",
     "db_stats",
+    "settings",
+    "update_settings",
     "export_config",
     "import_config",
     "subscribe_live",

@@ -17,6 +17,8 @@
 //! | `alert_history` | `{ id }` | `AlertHistoryView[]` |
 //! | `mute_state` | – | `MuteView` |
 //! | `db_stats` | – | `DbStatsView` |
+//! | `settings` | – | `SettingsView` |
+//! | `update_settings` | `{ settings }` (a `SettingsView`) | `SettingsView` |
 //! | `export_config` | – | TOML `string` |
 //! | `import_config` | `{ text }` | `ImportReport` |
 //! | `subscribe_live` | `{ channel }` (a `Channel<LiveMessage>`) | `null`; then messages on the channel |
@@ -40,7 +42,7 @@ use tauri::State;
 use telltale_api::{
     AlertActionInput, AlertHistoryView, AlertView, Api, ApiError, DbStatsView, EventPage,
     FeedConfig, FeedDetail, FeedView, ImportReport, LabelsView, LiveMessage, MuteView, SeriesView,
-    TimelineView,
+    SettingsInput, SettingsView, TimelineView,
 };
 use telltale_model::Timestamp;
 
@@ -156,6 +158,21 @@ pub async fn mute_state(api: State<'_, Api>) -> Result<MuteView, ApiError> {
 #[tauri::command]
 pub async fn db_stats(api: State<'_, Api>) -> Result<DbStatsView, ApiError> {
     api.db_stats().await
+}
+
+/// The `[store]` and `[alerts]` settings in force.
+#[tauri::command]
+pub async fn settings(api: State<'_, Api>) -> Result<SettingsView, ApiError> {
+    api.settings().await
+}
+
+/// Replaces, stores and applies every setting (no restart needed).
+#[tauri::command]
+pub async fn update_settings(
+    api: State<'_, Api>,
+    settings: SettingsInput,
+) -> Result<SettingsView, ApiError> {
+    api.update_settings(settings).await
 }
 
 /// The stored feeds as TOML (secrets masked).

@@ -189,6 +189,8 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
             commands::alert_history,
             commands::mute_state,
             commands::db_stats,
+            commands::settings,
+            commands::update_settings,
             commands::export_config,
             commands::import_config,
             commands::subscribe_live,
@@ -247,12 +249,17 @@ fn start_engine<R: Runtime>(
     }
     let store =
         Store::open(&db, Default::default()).map_err(|e| format!("{}: {e}", db.display()))?;
+    // The settings last saved in the Settings screen (or defaults).
+    let settings = store
+        .start_settings(None)
+        .map_err(|e| format!("{}: {e}", db.display()))?;
     let (notifier, replies) = desktop_notifier(opts.notify);
     let engine = tauri::async_runtime::block_on(async move {
         let engine = Engine::start(
             store,
             EngineOptions {
                 notifier,
+                alerts: settings.alerts,
                 ..Default::default()
             },
         )?;

@@ -162,6 +162,28 @@ fn commands_answer_over_ipc() {
     let toml = invoke(&w, "export_config", json!({})).unwrap();
     assert!(toml.as_str().unwrap().contains("name = \"web\""), "{toml}");
 
+    // Settings: read, change, read back; a bad field is named.
+    let mut settings = invoke(&w, "settings", json!({})).unwrap();
+    assert_eq!(settings["store"]["events_max_age"], "7d", "{settings}");
+    settings["alerts"]["flood_max"] = json!(3);
+    let saved = invoke(
+        &w,
+        "update_settings",
+        json!({ "settings": settings.clone() }),
+    )
+    .unwrap();
+    assert_eq!(saved["alerts"]["flood_max"], 3, "{saved}");
+    settings["store"]["events_max_age"] = json!("soon");
+    let err = invoke(&w, "update_settings", json!({ "settings": settings })).unwrap_err();
+    assert_eq!(err["code"], "invalid_settings", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("store.events_max_age"),
+        "{err}"
+    );
+
     // A malformed argument is refused by Tauri before the API runs.
     assert!(invoke(&w, "get_feed", json!({})).is_err());
 

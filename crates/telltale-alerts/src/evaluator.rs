@@ -125,9 +125,13 @@ impl AlertEngine {
         }
     }
 
-    /// Replaces the settings (flood limits, quiet hours, re-notify).
+    /// Replaces the settings (flood limits, quiet hours, re-notify,
+    /// resolved notifications) while running: the next decision uses them.
+    /// Flood control keeps its recent history and held notifications, so
+    /// the pending summary still counts them.
     pub fn set_settings(&mut self, settings: AlertSettings) {
-        self.flood = FloodControl::new(settings.flood_max, settings.flood_window.0);
+        self.flood
+            .set_limits(settings.flood_max, settings.flood_window.0);
         self.settings = settings;
     }
 

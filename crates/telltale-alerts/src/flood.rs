@@ -28,6 +28,13 @@ impl FloodControl {
         }
     }
 
+    /// New limits from now on. What was sent and held so far is kept, so a
+    /// change never loses held notifications from the next summary.
+    pub fn set_limits(&mut self, max: u32, window: Duration) {
+        self.max = max.max(1) as usize;
+        self.window = window;
+    }
+
     /// Asks to send one notification now: true to send it, false if it is
     /// held for the next summary.
     pub fn admit(&mut self, now: Timestamp) -> bool {

@@ -399,3 +399,69 @@ fn labelled_series_alert_separately() {
     assert_eq!(out.notifications.len(), 1);
     assert!(out.changed[0].series.contains("sda"));
 }
+
+#[test]
+fn settings_changed_while_running_apply_to_the_next_decision() {
+    let rules: Vec<AlertRule> = (0..6)
+        .map(|i| {
+            rule(&format!(
+                "name = \"r{i}\"\nkind = \"threshold\"\nmetric = \"m{i}\"\nop = \">\"\nvalue = 1\n"
+            ))
+        })
+        .collect();
+    let (mut e, c) = setup(AlertSettings::default(), &rules);
+    let fire = |e: &mut AlertEngine, i: usize| {
+        e.on_sample(1, &format!("m{i}"), &BTreeMap::new(), 5.0);
+        e.drain()
+    };
+    // Default flood_max is 5; lowered to 2 while running.
+    e.set_settings(AlertSettings {
+        flood_max: 2,
+        ..AlertSettings::default()
+    });
+    let sent: usize = (0..4).map(|i| fire(&mut e, i).notifications.len()).sum();
+    assert_eq!(sent, 2, "flood_max 2 must hold back the 3rd and 4th");
+    // Another change within the window keeps what was held …
+    e.set_settings(AlertSettings {
+        flood_max: 2,
+        notify_resolved: false,
+        ..AlertSettings::default()
+    });
+    // … so the held ones are still summarised after the window.
+    step(&mut e, &c, 60);
+    let out = e.drain();
+    assert_eq!(kinds(&out), vec![NotificationKind::Summary]);
+    assert!(out.notifications[0]
+        .body
+        .contains("2 notifications were held back"));
+    // Quiet hours turned on (it is 16:00 UTC): a warning is held back.
+    e.set_settings(AlertSettings {
+        flood_max: 10,
+        quiet_hours: Some(QuietHours {
+            start: "15:00".into(),
+            end: "17:00".into(),
+        }),
+        ..AlertSettings::default()
+    });
+    let out = fire(&mut e, 4);
+    assert!(out.notifications.is_empty(), "{:?}", out.notifications);
+    assert!(out.history.iter().any(|h| h.detail.contains("quiet hours")));
+    // … and off again: the next one notifies.
+    e.set_settings(AlertSettings {
+        flood_max: 10,
+        ..AlertSettings::default()
+    });
+    assert_eq!(kinds(&fire(&mut e, 5)), vec![NotificationKind::Fired]);
+    // No reminders by default; turning re-notify on sends them.
+    step(&mut e, &c, 300);
+    assert!(e.drain().notifications.is_empty());
+    e.set_settings(AlertSettings {
+        flood_max: 10,
+        renotify: Some(telltale_model::duration::Dur::secs(120)),
+        ..AlertSettings::default()
+    });
+    step(&mut e, &c, 1);
+    let out = e.drain();
+    assert!(!out.notifications.is_empty());
+    assert!(kinds(&out).iter().all(|k| *k == NotificationKind::Reminder));
+}

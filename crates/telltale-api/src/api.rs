@@ -4,17 +4,16 @@ use crate::error::ApiError;
 use crate::input::AlertActionInput;
 use crate::live::{LiveStream, DEFAULT_WINDOW};
 use crate::secrets;
+use crate::settings::{SettingsInput, SettingsView};
 use crate::views::{
     ms, AlertHistoryView, AlertView, DbStatsView, EventPage, EventView, FeedDetail, FeedView,
     ImportErrorView, ImportReport, LabelsView, MuteView, SeriesInfoView, SeriesView,
     TimelineEntryView, TimelineView,
 };
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 use telltale_engine::{AlertAction, Engine};
-use telltale_model::alert::AlertSettings;
-use telltale_model::config::StoreSettings;
+use telltale_model::config::Settings;
 use telltale_model::{ConfigFile, FeedConfig, Timestamp};
 use telltale_store::{EventQuery, FeedOrigin, SeriesQuery, Store, StoreError, StoredFeed};
 
@@ -32,7 +31,9 @@ pub const MAX_TIMELINE: usize = 10_000;
 #[derive(Clone, Debug)]
 pub struct Api {
     engine: Engine,
-    alert_settings: Arc<AlertSettings>,
+    /// Serializes settings changes, so that two concurrent updates cannot
+    /// leave the database and the running engine with different settings.
+    settings_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Api {
@@ -40,15 +41,8 @@ impl Api {
     pub fn new(engine: Engine) -> Api {
         Api {
             engine,
-            alert_settings: Arc::new(AlertSettings::default()),
+            settings_lock: std::sync::Arc::default(),
         }
-    }
-
-    /// Sets the `[alerts]` settings the engine runs with, so that
-    /// [`Api::export_config`] writes them back.
-    pub fn with_alert_settings(mut self, settings: AlertSettings) -> Api {
-        self.alert_settings = Arc::new(settings);
-        self
     }
 
     /// The engine underneath.
@@ -369,8 +363,8 @@ impl Api {
             .iter()
             .map(|f| secrets::masked(&f.config))
             .collect();
-        let settings: StoreSettings = self.engine.store().settings().clone();
-        let body = ConfigFile::to_toml(&feeds, &settings, &self.alert_settings)
+        let settings = self.live_settings();
+        let body = ConfigFile::to_toml(&feeds, &settings.store, &settings.alerts)
             .map_err(ApiError::internal)?;
         Ok(format!(
             "# Telltale feeds, exported {}.\n# Secret header values and URL credentials are masked (••••••); importing\n# this file into the same database keeps the stored secrets behind the masks.\n\n{body}",
@@ -381,7 +375,9 @@ impl Api {
     /// Imports config text (TOML, the config file format): each valid feed
     /// is added or replaces the feed of the same name (as a UI feed), masks
     /// keep stored secrets, and every problem is listed with its line, feed
-    /// and field. Other feeds are left alone.
+    /// and field. Other feeds are left alone. The keys given in `[store]`
+    /// and `[alerts]` replace the current settings (stored, and applied at
+    /// once); keys left out keep their current values.
     pub async fn import_config(&self, text: &str) -> Result<ImportReport, ApiError> {
         let file = ConfigFile::parse("import", text);
         let mut report = ImportReport {
@@ -397,10 +393,34 @@ impl Api {
                 .collect(),
             ..ImportReport::default()
         };
-        if file.store != StoreSettings::default() || file.alerts != AlertSettings::default() {
-            report.notes.push(
-                "`[store]` and `[alerts]` settings are read when telltaled starts (from --config); they were not changed by this import".into(),
-            );
+        if !file.store_keys.is_empty() || !file.alerts_keys.is_empty() {
+            let merged = file.settings_over(&self.live_settings());
+            let given: Vec<String> = file
+                .store_keys
+                .iter()
+                .map(|k| format!("store.{k}"))
+                .chain(file.alerts_keys.iter().map(|k| format!("alerts.{k}")))
+                .collect();
+            // The same checks as the Settings screen, so an import cannot
+            // set what the GUI would refuse.
+            let checked = SettingsView::from(&merged).validate();
+            match checked {
+                Ok(settings) => {
+                    self.apply_settings(settings).await?;
+                    report
+                        .notes
+                        .push(format!("settings applied: {}", given.join(", ")));
+                }
+                Err(e) => {
+                    let (field, message) = split_field(&e.message);
+                    report.errors.push(ImportErrorView {
+                        line: None,
+                        feed: None,
+                        field,
+                        message: format!("{message}; the settings were not changed"),
+                    });
+                }
+            }
         }
         for mut cfg in file.feeds {
             let name = cfg.name.clone();
@@ -429,6 +449,42 @@ impl Api {
             }
         }
         Ok(report)
+    }
+
+    /// The `[store]` and `[alerts]` settings in force.
+    fn live_settings(&self) -> Settings {
+        Settings {
+            store: self.engine.store().settings(),
+            alerts: self.engine.alert_settings(),
+        }
+    }
+
+    /// Stores `settings` and applies them to the running store and alert
+    /// engine, in that order (a failure to store changes nothing).
+    async fn apply_settings(&self, settings: Settings) -> Result<(), ApiError> {
+        let _one_at_a_time = self.settings_lock.lock().await;
+        let alerts = settings.alerts.clone();
+        self.blocking(move |s| s.save_settings(&settings)).await?;
+        self.engine
+            .set_alert_settings(alerts)
+            .map_err(ApiError::from)
+    }
+
+    /// The settings in force: storage retention and batching, and
+    /// notification quiet hours, flood control and re-notify.
+    pub async fn settings(&self) -> Result<SettingsView, ApiError> {
+        Ok(SettingsView::from(&self.live_settings()))
+    }
+
+    /// Replaces every setting, stores them in the database and applies them
+    /// without a restart: the next retention run uses the new ages and the
+    /// next notification the new quiet hours and flood limits. An invalid
+    /// field fails with `invalid_settings` naming it (`alerts.flood_max`)
+    /// and nothing is changed. Returns the settings now in force.
+    pub async fn update_settings(&self, input: SettingsInput) -> Result<SettingsView, ApiError> {
+        let settings = input.validate()?;
+        self.apply_settings(settings).await?;
+        self.settings().await
     }
 
     /// A live subscription merged into at most ~30 messages a second.

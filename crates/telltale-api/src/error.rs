@@ -15,6 +15,7 @@ use ts_rs::TS;
 /// |---|---|---|
 /// | `invalid_feed` | a feed config is invalid; the message names the field (`poll.interval`) | 400 |
 /// | `invalid_request` | a parameter or body is malformed | 400 |
+/// | `invalid_settings` | a setting is invalid; the message names the field (`store.events_max_age`) | 400 |
 /// | `alert_action` | an alert action cannot be applied (e.g. ack of an alert that is not firing) | 400 |
 /// | `unauthorized` | the API token is missing or wrong | 401 |
 /// | `forbidden` | the request came from another web origin or host name | 403 |

@@ -16,6 +16,8 @@
 //! | POST | `/api/alerts/actions` | [`Api::alert_action`] (body `AlertActionInput`) | 204 |
 //! | GET | `/api/mute` | [`Api::mute_state`] | 200 `MuteView` |
 //! | GET | `/api/db/stats` | [`Api::db_stats`] | 200 `DbStatsView` |
+//! | GET | `/api/settings` | [`Api::settings`] | 200 `SettingsView` |
+//! | PUT | `/api/settings` | [`Api::update_settings`] (body `SettingsView`) | 200 `SettingsView` |
 //! | GET | `/api/config/export` | [`Api::export_config`] | 200 TOML (`text/plain`) |
 //! | POST | `/api/config/import` | [`Api::import_config`] (TOML body, `text/plain`) | 200 `ImportReport` |
 //! | GET | `/api/live` | [`Api::live`] (WebSocket) | `LiveMessage` JSON text frames |
@@ -280,6 +282,7 @@ fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/alerts/actions", axum::routing::post(alert_action))
         .route("/mute", get(mute_state))
         .route("/db/stats", get(db_stats))
+        .route("/settings", get(get_settings).put(put_settings))
         .route("/config/export", get(export_config))
         .route("/config/import", axum::routing::post(import_config))
         .route("/live", get(live))
@@ -305,7 +308,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self.code.as_str() {
             "not_found" => StatusCode::NOT_FOUND,
-            "invalid_feed" | "invalid_request" | "alert_action" => StatusCode::BAD_REQUEST,
+            "invalid_feed" | "invalid_request" | "invalid_settings" | "alert_action" => {
+                StatusCode::BAD_REQUEST
+            }
             "unauthorized" => StatusCode::UNAUTHORIZED,
             "forbidden" => StatusCode::FORBIDDEN,
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
@@ -691,6 +696,19 @@ async fn mute_state(State(st): State<AppState>) -> ApiResult<impl IntoResponse> 
 
 async fn db_stats(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(st.api.db_stats().await?))
+}
+
+async fn get_settings(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.api.settings().await?))
+}
+
+async fn put_settings(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let input: crate::SettingsInput = parse_json(&headers, &body, "invalid_settings")?;
+    Ok(Json(st.api.update_settings(input).await?))
 }
 
 async fn export_config(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {

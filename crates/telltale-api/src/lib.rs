@@ -26,11 +26,15 @@ pub mod http;
 pub mod input;
 pub mod live;
 pub mod secrets;
+pub mod settings;
 pub mod views;
 
 pub use api::{Api, MAX_EVENTS_PAGE, MAX_POINTS, MAX_TIMELINE};
 pub use error::ApiError;
 pub use input::AlertActionInput;
 pub use live::LiveStream;
+pub use settings::{
+    AlertSettingsView, QuietHoursView, SettingsInput, SettingsView, StoreSettingsView,
+};
 pub use telltale_model::FeedConfig;
 pub use views::*;

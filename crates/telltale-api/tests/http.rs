@@ -659,3 +659,101 @@ async fn a_live_client_that_falls_behind_is_told_how_much_it_missed() {
         "{next:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_are_read_changed_validated_and_applied_live() {
+    let h = Harness::start(None, None).await;
+    let (status, mut settings) = h.get("/api/settings").await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["store"]["events_max_age"], "7d");
+    assert_eq!(settings["alerts"]["flood_max"], 5);
+    assert_eq!(settings["alerts"]["quiet_hours"], Value::Null);
+
+    settings["store"]["events_max_age"] = json!("3d");
+    settings["alerts"]["flood_max"] = json!(2);
+    settings["alerts"]["quiet_hours"] = json!({"start": "22:00", "end": "07:00"});
+    settings["alerts"]["renotify"] = json!("30m");
+    let (status, saved) = h
+        .send(reqwest::Method::PUT, "/api/settings", &settings)
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved, settings);
+    // Applied to the running engine and store, and stored in the database.
+    assert_eq!(h.engine.alert_settings().flood_max, 2);
+    assert_eq!(
+        h.engine.store().settings().events_max_age.0,
+        Duration::from_secs(3 * 86_400)
+    );
+    let stored = h.engine.store().stored_settings().unwrap();
+    assert_eq!(stored.alerts.unwrap().flood_max, 2);
+    let (_, again) = h.get("/api/settings").await;
+    assert_eq!(again, settings);
+    // The export carries the live settings.
+    let text = h
+        .req(reqwest::Method::GET, "/api/config/export")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("events_max_age = \"3d\""), "{text}");
+    assert!(text.contains("flood_max = 2"), "{text}");
+
+    // A bad field: 400 naming it, and nothing changes.
+    let mut bad = settings.clone();
+    bad["alerts"]["quiet_hours"]["start"] = json!("25:99");
+    let (status, err) = h.send(reqwest::Method::PUT, "/api/settings", &bad).await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["code"], "invalid_settings");
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.contains("alerts.quiet_hours.start"), "{msg}");
+    assert!(msg.contains("HH:MM"), "{msg}");
+    let mut bad = settings.clone();
+    bad["store"]["commit_rows"] = json!("many");
+    let (status, err) = h.send(reqwest::Method::PUT, "/api/settings", &bad).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("store.commit_rows"),
+        "{err}"
+    );
+    let (_, unchanged) = h.get("/api/settings").await;
+    assert_eq!(unchanged, settings);
+
+    // An import applies the keys it gives and leaves the others alone.
+    let res = h
+        .req(reqwest::Method::POST, "/api/config/import")
+        .header("content-type", "text/plain")
+        .body("[alerts]\nflood_max = 7\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let report = json_of(res).await;
+    assert_eq!(report["errors"], json!([]), "{report}");
+    assert!(
+        report["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("alerts.flood_max"),
+        "{report}"
+    );
+    let (_, after) = h.get("/api/settings").await;
+    assert_eq!(after["alerts"]["flood_max"], 7);
+    assert_eq!(after["alerts"]["renotify"], "30m");
+    assert_eq!(after["store"]["events_max_age"], "3d");
+    // An imported setting the GUI would refuse is reported, not applied.
+    let res = h
+        .req(reqwest::Method::POST, "/api/config/import")
+        .header("content-type", "text/plain")
+        .body("[alerts]\nflood_max = 0\n")
+        .send()
+        .await
+        .unwrap();
+    let report = json_of(res).await;
+    assert_eq!(report["errors"][0]["field"], "alerts.flood_max", "{report}");
+    assert_eq!(h.engine.alert_settings().flood_max, 7);
+}

@@ -306,6 +306,33 @@ impl Engine {
         v
     }
 
+    /// The `[alerts]` settings in force.
+    pub fn alert_settings(&self) -> AlertSettings {
+        self.inner
+            .shared
+            .alerting
+            .engine
+            .lock()
+            .map(|e| e.settings().clone())
+            .unwrap_or_default()
+    }
+
+    /// Applies new `[alerts]` settings at once: the next notification
+    /// decision uses the new quiet hours, flood limits and re-notify
+    /// interval. (Storing them is the caller's job:
+    /// [`telltale_store::Store::save_settings`].)
+    pub fn set_alert_settings(&self, settings: AlertSettings) -> Result<(), EngineError> {
+        let mut e = self
+            .inner
+            .shared
+            .alerting
+            .engine
+            .lock()
+            .map_err(|_| EngineError::Internal("alert engine poisoned".into()))?;
+        e.set_settings(settings);
+        Ok(())
+    }
+
     /// Whether notifications are muted, and until when (`Some(None)`: until turned off).
     pub fn muted(&self) -> Option<Option<Timestamp>> {
         self.inner

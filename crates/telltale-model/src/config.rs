@@ -91,8 +91,26 @@ pub struct ConfigFile {
     pub store: StoreSettings,
     /// Alert settings (defaults when absent).
     pub alerts: AlertSettings,
+    /// The keys the file's `[store]` table actually gives (empty when the
+    /// table is absent or invalid): only these override stored settings.
+    pub store_keys: Vec<String>,
+    /// The keys the file's `[alerts]` table actually gives (as `store_keys`).
+    pub alerts_keys: Vec<String>,
     /// Problems found. Feeds named here are not in `feeds`.
     pub errors: Vec<ConfigError>,
+}
+
+/// The settings an operator may change while Telltale runs: `[store]` and
+/// `[alerts]`. The database keeps the current ones (see
+/// [`ConfigFile::settings_over`] for how a config file's values combine
+/// with them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// `[store]`: retention and commit batching.
+    pub store: StoreSettings,
+    /// `[alerts]`: quiet hours, flood control, re-notify.
+    pub alerts: AlertSettings,
 }
 
 #[derive(Deserialize)]
@@ -149,13 +167,16 @@ impl ConfigFile {
             }
         };
         if let Some(store) = root.store {
+            let keys = table_keys(&store);
             if let Some(settings) =
                 section::<StoreSettings>(file, text, "store", store, |_| Ok(()), &mut out.errors)
             {
                 out.store = settings;
+                out.store_keys = keys;
             }
         }
         if let Some(alerts) = root.alerts {
+            let keys = table_keys(&alerts);
             let check = |a: &AlertSettings| match a.quiet_hours.as_ref().map(|q| q.minutes()) {
                 Some(Err(message)) => Err(("quiet_hours", message)),
                 _ => Ok(()),
@@ -164,6 +185,7 @@ impl ConfigFile {
                 section::<AlertSettings>(file, text, "alerts", alerts, check, &mut out.errors)
             {
                 out.alerts = settings;
+                out.alerts_keys = keys;
             }
         }
         let mut seen = std::collections::HashMap::new();
@@ -234,6 +256,54 @@ impl ConfigFile {
         })
         .map_err(|e| e.to_string())
     }
+
+    /// The settings to run with: `current` (what the database holds),
+    /// overridden by the keys this file's `[store]` and `[alerts]` tables
+    /// give explicitly. Keys the file leaves out keep their current value,
+    /// so a file that sets only `events_max_age` does not reset what was
+    /// changed in the GUI.
+    pub fn settings_over(&self, current: &Settings) -> Settings {
+        Settings {
+            store: overlay(&current.store, &self.store, &self.store_keys),
+            alerts: overlay(&current.alerts, &self.alerts, &self.alerts_keys),
+        }
+    }
+}
+
+/// The keys of a TOML table (none when it is not a table).
+fn table_keys(value: &toml::Spanned<toml::Value>) -> Vec<String> {
+    value
+        .get_ref()
+        .as_table()
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// `base` with the `keys` of `explicit` copied over it (through their
+/// serialized form, so it works for any settings table).
+fn overlay<T>(base: &T, explicit: &T, keys: &[String]) -> T
+where
+    T: Serialize + serde::de::DeserializeOwned + Clone,
+{
+    if keys.is_empty() {
+        return base.clone();
+    }
+    let (Ok(serde_json::Value::Object(mut out)), Ok(serde_json::Value::Object(given))) =
+        (serde_json::to_value(base), serde_json::to_value(explicit))
+    else {
+        return explicit.clone();
+    };
+    for key in keys {
+        match given.get(key) {
+            Some(v) => {
+                out.insert(key.clone(), v.clone());
+            }
+            None => {
+                out.remove(key);
+            }
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(out)).unwrap_or_else(|_| explicit.clone())
 }
 
 /// Reads a settings table such as `[store]`; on error records where and why.
@@ -525,6 +595,30 @@ fn clean_serde_message(m: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_keys_a_file_gives_override_current_settings() {
+        let file = ConfigFile::parse(
+            "f",
+            "[store]\nevents_max_age = \"3d\"\n[alerts]\nquiet_hours = { start = \"22:00\", end = \"06:00\" }\n",
+        );
+        assert!(file.errors.is_empty(), "{:?}", file.errors);
+        assert_eq!(file.store_keys, vec!["events_max_age".to_string()]);
+        let mut current = Settings::default();
+        current.store.samples_max_age = Dur::secs(86_400);
+        current.alerts.flood_max = 9;
+        let merged = file.settings_over(&current);
+        assert_eq!(merged.store.events_max_age, Dur::secs(3 * 86_400));
+        assert_eq!(merged.store.samples_max_age, Dur::secs(86_400));
+        assert_eq!(merged.alerts.flood_max, 9);
+        assert_eq!(
+            merged.alerts.quiet_hours.as_ref().map(|q| q.end.as_str()),
+            Some("06:00")
+        );
+        // No tables: nothing changes.
+        let empty = ConfigFile::parse("f", "");
+        assert_eq!(empty.settings_over(&current), current);
+    }
 
     const GOOD: &str = r#"
 [store]

@@ -75,6 +75,9 @@ pub enum StoreError {
         /// What serde said.
         source: serde_json::Error,
     },
+    /// Settings cannot be serialized (should not happen).
+    #[error("the settings cannot be stored: {0}")]
+    SettingsNotStorable(serde_json::Error),
     /// The query itself makes no sense.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -101,6 +104,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// [`StoreError::SettingsNotStorable`].
+    pub(crate) fn settings(e: serde_json::Error) -> StoreError {
+        StoreError::SettingsNotStorable(e)
+    }
+
     /// Turns a SQLite error into the most helpful variant.
     pub(crate) fn sqlite(path: &Path, doing: &'static str, e: rusqlite::Error) -> StoreError {
         let path = path.to_path_buf();

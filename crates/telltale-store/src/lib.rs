@@ -65,12 +65,22 @@ use readers::Readers;
 use retention::Coverage;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use telltale_model::config::StoreSettings;
+use telltale_model::alert::AlertSettings;
+use telltale_model::config::{Settings, StoreSettings};
 use telltale_model::{FeedConfig, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use writer::{Command, Writer, WriterSetup};
+
+/// The settings found in the database's `settings` table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredSettings {
+    /// `[store]`, if ever saved.
+    pub store: Option<StoreSettings>,
+    /// `[alerts]`, if ever saved.
+    pub alerts: Option<AlertSettings>,
+}
 
 /// Tuning that is not part of the user-facing `[store]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +134,9 @@ impl std::fmt::Debug for Store {
 
 struct Inner {
     path: PathBuf,
-    settings: StoreSettings,
+    /// The `[store]` settings in force; the writer owns its own copy and
+    /// both change together in [`Store::save_settings`].
+    settings: Arc<RwLock<StoreSettings>>,
     drop_wait: Duration,
     epoch: i64,
     coverage: Arc<Coverage>,
@@ -212,11 +224,13 @@ impl Store {
 
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let (committed_tx, committed_rx) = watch::channel(0u64);
+        let shared_settings = Arc::new(RwLock::new(settings.clone()));
         let setup = WriterSetup {
             conn,
             path: path.to_path_buf(),
             rx,
-            settings: settings.clone(),
+            settings,
+            shared_settings: shared_settings.clone(),
             epoch,
             coverage: coverage.clone(),
             committed: committed_tx,
@@ -236,7 +250,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
-                settings,
+                settings: shared_settings,
                 drop_wait: options.drop_wait,
                 epoch,
                 coverage,
@@ -248,9 +262,97 @@ impl Store {
         })
     }
 
-    /// The settings the store was opened with.
-    pub fn settings(&self) -> &StoreSettings {
-        &self.inner.settings
+    /// The `[store]` settings in force: those the store was opened with,
+    /// or the last ones given to [`Store::save_settings`].
+    pub fn settings(&self) -> StoreSettings {
+        match self.inner.settings.read() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The settings stored in the database (`None` for a section never
+    /// saved, e.g. in a new database). Blocking.
+    pub fn stored_settings(&self) -> Result<StoredSettings, StoreError> {
+        let rows: Vec<(String, String)> = self.read("reading settings", |c| {
+            let mut st = c.prepare_cached("SELECT key, value FROM settings")?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?;
+        let mut out = StoredSettings::default();
+        for (key, value) in rows {
+            let bad = |e: serde_json::Error| {
+                tracing::error!(
+                    "the stored `[{key}]` settings cannot be read ({e}); using the defaults until they are saved again"
+                );
+            };
+            match key.as_str() {
+                "store" => out.store = serde_json::from_str(&value).map_err(bad).ok(),
+                "alerts" => out.alerts = serde_json::from_str(&value).map_err(bad).ok(),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores `settings` in the database and applies the `[store]` part to
+    /// the writer at once: retention runs from now on use the new ages
+    /// (the next automatic run is brought forward to within a few
+    /// seconds), and commits use the new batching. The `[alerts]` part is
+    /// only stored; the alert engine applies it. Runs on the writer
+    /// thread. Blocking.
+    pub fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        let store = serde_json::to_string(&settings.store).map_err(StoreError::settings)?;
+        let alerts = serde_json::to_string(&settings.alerts).map_err(StoreError::settings)?;
+        let apply = Box::new(settings.store.clone());
+        self.call(|reply| Command::SaveSettings {
+            apply,
+            rows: vec![("store", store), ("alerts", alerts)],
+            now: Timestamp::now(),
+            reply,
+        })
+    }
+
+    /// Decides the settings to start with and makes them the stored ones:
+    /// the stored settings (defaults for a section never stored), with the
+    /// keys a config file's `[store]`/`[alerts]` tables give explicitly
+    /// written over them (see [`ConfigFile::settings_over`]). The `[store]`
+    /// part is applied to the writer at once; the caller starts the alert
+    /// engine with the `[alerts]` part. Blocking.
+    ///
+    /// [`ConfigFile::settings_over`]: telltale_model::ConfigFile::settings_over
+    pub fn start_settings(
+        &self,
+        file: Option<&telltale_model::ConfigFile>,
+    ) -> Result<Settings, StoreError> {
+        let stored = self.stored_settings()?;
+        let current = Settings {
+            store: stored.store.clone().unwrap_or_default(),
+            alerts: stored.alerts.clone().unwrap_or_default(),
+        };
+        let settings = match file {
+            Some(f) => f.settings_over(&current),
+            None => current,
+        };
+        let unchanged = stored.store.as_ref() == Some(&settings.store)
+            && stored.alerts.as_ref() == Some(&settings.alerts)
+            && self.settings() == settings.store;
+        if !unchanged {
+            self.save_settings(&settings)?;
+        }
+        Ok(settings)
+    }
+
+    /// The settings to run with now: the stored ones, falling back to
+    /// `fallback` for a section never stored. Blocking.
+    pub fn current_settings(&self, fallback: &Settings) -> Result<Settings, StoreError> {
+        let stored = self.stored_settings()?;
+        Ok(Settings {
+            store: stored.store.unwrap_or_else(|| fallback.store.clone()),
+            alerts: stored.alerts.unwrap_or_else(|| fallback.alerts.clone()),
+        })
     }
 
     /// The database file.

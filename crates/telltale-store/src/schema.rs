@@ -17,13 +17,25 @@
 //! | `rollup_1m`, `rollup_1h` | min/max/sum/count per series and bucket | `(series_id, bucket)`, WITHOUT ROWID |
 //! | `feed_states` | connection timeline: states and issues | `id`; `(feed_id, ts)` |
 //!
+//! Version 2 adds `alerts`, `alert_history` and `alert_commands`; version 3
+//! adds `settings` (`key` = `store` or `alerts`, `value` = that section as
+//! JSON, `updated_at`), the `[store]`/`[alerts]` settings currently in force.
+//!
 //! All times are microseconds since the Unix epoch, except `samples.ts`,
 //! which is stored relative to the per-database `meta.samples_epoch_us`
 //! (midnight UTC of the day the database was created). A raw sample is the
 //! bulk of the file, and a relative timestamp fits SQLite's 6-byte integer
 //! (±4.4 years around that day) instead of 8 bytes, which keeps a sample
 //! near 24 bytes on disk. Values outside that window are still stored
-//! correctly, just in 8 bytes. The view `samples_abs` shows absolute times
+//! correctly, just in 8 bytes.
+//!
+//! `samples.value` has no declared type: a value with at most two decimals
+//! that survives the round trip exactly (`12.34`, `97`, `0.5`) is stored
+//! as INTEGER hundredths (`1234`: 2 bytes instead of 8), any other value as
+//! a REAL; every read decodes (see [`encode_value`]). With the 6-byte
+//! timestamp a typical gauge sample is a 13-byte record, about 18 bytes on
+//! disk. Databases created before this (the column declared `REAL`) keep
+//! REALs: [`compact_values`] tells the writer which kind it has. The view `samples_abs` shows absolute times
 //! for ad-hoc inspection with the `sqlite3` shell.
 //!
 //! Feed and series ids are `AUTOINCREMENT`: an id is never reused after a
@@ -39,10 +51,21 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The migration steps; `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 3: operator settings changed at run time (the GUI, an import,
+/// or a config file's explicit `[store]`/`[alerts]` keys at start). One row
+/// per section (`store`, `alerts`), its value the section as JSON.
+const V3: &str = r#"
+CREATE TABLE settings (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"#;
 
 /// Version 2: alert instances, their history, and queued operator commands.
 const V2: &str = r#"
@@ -114,7 +137,7 @@ CREATE TABLE series (
 CREATE TABLE samples (
     series_id INTEGER NOT NULL,
     ts        INTEGER NOT NULL,
-    value     REAL NOT NULL,
+    value     NOT NULL,
     PRIMARY KEY (series_id, ts)
 ) WITHOUT ROWID;
 
@@ -151,7 +174,7 @@ CREATE INDEX feed_states_feed_time ON feed_states (feed_id, ts);
 CREATE VIEW samples_abs AS
     SELECT series_id,
            ts + (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'samples_epoch_us') AS ts,
-           value
+           CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END AS value
     FROM samples;
 "#;
 
@@ -262,6 +285,29 @@ pub(crate) fn open_writer(
     conn.query_row("PRAGMA journal_size_limit = 67108864", [], |_| Ok(()))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// How a raw value is stored when the `samples.value` column is untyped:
+/// INTEGER hundredths when that round-trips exactly, else the REAL itself.
+pub fn encode_value(v: f64) -> rusqlite::types::Value {
+    let hundredths = (v * 100.0).round();
+    // Below 2^53 every integer is exact in an f64, and the division on the
+    // way back is the same IEEE operation as the check here.
+    if hundredths.abs() < 9.0e15 && hundredths / 100.0 == v {
+        rusqlite::types::Value::Integer(hundredths as i64)
+    } else {
+        rusqlite::types::Value::Real(v)
+    }
+}
+
+/// True when `samples.value` is untyped, so [`encode_value`] may be used;
+/// false for databases created when it was declared `REAL` (whose affinity
+/// would turn hundredths into wrong REALs).
+pub fn compact_values(conn: &Connection) -> rusqlite::Result<bool> {
+    let ty: String = conn
+        .prepare_cached("SELECT type FROM pragma_table_info('samples') WHERE name = 'value'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(ty.is_empty())
 }
 
 /// Opens a read-only connection for queries.

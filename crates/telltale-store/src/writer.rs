@@ -28,7 +28,7 @@ use crate::rollup::Rollups;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use telltale_model::config::StoreSettings;
 use telltale_model::Timestamp;
@@ -53,6 +53,13 @@ pub(crate) enum Command {
     },
     /// Delete a feed and its history.
     DeleteFeed { name: String, reply: Reply<bool> },
+    /// Store settings rows and apply `apply` to the writer.
+    SaveSettings {
+        apply: Box<StoreSettings>,
+        rows: Vec<(&'static str, String)>,
+        now: Timestamp,
+        reply: Reply<()>,
+    },
     /// Run retention as of `now` and report.
     Retention {
         now: Timestamp,
@@ -68,6 +75,7 @@ pub(crate) struct WriterSetup {
     pub path: PathBuf,
     pub rx: mpsc::Receiver<Command>,
     pub settings: StoreSettings,
+    pub shared_settings: Arc<RwLock<StoreSettings>>,
     pub epoch: i64,
     pub coverage: Arc<Coverage>,
     pub committed: watch::Sender<u64>,
@@ -89,6 +97,8 @@ const LAST_TS: &str = "SELECT max(ts) FROM samples WHERE series_id = ?1";
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const SKIP_LOG_EVERY: Duration = Duration::from_secs(30);
+/// How soon after a settings change automatic retention runs.
+const SETTINGS_RETENTION_DELAY: Duration = Duration::from_secs(5);
 
 /// A known series and the last timestamp written to it (absolute µs).
 struct SeriesEntry {
@@ -223,6 +233,7 @@ pub(crate) struct Writer {
     rx: mpsc::Receiver<Command>,
     runtime: tokio::runtime::Runtime,
     settings: StoreSettings,
+    shared_settings: Arc<RwLock<StoreSettings>>,
     commit_interval: Duration,
     commit_rows: usize,
     epoch: i64,
@@ -259,6 +270,7 @@ impl Writer {
             rx: s.rx,
             runtime,
             settings: s.settings,
+            shared_settings: s.shared_settings,
             epoch: s.epoch,
             coverage: s.coverage,
             committed: s.committed,
@@ -433,6 +445,19 @@ impl Writer {
                         .map_err(|e| self.error("deleting a feed", e)),
                 );
             }
+            Command::SaveSettings {
+                apply,
+                rows,
+                now,
+                reply,
+            } => {
+                self.commit_pending();
+                let r = save_settings(&mut self.conn, &rows, now);
+                if r.is_ok() {
+                    self.apply_settings(*apply);
+                }
+                let _ = reply.send(r.map_err(|e| self.error("saving settings", e)));
+            }
             Command::Retention { now, reply } => {
                 self.queued_runs.push((now, reply));
                 if self.job.is_none() {
@@ -445,6 +470,27 @@ impl Writer {
             }
         }
         true
+    }
+
+    /// Uses new `[store]` settings from now on. A retention run already
+    /// under way finishes with the old ages; the next automatic one is
+    /// brought forward so that shorter ages take effect within seconds.
+    fn apply_settings(&mut self, settings: StoreSettings) {
+        if settings == self.settings {
+            return;
+        }
+        self.commit_interval = settings.commit_interval.0.max(Duration::from_millis(1));
+        self.commit_rows = settings.commit_rows.max(1);
+        match self.shared_settings.write() {
+            Ok(mut s) => *s = settings.clone(),
+            Err(p) => *p.into_inner() = settings.clone(),
+        }
+        self.settings = settings;
+        if self.retention_every.is_some() {
+            let soon = Instant::now() + SETTINGS_RETENTION_DELAY;
+            self.next_auto_retention = Some(self.next_auto_retention.map_or(soon, |t| t.min(soon)));
+        }
+        tracing::info!("store settings changed; retention and commits use them from now on");
     }
 
     fn error(&self, doing: &'static str, e: rusqlite::Error) -> StoreError {
@@ -607,6 +653,25 @@ fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
+/// Writes settings rows (`key`, JSON) in one transaction.
+fn save_settings(
+    conn: &mut Connection,
+    rows: &[(&'static str, String)],
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )?;
+        for (key, value) in rows {
+            st.execute((key, value, now.0))?;
+        }
+    }
+    tx.commit()
+}
+
 /// Writes a batch's alert rows.
 fn write_alerts(tx: &rusqlite::Transaction<'_>, batch: &WriteBatch) -> rusqlite::Result<()> {
     if !batch.alerts.is_empty() {
@@ -658,6 +723,7 @@ fn write_pending(
 ) -> rusqlite::Result<Written> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut w = Written::default();
+    let compact = crate::schema::compact_values(&tx)?;
     {
         let mut insert_event = tx.prepare_cached(INSERT_EVENT)?;
         let mut insert_sample = tx.prepare_cached(INSERT_SAMPLE)?;
@@ -699,7 +765,12 @@ fn write_pending(
                     _ => s.ts.0,
                 };
                 entry.last_ts = Some(ts);
-                insert_sample.execute((entry.id, ts.saturating_sub(epoch), s.value))?;
+                let value = if compact {
+                    crate::schema::encode_value(s.value)
+                } else {
+                    rusqlite::types::Value::Real(s.value)
+                };
+                insert_sample.execute((entry.id, ts.saturating_sub(epoch), value))?;
                 rollups.add(entry.id, ts, s.value);
                 w.samples += 1;
             }

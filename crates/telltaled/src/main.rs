@@ -313,19 +313,21 @@ fn run(
         }
         None => None,
     };
-    let settings = file.as_ref().map(|f| f.store.clone()).unwrap_or_default();
-    let alert_settings = file.as_ref().map(|f| f.alerts.clone()).unwrap_or_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     rt.block_on(async move {
-        let store = open_store(db, settings)?;
+        let store = open_store(db, Default::default())?;
+        // Stored settings (the GUI's), with the keys the file gives on top.
+        let settings = store
+            .start_settings(file.as_ref())
+            .map_err(|e| e.to_string())?;
         let (notifier, replies) = desktop_notifier(notify);
         let engine = Engine::start(
             store,
             EngineOptions {
-                alerts: alert_settings.clone(),
+                alerts: settings.alerts,
                 notifier,
                 ..Default::default()
             },
@@ -337,8 +339,7 @@ fn run(
         // `serve`: bind before importing, so a busy port fails fast.
         let server = match serve {
             Some(opts) => {
-                let api =
-                    telltale_api::Api::new(engine.clone()).with_alert_settings(alert_settings);
+                let api = telltale_api::Api::new(engine.clone());
                 let server = telltale_api::http::bind(api, opts)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -560,7 +561,10 @@ fn export_config(db: &Path) -> Result<ExitCode, String> {
             cfg
         })
         .collect();
-    let text = ConfigFile::to_toml(&feeds, store.settings(), &Default::default())
+    let settings = store
+        .current_settings(&Default::default())
+        .map_err(|e| e.to_string())?;
+    let text = ConfigFile::to_toml(&feeds, &settings.store, &settings.alerts)
         .map_err(|e| e.to_string())?;
     if masked > 0 {
         println!(
