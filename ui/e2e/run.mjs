@@ -516,6 +516,7 @@ test('editor: a threshold alert rule through the inline rule editor, checked at 
   await rule.locator('.field-error').filter({ hasText: 'healthy side' }).waitFor({ timeout: 5_000 });
   await rule.getByLabel('Clear at').fill('70');
   await waitFor('the rule\'s field errors to clear', async () => (await rule.locator('.field-error').count()) === 0);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'editor.png'), fullPage: true });
   await page.getByRole('button', { name: 'Save feed' }).click();
   await page.waitForURL((u) => u.hash === `#/feed/${WS_FEED}`, { timeout: 10_000 });
 
