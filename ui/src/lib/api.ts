@@ -17,6 +17,7 @@ import type {
   LiveMessage,
   MuteState,
   Series,
+  Settings,
   Timeline,
 } from './types';
 
@@ -89,6 +90,10 @@ export interface Api {
   alertAction(action: AlertAction): Promise<void>;
   muteState(): Promise<MuteState>;
   dbStats(): Promise<DbStats>;
+  /** The `[store]` and `[alerts]` settings in force. */
+  settings(): Promise<Settings>;
+  /** Replaces every setting; stored and applied at once. Rejects with `invalid_settings` naming the field. */
+  updateSettings(settings: Settings): Promise<Settings>;
   exportConfig(): Promise<string>;
   importConfig(text: string): Promise<ImportReport>;
   /** Subscribes to the live stream; returns the unsubscribe function. */
@@ -261,6 +266,8 @@ export function createHttpApi(deps: HttpDeps): Api {
     },
     muteState: () => json<MuteState>('GET', '/mute'),
     dbStats: () => json<DbStats>('GET', '/db/stats'),
+    settings: () => json<Settings>('GET', '/settings'),
+    updateSettings: (settings) => json<Settings>('PUT', '/settings', { json: settings }),
     exportConfig: async () => (await call('GET', '/config/export')).text(),
     importConfig: (text) => json<ImportReport>('POST', '/config/import', { text }),
     live,
@@ -309,6 +316,8 @@ export function createTauriApi(): Api {
     alertAction: (action) => invoke('alert_action', { action }),
     muteState: () => invoke('mute_state'),
     dbStats: () => invoke('db_stats'),
+    settings: () => invoke('settings'),
+    updateSettings: (settings) => invoke('update_settings', { settings }),
     exportConfig: () => invoke('export_config'),
     importConfig: (text) => invoke('import_config', { text }),
     addDemoFleet: () => invoke('add_demo_fleet'),

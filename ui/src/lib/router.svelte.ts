@@ -2,7 +2,8 @@ export type Route =
   | { name: 'overview' }
   | { name: 'feed'; feed: string }
   | { name: 'alerts'; alert?: number }
-  | { name: 'edit'; feed: string | null };
+  | { name: 'edit'; feed: string | null }
+  | { name: 'settings' };
 
 export function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/');
@@ -22,6 +23,8 @@ export function parseHash(hash: string): Route {
     }
     case 'new':
       return { name: 'edit', feed: null };
+    case 'settings':
+      return { name: 'settings' };
     case 'edit':
       return { name: 'edit', feed: parts[1] ? decode(parts[1]) : null };
     default:
@@ -39,6 +42,8 @@ export function href(route: Route): string {
       return route.alert === undefined ? '#/alerts' : `#/alerts/${route.alert}`;
     case 'edit':
       return route.feed === null ? '#/new' : `#/edit/${encodeURIComponent(route.feed)}`;
+    case 'settings':
+      return '#/settings';
   }
 }
 

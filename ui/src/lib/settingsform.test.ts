@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { cloneSettings, formatBytes, isDuration, splitFieldError, validateSettings } from './settingsform';
+import { applyTheme, loadChoice, parseChoice, resolveTheme, saveChoice, type ThemeEnv } from './theme';
+import type { Settings } from './types';
+
+function defaults(): Settings {
+  return {
+    store: {
+      events_max_age: '7d',
+      events_max_per_feed: 100000,
+      samples_max_age: '7d',
+      rollup_1m_max_age: '90d',
+      rollup_1h_max_age: '730d',
+      states_max_age: '90d',
+      commit_interval: '100ms',
+      commit_rows: 20000,
+    },
+    alerts: { quiet_hours: null, flood_max: 5, flood_window: '1m', renotify: null, notify_resolved: true },
+  };
+}
+
+describe('settings form', () => {
+  it('accepts the defaults and the config file’s duration forms', () => {
+    expect(validateSettings(defaults())).toEqual({});
+    for (const d of ['500ms', '30s', '5m', '2h', '7d', '0s', '1.5h', '90']) expect(isDuration(d), d).toBe(true);
+    for (const d of ['', 'soon', '5 minutes', '-1d', '7x']) expect(isDuration(d), d).toBe(false);
+  });
+
+  it('names each bad field', () => {
+    const s = cloneSettings(defaults());
+    s.store.samples_max_age = 'soon';
+    s.store.commit_rows = 5;
+    s.alerts.flood_max = 0;
+    s.alerts.quiet_hours = { start: '22:00', end: '24:00' };
+    s.alerts.renotify = 'often';
+    expect(Object.keys(validateSettings(s)).sort()).toEqual([
+      'alerts.flood_max',
+      'alerts.quiet_hours.end',
+      'alerts.renotify',
+      'store.commit_rows',
+      'store.samples_max_age',
+    ]);
+    s.alerts.quiet_hours = { start: '22:00', end: '22:00' };
+    expect(validateSettings(s)['alerts.quiet_hours.end']).toMatch(/equals the start/);
+  });
+
+  it('maps a server message to its field', () => {
+    expect(splitFieldError('field `store.events_max_age` `x` is not a duration')).toEqual({
+      field: 'store.events_max_age',
+      text: '`x` is not a duration',
+    });
+    expect(splitFieldError('the store is closed')).toEqual({ field: null, text: 'the store is closed' });
+  });
+
+  it('formats sizes', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(200 * 1024 * 1024)).toBe('200 MiB');
+  });
+
+  it('copies deeply', () => {
+    const a = defaults();
+    const b = cloneSettings(a);
+    b.store.events_max_age = '1d';
+    expect(a.store.events_max_age).toBe('7d');
+  });
+});
+
+function env(prefersDark: boolean, stored: string | null = null): ThemeEnv & { saved: Map<string, string> } {
+  const saved = new Map<string, string>();
+  if (stored !== null) saved.set('telltale.theme', stored);
+  return {
+    saved,
+    storage: { getItem: (k) => saved.get(k) ?? null, setItem: (k, v) => void saved.set(k, v) },
+    root: { dataset: {} },
+    prefersDark: () => prefersDark,
+  };
+}
+
+describe('theme', () => {
+  it('resolves system from the preference and keeps explicit choices', () => {
+    expect(resolveTheme('system', true)).toBe('dark');
+    expect(resolveTheme('system', false)).toBe('light');
+    expect(resolveTheme('light', true)).toBe('light');
+    expect(resolveTheme('dark', false)).toBe('dark');
+  });
+
+  it('treats unknown stored values as system', () => {
+    expect(parseChoice(null)).toBe('system');
+    expect(parseChoice('purple')).toBe('system');
+    expect(parseChoice('dark')).toBe('dark');
+  });
+
+  it('stores the choice and writes data-theme', () => {
+    const e = env(true);
+    expect(loadChoice(e)).toBe('system');
+    expect(applyTheme('system', e)).toBe('dark');
+    expect(e.root.dataset.theme).toBe('dark');
+    expect(saveChoice('light', e)).toBe('light');
+    expect(e.root.dataset.theme).toBe('light');
+    expect(e.saved.get('telltale.theme')).toBe('light');
+    expect(loadChoice(e)).toBe('light');
+  });
+
+  it('still applies when storage fails', () => {
+    const e = env(false);
+    e.storage = {
+      getItem: () => {
+        throw new Error('denied');
+      },
+      setItem: () => {
+        throw new Error('denied');
+      },
+    };
+    expect(loadChoice(e)).toBe('system');
+    expect(saveChoice('dark', e)).toBe('dark');
+    expect(e.root.dataset.theme).toBe('dark');
+  });
+});
+
+describe('settings route', () => {
+  it('round-trips #/settings', async () => {
+    const { href, parseHash } = await import('./router.svelte');
+    expect(parseHash('#/settings')).toEqual({ name: 'settings' });
+    expect(href({ name: 'settings' })).toBe('#/settings');
+  });
+});

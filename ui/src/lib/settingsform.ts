@@ -1,0 +1,68 @@
+// Pure helpers for the Settings screen: client-side checks that mirror the
+// server's (so most mistakes are shown before saving), and mapping a server
+// error back to its field. The server stays the authority.
+import type { Settings } from './types';
+
+const DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|sec|secs|m|min|mins|h|d|w|y)?\s*$/;
+const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/** True for `500ms`, `30s`, `5m`, `2h`, `7d`, `0s`, … */
+export function isDuration(text: string): boolean {
+  return DURATION.test(text);
+}
+
+/** Field path (`store.events_max_age`) → what is wrong with it. */
+export type FieldErrors = Record<string, string>;
+
+/** Checks a settings form; an empty result means it may be saved. */
+export function validateSettings(s: Settings): FieldErrors {
+  const errors: FieldErrors = {};
+  const duration = (field: string, text: string, hint: string) => {
+    if (!isDuration(text)) errors[field] = `“${text}” is not a duration: write e.g. ${hint}`;
+  };
+  const ages = ['events_max_age', 'samples_max_age', 'rollup_1m_max_age', 'rollup_1h_max_age', 'states_max_age'] as const;
+  for (const key of ages) duration(`store.${key}`, s.store[key], '7d, 12h or 0s (keep forever)');
+  duration('store.commit_interval', s.store.commit_interval, '100ms');
+  if (!Number.isInteger(s.store.events_max_per_feed) || s.store.events_max_per_feed < 0) {
+    errors['store.events_max_per_feed'] = 'must be a whole number (0 keeps every event)';
+  }
+  if (!Number.isInteger(s.store.commit_rows) || s.store.commit_rows < 100 || s.store.commit_rows > 1_000_000) {
+    errors['store.commit_rows'] = 'must be a whole number between 100 and 1000000';
+  }
+  const q = s.alerts.quiet_hours;
+  if (q) {
+    if (!TIME.test(q.start)) errors['alerts.quiet_hours.start'] = 'must be a time of day, HH:MM (e.g. 22:00)';
+    if (!TIME.test(q.end)) errors['alerts.quiet_hours.end'] = 'must be a time of day, HH:MM (e.g. 07:00)';
+    else if (q.start === q.end) errors['alerts.quiet_hours.end'] = 'equals the start: choose another end, or turn quiet hours off';
+  }
+  if (!Number.isInteger(s.alerts.flood_max) || s.alerts.flood_max < 1 || s.alerts.flood_max > 10_000) {
+    errors['alerts.flood_max'] = 'must be a whole number between 1 and 10000';
+  }
+  duration('alerts.flood_window', s.alerts.flood_window, '60s');
+  if (s.alerts.renotify !== null) duration('alerts.renotify', s.alerts.renotify, '30m');
+  return errors;
+}
+
+/** The field a server message names (“field `store.events_max_age` is …”), and the rest. */
+export function splitFieldError(message: string): { field: string | null; text: string } {
+  const m = /^field `([^`]+)`:?\s*(.*)$/s.exec(message);
+  const [, field, text] = m ?? [];
+  return field !== undefined ? { field, text: text ?? '' } : { field: null, text: message };
+}
+
+/** Bytes as KiB / MiB / GiB, for the database size. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** A deep copy, so a form can be edited and compared with what is saved. */
+export function cloneSettings(s: Settings): Settings {
+  return JSON.parse(JSON.stringify(s)) as Settings;
+}
