@@ -231,7 +231,8 @@ pub(crate) fn list_series(
     let mut stmt = conn.prepare_cached(
         "SELECT s.id, s.feed_id, s.metric, s.labels,
                 (SELECT ts FROM samples WHERE series_id = s.id ORDER BY ts DESC LIMIT 1),
-                (SELECT value FROM samples WHERE series_id = s.id ORDER BY ts DESC LIMIT 1)
+                (SELECT CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END
+                 FROM samples WHERE series_id = s.id ORDER BY ts DESC LIMIT 1)
          FROM series s WHERE s.feed_id = ?1 ORDER BY s.metric, s.labels",
     )?;
     let rows = stmt.query_map([feed_id], |r| {
@@ -294,8 +295,13 @@ fn ceil_div(a: i64, b: i64) -> i64 {
     }
 }
 
-const RAW_BUCKETS: &str =
-    "SELECT ((ts + ?2) / ?3) * ?3 AS b, min(value), max(value), sum(value), count(*)
+// Raw sample values: an INTEGER is hundredths (see `schema::encode_value`),
+// a REAL is the value itself; every read of `samples.value` decodes.
+const RAW_BUCKETS: &str = "SELECT ((ts + ?2) / ?3) * ?3 AS b,
+            min(CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END),
+            max(CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END),
+            sum(CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END),
+            count(*)
      FROM samples WHERE series_id = ?1 AND ts >= ?4 AND ts < ?5
      GROUP BY b ORDER BY b";
 const MINUTE_BUCKETS: &str =
@@ -511,7 +517,8 @@ pub(crate) fn samples(
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3
+        "SELECT ts, CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END
+         FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3
          ORDER BY ts LIMIT ?4",
     )?;
     for (id, metric, labels_text) in series {

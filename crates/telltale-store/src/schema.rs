@@ -35,8 +35,10 @@
 //! a REAL; every read decodes (see [`encode_value`]). With the 6-byte
 //! timestamp a typical gauge sample is a 13-byte record, about 18 bytes on
 //! disk. Databases created before this (the column declared `REAL`) keep
-//! REALs: [`compact_values`] tells the writer which kind it has. The view `samples_abs` shows absolute times
-//! for ad-hoc inspection with the `sqlite3` shell.
+//! REALs: [`compact_values`] tells the writer which kind it has.
+//!
+//! The view `samples_abs` shows absolute times and decoded values for
+//! ad-hoc inspection with the `sqlite3` shell.
 //!
 //! Feed and series ids are `AUTOINCREMENT`: an id is never reused after a
 //! delete, so rows still in flight for a deleted feed (or an id a client
