@@ -1,0 +1,84 @@
+// Browser end-to-end test of the Settings screen (registered by run.mjs).
+// It changes settings through the form, checks the API has them, reloads
+// the page to see them persisted, toggles the theme (which must change the
+// page's colours and survive a reload), and puts everything back.
+import { existsSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { waitFor } from './harness.mjs';
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function api(ctx, method, p, json) {
+  const res = await fetch(`${ctx.base}/api${p}`, {
+    method,
+    headers: { Accept: 'application/json', ...(json ? { 'Content-Type': 'application/json' } : {}) },
+    body: json ? JSON.stringify(json) : undefined,
+  });
+  const raw = await res.text();
+  if (!res.ok) throw new Error(`${method} /api${p} answered ${res.status}: ${raw}`);
+  return raw ? JSON.parse(raw) : null;
+}
+
+/** `#store.events_max_age` etc.: the form's ids contain dots. */
+const byId = (page, id) => page.locator(`[id="${id}"]`);
+
+/** Registers the Settings tests with run.mjs's `test`. */
+export function registerSettingsTests(test, { artifacts }) {
+  test('settings: a change is saved, applied, and still there after a reload; the theme toggles and persists', async (ctx) => {
+    const { page } = ctx;
+    const before = await api(ctx, 'GET', '/settings');
+    try {
+      await page.goto(`${ctx.base}/#/settings`);
+      await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
+      const age = byId(page, 'store.events_max_age');
+      const flood = byId(page, 'alerts.flood_max');
+      await age.waitFor();
+      await page.getByTestId('db-stats').waitFor();
+
+      // A bad value is refused at its field, before anything is sent.
+      await age.fill('soon');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.locator('.field-error').filter({ hasText: 'not a duration' }).first().waitFor();
+      assert((await api(ctx, 'GET', '/settings')).store.events_max_age === before.store.events_max_age, 'a refused value reached the server');
+
+      await age.fill('3d');
+      await flood.fill('3');
+      await byId(page, 'alerts.quiet_hours').check();
+      await byId(page, 'alerts.quiet_hours.start').fill('21:30');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+      const after = await api(ctx, 'GET', '/settings');
+      assert(
+        after.store.events_max_age === '3d' && after.alerts.flood_max === 3 && after.alerts.quiet_hours?.start === '21:30',
+        `the API does not have the saved settings: ${JSON.stringify(after)}`,
+      );
+
+      await page.reload();
+      await waitFor('the saved settings after a reload', async () =>
+        (await age.inputValue()) === '3d' &&
+        (await flood.inputValue()) === '3' &&
+        (await byId(page, 'alerts.quiet_hours.start').inputValue()) === '21:30');
+
+      // Theme: the browser context prefers light, so System shows light.
+      const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
+      const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert((await theme()) === 'light', `system theme in a light context is ${await theme()}`);
+      const lightBg = await bg();
+      await page.getByLabel('Dark', { exact: false }).check();
+      await waitFor('the dark theme', async () => (await theme()) === 'dark' && (await bg()) !== lightBg);
+      await page.reload();
+      await age.waitFor();
+      assert((await theme()) === 'dark', 'the dark theme did not survive a reload');
+      const shot = path.join(artifacts, 'settings-dark.png');
+      rmSync(shot, { force: true });
+      await page.screenshot({ path: shot, fullPage: true });
+      assert(existsSync(shot) && statSync(shot).size > 5_000, `screenshot missing or tiny: ${shot}`);
+      await page.getByLabel('System', { exact: false }).check();
+      await waitFor('the system (light) theme again', async () => (await theme()) === 'light' && (await bg()) === lightBg);
+    } finally {
+      await api(ctx, 'PUT', '/settings', before);
+    }
+  });
+}
