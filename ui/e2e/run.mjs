@@ -32,6 +32,7 @@ const WS_FEED = 'e2e-ws';
 const ALERT_FEED = 'e2e-alert';
 const HOSTILE_FEED = 'e2e-hostile';
 const FAST_FEED = 'e2e-fast';
+const PROM_FEED = 'e2e-prom';
 
 // ---- prerequisites ------------------------------------------------------------
 
@@ -443,6 +444,56 @@ interval = "500ms"
   assert(ctx.injected.length === 0, `the page tried to load injected images: ${ctx.injected.join(', ')}`);
 });
 
+test('editor: pick Prometheus metric names and label sets from the latest sample', async (ctx) => {
+  const { page } = ctx;
+  const toml = `
+[[feed]]
+name = "${PROM_FEED}"
+transport = "poll"
+url = "http://127.0.0.1:${ctx.simPort}/metrics/host-2"
+format = "prometheus"
+
+[feed.poll]
+interval = "500ms"
+`;
+  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
+  assert(report.errors.length === 0 && report.imported.includes(PROM_FEED), `import: ${JSON.stringify(report)}`);
+  await waitFor(`${PROM_FEED} to store a sample`, async () =>
+    (await apiJson(ctx, 'GET', `/events?feed=${PROM_FEED}&limit=1`)).events.length === 1,
+  );
+  await page.goto(`${ctx.base}/#/edit/${PROM_FEED}`);
+  await page.getByRole('heading', { name: `Edit ${PROM_FEED}` }).waitFor({ timeout: 10_000 });
+  const family = page.getByRole('button', { name: 'node_load1', exact: true });
+  await family.waitFor({ timeout: 10_000 });
+  await family.click();
+  await waitFor('a picked family to be offered no more', async () => family.isDisabled());
+  await page.getByLabel('Filter metric names').fill('cpu_usage');
+  const cpuFamily = page.locator('ul.families > li').filter({ has: page.getByRole('button', { name: 'node_cpu_usage_percent', exact: true }) });
+  await cpuFamily.getByRole('button', { name: '{host="host-2"}' }).click();
+  await waitFor('two metric rows', async () => (await page.getByLabel('metric name', { exact: true }).count()) === 2);
+  await page.getByRole('button', { name: 'Save feed' }).click();
+  await page.waitForURL((u) => u.hash === `#/feed/${PROM_FEED}`, { timeout: 10_000 });
+  const stored = await apiJson(ctx, 'GET', `/feeds/${PROM_FEED}`);
+  const got = JSON.stringify(stored.config.metric);
+  const want = JSON.stringify([
+    { name: 'node_load1', prometheus: 'node_load1' },
+    { name: 'node_cpu_usage_percent_host_2', prometheus: 'node_cpu_usage_percent', labels: { host: 'host-2' } },
+  ]);
+  assert(got === want, `stored metrics ${got}, want ${want}`);
+  // the engine extracts them: the detail screen's picker offers both series
+  await waitFor(
+    'the metric picker to offer both Prometheus series',
+    async () => {
+      const opts = await page.locator('#metric option').allTextContents();
+      return opts.some((t) => t.startsWith('node_load1')) && opts.some((t) => t.startsWith('node_cpu_usage_percent_host_2'));
+    },
+    { timeoutMs: 15_000, intervalMs: 250 },
+  ).catch(async (e) => {
+    throw new Error(`${e.message}; options ${JSON.stringify(await page.locator('#metric option').allTextContents())}`);
+  });
+  await apiJson(ctx, 'DELETE', `/feeds/${PROM_FEED}`);
+});
+
 test('editor: duplicate a feed, then delete the copy', async (ctx) => {
   const { page } = ctx;
   const copy = `${WS_FEED}-copy`;
@@ -652,6 +703,7 @@ pointer = "/cpu"
   await waitFor('bulk tile values to change', async () => JSON.stringify(await sample()) !== JSON.stringify(a), { timeoutMs: 10_000 });
   // keyboard: `/` focuses the search, typing filters, arrows and Enter open a tile
   await page.keyboard.press('/');
+  await waitFor('`/` to focus the feed search', async () => page.evaluate(() => document.activeElement?.id === 'feed-search'));
   await page.keyboard.type('bulk-007');
   await waitFor('the search to leave one tile', async () => (await page.locator('a.tile').count()) === 1);
   await page.keyboard.press('ArrowDown');
