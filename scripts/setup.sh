@@ -16,6 +16,7 @@ APT_PACKAGES=(
   xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   chromium
+  prometheus
 )
 
 missing=()
@@ -30,6 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # their own nginx on loopback ports, so stop the packaged one.
   if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
     $SUDO systemctl stop nginx || true
+  fi
+  # Likewise Prometheus: telltale-bench runs its own next to telltaled.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    $SUDO systemctl stop prometheus || true
   fi
 fi
 

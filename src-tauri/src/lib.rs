@@ -218,6 +218,9 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
         .setup(move |app| {
             let api = start_engine(app.handle(), &opts)?;
             app.manage(api.clone());
+            if std::env::var_os("TELLTALE_DEMO").is_some_and(|v| v == "1") {
+                start_demo(app.handle().clone(), api.clone());
+            }
             if opts.tray {
                 match tray::create(app.handle()) {
                     Ok(()) => {
@@ -231,6 +234,26 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
             }
             Ok(())
         })
+}
+
+/// `TELLTALE_DEMO=1`: starts the demo fleet and adds its feeds at launch,
+/// as *Add demo fleet* does (for benchmarks and unattended demos).
+fn start_demo<R: Runtime>(app: tauri::AppHandle<R>, api: Api) {
+    tauri::async_runtime::spawn(async move {
+        let Some(demo) = app.try_state::<DemoFleet>() else {
+            return;
+        };
+        let added = match demo.start().await {
+            Ok(base) => {
+                api.import_config(&telltale_sim::feeds_toml(&base, DEMO_HOSTS))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = added {
+            tracing::warn!("TELLTALE_DEMO: cannot add the demo fleet: {}", e.message);
+        }
+    });
 }
 
 /// Opens the database, starts the engine with the stored feeds and the

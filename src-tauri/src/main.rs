@@ -2,7 +2,8 @@
 //!
 //! Environment: `TELLTALE_DB` overrides the database path (default
 //! `telltale.db` in the app data directory, e.g.
-//! `~/.local/share/dev.telltale.app/`).
+//! `~/.local/share/dev.telltale.app/`). `TELLTALE_DEMO=1` starts the demo
+//! fleet and adds its feeds at launch, like the *Add demo fleet* button.
 
 // No console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
