@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "alert_history",
     "mute_state",
     "db_stats",
+    "compact_db",
     "settings",
     "update_settings",
     "export_config",

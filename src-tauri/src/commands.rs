@@ -17,6 +17,7 @@
 //! | `alert_history` | `{ id }` | `AlertHistoryView[]` |
 //! | `mute_state` | – | `MuteView` |
 //! | `db_stats` | – | `DbStatsView` |
+//! | `compact_db` | – | `CompactView` |
 //! | `settings` | – | `SettingsView` |
 //! | `update_settings` | `{ settings }` (a `SettingsView`) | `SettingsView` |
 //! | `export_config` | – | TOML `string` |
@@ -40,9 +41,9 @@ use crate::{DemoFleet, LiveTasks};
 use tauri::ipc::Channel;
 use tauri::State;
 use telltale_api::{
-    AlertActionInput, AlertHistoryView, AlertView, Api, ApiError, DbStatsView, EventPage,
-    FeedConfig, FeedDetail, FeedView, ImportReport, LabelsView, LiveMessage, MuteView, SeriesView,
-    SettingsInput, SettingsView, TimelineView,
+    AlertActionInput, AlertHistoryView, AlertView, Api, ApiError, CompactView, DbStatsView,
+    EventPage, FeedConfig, FeedDetail, FeedView, ImportReport, LabelsView, LiveMessage, MuteView,
+    SeriesView, SettingsInput, SettingsView, TimelineView,
 };
 use telltale_model::Timestamp;
 
@@ -158,6 +159,12 @@ pub async fn mute_state(api: State<'_, Api>) -> Result<MuteView, ApiError> {
 #[tauri::command]
 pub async fn db_stats(api: State<'_, Api>) -> Result<DbStatsView, ApiError> {
     api.db_stats().await
+}
+
+/// Runs retention now and gives free pages back to the file system.
+#[tauri::command]
+pub async fn compact_db(api: State<'_, Api>) -> Result<CompactView, ApiError> {
+    api.compact_db().await
 }
 
 /// The `[store]` and `[alerts]` settings in force.

@@ -189,6 +189,7 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
             commands::alert_history,
             commands::mute_state,
             commands::db_stats,
+            commands::compact_db,
             commands::settings,
             commands::update_settings,
             commands::export_config,

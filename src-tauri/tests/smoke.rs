@@ -183,6 +183,11 @@ fn commands_answer_over_ipc() {
             .contains("store.events_max_age"),
         "{err}"
     );
+    let compact = invoke(&w, "compact_db", json!({})).unwrap();
+    assert!(
+        compact["stats"]["file_bytes"].as_u64().unwrap() > 0,
+        "{compact}"
+    );
 
     // A malformed argument is refused by Tauri before the API runs.
     assert!(invoke(&w, "get_feed", json!({})).is_err());

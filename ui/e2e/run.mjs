@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, newestMtime, startProcess, stopAll, waitFor, waitForHttp } from './harness.mjs';
+import { registerSettingsTests } from './settings.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const UI = path.resolve(HERE, '..');
@@ -712,6 +713,8 @@ pointer = "/cpu"
   await page.keyboard.press('Escape');
   await page.locator('#overview-title').waitFor({ timeout: 5_000 });
 });
+
+registerSettingsTests(test, { artifacts: ARTIFACTS });
 
 test('overview screenshot (ui/e2e/artifacts/overview.png)', async (ctx) => {
   const { page } = ctx;

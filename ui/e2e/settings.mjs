@@ -36,6 +36,8 @@ export function registerSettingsTests(test, { artifacts }) {
       const flood = byId(page, 'alerts.flood_max');
       await age.waitFor();
       await page.getByTestId('db-stats').waitFor();
+      await page.getByRole('button', { name: 'Compact now' }).click();
+      await page.getByRole('status').filter({ hasText: 'gave back' }).waitFor();
 
       // A bad value is refused at its field, before anything is sent.
       await age.fill('soon');

@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::input::AlertActionInput;
 use crate::live::{LiveStream, DEFAULT_WINDOW};
 use crate::secrets;
-use crate::settings::{SettingsInput, SettingsView};
+use crate::settings::{CompactView, SettingsInput, SettingsView};
 use crate::views::{
     ms, AlertHistoryView, AlertView, DbStatsView, EventPage, EventView, FeedDetail, FeedView,
     ImportErrorView, ImportReport, LabelsView, MuteView, SeriesInfoView, SeriesView,
@@ -348,6 +348,25 @@ impl Api {
     /// Database size and row counts (counts scan tables: not for polling).
     pub async fn db_stats(&self) -> Result<DbStatsView, ApiError> {
         Ok(self.blocking(|s| s.db_stats()).await?.into())
+    }
+
+    /// Runs retention now with the settings in force and compacts the file
+    /// (incremental vacuum), then reports what it freed and the new sizes.
+    /// Ingestion continues meanwhile: the work is done in small steps on the
+    /// store's writer thread.
+    pub async fn compact_db(&self) -> Result<CompactView, ApiError> {
+        let (report, stats) = self
+            .blocking(|s| {
+                let report = s.run_retention(Timestamp::now())?;
+                Ok((report, s.db_stats()?))
+            })
+            .await?;
+        Ok(CompactView {
+            rows_deleted: report.rows(),
+            bytes_freed: report.pages_freed.saturating_mul(stats.page_size),
+            took_ms: u64::try_from(report.took.as_millis()).unwrap_or(u64::MAX),
+            stats: stats.into(),
+        })
     }
 
     /// The stored feeds as a config file (TOML).

@@ -16,6 +16,7 @@
 //! | POST | `/api/alerts/actions` | [`Api::alert_action`] (body `AlertActionInput`) | 204 |
 //! | GET | `/api/mute` | [`Api::mute_state`] | 200 `MuteView` |
 //! | GET | `/api/db/stats` | [`Api::db_stats`] | 200 `DbStatsView` |
+//! | POST | `/api/db/compact` | [`Api::compact_db`] | 200 `CompactView` |
 //! | GET | `/api/settings` | [`Api::settings`] | 200 `SettingsView` |
 //! | PUT | `/api/settings` | [`Api::update_settings`] (body `SettingsView`) | 200 `SettingsView` |
 //! | GET | `/api/config/export` | [`Api::export_config`] | 200 TOML (`text/plain`) |
@@ -282,6 +283,7 @@ fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         .route("/alerts/actions", axum::routing::post(alert_action))
         .route("/mute", get(mute_state))
         .route("/db/stats", get(db_stats))
+        .route("/db/compact", axum::routing::post(compact_db))
         .route("/settings", get(get_settings).put(put_settings))
         .route("/config/export", get(export_config))
         .route("/config/import", axum::routing::post(import_config))
@@ -696,6 +698,10 @@ async fn mute_state(State(st): State<AppState>) -> ApiResult<impl IntoResponse> 
 
 async fn db_stats(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(st.api.db_stats().await?))
+}
+
+async fn compact_db(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.api.compact_db().await?))
 }
 
 async fn get_settings(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {

@@ -34,7 +34,7 @@ pub use error::ApiError;
 pub use input::AlertActionInput;
 pub use live::LiveStream;
 pub use settings::{
-    AlertSettingsView, QuietHoursView, SettingsInput, SettingsView, StoreSettingsView,
+    AlertSettingsView, CompactView, QuietHoursView, SettingsInput, SettingsView, StoreSettingsView,
 };
 pub use telltale_model::FeedConfig;
 pub use views::*;

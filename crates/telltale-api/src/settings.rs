@@ -5,6 +5,7 @@
 //! what the GUI shows can be pasted into a config file and back.
 
 use crate::error::ApiError;
+use crate::views::DbStatsView;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use telltale_model::alert::{AlertSettings, QuietHours};
@@ -83,6 +84,25 @@ pub struct QuietHoursView {
     pub start: String,
     /// End, e.g. `07:00`.
     pub end: String,
+}
+
+/// What "Compact now" did: a retention run with the settings in force,
+/// ending in an incremental vacuum that gives free pages back to the file
+/// system, and the database's statistics afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/lib/bindings/")]
+pub struct CompactView {
+    /// Rows deleted by retention (events, samples, rollups, timeline).
+    #[ts(type = "number")]
+    pub rows_deleted: u64,
+    /// Bytes given back to the file system.
+    #[ts(type = "number")]
+    pub bytes_freed: u64,
+    /// How long it took, in ms.
+    #[ts(type = "number")]
+    pub took_ms: u64,
+    /// Size and row counts afterwards.
+    pub stats: DbStatsView,
 }
 
 impl From<&Settings> for SettingsView {

@@ -23,6 +23,7 @@ fn export_all_into(cfg: &Config) {
         AlertHistoryView,
         AlertSettingsView,
         AlertView,
+        CompactView,
         ConnStateView,
         DbStatsView,
         EventPage,

@@ -756,4 +756,15 @@ async fn settings_are_read_changed_validated_and_applied_live() {
     let report = json_of(res).await;
     assert_eq!(report["errors"][0]["field"], "alerts.flood_max", "{report}");
     assert_eq!(h.engine.alert_settings().flood_max, 7);
+
+    // Compact now: a retention run with an incremental vacuum, then the stats.
+    let (status, compact) = h
+        .send(reqwest::Method::POST, "/api/db/compact", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{compact}");
+    assert!(
+        compact["stats"]["file_bytes"].as_u64().unwrap() > 0,
+        "{compact}"
+    );
+    assert!(compact["rows_deleted"].is_u64(), "{compact}");
 }

@@ -4,6 +4,7 @@
 // the server's `{code, message}`.
 import type {
   Alert,
+  CompactReport,
   AlertAction,
   AlertHistoryEntry,
   ApiError,
@@ -90,6 +91,8 @@ export interface Api {
   alertAction(action: AlertAction): Promise<void>;
   muteState(): Promise<MuteState>;
   dbStats(): Promise<DbStats>;
+  /** Runs retention now and gives free pages back to the file system. */
+  compactDb(): Promise<CompactReport>;
   /** The `[store]` and `[alerts]` settings in force. */
   settings(): Promise<Settings>;
   /** Replaces every setting; stored and applied at once. Rejects with `invalid_settings` naming the field. */
@@ -266,6 +269,7 @@ export function createHttpApi(deps: HttpDeps): Api {
     },
     muteState: () => json<MuteState>('GET', '/mute'),
     dbStats: () => json<DbStats>('GET', '/db/stats'),
+    compactDb: () => json<CompactReport>('POST', '/db/compact'),
     settings: () => json<Settings>('GET', '/settings'),
     updateSettings: (settings) => json<Settings>('PUT', '/settings', { json: settings }),
     exportConfig: async () => (await call('GET', '/config/export')).text(),
@@ -316,6 +320,7 @@ export function createTauriApi(): Api {
     alertAction: (action) => invoke('alert_action', { action }),
     muteState: () => invoke('mute_state'),
     dbStats: () => invoke('db_stats'),
+    compactDb: () => invoke('compact_db'),
     settings: () => invoke('settings'),
     updateSettings: (settings) => invoke('update_settings', { settings }),
     exportConfig: () => invoke('export_config'),

@@ -28,6 +28,7 @@ export type { SettingsView as Settings } from './bindings/SettingsView';
 export type { StoreSettingsView as StoreSettings } from './bindings/StoreSettingsView';
 export type { AlertSettingsView as AlertSettings } from './bindings/AlertSettingsView';
 export type { QuietHoursView as QuietHours } from './bindings/QuietHoursView';
+export type { CompactView as CompactReport } from './bindings/CompactView';
 export type { LiveMessage } from './bindings/LiveMessage';
 export type { LiveBatchView as LiveBatch } from './bindings/LiveBatchView';
 export type { LiveSampleView as LiveSample } from './bindings/LiveSampleView';
