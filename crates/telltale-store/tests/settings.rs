@@ -89,3 +89,36 @@ async fn retention_uses_settings_saved_while_running() {
     assert_eq!(report.events_by_age, 5 * 24 - 2 * 24 - 1);
     assert_eq!(store.event_count(Some(a)).unwrap(), 2 * 24 + 1);
 }
+
+#[test]
+fn a_config_file_overrides_only_the_keys_it_gives_and_they_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = open(&path);
+    // A new database starts with the defaults, and stores them.
+    assert_eq!(store.start_settings(None).unwrap(), Settings::default());
+    assert_eq!(
+        store.stored_settings().unwrap().store,
+        Some(StoreSettings::default())
+    );
+    // The GUI changes two settings.
+    store.save_settings(&changed()).unwrap();
+    drop(store);
+    // A restart with a file that sets one store key and one alerts key.
+    let file = telltale_model::ConfigFile::parse(
+        "feeds.toml",
+        "[store]\nevents_max_age = \"1d\"\n[alerts]\nnotify_resolved = false\n",
+    );
+    let store = open(&path);
+    let s = store.start_settings(Some(&file)).unwrap();
+    assert_eq!(s.store.events_max_age, Dur::secs(86_400));
+    assert!(!s.alerts.notify_resolved);
+    // What the file leaves out keeps the GUI's value.
+    assert_eq!(s.store.events_max_per_feed, 500);
+    assert_eq!(s.alerts.flood_max, 2);
+    assert_eq!(store.settings(), s.store, "the writer uses them at once");
+    drop(store);
+    // A later start without the file keeps what the last start stored.
+    let store = open(&path);
+    assert_eq!(store.start_settings(None).unwrap(), s);
+}
