@@ -6,7 +6,8 @@
 //! * **One writer.** A dedicated thread owns the only read-write connection.
 //!   Everything that writes goes through its bounded channel: data batches
 //!   ([`Store::send`]), feed changes ([`Store::upsert_feed`],
-//!   [`Store::delete_feed`]) and retention runs. Feed changes therefore
+//!   [`Store::delete_feed`]), settings ([`Store::save_settings`]) and
+//!   retention runs. Feed changes therefore
 //!   never race the writer's caches, and SQLite never sees two writers of
 //!   ours. (Another process, e.g. `telltaled export`, may open the same file:
 //!   SQLite serializes writers and [`StoreError::Locked`] explains a
@@ -36,6 +37,10 @@
 //!   small transactions interleaved with ingestion, automatically shortly
 //!   after start and then every 10 minutes, and ends with an incremental
 //!   vacuum so the file shrinks.
+//! * **Settings** (`[store]` and `[alerts]`) live in the `settings` table:
+//!   [`Store::start_settings`] decides them at start (stored values, with a
+//!   config file's explicit keys on top), [`Store::save_settings`] stores new
+//!   ones and applies the `[store]` part to the writer at once.
 //!
 //! The schema is described in [`schema`].
 
