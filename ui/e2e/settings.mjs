@@ -1,7 +1,9 @@
 // Browser end-to-end test of the Settings screen (registered by run.mjs).
 // It changes settings through the form, checks the API has them, reloads
 // the page to see them persisted, toggles the theme (which must change the
-// page's colours and survive a reload), and puts everything back.
+// page's colours and survive a reload), compacts the database, exports the
+// config, imports one with a bad feed (listed by line, feed and field) and a
+// settings key (applied), and puts the settings back.
 import { existsSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { waitFor } from './harness.mjs';
@@ -79,6 +81,30 @@ export function registerSettingsTests(test, { artifacts }) {
       assert(existsSync(shot) && statSync(shot).size > 5_000, `screenshot missing or tiny: ${shot}`);
       await page.getByLabel('System', { exact: false }).check();
       await waitFor('the system (light) theme again', async () => (await theme()) === 'light' && (await bg()) === lightBg);
+
+      // Export shows the live settings as TOML in a read-only box.
+      await page.getByRole('button', { name: 'Export' }).click();
+      const exported = page.getByRole('textbox', { name: 'Exported configuration' });
+      await waitFor('the exported TOML', async () => {
+        const text = await exported.inputValue();
+        return text.includes('events_max_age = "3d"') && text.includes('flood_max = 3');
+      });
+      assert(await exported.getAttribute('readonly') !== null, 'the export box is editable');
+
+      // Import: problems are listed by line, feed and field; good settings keys apply.
+      await byId(page, 'import-text').fill(
+        '[alerts]\nflood_max = 4\n\n[[feed]]\nname = "e2e-bad"\ntransport = "poll"\nurl = "ftp://127.0.0.1/x"\n',
+      );
+      await page.getByRole('button', { name: 'Import' }).click();
+      const report = page.getByTestId('import-report');
+      await report.waitFor();
+      await waitFor('the import report', async () => {
+        const text = await report.textContent();
+        return /1 problem/.test(text) && /line 7/.test(text) && /e2e-bad/.test(text) && /field url/.test(text) &&
+          /settings applied: alerts\.flood_max/.test(text);
+      });
+      await waitFor('the imported setting in the form', async () => (await flood.inputValue()) === '4');
+      assert((await api(ctx, 'GET', '/settings')).alerts.flood_max === 4, 'the imported flood_max was not applied');
     } finally {
       await api(ctx, 'PUT', '/settings', before);
     }
