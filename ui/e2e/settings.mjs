@@ -105,6 +105,7 @@ export function registerSettingsTests(test, { artifacts }) {
       });
       await waitFor('the imported setting in the form', async () => (await flood.inputValue()) === '4');
       assert((await api(ctx, 'GET', '/settings')).alerts.flood_max === 4, 'the imported flood_max was not applied');
+      await page.screenshot({ path: path.join(artifacts, 'settings.png'), fullPage: true });
     } finally {
       await api(ctx, 'PUT', '/settings', before);
     }
