@@ -45,6 +45,9 @@ enum Rule {
     Pointer {
         name: String,
         pointer: String,
+        /// The pointer's unescaped reference tokens, split once here rather
+        /// than on every message.
+        tokens: Vec<String>,
     },
     Prom {
         name: String,
@@ -170,8 +173,13 @@ impl Extractor {
             }
         };
         for r in &self.rules {
-            if let Rule::Pointer { name, pointer } = r {
-                match doc.pointer(pointer) {
+            if let Rule::Pointer {
+                name,
+                pointer,
+                tokens,
+            } = r
+            {
+                match lookup(&doc, tokens) {
                     Some(v) => match json_number(v) {
                         Some(value) => out.samples.push(ExtractedSample {
                             metric: name.clone(),
@@ -284,6 +292,25 @@ pub fn json_number(v: &serde_json::Value) -> Option<f64> {
     }
 }
 
+/// `serde_json::Value::pointer` over pre-split tokens (same semantics:
+/// array indexes without `+` or leading zeros).
+fn lookup<'a>(doc: &'a serde_json::Value, tokens: &[String]) -> Option<&'a serde_json::Value> {
+    let mut v = doc;
+    for t in tokens {
+        v = match v {
+            serde_json::Value::Object(map) => map.get(t.as_str())?,
+            serde_json::Value::Array(list) => {
+                if t.starts_with('+') || (t.starts_with('0') && t.len() != 1) {
+                    return None;
+                }
+                list.get(t.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
 fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule, RuleError> {
     let field = |f: &str| format!("metric[{i}].{f}");
     if m.name.trim().is_empty() {
@@ -305,9 +332,15 @@ fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule,
                 field: field("pointer"),
                 message,
             })?;
+            let tokens = pointer
+                .split('/')
+                .skip(1)
+                .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                .collect();
             Ok(Rule::Pointer {
                 name: m.name.clone(),
                 pointer,
+                tokens,
             })
         }
         PayloadFormat::Prometheus => Ok(Rule::Prom {

@@ -108,11 +108,42 @@ const UPSERT_1H: &str = "INSERT INTO rollup_1h (series_id, bucket, min, max, sum
        min = min(min, excluded.min), max = max(max, excluded.max),
        sum = sum + excluded.sum, count = count + excluded.count";
 
+/// A fast hasher for the writer's own integer keys (series id, bucket):
+/// SipHash's resistance to chosen keys buys nothing here, and it was a
+/// tenth of the writer's time at full ingest speed.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IntHasher(u64);
+
+impl IntHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.add(u64::from(*b));
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.add(v as u64);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.add(v);
+    }
+}
+
+type IntMap<V> = HashMap<(i64, i64), V, std::hash::BuildHasherDefault<IntHasher>>;
+
 /// The in-memory aggregates of one transaction.
 #[derive(Debug, Default)]
 pub(crate) struct Rollups {
-    minute: HashMap<(i64, i64), Agg>,
-    hour: HashMap<(i64, i64), Agg>,
+    minute: IntMap<Agg>,
+    hour: IntMap<Agg>,
     scratch: Vec<((i64, i64), Agg)>,
 }
 

@@ -112,7 +112,15 @@ struct SeriesEntry {
 struct SeriesCache {
     entries: Vec<SeriesEntry>,
     index: HashMap<i64, FeedSeries>,
+    /// The last few lookups, compared by `Arc` identity: the pipeline shares
+    /// one `Arc` per metric name and label set, so most samples are found
+    /// here without hashing a string and a label map. Holding the `Arc`s
+    /// keeps their addresses from being reused.
+    recent: Vec<(i64, Arc<str>, Arc<Labels>, usize)>,
 }
+
+/// Lookups remembered in `SeriesCache::recent`.
+const RECENT_SERIES: usize = 32;
 
 /// One feed's series: metric → labels → index into `SeriesCache::entries`.
 type FeedSeries = HashMap<Arc<str>, HashMap<Arc<Labels>, usize>>;
@@ -121,10 +129,12 @@ impl SeriesCache {
     fn clear(&mut self) {
         self.entries.clear();
         self.index.clear();
+        self.recent.clear();
     }
 
     fn forget_feed(&mut self, feed_id: i64) {
         self.index.remove(&feed_id);
+        self.recent.retain(|r| r.0 != feed_id);
     }
 
     /// The entry index for a series, creating the series row if needed.
@@ -136,12 +146,20 @@ impl SeriesCache {
         labels: &Arc<Labels>,
         epoch: i64,
     ) -> rusqlite::Result<usize> {
+        if let Some(r) = self
+            .recent
+            .iter()
+            .find(|r| r.0 == feed_id && Arc::ptr_eq(&r.1, metric) && Arc::ptr_eq(&r.2, labels))
+        {
+            return Ok(r.3);
+        }
         if let Some(&i) = self
             .index
             .get(&feed_id)
             .and_then(|m| m.get(&**metric))
             .and_then(|m| m.get(&**labels))
         {
+            self.remember(feed_id, metric, labels, i);
             return Ok(i);
         }
         let labels_json = serde_json::to_string(&**labels).unwrap_or_else(|_| "{}".into());
@@ -169,7 +187,16 @@ impl SeriesCache {
             .entry(metric.clone())
             .or_default()
             .insert(labels.clone(), i);
+        self.remember(feed_id, metric, labels, i);
         Ok(i)
+    }
+
+    fn remember(&mut self, feed_id: i64, metric: &Arc<str>, labels: &Arc<Labels>, i: usize) {
+        if self.recent.len() >= RECENT_SERIES {
+            self.recent.remove(0);
+        }
+        self.recent
+            .push((feed_id, metric.clone(), labels.clone(), i));
     }
 }
 
