@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "get_feed",
     "upsert_feed",
     "delete_feed",
+    "test_feed",
     "series",
     "events",
     "timeline",

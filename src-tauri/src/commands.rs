@@ -9,6 +9,7 @@
 //! | `get_feed` | `{ name }` | `FeedDetail` |
 //! | `upsert_feed` | `{ input }` (a `FeedConfig`) | `FeedView` |
 //! | `delete_feed` | `{ name }` | `null` |
+//! | `test_feed` | `{ input }` (a `ProbeInput`) | `ProbeReport` |
 //! | `series` | `{ feed, metric, labels?, from?, to?, maxPoints? }` | `SeriesView` |
 //! | `events` | `{ feed?, beforeId?, search?, limit? }` | `EventPage` |
 //! | `timeline` | `{ feed, from?, to? }` | `TimelineView` |
@@ -159,6 +160,15 @@ pub async fn mute_state(api: State<'_, Api>) -> Result<MuteView, ApiError> {
 #[tauri::command]
 pub async fn db_stats(api: State<'_, Api>) -> Result<DbStatsView, ApiError> {
     api.db_stats().await
+}
+
+/// *Test connection*: runs the feed's source briefly without storing anything.
+#[tauri::command]
+pub async fn test_feed(
+    api: State<'_, Api>,
+    input: telltale_api::ProbeInput,
+) -> Result<telltale_api::ProbeReport, ApiError> {
+    api.test_feed(input).await
 }
 
 /// Runs retention now and gives free pages back to the file system.

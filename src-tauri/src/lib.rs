@@ -181,6 +181,7 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
             commands::get_feed,
             commands::upsert_feed,
             commands::delete_feed,
+            commands::test_feed,
             commands::series,
             commands::events,
             commands::timeline,

@@ -105,6 +105,23 @@ fn commands_answer_over_ipc() {
     assert_eq!(detail["feed"]["name"], "web", "{detail}");
     assert_eq!(detail["config"]["url"], "http://127.0.0.1:9/health");
 
+    // Test connection: the stored (disabled) feed's config, probed; port 9
+    // refuses, so the probe ends at the first failed attempt with its reason.
+    let probe = invoke(
+        &w,
+        "test_feed",
+        json!({ "input": { "config": detail["config"], "limits": { "timeout_secs": 5 } } }),
+    )
+    .unwrap();
+    assert!(
+        probe["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["state"]["state"] == "retrying"),
+        "{probe}"
+    );
+
     // camelCase args and defaults: events with `beforeId`, series with
     // `maxPoints` and no range.
     let page = invoke(

@@ -127,6 +127,24 @@ impl Api {
         Ok(FeedView::new(&stored, status.as_ref()))
     }
 
+    /// *Test connection*: runs `input.config`'s source for a few seconds
+    /// without storing anything and reports its first messages (with the
+    /// numbers its metric rules extract) and connection states. Masked
+    /// secrets of a stored feed with the same name are restored first, so
+    /// an edited feed can be tested without retyping its token.
+    pub async fn test_feed(
+        &self,
+        input: crate::ProbeInput,
+    ) -> Result<crate::ProbeReport, ApiError> {
+        let mut cfg = input.config;
+        let stored = {
+            let n = cfg.name.clone();
+            self.blocking(move |s| s.feed_by_name(&n)).await?
+        };
+        secrets::restore(&mut cfg, stored.as_ref().map(|f| &f.config))?;
+        crate::probe::probe(cfg, &input.limits.unwrap_or_default()).await
+    }
+
     /// Stops a feed and deletes it with all its history.
     pub async fn delete_feed(&self, name: &str) -> Result<(), ApiError> {
         self.engine.remove_feed(name).await.map_err(ApiError::from)

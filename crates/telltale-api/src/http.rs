@@ -10,6 +10,7 @@
 //! | DELETE | `/api/feeds/{name}` | [`Api::delete_feed`] | 204 |
 //! | GET | `/api/feeds/{name}/series?metric=&labels=&from=&to=&max_points=` | [`Api::series`] | 200 `SeriesView` |
 //! | GET | `/api/feeds/{name}/timeline?from=&to=` | [`Api::timeline`] | 200 `TimelineView` |
+//! | POST | `/api/probe` | [`Api::test_feed`] (body `ProbeInput`) | 200 `ProbeReport` |
 //! | GET | `/api/events?feed=&before_id=&search=&limit=` | [`Api::events`] | 200 `EventPage` |
 //! | GET | `/api/alerts` | [`Api::alerts`] | 200 `AlertView[]` |
 //! | GET | `/api/alerts/{id}/history` | [`Api::alert_history`] | 200 `AlertHistoryView[]` |
@@ -277,6 +278,7 @@ fn router(state: AppState, ui_dir: Option<PathBuf>) -> Router {
         )
         .route("/feeds/{name}/series", get(series))
         .route("/feeds/{name}/timeline", get(timeline))
+        .route("/probe", axum::routing::post(probe_feed))
         .route("/events", get(events))
         .route("/alerts", get(alerts))
         .route("/alerts/{id}/history", get(alert_history))
@@ -555,6 +557,15 @@ async fn create_feed(
 ) -> ApiResult<impl IntoResponse> {
     let input: FeedConfig = parse_json(&headers, &body, "invalid_feed")?;
     Ok(Json(st.api.upsert_feed(input).await?))
+}
+
+async fn probe_feed(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let input: crate::ProbeInput = parse_json(&headers, &body, "invalid_feed")?;
+    Ok(Json(st.api.test_feed(input).await?))
 }
 
 async fn get_feed(

@@ -25,6 +25,7 @@ mod error;
 pub mod http;
 pub mod input;
 pub mod live;
+pub mod probe;
 pub mod secrets;
 pub mod settings;
 pub mod views;
@@ -33,6 +34,9 @@ pub use api::{Api, MAX_EVENTS_PAGE, MAX_POINTS, MAX_TIMELINE};
 pub use error::ApiError;
 pub use input::AlertActionInput;
 pub use live::LiveStream;
+pub use probe::{
+    ProbeInput, ProbeLimits, ProbeMessageView, ProbeReport, ProbeSampleView, ProbeStateView,
+};
 pub use settings::{
     AlertSettingsView, CompactView, QuietHoursView, SettingsInput, SettingsView, StoreSettingsView,
 };

@@ -39,6 +39,8 @@ fn export_all_into(cfg: &Config) {
         LiveMessage,
         LiveSampleView,
         LiveStateView,
+        ProbeInput,
+        ProbeReport,
         MuteView,
         PhaseView,
         PointView,

@@ -768,3 +768,104 @@ async fn settings_are_read_changed_validated_and_applied_live() {
     );
     assert!(compact["rows_deleted"].is_u64(), "{compact}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_shows_first_messages_and_failures_without_storing_anything() {
+    let h = Harness::start(None, None).await;
+    // A working WebSocket feed: three messages with the numbers its
+    // metric rules find in them.
+    let feed = json!({
+        "name": "probe-me",
+        "transport": "websocket",
+        "url": format!("{}/ws?host=host-1&rate=20", h.sim.ws_url()),
+        "metric": [{"name": "cpu", "pointer": "/cpu"}, {"name": "nope", "pointer": "/missing"}],
+    });
+    let (status, report) = h
+        .send(
+            reqwest::Method::POST,
+            "/api/probe",
+            &json!({"config": feed, "limits": {"max_messages": 3, "timeout_secs": 10}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let msgs = report["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 3, "{report}");
+    assert_eq!(report["timed_out"], false);
+    for m in msgs {
+        let payload: Value = serde_json::from_str(m["data"].as_str().unwrap()).unwrap();
+        assert_eq!(payload["host"], "host-1");
+        let cpu = m["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["metric"] == "cpu")
+            .unwrap();
+        assert_eq!(cpu["value"].as_f64(), payload["cpu"].as_f64());
+        assert!(
+            m["problems"].to_string().contains("/missing"),
+            "the missing field is reported: {m}"
+        );
+    }
+    assert!(
+        report["states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["state"]["state"] == "live"),
+        "{report}"
+    );
+    // Nothing was stored or started.
+    let (_, feeds) = h.get("/api/feeds").await;
+    assert_eq!(feeds.as_array().unwrap().len(), 0, "{feeds}");
+    let (_, events) = h.get("/api/events?limit=10").await;
+    assert_eq!(events["events"].as_array().unwrap().len(), 0, "{events}");
+
+    // A closed port: the first failed attempt ends the probe with its reason.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let started = Instant::now();
+    let (status, report) = h
+        .send(
+            reqwest::Method::POST,
+            "/api/probe",
+            &json!({"config": {
+                "name": "down",
+                "transport": "poll",
+                "url": format!("http://127.0.0.1:{port}/health"),
+            }}),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert!(started.elapsed() < Duration::from_secs(9), "ended early");
+    // A failed poll still records `up = 0` (a message without payload).
+    for m in report["messages"].as_array().unwrap() {
+        assert_eq!(m["data"], "", "{report}");
+        assert!(m["samples"].to_string().contains("\"up\""), "{report}");
+    }
+    let retry = report["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"]["state"] == "retrying")
+        .unwrap_or_else(|| panic!("a retrying state: {report}"));
+    assert!(
+        retry["state"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1"),
+        "the reason names the address: {retry}"
+    );
+
+    // An invalid config is refused at its field.
+    let (status, err) = h
+        .send(
+            reqwest::Method::POST,
+            "/api/probe",
+            &json!({"config": {"name": "bad", "transport": "poll", "url": "ftp://x"}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["code"], "invalid_feed");
+    assert!(err["message"].as_str().unwrap().contains("url"), "{err}");
+}

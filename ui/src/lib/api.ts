@@ -17,6 +17,8 @@ import type {
   Labels,
   LiveMessage,
   MuteState,
+  ProbeInput,
+  ProbeReport,
   Series,
   Settings,
   Timeline,
@@ -83,6 +85,8 @@ export interface Api {
   /** Creates or replaces the feed named `config.name`. */
   upsertFeed(config: FeedConfig, existing?: boolean): Promise<Feed>;
   deleteFeed(name: string): Promise<void>;
+  /** *Test connection*: runs the feed briefly without storing anything. */
+  testFeed(input: ProbeInput): Promise<ProbeReport>;
   series(q: SeriesQuery): Promise<Series>;
   events(q: EventsQuery): Promise<EventPage>;
   timeline(feed: string, from?: number, to?: number): Promise<Timeline>;
@@ -248,6 +252,7 @@ export function createHttpApi(deps: HttpDeps): Api {
     deleteFeed: async (name) => {
       await call('DELETE', `/feeds/${enc(name)}`);
     },
+    testFeed: (input) => json<ProbeReport>('POST', '/probe', { json: input }),
     series: (q) =>
       json<Series>(
         'GET',
@@ -303,6 +308,7 @@ export function createTauriApi(): Api {
     getFeed: (name) => invoke('get_feed', { name }),
     upsertFeed: (input) => invoke('upsert_feed', { input }),
     deleteFeed: (name) => invoke('delete_feed', { name }),
+    testFeed: (input) => invoke('test_feed', { input }),
     series: (q) =>
       invoke('series', {
         feed: q.feed,
