@@ -230,6 +230,21 @@ test('editor: add a websocket feed through the form; its tile goes live on the O
   await page.getByRole('button', { name: '+ Metric' }).click();
   await page.getByLabel('metric name').last().fill('cpu');
   await page.getByLabel('JSON pointer').last().fill('/cpu');
+
+  // Test connection before saving: the first messages, with the metric's
+  // values, and the payload offered for click-to-metric; nothing stored.
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  const probe = page.getByTestId('probe');
+  await probe.waitFor({ timeout: 15_000 });
+  const probeText = await probe.innerText();
+  assert(/3 messages in [\d.]+ s; nothing was stored/.test(probeText), `probe summary: ${probeText}`);
+  assert(/receiving messages/.test(probeText), `probe states show the feed live: ${probeText}`);
+  assert(/cpu = \d/.test(probeText), `probe shows the cpu value: ${probeText}`);
+  assert(probeText.includes('"host": "host-2"'), `probe shows the pretty payload: ${probeText}`);
+  await page.getByRole('button', { name: /^[\d.]+$/ }).first().waitFor({ timeout: 5_000 });
+  const before = await apiJson(ctx, 'GET', '/feeds');
+  assert(!before.some((f) => f.name === WS_FEED), 'Test connection stored the feed');
+
   await page.getByRole('button', { name: 'Save feed' }).click();
 
   await page.waitForURL((u) => u.hash === `#/feed/${WS_FEED}`, { timeout: 10_000 });
