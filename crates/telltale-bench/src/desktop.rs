@@ -125,7 +125,10 @@ fn launch(bin: &Path, display: &str, home: &Path, env: &[(&str, String)]) -> Res
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Ok(Proc(cmd.spawn().with_context(|| format!("starting {}", bin.display()))?))
+    Ok(Proc(
+        cmd.spawn()
+            .with_context(|| format!("starting {}", bin.display()))?,
+    ))
 }
 
 /// Waits until the tree has a WebKit web process, then `settle`; returns
@@ -188,7 +191,14 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
     let display = format!(":{}", 90 + std::process::id() % 100);
     let xvfb = Proc(
         Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1600x1000x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -223,10 +233,7 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
     )?;
     let (total, parts) = measure(&p, o.settle).await?;
     s.row(vec![
-        format!(
-            "Telltale app, demo fleet running {} s",
-            o.settle.as_secs()
-        ),
+        format!("Telltale app, demo fleet running {} s", o.settle.as_secs()),
         format!("{} MiB", fixed(mib(total as f64), 1)),
         describe(&parts),
     ]);
@@ -241,12 +248,10 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
         Some(ratio <= 1.3),
     );
     // The demo fleet must really be stored, or the footprint means little.
-    let events = rusqlite::Connection::open_with_flags(
-        &db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .and_then(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)))
-    .unwrap_or(0);
+    let events =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0);
     if events == 0 {
         s.fail("the app stored no event from the demo fleet");
     }
@@ -274,7 +279,10 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
         let last = points.last().map(|p| p.1).unwrap_or(0.0);
         let max = points.iter().map(|p| p.1).fold(0.0, f64::max);
         s.row(vec![
-            format!("growth over {} min", fixed(o.growth.as_secs_f64() / 60.0, 0)),
+            format!(
+                "growth over {} min",
+                fixed(o.growth.as_secs_f64() / 60.0, 0)
+            ),
             format!("{} → {} MiB", fixed(first, 1), fixed(last, 1)),
             format!(
                 "max {} MiB; trend {} MiB/hour over {} samples",

@@ -79,6 +79,10 @@ async fn paced_server(
     Ok(url)
 }
 
+/// What the live subscriber saw: receipt latencies (ms) and send times
+/// (µs), both in pipeline order, and batches lost to lag.
+type Seen = (Vec<f64>, Vec<i64>, u64);
+
 /// Latencies of one rate level, in ms.
 struct Level {
     live: Vec<f64>,
@@ -94,8 +98,7 @@ async fn level(rate: f64, secs: f64, conns: usize, dir: &std::path::Path) -> Res
     let store = Store::open(&path, Default::default())?;
     let engine = Engine::start(store.clone(), EngineOptions::default())?;
     let mut live = engine.subscribe();
-    // (receipt latency ms, send ts µs) in pipeline order.
-    let seen: Arc<Mutex<(Vec<f64>, Vec<i64>, u64)>> = Arc::default();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let seen2 = seen.clone();
     let subscriber = tokio::spawn(async move {
         while let Some(item) = live.recv().await {

@@ -48,6 +48,10 @@ struct Args {
     /// Scenario 6's growth run, in minutes (default: 30 at full scale).
     #[arg(long)]
     growth_minutes: Option<f64>,
+    /// Keep the other scenarios' results from an earlier run in `--out`
+    /// (for re-running one scenario; each says when it was measured).
+    #[arg(long)]
+    merge: bool,
 }
 
 const PREAMBLE: &str = include_str!("preamble.md");
@@ -148,6 +152,19 @@ async fn run(args: Args) -> ExitCode {
         rep.sections.push(desktop::run(opts).await);
     }
     rep.machine.load_end = report::loadavg();
+    if args.merge {
+        let old = std::fs::read_to_string(args.out.join("benchmarks.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<report::Report>(&t).ok());
+        if let Some(old) = old {
+            for s in old.sections {
+                if !rep.sections.iter().any(|n| n.id == s.id) {
+                    rep.sections.push(s);
+                }
+            }
+            rep.sections.sort_by_key(|s| s.id);
+        }
+    }
     report::print(&rep);
     let failed = rep.sections.iter().any(|s| !s.failures.is_empty());
     if let Err(e) = write(&args.out, &rep) {

@@ -1,11 +1,11 @@
 //! Results: one [`Section`] per scenario, printed as tables and written as
 //! Markdown (`benchmarks.md`) and JSON (`benchmarks.json`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// A target from the issue and where the run stands against it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
     /// What is measured.
     pub what: String,
@@ -18,7 +18,7 @@ pub struct Target {
 }
 
 /// One scenario's results.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Section {
     /// Scenario number (1–6).
     pub id: u8,
@@ -37,6 +37,9 @@ pub struct Section {
     /// Correctness failures (lost messages, wrong row counts). Non-empty
     /// makes the bench exit with status 1.
     pub failures: Vec<String>,
+    /// When the scenario ran and the load average then.
+    #[serde(default)]
+    pub ran: String,
 }
 
 impl Section {
@@ -46,6 +49,11 @@ impl Section {
             id,
             title: title.into(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
+            ran: format!(
+                "{}, load average {}",
+                chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+                loadavg()
+            ),
             ..Default::default()
         }
     }
@@ -89,7 +97,7 @@ impl Section {
 }
 
 /// Where and when the run happened.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {
     /// `YYYY-MM-DD HH:MM UTC`.
     pub date: String,
@@ -114,7 +122,7 @@ pub struct Machine {
 }
 
 /// The whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Machine facts.
     pub machine: Machine,
@@ -291,6 +299,7 @@ pub fn markdown(r: &Report, preamble: &str, postscript: &str) -> String {
     }
     for s in &r.sections {
         let _ = writeln!(out, "## {}. {}\n", s.id, s.title);
+        let _ = writeln!(out, "*Measured {}.*\n", s.ran);
         if !s.rows.is_empty() {
             table(&mut out, &s.columns, &s.rows);
             out.push('\n');
