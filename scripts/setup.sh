@@ -13,7 +13,7 @@ APT_PACKAGES=(
   pkg-config libssl-dev ca-certificates
   nginx-light libnginx-mod-nchan prometheus-node-exporter
   sqlite3 curl
-  xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver
+  xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver ayatana-indicator-application
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   chromium
   prometheus

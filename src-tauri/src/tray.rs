@@ -1,5 +1,7 @@
 //! The tray lamp: its colour and tooltip show the worst state (red: alerts
-//! firing, amber: feeds not live, green: all live, grey: no feeds), and its
+//! firing, amber: feeds not live, green: all live, grey: no feeds), its
+//! label the number of firing alerts (where the tray host shows labels, as
+//! AppIndicator hosts on Linux do; tooltips are not shown there), and its
 //! menu shows the window, mutes notifications or quits.
 
 use crate::{show_main, shutdown};
@@ -145,12 +147,13 @@ pub fn spawn_updates<R: Runtime>(app: AppHandle<R>, api: Api) {
     });
 }
 
-/// What the tray shows for these alerts and feeds.
+/// What the tray shows for these alerts and feeds: the level, the tooltip
+/// and the number of firing alerts.
 fn summarize(
     alerts: &[telltale_api::AlertView],
     feeds: &[telltale_api::FeedView],
     muted: bool,
-) -> (Level, String) {
+) -> (Level, String, usize) {
     let firing = alerts
         .iter()
         .filter(|a| a.phase == PhaseView::Firing)
@@ -182,7 +185,7 @@ fn summarize(
         (Level::Ok, "all feeds live".to_string())
     };
     let mute = if muted { " (notifications muted)" } else { "" };
-    (level, format!("Telltale — {text}{mute}"))
+    (level, format!("Telltale — {text}{mute}"), firing)
 }
 
 /// Updates tooltip and icon; `false` once the tray is gone.
@@ -194,14 +197,25 @@ async fn refresh<R: Runtime>(app: &AppHandle<R>, api: &Api, shown: &mut Option<L
         return true;
     };
     let muted = api.mute_state().await.map(|m| m.muted).unwrap_or(false);
-    let (level, tooltip) = summarize(&alerts, &feeds, muted);
-    apply(&tray, level, &tooltip, shown);
+    let (level, tooltip, firing) = summarize(&alerts, &feeds, muted);
+    apply(&tray, level, &tooltip, firing, shown);
     true
 }
 
-fn apply<R: Runtime>(tray: &TrayIcon<R>, level: Level, tooltip: &str, shown: &mut Option<Level>) {
+fn apply<R: Runtime>(
+    tray: &TrayIcon<R>,
+    level: Level,
+    tooltip: &str,
+    firing: usize,
+    shown: &mut Option<Level>,
+) {
     if let Err(e) = tray.set_tooltip(Some(tooltip)) {
         tracing::debug!("tray tooltip: {e}");
+    }
+    // The count beside the lamp; no label when nothing fires.
+    let label = (firing > 0).then(|| firing.to_string());
+    if let Err(e) = tray.set_title(label.as_deref()) {
+        tracing::debug!("tray label: {e}");
     }
     if *shown != Some(level) {
         match tray.set_icon(Some(lamp(level))) {
@@ -228,10 +242,11 @@ mod tests {
 
     #[test]
     fn no_feeds_is_idle() {
-        let (level, text) = summarize(&[], &[], false);
+        let (level, text, firing) = summarize(&[], &[], false);
         assert_eq!(level, Level::Idle);
         assert_eq!(text, "Telltale — no feeds");
-        let (_, muted) = summarize(&[], &[], true);
+        assert_eq!(firing, 0);
+        let (_, muted, _) = summarize(&[], &[], true);
         assert!(muted.ends_with("(notifications muted)"), "{muted}");
     }
 }

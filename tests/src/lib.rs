@@ -3,6 +3,7 @@
 //! ports, and waiting for conditions with a deadline.
 
 pub mod desktop;
+pub mod tray_host;
 pub mod webdriver;
 
 use std::net::TcpListener;

@@ -10,6 +10,12 @@
 //! notification (through dunst itself) brings the app to that alert, and
 //! *Acknowledge* in the app acknowledges it in the database.
 //!
+//! The tray is checked through a real tray host (Ayatana's indicator
+//! service, the StatusNotifierWatcher of MATE and Xfce panels): the lamp's
+//! colour follows the worst state, its label counts firing alerts, and its
+//! menu's *Mute for 1 hour* and *Quit Telltale* work when clicked the way a
+//! panel clicks them.
+//!
 //! Screenshots are saved to `target/e2e-artifacts/` (the README's picture
 //! comes from here).
 
@@ -20,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use telltale_e2e::desktop::{need, start_session, NotifyMonitor};
+use telltale_e2e::tray_host::{self, TrayItem};
 use telltale_e2e::webdriver::WebDriver;
 use telltale_e2e::{bin, count_rows, free_port, wait_for_async, workspace_root, ChildGuard};
 
@@ -70,6 +77,24 @@ return Array.from(document.querySelectorAll('ul.grid > li')).map((li) => ({
 }));
 "#;
 
+/// Lamp colours (`src-tauri/src/tray.rs`).
+const GREEN: [u8; 4] = [0x2e, 0xcc, 0x71, 0xff];
+const RED: [u8; 4] = [0xe7, 0x4c, 0x3c, 0xff];
+
+/// Waits for Telltale's tray item to show `colour` with `label`.
+async fn tray_shows(address: &str, colour: [u8; 4], label: &str, what: &str) -> TrayItem {
+    wait_for_async(what, Duration::from_secs(30), || async {
+        tray_host::items(address).into_iter().find(|i| {
+            i.title == "telltale"
+                && i.label == label
+                && tray_host::icon_path(i)
+                    .and_then(|p| tray_host::icon_centre(&p))
+                    .is_some_and(|c| c == colour)
+        })
+    })
+    .await
+}
+
 fn value_of(tiles: &Value, feed: &str, key: &str) -> Option<String> {
     tiles.as_array()?.iter().find_map(|t| {
         (t["name"].as_str()? == feed).then(|| {
@@ -87,8 +112,11 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
     let app = bin("telltale");
     let session = start_session();
     let monitor = NotifyMonitor::start(&session.address);
+    let _tray_host = tray_host::start(&session.address, &session.display);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("telltale.db");
+    let runtime_dir = dir.path().join("run");
+    std::fs::create_dir_all(&runtime_dir).unwrap();
     let port = free_port();
     let native_port = free_port();
     // The app inherits this environment through tauri-driver and
@@ -109,6 +137,7 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
             .env("XDG_CONFIG_HOME", dir.path().join("config"))
             .env("XDG_DATA_HOME", dir.path().join("data"))
             .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit()),
@@ -156,6 +185,9 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
                 "a {transport} tile: {tiles:#}"
             );
         }
+        // The tray lamp turns green: every feed live, nothing firing.
+        tray_shows(&session.address, GREEN, "", "a green tray lamp without a label").await;
+
         // Values are live: host-1's cpu changes as the fleet sends.
         let first = value_of(&tiles, "host-1", "cpu").expect("host-1 shows cpu");
         first.parse::<f64>().expect("cpu is a number");
@@ -193,6 +225,8 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
         })
         .await;
         assert_eq!(fired.urgency, Some(2), "critical → critical urgency: {fired:?}");
+        // The lamp turns red and counts the firing alert.
+        tray_shows(&session.address, RED, "1", "a red tray lamp labelled 1").await;
 
         // Click the notification in dunst itself: its default action opens
         // the app on that alert.
@@ -244,7 +278,48 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
         .await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         save_screenshot(&wd, "desktop-overview.png").await;
-        wd.quit().await.unwrap();
+
+        // The tray menu, clicked as a panel does: mute, then quit.
+        let item = tray_shows(&session.address, RED, "1", "the tray item").await;
+        let labels: Vec<String> = tray_host::menu(&session.address, &item)
+            .into_iter()
+            .map(|(_, l)| l)
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "Show Telltale",
+                "Mute for 1 hour",
+                "Mute for 4 hours",
+                "Mute for 8 hours",
+                "Unmute",
+                "Quit Telltale"
+            ],
+            "the tray menu"
+        );
+        tray_host::click(&session.address, &item, "Mute for 1 hour");
+        wd.execute("location.hash = '#/alerts'; return null;").await.unwrap();
+        wait_for_async("the app to show notifications muted", Duration::from_secs(20), || async {
+            let text = wd.execute("return document.body.innerText").await.ok()?;
+            text.as_str()?.contains("Muted until").then_some(())
+        })
+        .await;
+        tray_host::click(&session.address, &item, "Quit Telltale");
+        wait_for_async("the app to quit from the tray", Duration::from_secs(20), || async {
+            let gone = !tray_host::items(&session.address)
+                .iter()
+                .any(|i| i.title == "telltale");
+            gone.then_some(())
+        })
+        .await;
+        // It quit cleanly: the engine flushed and stopped (the log plugin's file).
+        let log = dir.path().join("data/dev.telltale.app/logs/Telltale.log");
+        wait_for_async("'engine stopped cleanly' in the app's log", Duration::from_secs(10), || async {
+            let text = std::fs::read_to_string(&log).ok()?;
+            text.contains("engine stopped cleanly").then_some(())
+        })
+        .await;
     });
 }
 
