@@ -6,6 +6,9 @@ import { seriesKey } from './chartdata';
 import { healthOf, type Health } from './status';
 import type { Alert, ApiError, ConnState, Feed, LiveBatch, LiveMessage, MuteState } from './types';
 
+/** Numbers a poll records about itself; a sparkline prefers the payload's own metrics. */
+const TRANSPORT_METRICS = new Set(['http_status', 'response_ms', 'up']);
+
 export const SPARK_POINTS = 120;
 
 export interface FeedLive {
@@ -105,7 +108,8 @@ class Store {
           l.values.set(key, { value: s.last_value, ts: s.last_ts });
         }
       }
-      const first = detail.series[0];
+      // the sparkline follows the feed's own first metric, not a poll's http_status
+      const first = detail.series.find((s) => s.metric === f.metrics[0]) ?? detail.series.find((s) => !TRANSPORT_METRICS.has(s.metric)) ?? detail.series[0];
       if (first && l.spark.length === 0) {
         l.sparkKey = seriesKey(first.metric, first.labels);
         const now = Date.now();
@@ -203,7 +207,7 @@ class Store {
       const l = this.liveOf(s.feed_id);
       const key = seriesKey(s.metric, s.labels);
       l.values.set(key, { value: s.value, ts: s.ts });
-      if (l.sparkKey === null) l.sparkKey = key;
+      if (l.sparkKey === null && !TRANSPORT_METRICS.has(s.metric)) l.sparkKey = key;
       if (l.sparkKey === key) {
         l.spark.push(s.value);
         if (l.spark.length > SPARK_POINTS) l.spark.splice(0, l.spark.length - SPARK_POINTS);
