@@ -264,10 +264,12 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
         let step = (o.growth / 20).max(Duration::from_secs(5));
         let t0 = Instant::now();
         let mut points: Vec<(f64, f64)> = vec![(0.0, mib(total as f64))];
+        let mut last_parts = parts.clone();
         while t0.elapsed() < o.growth {
             tokio::time::sleep(step).await;
-            let (t, _) = sum(tree_pss(p.0.id()));
+            let (t, by) = sum(tree_pss(p.0.id()));
             points.push((t0.elapsed().as_secs_f64() / 60.0, mib(t as f64)));
+            last_parts = by;
         }
         let n = points.len() as f64;
         let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
@@ -285,10 +287,11 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
             ),
             format!("{} → {} MiB", fixed(first, 1), fixed(last, 1)),
             format!(
-                "max {} MiB; trend {} MiB/hour over {} samples",
+                "max {} MiB; trend {} MiB/hour over {} samples; at the end: {}",
                 fixed(max, 1),
                 fixed(slope * 60.0, 1),
-                points.len()
+                points.len(),
+                describe(&last_parts)
             ),
         ]);
         s.metric("growth_minutes", o.growth.as_secs_f64() / 60.0);

@@ -39,7 +39,8 @@ struct Args {
     /// Scenario sizes.
     #[arg(long, value_enum, default_value = "full")]
     scale: Scale,
-    /// Only these scenarios (comma-separated numbers 1-6).
+    /// Only these scenarios (comma-separated numbers 1-6; `0` runs none,
+    /// which with `--merge` re-renders an existing report).
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Where to write benchmarks.md and benchmarks.json.
@@ -157,6 +158,10 @@ async fn run(args: Args) -> ExitCode {
             .ok()
             .and_then(|t| serde_json::from_str::<report::Report>(&t).ok());
         if let Some(old) = old {
+            if rep.sections.is_empty() {
+                // Only re-rendering (`--only 0`): keep the run's own facts.
+                rep.machine = old.machine;
+            }
             for s in old.sections {
                 if !rep.sections.iter().any(|n| n.id == s.id) {
                     rep.sections.push(s);
