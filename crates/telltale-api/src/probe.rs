@@ -131,7 +131,11 @@ pub async fn probe(cfg: FeedConfig, limits: &ProbeLimits) -> Result<ProbeReport,
     let (tx, mut rx) = mpsc::channel(256);
     let sink = Sink::new(0, tx, Arc::new(FeedCounters::default()));
     let cancel = CancellationToken::new();
-    let source = tokio::spawn(telltale_sources::run(Arc::new(cfg), sink, cancel.clone()));
+    let source = tokio::spawn(telltale_sources::run_now(
+        Arc::new(cfg),
+        sink,
+        cancel.clone(),
+    ));
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
     let mut report = ProbeReport {

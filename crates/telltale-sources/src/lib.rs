@@ -23,6 +23,17 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs a feed until `cancel` fires, then reports [`ConnState::Stopped`].
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
+    run_with(feed, sink, cancel, true).await
+}
+
+/// Like [`run`], for a short-lived probe (*Test connection*): a polling feed
+/// sends its first request at once instead of at a random phase of its
+/// interval, so the probe answers without waiting up to one interval.
+pub async fn run_now(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
+    run_with(feed, sink, cancel, false).await
+}
+
+async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, phase: bool) {
     let transport = {
         let feed = feed.clone();
         let sink = sink.clone();
@@ -31,7 +42,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             match feed.transport {
                 TransportKind::Websocket => websocket::run(feed, sink, cancel).await,
                 TransportKind::Sse => sse::run(feed, sink, cancel).await,
-                TransportKind::Poll => poll::run(feed, sink, cancel).await,
+                TransportKind::Poll => poll::run(feed, sink, cancel, phase).await,
                 TransportKind::LongPoll => long_poll::run(feed, sink, cancel).await,
             }
         }

@@ -74,8 +74,9 @@ pub const ERROR_BODY_LIMIT: usize = 4 << 10;
 /// only guards against a zero interval).
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Runs a polling feed until `cancel` fires. See the module doc.
-pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
+/// Runs a polling feed until `cancel` fires. See the module doc; without
+/// `random_phase` the first request goes out at once.
+pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, random_phase: bool) {
     let opts = feed.poll_options();
     let interval = opts.interval.0.max(MIN_INTERVAL);
     let timeout = opts.timeout.0.max(Duration::from_millis(1));
@@ -85,7 +86,11 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
     let mut live = false;
     let target = request_target(&feed.url);
 
-    let phase = interval.mul_f64(fastrand::f64());
+    let phase = if random_phase {
+        interval.mul_f64(fastrand::f64())
+    } else {
+        Duration::ZERO
+    };
     let mut ticker = tokio::time::interval_at(Instant::now() + phase, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Some(delay) while recovering from a failure: the next attempt waits
