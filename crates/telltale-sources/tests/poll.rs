@@ -34,7 +34,9 @@ fn feed(url: String, interval_ms: u64) -> FeedConfig {
 
 fn start(feed: FeedConfig) -> (Running, Events) {
     let (sink, rx) = sink();
-    (Running::spawn(poll::run, feed, sink), Events::new(rx))
+    // The engine's way: each feed at a random phase of its interval.
+    let run = |feed, sink, cancel| poll::run(feed, sink, cancel, true);
+    (Running::spawn(run, feed, sink), Events::new(rx))
 }
 
 async fn sim() -> SimHandle {
