@@ -65,6 +65,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+/// Read buffer per connection (tungstenite's default is 128 KiB).
+const READ_BUFFER: usize = 16 * 1024;
+
 /// Bound on TCP connect + TLS + WebSocket handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -188,7 +191,14 @@ async fn connection(
     cancel: &CancellationToken,
 ) -> Ended {
     let max = usize::try_from(opts.max_message_size.0).unwrap_or(usize::MAX);
+    // tungstenite allocates a 128 KiB read buffer per connection up front
+    // and buffers writes up to 128 KiB; with hundreds of feeds that is most
+    // of the process's memory. Health messages are small: 16 KiB still
+    // reads dozens per syscall, and our writes (subscriptions, pongs) are
+    // few and small, so they go out at once.
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
     let connect = tokio::time::timeout(
