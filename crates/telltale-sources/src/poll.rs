@@ -74,6 +74,29 @@ pub const ERROR_BODY_LIMIT: usize = 4 << 10;
 /// only guards against a zero interval).
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
+/// Spacing of the shared schedule grid (see [`on_grid`]).
+const GRID: Duration = Duration::from_millis(10);
+
+/// Rounds a start time up to the process-wide 10 ms grid. Polls with the
+/// same (whole-grid) interval then tick together in at most 100 slots a
+/// second instead of a thousand distinct instants, so 1,000 feeds wake the
+/// runtime far fewer times; the phase within a second stays random, so load
+/// is still spread.
+fn on_grid(t: Instant) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let grid = GRID.as_nanos();
+    let nanos = |n: u128| Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX));
+    // The first grid point at or after `t`, less than one step later.
+    if t >= epoch {
+        let slots = (t - epoch).as_nanos().div_ceil(grid);
+        epoch + nanos(slots.saturating_mul(grid))
+    } else {
+        let slots = (epoch - t).as_nanos() / grid;
+        epoch - nanos(slots * grid)
+    }
+}
+
 /// Runs a polling feed until `cancel` fires. See the module doc; without
 /// `random_phase` the first request goes out at once.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, random_phase: bool) {
@@ -86,12 +109,12 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, r
     let mut live = false;
     let target = request_target(&feed.url);
 
-    let phase = if random_phase {
-        interval.mul_f64(fastrand::f64())
+    let start = if random_phase {
+        on_grid(Instant::now() + interval.mul_f64(fastrand::f64()))
     } else {
-        Duration::ZERO
+        Instant::now()
     };
-    let mut ticker = tokio::time::interval_at(Instant::now() + phase, interval);
+    let mut ticker = tokio::time::interval_at(start, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Some(delay) while recovering from a failure: the next attempt waits
     // this long instead of for the next tick.
@@ -439,6 +462,24 @@ fn describe_request_error(e: &reqwest::Error, target: &str, timeout: Duration) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn starts_land_on_one_grid_within_a_step() {
+        let now = Instant::now();
+        let mut points = std::collections::BTreeSet::new();
+        for i in 0..1000u64 {
+            // Before and after the grid's epoch, a thousand phases in a second.
+            let t = now + Duration::from_micros(i * 997) - Duration::from_millis(5);
+            let g = on_grid(t);
+            assert!(g >= t && g - t < GRID, "{i}: {:?} -> {:?}", t, g);
+            points.insert(g);
+        }
+        let first = *points.first().expect("points");
+        for p in &points {
+            assert_eq!((*p - first).as_nanos() % GRID.as_nanos(), 0);
+        }
+        assert!(points.len() <= 101, "{} distinct start times", points.len());
+    }
 
     #[test]
     fn excerpts_are_short_single_lines() {
