@@ -44,6 +44,13 @@ enum Command {
         /// Do not send desktop notifications (alerts are still evaluated and recorded).
         #[arg(long)]
         no_notify: bool,
+        /// Async worker threads. SQLite writes and queries have threads of
+        /// their own, so one worker carries 1,000 feeds at 1 msg/s, with
+        /// fewer wake-ups and less CPU than two; raise it for feeds at tens
+        /// of thousands of messages a second.
+        #[arg(long, env = "TELLTALE_WORKERS", default_value_t = 1,
+              value_parser = clap::value_parser!(u16).range(1..=64))]
+        workers: u16,
     },
     /// Like `run`, plus the HTTP API, live WebSocket and web UI on --listen.
     ///
@@ -72,6 +79,13 @@ enum Command {
         /// Do not send desktop notifications (alerts are still evaluated and recorded).
         #[arg(long)]
         no_notify: bool,
+        /// Async worker threads. SQLite writes and queries have threads of
+        /// their own, so one worker carries 1,000 feeds at 1 msg/s, with
+        /// fewer wake-ups and less CPU than two; raise it for feeds at tens
+        /// of thousands of messages a second.
+        #[arg(long, env = "TELLTALE_WORKERS", default_value_t = 1,
+              value_parser = clap::value_parser!(u16).range(1..=64))]
+        workers: u16,
     },
     /// Validate a feeds file and print every problem with its line.
     Check {
@@ -193,7 +207,15 @@ fn main() -> ExitCode {
             db,
             status_every,
             no_notify,
-        } => run(config.as_deref(), &db, status_every, !no_notify, None),
+            workers,
+        } => run(
+            config.as_deref(),
+            &db,
+            status_every,
+            !no_notify,
+            workers,
+            None,
+        ),
         Command::Serve {
             listen,
             config,
@@ -202,11 +224,13 @@ fn main() -> ExitCode {
             ui_dir,
             status_every,
             no_notify,
+            workers,
         } => run(
             config.as_deref(),
             &db,
             status_every,
             !no_notify,
+            workers,
             Some(telltale_api::http::ServeOptions {
                 listen,
                 token,
@@ -297,6 +321,7 @@ fn run(
     db: &Path,
     status_every: Duration,
     notify: bool,
+    workers: u16,
     serve: Option<telltale_api::http::ServeOptions>,
 ) -> Result<ExitCode, String> {
     if let Some(s) = &serve {
@@ -314,6 +339,7 @@ fn run(
         None => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(workers))
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
