@@ -68,6 +68,9 @@ pub struct Extractor {
     status_pointer: Option<String>,
     healthy: Vec<String>,
     unhealthy: Option<Regex>,
+    /// The top-level keys any pointer starts with, or `None` when a pointer
+    /// needs the whole document (see [`parse_pruned`]).
+    keep: Option<Vec<String>>,
 }
 
 /// A rule that cannot be compiled: which field and why.
@@ -121,12 +124,14 @@ impl Extractor {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let keep = top_level_keys(&rules, status_pointer.as_deref());
         Ok(Extractor {
             format: feed.format,
             rules,
             status_pointer,
             healthy,
             unhealthy,
+            keep,
         })
     }
 
@@ -163,7 +168,15 @@ impl Extractor {
     }
 
     fn extract_json(&self, msg: &RawMessage, out: &mut Extraction) {
-        let doc: serde_json::Value = match serde_json::from_slice(&msg.data) {
+        let pruned = self
+            .keep
+            .as_deref()
+            .and_then(|keep| parse_pruned(&msg.data, keep));
+        let parsed = match pruned {
+            Some(doc) => Ok(doc),
+            None => serde_json::from_slice(&msg.data),
+        };
+        let doc: serde_json::Value = match parsed {
             Ok(v) => v,
             Err(e) => {
                 out.problems.push(format!(
@@ -292,6 +305,89 @@ pub fn json_number(v: &serde_json::Value) -> Option<f64> {
     }
 }
 
+/// The first reference token of every pointer in the rules, or `None` when
+/// one is the empty pointer (the whole document).
+fn top_level_keys(rules: &[Rule], status_pointer: Option<&str>) -> Option<Vec<String>> {
+    let mut keep = Vec::new();
+    for r in rules {
+        if let Rule::Pointer { tokens, .. } = r {
+            keep.push(tokens.first()?.clone());
+        }
+    }
+    if let Some(p) = status_pointer {
+        let first = p.strip_prefix('/')?.split('/').next()?;
+        keep.push(first.replace("~1", "/").replace("~0", "~"));
+    }
+    keep.sort();
+    keep.dedup();
+    Some(keep)
+}
+
+/// Parses a JSON object keeping only the members named in `keep` (other
+/// values are validated and skipped without being built), so that
+/// extracting three numbers from a health message does not allocate its
+/// every string and nested object. `None` when the payload is not a JSON
+/// object or is malformed: the caller then parses it in full, which gives
+/// the same values and the usual error message.
+fn parse_pruned(data: &[u8], keep: &[String]) -> Option<serde_json::Value> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::borrow::Cow;
+
+    /// An object key, borrowed from the input unless it had escapes.
+    struct Key<'de>(Cow<'de, str>);
+    impl<'de> serde::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object key")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+
+    struct Pruned<'k>(&'k [String]);
+    impl<'de> DeserializeSeed<'de> for Pruned<'_> {
+        type Value = serde_json::Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Pruned<'_> {
+        type Value = serde_json::Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                if self.0.iter().any(|w| *w == *k) {
+                    out.insert(k.into_owned(), map.next_value()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(serde_json::Value::Object(out))
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let doc = Pruned(keep).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(doc)
+}
+
 /// `serde_json::Value::pointer` over pre-split tokens (same semantics:
 /// array indexes without `+` or leading zeros).
 fn lookup<'a>(doc: &'a serde_json::Value, tokens: &[String]) -> Option<&'a serde_json::Value> {
@@ -407,6 +503,52 @@ mod tests {
 
     fn msg(s: &str) -> RawMessage {
         RawMessage::new(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn pruned_parsing_gives_what_a_full_parse_gives() {
+        let mut f = FeedConfig::new("a", TransportKind::Websocket, "ws://x")
+            .with_metric("cpu", "/cpu")
+            .with_metric("n", "/nested/1/n")
+            .with_metric("slash", "/a~1b")
+            .with_metric("esc", "/k\\u0065y");
+        f.status = Some(StatusRule {
+            pointer: Some("/st~0x".into()),
+            healthy: vec!["ok".into()],
+            unhealthy_pattern: None,
+        });
+        let pruned = Extractor::new(&f).unwrap();
+        assert_eq!(
+            pruned.keep.as_deref(),
+            Some(
+                &[
+                    "a/b".to_string(),
+                    "cpu".into(),
+                    "k\\u0065y".into(),
+                    "nested".into(),
+                    "st~x".into()
+                ][..]
+            )
+        );
+        let mut full = pruned.clone();
+        full.keep = None;
+        for payload in [
+            r#"{"cpu":1.5,"skip":{"deep":[1,2,{"x":"y"}]},"nested":[{},{"n":7}],"a/b":2,"st~x":"ok"}"#,
+            r#"{"c\u0070u":3,"key":4,"k\u0065y":5,"st~x":"bad","cpu":6}"#,
+            r#"{"cpu":"7.5","cpu":8}"#,
+            r#"{"cpu":{"not":"a number"}}"#,
+            r#"[1,2,3]"#,
+            r#"42"#,
+            r#"{"cpu":1} trailing"#,
+            r#"{"cpu":1,"skip":[1,2"#,
+            r#"{}"#,
+        ] {
+            let (a, b) = (pruned.extract(&msg(payload)), full.extract(&msg(payload)));
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{payload}");
+        }
+        // A pointer to the whole document turns pruning off.
+        let whole = FeedConfig::new("w", TransportKind::Websocket, "ws://x").with_metric("v", "");
+        assert_eq!(Extractor::new(&whole).unwrap().keep, None);
     }
 
     #[test]
