@@ -197,3 +197,20 @@ pub fn payload_ts(data: &str) -> Option<i64> {
         .collect();
     digits.parse().ok()
 }
+
+/// Sends SIGTERM to `child`, waits up to `grace` for it to exit, then kills
+/// it. The bench's process guards call this on drop.
+pub fn stop_gracefully(child: &mut std::process::Child, grace: Duration) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
