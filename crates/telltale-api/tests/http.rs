@@ -119,6 +119,20 @@ impl Harness {
 type WsStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A WebSocket feed on one simulated host at `rate` messages a second,
+/// with the given metric rules (`[name, pointer]` pairs).
+fn sim_ws_feed(name: &str, ws_url: &str, rate: u32, metrics: &[[&str; 2]]) -> Value {
+    json!({
+        "name": name,
+        "transport": "websocket",
+        "url": format!("{ws_url}/ws?host=host-1&rate={rate}"),
+        "metric": metrics
+            .iter()
+            .map(|[n, p]| json!({"name": n, "pointer": p}))
+            .collect::<Vec<_>>(),
+    })
+}
+
 /// The body as JSON (`null` if it is not JSON).
 async fn json_of(res: reqwest::Response) -> Value {
     serde_json::from_str(&res.text().await.unwrap()).unwrap_or(Value::Null)
@@ -412,12 +426,12 @@ async fn secret_headers_are_masked_and_survive_an_update_that_sends_the_mask_bac
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_websocket_merges_batches_to_at_most_30_messages_a_second() {
     let h = Harness::start(None, None).await;
-    let feed = json!({
-        "name": "fast",
-        "transport": "websocket",
-        "url": format!("{}/ws?host=host-1&rate=200", h.sim.ws_url()),
-        "metric": [{"name": "seq", "pointer": "/seq"}, {"name": "cpu", "pointer": "/cpu"}],
-    });
+    let feed = sim_ws_feed(
+        "fast",
+        &h.sim.ws_url(),
+        200,
+        &[["seq", "/seq"], ["cpu", "/cpu"]],
+    );
     let (status, view) = h.send(reqwest::Method::POST, "/api/feeds", &feed).await;
     assert_eq!(status, 200, "{view}");
     let feed_id = view["id"].as_i64().unwrap();
@@ -628,13 +642,9 @@ async fn a_live_client_that_falls_behind_is_told_how_much_it_missed() {
     let api = Api::new(engine);
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let mut live = api.live();
-    let feed: telltale_api::FeedConfig = serde_json::from_value(json!({
-        "name": "fast",
-        "transport": "websocket",
-        "url": format!("{}/ws?host=host-1&rate=200", sim.ws_url()),
-        "metric": [{"name": "cpu", "pointer": "/cpu"}],
-    }))
-    .unwrap();
+    let feed: telltale_api::FeedConfig =
+        serde_json::from_value(sim_ws_feed("fast", &sim.ws_url(), 200, &[["cpu", "/cpu"]]))
+            .unwrap();
     api.upsert_feed(feed).await.unwrap();
     // Read nothing while far more than 4 engine batches pile up.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -774,12 +784,12 @@ async fn test_connection_shows_first_messages_and_failures_without_storing_anyth
     let h = Harness::start(None, None).await;
     // A working WebSocket feed: three messages with the numbers its
     // metric rules find in them.
-    let feed = json!({
-        "name": "probe-me",
-        "transport": "websocket",
-        "url": format!("{}/ws?host=host-1&rate=20", h.sim.ws_url()),
-        "metric": [{"name": "cpu", "pointer": "/cpu"}, {"name": "nope", "pointer": "/missing"}],
-    });
+    let feed = sim_ws_feed(
+        "probe-me",
+        &h.sim.ws_url(),
+        20,
+        &[["cpu", "/cpu"], ["nope", "/missing"]],
+    );
     let (status, report) = h
         .send(
             reqwest::Method::POST,

@@ -67,20 +67,26 @@ async fn write_and_read(path: &std::path::Path) -> Vec<f64> {
 async fn values_round_trip_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    let got = write_and_read(&path).await;
+    // Values with at most two decimals (12.34, -3.25, 0, 97, 123456789.01,
+    // 5e13) are stored compactly, the others as REALs.
+    assert_round_trip(&path, 6).await;
+}
+
+/// Writes [`VALUES`], reads them back bit for bit, and checks how many were
+/// stored as INTEGER hundredths.
+async fn assert_round_trip(path: &std::path::Path, integers: i64) {
+    let got = write_and_read(path).await;
     assert_eq!(
         got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
         VALUES.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     );
-    // Values with at most two decimals (12.34, -3.25, 0, 97, 123456789.01,
-    // 5e13) are stored compactly, the others as REALs.
-    let c = raw(&path);
+    let c = raw(path);
     assert_eq!(
         scalar(
             &c,
             "SELECT count(*) FROM samples WHERE typeof(value) = 'integer'"
         ),
-        6
+        integers
     );
 }
 
@@ -100,17 +106,5 @@ async fn a_database_with_a_real_value_column_keeps_reals() {
     )
     .unwrap();
     drop(c);
-    let got = write_and_read(&path).await;
-    assert_eq!(
-        got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-        VALUES.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-    );
-    let c = raw(&path);
-    assert_eq!(
-        scalar(
-            &c,
-            "SELECT count(*) FROM samples WHERE typeof(value) = 'integer'"
-        ),
-        0
-    );
+    assert_round_trip(&path, 0).await;
 }
