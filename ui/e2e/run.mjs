@@ -139,6 +139,21 @@ async function eventCount(page) {
   return Number(await page.locator('.ev-count').getAttribute('data-count'));
 }
 
+/** Imports a TOML feeds file through the API and asserts that `name` was imported without errors. */
+async function importFeed(ctx, toml, name) {
+  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
+  assert(report.errors.length === 0, `import errors: ${JSON.stringify(report.errors)}`);
+  assert(report.imported.includes(name), `import report does not list ${name}: ${JSON.stringify(report)}`);
+  return report;
+}
+
+/** Opens a feed's detail page from its overview tile and waits for its heading. */
+async function openFeedTile(page, name) {
+  await tile(page, name).click();
+  await page.waitForURL((u) => u.hash === `#/feed/${name}`, { timeout: 5_000 });
+  await page.getByRole('heading', { name, level: 1 }).waitFor({ timeout: 10_000 });
+}
+
 async function goOverview(ctx) {
   await ctx.page.getByRole('link', { name: 'Overview', exact: true }).click();
   await ctx.page.locator('#overview-title').waitFor({ timeout: 5_000 });
@@ -176,9 +191,7 @@ value = 90
 clear = 70
 severity = "critical"
 `;
-  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
-  assert(report.errors.length === 0, `import errors: ${JSON.stringify(report.errors)}`);
-  assert(report.imported.includes(ALERT_FEED), `import report does not list ${ALERT_FEED}: ${JSON.stringify(report)}`);
+  await importFeed(ctx, toml, ALERT_FEED);
 
   await page.goto(`${ctx.base}/#/alerts`);
   await page.locator('#alerts-title').waitFor({ timeout: 10_000 });
@@ -287,9 +300,7 @@ test('editor: add a websocket feed through the form; its tile goes live on the O
 test('feed detail: the uPlot chart draws the series; the event log shows payloads', async (ctx) => {
   const { page } = ctx;
   await page.goto(`${ctx.base}/#/`);
-  await tile(page, WS_FEED).click();
-  await page.waitForURL((u) => u.hash === `#/feed/${WS_FEED}`, { timeout: 5_000 });
-  await page.getByRole('heading', { name: WS_FEED, level: 1 }).waitFor({ timeout: 10_000 });
+  await openFeedTile(page, WS_FEED);
 
   await waitFor('the metric picker to offer cpu', async () =>
     (await page.locator('#metric option').allTextContents()).some((t) => t.startsWith('cpu')),
@@ -426,13 +437,11 @@ format = "text"
 [feed.poll]
 interval = "500ms"
 `;
-  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
-  assert(report.errors.length === 0 && report.imported.includes(HOSTILE_FEED), `import: ${JSON.stringify(report)}`);
+  await importFeed(ctx, toml, HOSTILE_FEED);
   await waitFor('the hostile server to be polled', async () => ctx.hostile.hits > 0, { timeoutMs: 10_000 });
 
   await goOverview(ctx);
-  await tile(page, HOSTILE_FEED).click();
-  await page.getByRole('heading', { name: HOSTILE_FEED, level: 1 }).waitFor({ timeout: 10_000 });
+  await openFeedTile(page, HOSTILE_FEED);
   const previews = page.locator('ol.events li .preview');
   await waitFor('the hostile payload in the event log', async () => (await previews.count()) >= 1, { timeoutMs: 10_000 });
   const texts = await previews.allTextContents();
@@ -472,8 +481,7 @@ format = "prometheus"
 [feed.poll]
 interval = "500ms"
 `;
-  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
-  assert(report.errors.length === 0 && report.imported.includes(PROM_FEED), `import: ${JSON.stringify(report)}`);
+  await importFeed(ctx, toml, PROM_FEED);
   await waitFor(`${PROM_FEED} to store a sample`, async () =>
     (await apiJson(ctx, 'GET', `/events?feed=${PROM_FEED}&limit=1`)).events.length === 1,
   );
@@ -608,8 +616,7 @@ transport = "websocket"
 url = "ws://127.0.0.1:${ctx.simPort}/ws?host=host-3&rate=400"
 format = "json"
 `;
-  const report = await apiJson(ctx, 'POST', '/config/import', { text: toml });
-  assert(report.errors.length === 0 && report.imported.includes(FAST_FEED), `import: ${JSON.stringify(report)}`);
+  await importFeed(ctx, toml, FAST_FEED);
   await waitFor(
     `${FAST_FEED} to store 2,500 events`,
     async () => ((await apiJson(ctx, 'GET', '/feeds')).find((f) => f.name === FAST_FEED)?.messages ?? 0) >= 2_500,
