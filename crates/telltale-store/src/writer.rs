@@ -34,11 +34,6 @@ use telltale_model::config::StoreSettings;
 use telltale_model::Timestamp;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Fewer commands than this in one wake-up counts as a trickle.
-const TRICKLE_BELOW: usize = 4;
-/// Longest nap at a trickle (see [`Writer::nap`]).
-const TRICKLE_NAP: Duration = Duration::from_millis(20);
-
 /// Where a blocking caller waits for its answer.
 pub(crate) type Reply<T> = std::sync::mpsc::SyncSender<Result<T, StoreError>>;
 
@@ -329,29 +324,20 @@ impl Writer {
         let mut open = true;
         while open {
             let wait = self.wait_budget();
-            let mut received = 0usize;
             match self.receive(wait) {
-                Received::Command(c) => {
-                    received += 1;
-                    open = self.handle(c);
-                }
+                Received::Command(c) => open = self.handle(c),
                 Received::Timeout => {}
                 Received::Closed => open = false,
             }
             while open && !self.bounds_reached() {
                 match self.rx.try_recv() {
-                    Ok(c) => {
-                        received += 1;
-                        open = self.handle(c);
-                    }
+                    Ok(c) => open = self.handle(c),
                     Err(mpsc::error::TryRecvError::Empty) => break,
                     Err(mpsc::error::TryRecvError::Disconnected) => open = false,
                 }
             }
             if !open || self.bounds_reached() {
                 self.commit_pending();
-            } else if received > 0 && received < TRICKLE_BELOW && self.job.is_none() {
-                self.nap();
             }
             if open {
                 self.maybe_start_auto_retention();
@@ -435,18 +421,6 @@ impl Writer {
                     Err(_) => Received::Timeout,
                 }
             }
-        }
-    }
-
-    /// At a trickle (a few batches per wake-up, rows pending), sleeps
-    /// instead of waking for every batch: with 1,000 slow feeds the writer
-    /// thread otherwise wakes ~1,000 times a second to append one small
-    /// batch each time. Commits still happen at their deadline (the nap
-    /// never passes it), so durable latency is unchanged; commands queued
-    /// meanwhile wait at most [`TRICKLE_NAP`].
-    fn nap(&self) {
-        if let Some(left) = self.wait_budget() {
-            std::thread::sleep(left.min(TRICKLE_NAP));
         }
     }
 
