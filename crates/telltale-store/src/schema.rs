@@ -279,7 +279,6 @@ pub(crate) fn open_writer(
         "PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
-         PRAGMA wal_autocheckpoint = 10000;
          PRAGMA cache_size = -{};",
         u64::from(cache_mib.max(1)) * 1024
     ))?;
