@@ -83,17 +83,15 @@ impl Pipeline {
                     }
                 }
             }
-            // Live first: while the store's queue is full (a commit or a
-            // checkpoint in progress) subscribers still get this step at once.
-            if !live.is_empty() {
-                // No subscribers is fine.
-                let _ = self.live.send(Arc::new(live));
-            }
             self.evaluate_alerts(alert_inputs).await;
             if !batch.is_empty() {
                 if let Err(e) = self.store.send(batch).await {
                     tracing::error!("the store stopped accepting data: {e}");
                 }
+            }
+            if !live.is_empty() {
+                // No subscribers is fine.
+                let _ = self.live.send(Arc::new(live));
             }
         }
         if let Err(e) = self.store.flush().await {
