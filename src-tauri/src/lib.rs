@@ -32,8 +32,9 @@ pub const MAIN_WINDOW: &str = "main";
 pub const ALERT_OPEN_EVENT: &str = "alert-open";
 /// The SQLite writer's page cache in the desktop app, in MiB. The store's
 /// default (64) suits `telltaled` with a thousand feeds; a desktop's tens
-/// of feeds have a small hot set, and a cache that size kept growing as
-/// the database did (the 30-minute footprint run rose 27 MiB/hour).
+/// of feeds have a small hot set, so a smaller cache bounds the app
+/// process's memory. (It did not remove the slow growth seen over 30
+/// minutes: see docs/benchmarks.md.)
 pub const DESKTOP_CACHE_MIB: u32 = 8;
 /// Hosts in the demo fleet.
 pub const DEMO_HOSTS: usize = 5;
