@@ -23,6 +23,18 @@ struct Cli {
     command: Command,
 }
 
+/// Options of the async runtime, shared by `run` and `serve`.
+#[derive(clap::Args, Debug)]
+struct RuntimeArgs {
+    /// Async worker threads. SQLite writes and queries have threads of
+    /// their own, so one worker carries 1,000 feeds at 1 msg/s, with fewer
+    /// wake-ups and less CPU than two; raise it for feeds at tens of
+    /// thousands of messages a second.
+    #[arg(long, env = "TELLTALE_WORKERS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Subscribe to every enabled feed and store what arrives, until Ctrl-C.
@@ -44,13 +56,8 @@ enum Command {
         /// Do not send desktop notifications (alerts are still evaluated and recorded).
         #[arg(long)]
         no_notify: bool,
-        /// Async worker threads. SQLite writes and queries have threads of
-        /// their own, so one worker carries 1,000 feeds at 1 msg/s, with
-        /// fewer wake-ups and less CPU than two; raise it for feeds at tens
-        /// of thousands of messages a second.
-        #[arg(long, env = "TELLTALE_WORKERS", default_value_t = 1,
-              value_parser = clap::value_parser!(u16).range(1..=64))]
-        workers: u16,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
     },
     /// Like `run`, plus the HTTP API, live WebSocket and web UI on --listen.
     ///
@@ -79,13 +86,8 @@ enum Command {
         /// Do not send desktop notifications (alerts are still evaluated and recorded).
         #[arg(long)]
         no_notify: bool,
-        /// Async worker threads. SQLite writes and queries have threads of
-        /// their own, so one worker carries 1,000 feeds at 1 msg/s, with
-        /// fewer wake-ups and less CPU than two; raise it for feeds at tens
-        /// of thousands of messages a second.
-        #[arg(long, env = "TELLTALE_WORKERS", default_value_t = 1,
-              value_parser = clap::value_parser!(u16).range(1..=64))]
-        workers: u16,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
     },
     /// Validate a feeds file and print every problem with its line.
     Check {
@@ -207,13 +209,13 @@ fn main() -> ExitCode {
             db,
             status_every,
             no_notify,
-            workers,
+            runtime,
         } => run(
             config.as_deref(),
             &db,
             status_every,
             !no_notify,
-            workers,
+            runtime.workers,
             None,
         ),
         Command::Serve {
@@ -224,13 +226,13 @@ fn main() -> ExitCode {
             ui_dir,
             status_every,
             no_notify,
-            workers,
+            runtime,
         } => run(
             config.as_deref(),
             &db,
             status_every,
             !no_notify,
-            workers,
+            runtime.workers,
             Some(telltale_api::http::ServeOptions {
                 listen,
                 token,
