@@ -15,7 +15,8 @@
 //! * **Batching.** Batches are committed together once `commit_interval`
 //!   (default 100 ms) has passed since the first uncommitted one arrived,
 //!   or once `commit_rows` rows wait, in one transaction with cached
-//!   prepared statements. WAL mode with `synchronous=NORMAL`: a commit is
+//!   prepared statements. Meanwhile the writer sleeps rather than waking
+//!   for each batch; any other command, or a half-full queue, wakes it. WAL mode with `synchronous=NORMAL`: a commit is
 //!   atomic and survives a crash of the process; a power loss may lose the
 //!   last commits but never corrupts the file.
 //! * **Durability signal.** [`Store::flush`] resolves once everything sent
@@ -146,6 +147,11 @@ struct Inner {
     epoch: i64,
     coverage: Arc<Coverage>,
     tx: Option<mpsc::Sender<Command>>,
+    /// The writer thread, to unpark from its nap (see [`Inner::wake`]).
+    writer_thread: std::thread::Thread,
+    /// A batch that leaves at most this much room in the queue wakes the
+    /// writer (half the capacity).
+    wake_below: usize,
     committed: watch::Receiver<u64>,
     readers: Readers,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -155,10 +161,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+impl Inner {
+    /// Wakes the writer if it is napping with rows pending, so that the
+    /// command just queued is handled now rather than at the commit
+    /// deadline. Harmless when it is not napping.
+    fn wake(&self) {
+        self.writer_thread.unpark();
+    }
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Closing the channel makes the writer commit what is queued and stop.
         self.tx.take();
+        self.wake();
         let Some(handle) = lock(&self.writer).take() else {
             return;
         };
@@ -252,6 +268,7 @@ impl Store {
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(StoreError::Closed),
         }
+        let writer_thread = handle.thread().clone();
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -259,6 +276,8 @@ impl Store {
                 drop_wait: options.drop_wait,
                 epoch,
                 coverage,
+                wake_below: options.queue_capacity.max(1) / 2,
+                writer_thread,
                 tx: Some(tx),
                 committed: committed_rx,
                 readers,
@@ -379,10 +398,14 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        self.sender()?
-            .send(Command::Batch(batch))
+        let tx = self.sender()?;
+        tx.send(Command::Batch(batch))
             .await
-            .map_err(|_| StoreError::Closed)
+            .map_err(|_| StoreError::Closed)?;
+        if tx.capacity() <= self.inner.wake_below {
+            self.inner.wake();
+        }
+        Ok(())
     }
 
     /// Queues a batch if there is room; otherwise (or when closed) hands it
@@ -395,7 +418,12 @@ impl Store {
             return Err(Box::new(batch));
         };
         match tx.try_send(Command::Batch(batch)) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if tx.capacity() <= self.inner.wake_below {
+                    self.inner.wake();
+                }
+                Ok(())
+            }
             Err(e) => match e.into_inner() {
                 Command::Batch(b) => Err(Box::new(b)),
                 _ => Err(Box::default()),
@@ -410,6 +438,7 @@ impl Store {
             .send(Command::Flush(ack))
             .await
             .map_err(|_| StoreError::Closed)?;
+        self.inner.wake();
         done.await.map_err(|_| StoreError::Closed)
     }
 
@@ -425,6 +454,7 @@ impl Store {
         let (ack, done) = oneshot::channel();
         if let Some(tx) = self.inner.tx.as_ref() {
             if tx.send(Command::Shutdown(ack)).await.is_ok() {
+                self.inner.wake();
                 // An error here means the writer died; the join below tells.
                 let _ = done.await;
             }
@@ -450,7 +480,10 @@ impl Store {
         let mut pause = Duration::from_micros(100);
         loop {
             match tx.try_send(cmd) {
-                Ok(()) => break,
+                Ok(()) => {
+                    self.inner.wake();
+                    break;
+                }
                 Err(mpsc::error::TrySendError::Full(c)) => {
                     cmd = c;
                     std::thread::sleep(pause);

@@ -7,6 +7,11 @@
 //! with cached prepared statements. A flush, a feed change or shutdown
 //! commits at once.
 //!
+//! While rows are pending the thread sleeps until their commit deadline
+//! instead of waking for each batch; [`crate::Store`] unparks it for any
+//! other command, and for a batch that leaves the queue half full, so
+//! neither replies nor senders wait for the deadline.
+//!
 //! If a commit fails (disk full, I/O error, lock held by another process),
 //! the transaction is rolled back, the error is logged, and the very same
 //! batches are retried with exponential backoff (50 ms doubling to 5 s)
@@ -324,7 +329,19 @@ impl Writer {
         let mut open = true;
         while open {
             let wait = self.wait_budget();
-            match self.receive(wait) {
+            let received = match wait {
+                // Rows are pending: sleep until their commit deadline rather
+                // than waking for every small batch (with 1,000 slow feeds
+                // that was ~1,000 wake-ups a second). The store wakes this
+                // thread early for every command except a batch, and for a
+                // batch that leaves the queue half full (see `Store::send`).
+                Some(d) if self.pending_since.is_some() && !d.is_zero() => {
+                    std::thread::park_timeout(d);
+                    Received::Timeout
+                }
+                _ => self.receive(wait),
+            };
+            match received {
                 Received::Command(c) => open = self.handle(c),
                 Received::Timeout => {}
                 Received::Closed => open = false,

@@ -207,6 +207,60 @@ async fn flush_commits_what_was_sent_before_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_sleeping_until_its_deadline_is_woken_by_a_full_queue_and_by_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = StoreSettings {
+        // The writer sleeps until a commit deadline a minute away.
+        commit_interval: Dur::secs(60),
+        commit_rows: 1_000_000,
+        ..StoreSettings::default()
+    };
+    let options = StoreOptions {
+        queue_capacity: 4,
+        ..options()
+    };
+    let store = Store::open_with(&dir.path().join("t.db"), settings, options).unwrap();
+    let a = add_feed(&store, "a");
+    // Fifty times the queue's capacity: senders would wait out the deadline
+    // (again and again) if a half-full queue did not wake the writer.
+    let sending = async {
+        for i in 0..200 {
+            let mut batch = WriteBatch::new();
+            batch.events.push(event(a, T0 + i, "x"));
+            store.send(batch).await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), sending)
+        .await
+        .expect("senders waited for the writer's commit deadline");
+    assert_eq!(store.event_count(None).unwrap(), 0, "still batching");
+    // A command that waits for a reply wakes the writer (and commits first).
+    let started = Instant::now();
+    let store2 = store.clone();
+    let b = tokio::task::spawn_blocking(move || add_feed(&store2, "b"))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the upsert waited for the deadline"
+    );
+    assert_ne!(a, b);
+    assert_eq!(store.event_count(None).unwrap(), 200);
+    // Rows pending again; closing wakes the writer and commits them.
+    let mut batch = WriteBatch::new();
+    batch.events.push(event(b, T0, "y"));
+    store.send(batch).await.unwrap();
+    let reader = store.clone();
+    let started = Instant::now();
+    store.close().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "close waited for the deadline"
+    );
+    assert_eq!(reader.event_count(None).unwrap(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn samples_in_the_same_microsecond_do_not_collide() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
