@@ -106,6 +106,10 @@ pub struct StoreOptions {
     /// How long dropping the last [`Store`] waits for the writer to commit
     /// before giving up with an error log (default 30 s).
     pub drop_wait: Duration,
+    /// How often the writer hands its page cache's unused pages back, so
+    /// that its memory follows the pages it is using rather than growing
+    /// with the file up to `cache_mib`; `None` never does (default 60 s).
+    pub release_cache_every: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -118,6 +122,7 @@ impl Default for StoreOptions {
             retention_interval: Some(Duration::from_secs(600)),
             retention_first_run: Duration::from_secs(15),
             drop_wait: Duration::from_secs(30),
+            release_cache_every: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -257,6 +262,7 @@ impl Store {
             committed: committed_tx,
             retention_first: Some(options.retention_first_run),
             retention_every: options.retention_interval,
+            release_cache_every: options.release_cache_every,
         };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let handle = std::thread::Builder::new()

@@ -86,6 +86,7 @@ pub(crate) struct WriterSetup {
     pub committed: watch::Sender<u64>,
     pub retention_first: Option<Duration>,
     pub retention_every: Option<Duration>,
+    pub release_cache_every: Option<Duration>,
 }
 
 const INSERT_EVENT: &str =
@@ -284,6 +285,9 @@ pub(crate) struct Writer {
     queued_runs: Vec<(Timestamp, Reply<RetentionReport>)>,
     next_auto_retention: Option<Instant>,
     retention_every: Option<Duration>,
+    /// See [`Writer::maybe_release_cache`].
+    release_cache_every: Option<Duration>,
+    next_cache_release: Option<Instant>,
     shutdown_acks: Vec<oneshot::Sender<()>>,
 }
 
@@ -319,6 +323,8 @@ impl Writer {
             queued_runs: Vec::new(),
             next_auto_retention: s.retention_every.and(s.retention_first).map(|d| now + d),
             retention_every: s.retention_every,
+            release_cache_every: s.release_cache_every,
+            next_cache_release: s.release_cache_every.map(|d| now + d),
             shutdown_acks: Vec::new(),
         })
     }
@@ -357,6 +363,7 @@ impl Writer {
                 self.commit_pending();
             }
             if open {
+                self.maybe_release_cache();
                 self.maybe_start_auto_retention();
                 self.advance_retention();
             }
@@ -602,6 +609,27 @@ impl Writer {
         self.pending.clear();
         self.pending_rows = 0;
         self.pending_since = None;
+    }
+
+    /// Every `release_cache_every`, between transactions, hands the page
+    /// cache's unused pages back to the allocator (`PRAGMA shrink_memory`).
+    ///
+    /// SQLite evicts nothing until the cache is full, so every page the
+    /// writer ever appended stays cached: the cache grows with the file, at
+    /// the rate data arrives, up to its cap (64 MiB by default). Releasing it
+    /// keeps only what the next commits touch, re-read from the OS's file
+    /// cache, so memory follows the working set instead of the file's size.
+    fn maybe_release_cache(&mut self) {
+        let (Some(due), Some(every)) = (self.next_cache_release, self.release_cache_every) else {
+            return;
+        };
+        if !self.pending.is_empty() || Instant::now() < due {
+            return;
+        }
+        self.next_cache_release = Some(Instant::now() + every);
+        if let Err(e) = self.conn.execute_batch("PRAGMA shrink_memory") {
+            tracing::debug!("releasing the page cache of {}: {e}", self.path.display());
+        }
     }
 
     fn maybe_start_auto_retention(&mut self) {
