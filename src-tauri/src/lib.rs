@@ -33,8 +33,9 @@ pub const ALERT_OPEN_EVENT: &str = "alert-open";
 /// The SQLite writer's page cache in the desktop app, in MiB. The store's
 /// default (64) suits `telltaled` with a thousand feeds; a desktop's tens
 /// of feeds have a small hot set, so a smaller cache bounds the app
-/// process's memory. (It did not remove the slow growth seen over 30
-/// minutes: see docs/benchmarks.md.)
+/// process's memory. (The slow growth over 30 minutes came from the cache
+/// filling with every appended page; the store now releases it every
+/// minute: see `StoreOptions::release_cache_every` and docs/benchmarks.md.)
 pub const DESKTOP_CACHE_MIB: u32 = 8;
 /// Hosts in the demo fleet.
 pub const DEMO_HOSTS: usize = 5;
