@@ -16,9 +16,10 @@
 //!   (default 100 ms) has passed since the first uncommitted one arrived,
 //!   or once `commit_rows` rows wait, in one transaction with cached
 //!   prepared statements. Meanwhile the writer sleeps rather than waking
-//!   for each batch; any other command, or a half-full queue, wakes it. WAL mode with `synchronous=NORMAL`: a commit is
-//!   atomic and survives a crash of the process; a power loss may lose the
-//!   last commits but never corrupts the file.
+//!   for each batch; any other command, or a half-full queue, wakes it.
+//!   WAL mode with `synchronous=NORMAL`: a commit is atomic and survives a
+//!   crash of the process; a power loss may lose the last commits but never
+//!   corrupts the file.
 //! * **Durability signal.** [`Store::flush`] resolves once everything sent
 //!   before it is committed; [`Store::committed_events`] counts committed
 //!   events.
@@ -172,6 +173,14 @@ impl Inner {
     /// deadline. Harmless when it is not napping.
     fn wake(&self) {
         self.writer_thread.unpark();
+    }
+
+    /// After a batch: wakes the writer once the queue is half full, so that
+    /// senders never wait for a sleeping writer's deadline.
+    fn wake_if_filling(&self, tx: &mpsc::Sender<Command>) {
+        if tx.capacity() <= self.wake_below {
+            self.wake();
+        }
     }
 }
 
@@ -408,9 +417,7 @@ impl Store {
         tx.send(Command::Batch(batch))
             .await
             .map_err(|_| StoreError::Closed)?;
-        if tx.capacity() <= self.inner.wake_below {
-            self.inner.wake();
-        }
+        self.inner.wake_if_filling(tx);
         Ok(())
     }
 
@@ -425,9 +432,7 @@ impl Store {
         };
         match tx.try_send(Command::Batch(batch)) {
             Ok(()) => {
-                if tx.capacity() <= self.inner.wake_below {
-                    self.inner.wake();
-                }
+                self.inner.wake_if_filling(tx);
                 Ok(())
             }
             Err(e) => match e.into_inner() {

@@ -180,16 +180,20 @@ async fn batches_are_committed_and_counted() {
     assert!(store.try_send(WriteBatch::default()).is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flush_commits_what_was_sent_before_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = StoreSettings {
-        // Without a flush nothing would be committed for a minute.
+/// Settings under which nothing is committed for a minute unless asked.
+fn minute_long_commits() -> StoreSettings {
+    StoreSettings {
         commit_interval: Dur::secs(60),
         commit_rows: 1_000_000,
         ..StoreSettings::default()
-    };
-    let store = open_with(&dir.path().join("t.db"), settings);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_commits_what_was_sent_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without a flush nothing would be committed for a minute.
+    let store = open_with(&dir.path().join("t.db"), minute_long_commits());
     let a = add_feed(&store, "a");
     for i in 0..50 {
         let mut batch = WriteBatch::new();
@@ -209,12 +213,8 @@ async fn flush_commits_what_was_sent_before_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_sleeping_until_its_deadline_is_woken_by_a_full_queue_and_by_commands() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = StoreSettings {
-        // The writer sleeps until a commit deadline a minute away.
-        commit_interval: Dur::secs(60),
-        commit_rows: 1_000_000,
-        ..StoreSettings::default()
-    };
+    // The writer sleeps until a commit deadline a minute away.
+    let settings = minute_long_commits();
     let options = StoreOptions {
         queue_capacity: 4,
         ..options()
