@@ -363,7 +363,6 @@ impl Writer {
                 self.commit_pending();
             }
             if open {
-                self.maybe_release_cache();
                 self.maybe_start_auto_retention();
                 self.advance_retention();
             }
@@ -609,10 +608,14 @@ impl Writer {
         self.pending.clear();
         self.pending_rows = 0;
         self.pending_since = None;
+        // Before a flush that asked for this commit is answered, so the
+        // release never waits behind rows that arrived meanwhile.
+        self.maybe_release_cache();
     }
 
-    /// Every `release_cache_every`, between transactions, hands the page
-    /// cache's unused pages back to the allocator (`PRAGMA shrink_memory`).
+    /// Right after a commit, once every `release_cache_every`, hands the
+    /// page cache's unused pages back to the allocator (`PRAGMA
+    /// shrink_memory`).
     ///
     /// SQLite evicts nothing until the cache is full, so every page the
     /// writer ever appended stays cached: the cache grows with the file, at
@@ -623,7 +626,7 @@ impl Writer {
         let (Some(due), Some(every)) = (self.next_cache_release, self.release_cache_every) else {
             return;
         };
-        if !self.pending.is_empty() || Instant::now() < due {
+        if Instant::now() < due {
             return;
         }
         self.next_cache_release = Some(Instant::now() + every);
