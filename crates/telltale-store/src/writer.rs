@@ -341,7 +341,9 @@ impl Writer {
                 // that was ~1,000 wake-ups a second). The store wakes this
                 // thread early for every command except a batch, and for a
                 // batch that leaves the queue half full (see `Store::send`).
-                Some(d) if self.pending_since.is_some() && !d.is_zero() => {
+                // Not while a retention run has chunks left: each wake-up
+                // advances it, so napping would slow it to ten chunks a second.
+                Some(d) if self.pending_since.is_some() && self.job.is_none() && !d.is_zero() => {
                     std::thread::park_timeout(d);
                     Received::Timeout
                 }
