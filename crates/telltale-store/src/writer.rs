@@ -89,10 +89,20 @@ pub(crate) struct WriterSetup {
     pub release_cache_every: Option<Duration>,
 }
 
-const INSERT_EVENT: &str =
-    "INSERT INTO events (feed_id, received_at, server_id, event_type, data, size, truncated)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-const INSERT_SAMPLE: &str = "INSERT INTO samples (series_id, ts, value) VALUES (?1, ?2, ?3)";
+/// The `INSERT INTO events` head; rows are `(?, ?, ?, ?, ?, ?, ?)`.
+const EVENTS_HEAD: &str =
+    "INSERT INTO events (feed_id, received_at, server_id, event_type, data, size, truncated) VALUES ";
+/// The columns [`EVENTS_HEAD`] binds per row.
+const EVENT_COLUMNS: usize = 7;
+/// The `INSERT INTO samples` head; rows are `(?, ?, ?)`.
+const SAMPLES_HEAD: &str = "INSERT INTO samples (series_id, ts, value) VALUES ";
+/// The columns [`SAMPLES_HEAD`] binds per row.
+const SAMPLE_COLUMNS: usize = 3;
+/// Rows per multi-row `INSERT`. One statement step per this many rows
+/// instead of one per row, with the table's cursor kept open across them:
+/// the store's throughput test went from ~236k to ~282k messages/s with
+/// this and the sorted samples (docs/benchmarks.md).
+const ROWS_PER_INSERT: usize = 32;
 const INSERT_STATE: &str =
     "INSERT INTO feed_states (feed_id, ts, state, detail, kind) VALUES (?1, ?2, ?3, ?4, ?5)";
 const FIND_SERIES: &str =
@@ -802,9 +812,9 @@ fn write_pending(
     let mut w = Written::default();
     let compact = crate::schema::compact_values(&tx)?;
     {
-        let mut insert_event = tx.prepare_cached(INSERT_EVENT)?;
-        let mut insert_sample = tx.prepare_cached(INSERT_SAMPLE)?;
         let mut insert_state = tx.prepare_cached(INSERT_STATE)?;
+        let mut events = Vec::new();
+        let mut samples = Vec::new();
         for batch in pending {
             for e in &batch.events {
                 if !feeds.contains(&e.feed_id) {
@@ -812,16 +822,7 @@ fn write_pending(
                     skipped.unknown_feed_ids.insert(e.feed_id);
                     continue;
                 }
-                insert_event.execute((
-                    e.feed_id,
-                    e.received_at.0,
-                    e.server_id.as_deref(),
-                    e.event_type.as_deref(),
-                    &e.data[..],
-                    e.size,
-                    e.truncated,
-                ))?;
-                w.events += 1;
+                events.push(e);
             }
             for s in &batch.samples {
                 if !feeds.contains(&s.feed_id) {
@@ -847,9 +848,8 @@ fn write_pending(
                 } else {
                     rusqlite::types::Value::Real(s.value)
                 };
-                insert_sample.execute((entry.id, ts.saturating_sub(epoch), value))?;
+                samples.push((entry.id, ts.saturating_sub(epoch), value));
                 rollups.add(entry.id, ts, s.value);
-                w.samples += 1;
             }
             for t in &batch.timeline {
                 if !feeds.contains(&t.feed_id) {
@@ -868,8 +868,78 @@ fn write_pending(
             }
             write_alerts(&tx, batch)?;
         }
+        // Events keep their arrival order (their ids are the order of the
+        // log). Samples go in key order: consecutive rows of a series land
+        // next to each other in the same, already cached, B-tree pages.
+        w.events = insert_rows(&tx, EVENTS_HEAD, EVENT_COLUMNS, &events, |st, at, e| {
+            st.raw_bind_parameter(at, e.feed_id)?;
+            st.raw_bind_parameter(at + 1, e.received_at.0)?;
+            st.raw_bind_parameter(at + 2, e.server_id.as_deref())?;
+            st.raw_bind_parameter(at + 3, e.event_type.as_deref())?;
+            st.raw_bind_parameter(at + 4, &e.data[..])?;
+            st.raw_bind_parameter(at + 5, e.size)?;
+            st.raw_bind_parameter(at + 6, e.truncated)
+        })?;
+        samples.sort_unstable_by_key(|(series, ts, _)| (*series, *ts));
+        w.samples = insert_rows(&tx, SAMPLES_HEAD, SAMPLE_COLUMNS, &samples, |st, at, s| {
+            st.raw_bind_parameter(at, s.0)?;
+            st.raw_bind_parameter(at + 1, s.1)?;
+            st.raw_bind_parameter(at + 2, &s.2)
+        })?;
     }
     rollups.write(&tx)?;
     tx.commit()?;
     Ok(w)
+}
+
+/// Inserts `rows` with `head` (`INSERT INTO t (..) VALUES `), in statements
+/// of [`ROWS_PER_INSERT`] rows and single-row ones for the rest; `bind`
+/// binds one row's `columns` values starting at parameter `at`. Returns the
+/// number of rows inserted.
+fn insert_rows<T>(
+    tx: &Transaction<'_>,
+    head: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl Fn(&mut rusqlite::CachedStatement<'_>, usize, &T) -> rusqlite::Result<()>,
+) -> rusqlite::Result<u64> {
+    let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
+    if chunks.len() > 0 {
+        let mut st = tx.prepare_cached(&multi_row_sql(head, columns, ROWS_PER_INSERT))?;
+        for chunk in &mut chunks {
+            for (k, row) in chunk.iter().enumerate() {
+                bind(&mut st, k * columns + 1, row)?;
+            }
+            st.raw_execute()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut st = tx.prepare_cached(&multi_row_sql(head, columns, 1))?;
+        for row in rest {
+            bind(&mut st, 1, row)?;
+            st.raw_execute()?;
+        }
+    }
+    Ok(rows.len() as u64)
+}
+
+/// `head` followed by `rows` groups of `columns` numbered parameters.
+fn multi_row_sql(head: &str, columns: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * columns * 6);
+    sql.push_str(head);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("?{}", r * columns + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
 }

@@ -260,6 +260,97 @@ async fn a_writer_sleeping_until_its_deadline_is_woken_by_a_full_queue_and_by_co
     assert_eq!(reader.event_count(None).unwrap(), 201);
 }
 
+/// The writer inserts a commit's rows in multi-row statements of 32 (and
+/// single rows for the rest), samples sorted by series: every column of
+/// every row must still arrive, events in their arrival order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_commit_keeps_every_column_and_the_arrival_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = open_with(&path, minute_long_commits());
+    let a = add_feed(&store, "a");
+    let b = add_feed(&store, "b");
+    // 75 events (two full statements and 11 single rows), 150 samples
+    // over four series, interleaved as they would arrive from two feeds.
+    let mut want_events = Vec::new();
+    let mut want_samples = Vec::new();
+    let mut batch = WriteBatch::new();
+    for i in 0..75i64 {
+        let feed = if i % 3 == 0 { b } else { a };
+        // Arrival order is not time order across feeds.
+        let ts = T0 + (75 - i) * SEC;
+        let mut e = event(feed, ts, &format!("{{\"i\":{i}}}"));
+        e.server_id = (i % 2 == 0).then(|| format!("id-{i}"));
+        e.event_type = (i % 5 == 0).then(|| "tick".to_string());
+        e.truncated = i % 7 == 0;
+        want_events.push((
+            feed,
+            ts,
+            e.server_id.clone(),
+            e.event_type.clone(),
+            e.data.to_vec(),
+            e.size as i64,
+            e.truncated,
+        ));
+        batch.events.push(e);
+        for (metric, value) in [("cpu", i as f64 * 1.5), ("mem", 1e6 + i as f64 / 3.0)] {
+            let sts = T0 + i * SEC;
+            batch.samples.push(sample(feed, metric, sts, value));
+            want_samples.push((feed, metric.to_string(), sts, value));
+        }
+        if i % 10 == 9 {
+            store.send(std::mem::take(&mut batch)).await.unwrap();
+        }
+    }
+    store.send(batch).await.unwrap();
+    store.flush().await.unwrap();
+
+    let c = raw(&path);
+    let mut st = c
+        .prepare(
+            "SELECT feed_id, received_at, server_id, event_type, data, size, truncated
+             FROM events ORDER BY id",
+        )
+        .unwrap();
+    let got_events: Vec<_> = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, bool>(6)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(got_events, want_events);
+
+    let mut got_samples = Vec::new();
+    for feed in [a, b] {
+        let rows = store
+            .samples(&SampleQuery {
+                feed_id: feed,
+                from: None,
+                until: None,
+                after: None,
+                limit: 1000,
+            })
+            .unwrap();
+        got_samples.extend(
+            rows.into_iter()
+                .map(|s| (feed, s.metric.to_string(), s.ts.0, s.value)),
+        );
+    }
+    let key = |s: &(i64, String, i64, f64)| (s.0, s.1.clone(), s.2);
+    got_samples.sort_by_key(key);
+    want_samples.sort_by_key(key);
+    assert_eq!(got_samples, want_samples);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn samples_in_the_same_microsecond_do_not_collide() {
     let dir = tempfile::tempdir().unwrap();
