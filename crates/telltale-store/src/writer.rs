@@ -351,9 +351,9 @@ impl Writer {
                 // that was ~1,000 wake-ups a second). The store wakes this
                 // thread early for every command except a batch, and for a
                 // batch that leaves the queue half full (see `Store::send`).
-                // Not while a retention run has chunks left: each wake-up
-                // advances it, so napping would slow it to ten chunks a second.
-                Some(d) if self.pending_since.is_some() && self.job.is_none() && !d.is_zero() => {
+                // (Never while a retention run has chunks left: the budget
+                // is then zero.)
+                Some(d) if self.pending_since.is_some() && !d.is_zero() => {
                     std::thread::park_timeout(d);
                     Received::Timeout
                 }
@@ -424,11 +424,14 @@ impl Writer {
     /// when rows are pending, not at all while retention has work, else
     /// until the next automatic retention run.
     fn wait_budget(&self) -> Option<Duration> {
-        if let Some(since) = self.pending_since {
-            return Some(self.commit_interval.saturating_sub(since.elapsed()));
-        }
+        // A running retention job takes its next chunk at once, pending rows
+        // or not; their commit still happens at its deadline (the loop checks
+        // `bounds_reached` after every chunk).
         if self.job.is_some() {
             return Some(Duration::ZERO);
+        }
+        if let Some(since) = self.pending_since {
+            return Some(self.commit_interval.saturating_sub(since.elapsed()));
         }
         self.next_auto_retention
             .map(|t| t.saturating_duration_since(Instant::now()))

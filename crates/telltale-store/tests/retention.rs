@@ -329,3 +329,41 @@ async fn a_raw_sample_costs_about_18_bytes() {
     // Page fill under interleaved appends is ~90% (measured 18.1 B/sample).
     assert!(per_sample <= 20.0, "{per_sample:.1} B/sample");
 }
+
+/// A retention run of several chunks goes on between them while new rows
+/// wait for their commit deadline: the writer neither sleeps until that
+/// deadline nor waits for the next batch before the next chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_going_while_rows_wait_for_their_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = StoreSettings {
+        events_max_age: days(1),
+        commit_interval: Dur::secs(60),
+        commit_rows: 1_000_000,
+        ..StoreSettings::default()
+    };
+    let store = open_with(&dir.path().join("t.db"), settings);
+    let a = add_feed(&store, "a");
+    // 100,000 old events: five retention chunks.
+    let old = T0 - 3 * DAY;
+    let mut batch = WriteBatch::new();
+    for i in 0..100_000 {
+        batch.events.push(event(a, old + i, "old"));
+    }
+    store.send(batch).await.unwrap();
+    store.flush().await.unwrap();
+    // One row that is not due for commit for a minute.
+    let mut batch = WriteBatch::new();
+    batch.events.push(event(a, T0, "new"));
+    store.send(batch).await.unwrap();
+    let s = store.clone();
+    let run = tokio::task::spawn_blocking(move || s.run_retention(Timestamp(T0)));
+    let report = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("retention waited for the commit deadline between its chunks")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.events_by_age, 100_000);
+    store.flush().await.unwrap();
+    assert_eq!(store.event_count(None).unwrap(), 1);
+}
