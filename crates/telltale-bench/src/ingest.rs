@@ -367,8 +367,23 @@ async fn engine(kind: Transport, n: u64, dir: &std::path::Path) -> Result<Engine
     })
 }
 
-/// Runs (a), (b) and (c) for one transport.
-pub async fn run(kind: Transport, n: u64) -> Section {
+/// The median of some rates (NaN when there are none).
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        k if k % 2 == 1 => v[k / 2],
+        k => (v[k / 2 - 1] + v[k / 2]) / 2.0,
+    }
+}
+
+/// Runs (a), (b) and (c) for one transport, `rounds` times interleaved
+/// (a, b, c, a, b, c, ...), and reports each client's median round. This
+/// machine's speed wanders by ±15% over seconds, so one pass of each can
+/// land (b) in a fast moment and (c) in a slow one; interleaving exposes
+/// all three to the same moments. Every round's (c) is verified.
+pub async fn run(kind: Transport, n: u64, rounds: usize) -> Section {
     let (id, title) = match kind {
         Transport::Ws => (1, "WebSocket ingest, one feed at full speed"),
         Transport::Sse => (2, "SSE ingest, one feed at full speed"),
@@ -376,7 +391,14 @@ pub async fn run(kind: Transport, n: u64) -> Section {
     let mut s = Section::new(
         id,
         title,
-        &["client", "msg/s", "vs (a)", "vs (b)", "messages"],
+        &[
+            "client",
+            "msg/s (median)",
+            "vs (a)",
+            "vs (b)",
+            "rounds",
+            "messages",
+        ],
     );
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
@@ -385,40 +407,84 @@ pub async fn run(kind: Transport, n: u64) -> Section {
             return s;
         }
     };
-    let a = bare(kind, n).await.context("(a) bare client");
-    let b = naive(kind, n, dir.path()).await.context("(b) naive loop");
-    let c = engine(kind, n, dir.path()).await.context("(c) engine");
-    let a_rate = a.as_ref().map(|v| *v).unwrap_or(f64::NAN);
-    let b_rate = b.as_ref().map(|v| *v).unwrap_or(f64::NAN);
-    let c_rate = c.as_ref().map(|r| r.rate).unwrap_or(f64::NAN);
-    for (name, r) in [
-        ("(a) bare: count only", &a.as_ref().map(|v| *v)),
-        (
-            "(b) naive: serde_json + a rusqlite row per message",
-            &b.as_ref().map(|v| *v),
-        ),
-        ("(c) Telltale engine, durable", &c.as_ref().map(|r| r.rate)),
-    ] {
-        match r {
-            Ok(v) => s.row(vec![
-                name.into(),
-                thousands(*v),
-                fixed(v / a_rate, 3),
-                fixed(v / b_rate, 2),
+    let (mut a_rates, mut b_rates, mut c_runs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut errors: [Option<anyhow::Error>; 3] = [None, None, None];
+    for round in 0..rounds.max(1) {
+        match bare(kind, n).await.context("(a) bare client") {
+            Ok(v) => a_rates.push(v),
+            Err(e) => errors[0] = Some(e),
+        }
+        let sub = dir.path().join(format!("round-{round}"));
+        if let Err(e) = std::fs::create_dir_all(&sub) {
+            s.fail(format!("cannot create {}: {e}", sub.display()));
+            return s;
+        }
+        match naive(kind, n, &sub).await.context("(b) naive loop") {
+            Ok(v) => b_rates.push(v),
+            Err(e) => errors[1] = Some(e),
+        }
+        match engine(kind, n, &sub).await.context("(c) engine") {
+            Ok(r) => c_runs.push(r),
+            Err(e) => errors[2] = Some(e),
+        }
+        // Each round's databases go before the next, so the disk is as
+        // empty for the last round as for the first.
+        let _ = std::fs::remove_dir_all(&sub);
+    }
+    let c_rates: Vec<f64> = c_runs.iter().map(|r| r.rate).collect();
+    let (a_rate, b_rate, c_rate) = (median(&a_rates), median(&b_rates), median(&c_rates));
+    let names = [
+        "(a) bare: count only",
+        "(b) naive: serde_json + a rusqlite row per message",
+        "(c) Telltale engine, durable",
+    ];
+    for (k, (name, (rate, runs))) in names
+        .iter()
+        .zip([(a_rate, &a_rates), (b_rate, &b_rates), (c_rate, &c_rates)])
+        .enumerate()
+    {
+        if let Some(e) = errors[k].take() {
+            s.row(vec![
+                (*name).into(),
+                "failed".into(),
+                "".into(),
+                "".into(),
+                runs.len().to_string(),
                 thousands(n as f64),
-            ]),
-            Err(e) => {
-                s.row(vec![
-                    name.into(),
-                    "failed".into(),
-                    "".into(),
-                    "".into(),
-                    thousands(n as f64),
-                ]);
-                s.fail(format!("{e:#}"));
-            }
+            ]);
+            s.fail(format!("{e:#}"));
+        } else {
+            s.row(vec![
+                (*name).into(),
+                thousands(rate),
+                fixed(rate / a_rate, 3),
+                fixed(rate / b_rate, 2),
+                runs.len().to_string(),
+                thousands(n as f64),
+            ]);
         }
     }
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|r| thousands(*r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if rounds > 1 {
+        s.note(format!(
+            "Rounds, in order: (a) {}; (b) {}; (c) {}. Per-round c/b: {}.",
+            list(&a_rates),
+            list(&b_rates),
+            list(&c_rates),
+            b_rates
+                .iter()
+                .zip(&c_rates)
+                .map(|(b, c)| fixed(c / b, 2))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s.metric("rounds", rounds as f64);
     s.metric("messages", n as f64);
     s.metric("a_msg_per_s", a_rate);
     s.metric("b_msg_per_s", b_rate);
@@ -446,14 +512,16 @@ pub async fn run(kind: Transport, n: u64) -> Section {
         fixed(c_rate / a_rate, 3),
         fixed(cb, 2)
     ));
-    if let Ok(r) = &c {
+    if !c_runs.is_empty() {
+        let sum = |f: fn(&EngineRun) -> u64| c_runs.iter().map(f).sum::<u64>();
         s.note(format!(
-            "(c) verified: all {} events and {} samples committed in SQLite when the clock stopped; the live subscriber saw {} events ({} batches lost to lag); the source shed {}.",
+            "(c) verified in each of its {} rounds: all {} events and {} samples committed in SQLite when the clock stopped; the live subscriber saw {} events in all ({} batches lost to lag); the source shed {}.",
+            c_runs.len(),
             thousands(n as f64),
             thousands(3.0 * n as f64),
-            thousands(r.live_events as f64),
-            r.lagged,
-            r.dropped
+            thousands(sum(|r| r.live_events) as f64),
+            sum(|r| r.lagged),
+            sum(|r| r.dropped)
         ));
     }
     s

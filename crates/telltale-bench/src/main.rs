@@ -88,15 +88,15 @@ async fn run(args: Args) -> ExitCode {
     );
     if want(1) {
         eprintln!("telltale-bench: 1. WebSocket ingest");
-        let n = if full { 1_000_000 } else { 20_000 };
+        let (n, rounds) = if full { (1_000_000, 5) } else { (20_000, 1) };
         rep.sections
-            .push(ingest::run(ingest::Transport::Ws, n).await);
+            .push(ingest::run(ingest::Transport::Ws, n, rounds).await);
     }
     if want(2) {
         eprintln!("telltale-bench: 2. SSE ingest");
-        let n = if full { 1_000_000 } else { 20_000 };
+        let (n, rounds) = if full { (1_000_000, 5) } else { (20_000, 1) };
         rep.sections
-            .push(ingest::run(ingest::Transport::Sse, n).await);
+            .push(ingest::run(ingest::Transport::Sse, n, rounds).await);
     }
     if want(3) {
         eprintln!("telltale-bench: 3. many feeds");
