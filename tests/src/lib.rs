@@ -5,6 +5,7 @@
 pub mod desktop;
 pub mod tray_host;
 pub mod webdriver;
+pub mod x11_window;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -28,6 +28,7 @@ use std::time::Duration;
 use telltale_e2e::desktop::{need, start_session, NotifyMonitor};
 use telltale_e2e::tray_host::{self, TrayItem};
 use telltale_e2e::webdriver::WebDriver;
+use telltale_e2e::x11_window;
 use telltale_e2e::{bin, count_rows, free_port, wait_for_async, workspace_root, ChildGuard};
 
 fn tauri_driver() -> PathBuf {
@@ -279,8 +280,28 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
         tokio::time::sleep(Duration::from_secs(2)).await;
         save_screenshot(&wd, "desktop-overview.png").await;
 
-        // The tray menu, clicked as a panel does: mute, then quit.
+        // Closing the window keeps Telltale running in the tray: the
+        // window hides, the app still answers and its tray item stays, and
+        // the tray's "Show Telltale" brings the window back.
         let item = tray_shows(&session.address, RED, "1", "the tray item").await;
+        let window = x11_window::find(&session.display, "Telltale")
+            .expect("a window titled Telltale on the test display");
+        assert!(x11_window::viewable(&session.display, window), "the window is shown");
+        assert!(x11_window::request_close(&session.display, window), "sending WM_DELETE_WINDOW");
+        wait_for_async("the window to hide when closed", Duration::from_secs(10), || async {
+            (!x11_window::viewable(&session.display, window)).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(wd.execute("return 6 * 7").await.unwrap(), 42, "the app still runs");
+        tray_shows(&session.address, RED, "1", "the tray item after closing the window").await;
+        tray_host::click(&session.address, &item, "Show Telltale");
+        wait_for_async("'Show Telltale' to show the window again", Duration::from_secs(10), || async {
+            x11_window::viewable(&session.display, window).then_some(())
+        })
+        .await;
+
+        // The tray menu, clicked as a panel does: mute, then quit.
         let labels: Vec<String> = tray_host::menu(&session.address, &item)
             .into_iter()
             .map(|(_, l)| l)
