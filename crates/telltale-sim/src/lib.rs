@@ -108,6 +108,13 @@ pub struct SimConfig {
     /// How long a long-poll request is held without news before `204`
     /// (default 25 s). Routes accept `?hold_ms=` to override it.
     pub long_poll_hold: Duration,
+    /// How many HTTP requests and WebSocket client messages are remembered
+    /// for [`SimHandle::requests`] and [`SimHandle::ws_client_messages`]
+    /// (default [`RECORD_LIMIT`]; `0` remembers none). Tests read them; a
+    /// long-running fleet (the desktop app's demo, the `telltale-sim`
+    /// binary, the benchmarks) sets `0`, as each record keeps the request's
+    /// headers: 100,000 of them are tens of MB.
+    pub record: usize,
 }
 
 impl Default for SimConfig {
@@ -120,6 +127,7 @@ impl Default for SimConfig {
             incident: None,
             sse_heartbeat: Duration::from_secs(15),
             long_poll_hold: Duration::from_secs(25),
+            record: RECORD_LIMIT,
         }
     }
 }
@@ -187,7 +195,8 @@ impl RecordedRequest {
     }
 }
 
-/// How many requests and client messages are remembered (oldest dropped).
+/// How many requests and client messages are remembered by default
+/// (oldest dropped); see [`SimConfig::record`].
 pub const RECORD_LIMIT: usize = 100_000;
 
 /// The simulator.
@@ -295,13 +304,14 @@ impl SimHandle {
     }
 
     /// Every text message any WebSocket client sent to the sim, in order
-    /// (the last [`RECORD_LIMIT`]).
+    /// (the last [`SimConfig::record`]).
     pub fn ws_client_messages(&self) -> Vec<String> {
         lock(&self.shared.ws_messages).iter().cloned().collect()
     }
 
     /// Recorded HTTP requests (including WebSocket upgrades) whose path
-    /// starts with `path_prefix`, oldest first (`""` for all).
+    /// starts with `path_prefix`, oldest first (`""` for all; the last
+    /// [`SimConfig::record`]).
     pub fn requests(&self, path_prefix: &str) -> Vec<RecordedRequest> {
         lock(&self.shared.requests)
             .iter()
@@ -394,17 +404,26 @@ impl Shared {
             .is_ok()
     }
 
+    /// Whether requests and client messages are recorded at all.
+    pub(crate) fn records(&self) -> bool {
+        self.cfg.record > 0
+    }
+
     pub(crate) fn record_request(&self, r: RecordedRequest) {
-        push_capped(&mut lock(&self.requests), r);
+        push_capped(&mut lock(&self.requests), r, self.cfg.record);
     }
 
     pub(crate) fn record_ws_message(&self, m: String) {
-        push_capped(&mut lock(&self.ws_messages), m);
+        push_capped(&mut lock(&self.ws_messages), m, self.cfg.record);
     }
 }
 
-fn push_capped<T>(q: &mut VecDeque<T>, item: T) {
-    if q.len() >= RECORD_LIMIT {
+/// Appends `item`, dropping the oldest beyond `cap` (`0` keeps nothing).
+fn push_capped<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
+    if cap == 0 {
+        return;
+    }
+    while q.len() >= cap {
         q.pop_front();
     }
     q.push_back(item);

@@ -145,6 +145,8 @@ async fn run(args: ServeArgs) -> ExitCode {
         incident: incident.clone(),
         sse_heartbeat: args.sse_heartbeat,
         long_poll_hold: args.long_poll_hold,
+        // Records are for in-process tests; the binary has no route to read them.
+        record: 0,
     };
     let sim = match Sim::start(cfg).await {
         Ok(sim) => sim,

@@ -217,25 +217,27 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
     let shared = &st.shared;
     let uri = req.uri();
     let path = uri.path().to_string();
-    shared.record_request(RecordedRequest {
-        method: req.method().to_string(),
-        path: path.clone(),
-        query: uri.query().unwrap_or("").to_string(),
-        path_and_query: uri
-            .path_and_query()
-            .map(|pq| pq.to_string())
-            .unwrap_or_else(|| path.clone()),
-        headers: req
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-    });
+    if shared.records() {
+        shared.record_request(RecordedRequest {
+            method: req.method().to_string(),
+            path: path.clone(),
+            query: uri.query().unwrap_or("").to_string(),
+            path_and_query: uri
+                .path_and_query()
+                .map(|pq| pq.to_string())
+                .unwrap_or_else(|| path.clone()),
+            headers: req
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        });
+    }
 
     let faultable = ["/poll/", "/longpoll/", "/sse", "/metrics/"]
         .iter()

@@ -406,6 +406,54 @@ async fn ws_subprotocol_subscribe_and_client_messages() {
     sim.shutdown().await;
 }
 
+/// `record` caps what is remembered: the newest N requests and client
+/// messages, or nothing at all with 0 (a long-running fleet's setting).
+#[tokio::test]
+async fn records_keep_the_newest_and_zero_keeps_none() {
+    for (cap, want) in [(2usize, vec!["/poll/host-2", "/poll/host-3"]), (0, vec![])] {
+        let sim = Sim::start(SimConfig {
+            record: cap,
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::new();
+        for host in ["host-1", "host-2", "host-3"] {
+            let r = http
+                .get(format!("{}/poll/{host}", sim.base_url()))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+        }
+        let paths: Vec<String> = sim.requests("").into_iter().map(|r| r.path).collect();
+        assert_eq!(paths, want, "record = {cap}");
+        let (mut c, _) =
+            tokio_tungstenite::connect_async(format!("{}/ws?host=host-1", sim.ws_url()))
+                .await
+                .unwrap();
+        for m in ["a", "b", "c"] {
+            c.send(Message::Text(m.into())).await.unwrap();
+        }
+        // The sim answers a ping after it has read the messages before it.
+        c.send(Message::Ping(b"p".to_vec().into())).await.unwrap();
+        loop {
+            let m = tokio::time::timeout(T, c.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if matches!(m, Message::Pong(_)) {
+                break;
+            }
+        }
+        let want_msgs: &[&str] = if cap == 0 { &[] } else { &["b", "c"] };
+        assert_eq!(sim.ws_client_messages(), want_msgs, "record = {cap}");
+        c.close(None).await.unwrap();
+        sim.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn ws_all_hosts_binary_big_and_garbage() {
     let sim = start(50.0).await;
