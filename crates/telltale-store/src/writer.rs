@@ -33,7 +33,7 @@ use crate::rollup::Rollups;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 use telltale_model::config::StoreSettings;
 use telltale_model::Timestamp;
@@ -89,20 +89,40 @@ pub(crate) struct WriterSetup {
     pub release_cache_every: Option<Duration>,
 }
 
-/// The `INSERT INTO events` head; rows are `(?, ?, ?, ?, ?, ?, ?)`.
-const EVENTS_HEAD: &str =
-    "INSERT INTO events (feed_id, received_at, server_id, event_type, data, size, truncated) VALUES ";
-/// The columns [`EVENTS_HEAD`] binds per row.
-const EVENT_COLUMNS: usize = 7;
-/// The `INSERT INTO samples` head; rows are `(?, ?, ?)`.
-const SAMPLES_HEAD: &str = "INSERT INTO samples (series_id, ts, value) VALUES ";
-/// The columns [`SAMPLES_HEAD`] binds per row.
-const SAMPLE_COLUMNS: usize = 3;
 /// Rows per multi-row `INSERT`. One statement step per this many rows
 /// instead of one per row, with the table's cursor kept open across them:
-/// the store's throughput test went from ~236k to ~282k messages/s with
+/// the store's throughput test went from ~236k to ~280k messages/s with
 /// this and the sorted samples (docs/benchmarks.md).
 const ROWS_PER_INSERT: usize = 32;
+
+/// A table's insert statements, built once: one for [`ROWS_PER_INSERT`]
+/// rows and one for a single row, each row binding `columns` parameters.
+struct RowInsert {
+    columns: usize,
+    many: String,
+    one: String,
+}
+
+impl RowInsert {
+    /// `head` is `INSERT INTO t (..) VALUES `.
+    fn new(head: &str, columns: usize) -> RowInsert {
+        RowInsert {
+            columns,
+            many: multi_row_sql(head, columns, ROWS_PER_INSERT),
+            one: multi_row_sql(head, columns, 1),
+        }
+    }
+}
+
+static EVENT_INSERT: LazyLock<RowInsert> = LazyLock::new(|| {
+    RowInsert::new(
+        "INSERT INTO events (feed_id, received_at, server_id, event_type, data, size, truncated) VALUES ",
+        7,
+    )
+});
+
+static SAMPLE_INSERT: LazyLock<RowInsert> =
+    LazyLock::new(|| RowInsert::new("INSERT INTO samples (series_id, ts, value) VALUES ", 3));
 const INSERT_STATE: &str =
     "INSERT INTO feed_states (feed_id, ts, state, detail, kind) VALUES (?1, ?2, ?3, ?4, ?5)";
 const FIND_SERIES: &str =
@@ -874,7 +894,7 @@ fn write_pending(
         // Events keep their arrival order (their ids are the order of the
         // log). Samples go in key order: consecutive rows of a series land
         // next to each other in the same, already cached, B-tree pages.
-        w.events = insert_rows(&tx, EVENTS_HEAD, EVENT_COLUMNS, &events, |st, at, e| {
+        w.events = insert_rows(&tx, &EVENT_INSERT, &events, |st, at, e| {
             st.raw_bind_parameter(at, e.feed_id)?;
             st.raw_bind_parameter(at + 1, e.received_at.0)?;
             st.raw_bind_parameter(at + 2, e.server_id.as_deref())?;
@@ -884,7 +904,7 @@ fn write_pending(
             st.raw_bind_parameter(at + 6, e.truncated)
         })?;
         samples.sort_unstable_by_key(|(series, ts, _)| (*series, *ts));
-        w.samples = insert_rows(&tx, SAMPLES_HEAD, SAMPLE_COLUMNS, &samples, |st, at, s| {
+        w.samples = insert_rows(&tx, &SAMPLE_INSERT, &samples, |st, at, s| {
             st.raw_bind_parameter(at, s.0)?;
             st.raw_bind_parameter(at + 1, s.1)?;
             st.raw_bind_parameter(at + 2, &s.2)
@@ -895,30 +915,28 @@ fn write_pending(
     Ok(w)
 }
 
-/// Inserts `rows` with `head` (`INSERT INTO t (..) VALUES `), in statements
-/// of [`ROWS_PER_INSERT`] rows and single-row ones for the rest; `bind`
-/// binds one row's `columns` values starting at parameter `at`. Returns the
-/// number of rows inserted.
+/// Inserts `rows` with `insert`, in statements of [`ROWS_PER_INSERT`] rows
+/// and single-row ones for the rest; `bind` binds one row's values starting
+/// at parameter `at`. Returns the number of rows inserted.
 fn insert_rows<T>(
     tx: &Transaction<'_>,
-    head: &str,
-    columns: usize,
+    insert: &RowInsert,
     rows: &[T],
     bind: impl Fn(&mut rusqlite::CachedStatement<'_>, usize, &T) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<u64> {
     let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
     if chunks.len() > 0 {
-        let mut st = tx.prepare_cached(&multi_row_sql(head, columns, ROWS_PER_INSERT))?;
+        let mut st = tx.prepare_cached(&insert.many)?;
         for chunk in &mut chunks {
             for (k, row) in chunk.iter().enumerate() {
-                bind(&mut st, k * columns + 1, row)?;
+                bind(&mut st, k * insert.columns + 1, row)?;
             }
             st.raw_execute()?;
         }
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut st = tx.prepare_cached(&multi_row_sql(head, columns, 1))?;
+        let mut st = tx.prepare_cached(&insert.one)?;
         for row in rest {
             bind(&mut st, 1, row)?;
             st.raw_execute()?;
