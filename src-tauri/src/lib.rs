@@ -106,7 +106,8 @@ impl DemoFleet {
                 hold: std::time::Duration::from_secs(60),
             }),
             // Nothing reads the sim's request records here; kept, they grew
-            // the app's heap by ~2 MiB an hour (heaptrack, docs/benchmarks.md).
+            // the app's heap by ~0.8 MiB in 15 minutes (heaptrack,
+            // docs/benchmarks.md).
             record: 0,
             ..Default::default()
         };

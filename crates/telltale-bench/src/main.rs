@@ -86,17 +86,17 @@ async fn run(args: Args) -> ExitCode {
         "telltale-bench: {scale} scale, load average {}",
         rep.machine.load_start
     );
+    // Scenarios 1 and 2: messages per client, and interleaved rounds.
+    let (ingest_n, rounds) = if full { (1_000_000, 5) } else { (20_000, 1) };
     if want(1) {
         eprintln!("telltale-bench: 1. WebSocket ingest");
-        let (n, rounds) = if full { (1_000_000, 5) } else { (20_000, 1) };
         rep.sections
-            .push(ingest::run(ingest::Transport::Ws, n, rounds).await);
+            .push(ingest::run(ingest::Transport::Ws, ingest_n, rounds).await);
     }
     if want(2) {
         eprintln!("telltale-bench: 2. SSE ingest");
-        let (n, rounds) = if full { (1_000_000, 5) } else { (20_000, 1) };
         rep.sections
-            .push(ingest::run(ingest::Transport::Sse, n, rounds).await);
+            .push(ingest::run(ingest::Transport::Sse, ingest_n, rounds).await);
     }
     if want(3) {
         eprintln!("telltale-bench: 3. many feeds");

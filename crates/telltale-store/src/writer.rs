@@ -440,8 +440,8 @@ impl Writer {
         }
     }
 
-    /// How long to wait for the next command: until the commit deadline
-    /// when rows are pending, not at all while retention has work, else
+    /// How long to wait for the next command: not at all while retention
+    /// has work, until the commit deadline when rows are pending, else
     /// until the next automatic retention run.
     fn wait_budget(&self) -> Option<Duration> {
         // A running retention job takes its next chunk at once, pending rows

@@ -338,9 +338,7 @@ async fn retention_keeps_going_while_rows_wait_for_their_commit() {
     let dir = tempfile::tempdir().unwrap();
     let settings = StoreSettings {
         events_max_age: days(1),
-        commit_interval: Dur::secs(60),
-        commit_rows: 1_000_000,
-        ..StoreSettings::default()
+        ..minute_long_commits()
     };
     let store = open_with(&dir.path().join("t.db"), settings);
     let a = add_feed(&store, "a");

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 use telltale_model::config::StoreSettings;
-use telltale_model::duration::Dur;
 use telltale_model::Timestamp;
 use telltale_store::schema::SCHEMA_VERSION;
 use telltale_store::{
@@ -178,15 +177,6 @@ async fn batches_are_committed_and_counted() {
     // Empty batches are accepted and cost nothing.
     store.send(WriteBatch::default()).await.unwrap();
     assert!(store.try_send(WriteBatch::default()).is_ok());
-}
-
-/// Settings under which nothing is committed for a minute unless asked.
-fn minute_long_commits() -> StoreSettings {
-    StoreSettings {
-        commit_interval: Dur::secs(60),
-        commit_rows: 1_000_000,
-        ..StoreSettings::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,16 @@ pub fn open(path: &Path) -> Store {
     Store::open_with(path, StoreSettings::default(), options()).unwrap()
 }
 
+/// Settings under which nothing is committed for a minute unless asked
+/// (a flush, a command, a full queue).
+pub fn minute_long_commits() -> StoreSettings {
+    StoreSettings {
+        commit_interval: telltale_model::duration::Dur::secs(60),
+        commit_rows: 1_000_000,
+        ..StoreSettings::default()
+    }
+}
+
 pub fn open_with(path: &Path, settings: StoreSettings) -> Store {
     Store::open_with(path, settings, options()).unwrap()
 }
