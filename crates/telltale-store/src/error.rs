@@ -56,6 +56,20 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
     },
+    /// Commits are failing, so what was asked cannot be confirmed as stored.
+    #[error("{cause} (rows received meanwhile are held in memory, up to a limit, and committed once writing works again)")]
+    WriteFailing {
+        /// The failure, as the writer last saw it.
+        cause: String,
+    },
+    /// The writer did not answer in time.
+    #[error("the database writer did not answer within {after:?} while {doing}; it may be stuck on a slow or failing disk: check `telltaled feeds` or the storage status in the app")]
+    Timeout {
+        /// What was asked.
+        doing: &'static str,
+        /// How long the caller waited.
+        after: std::time::Duration,
+    },
     /// The writer thread has stopped (after [`crate::Store::close`]).
     #[error("the store is closed: its writer thread has stopped, so nothing more can be written")]
     Closed,
@@ -163,19 +177,56 @@ impl StoreError {
         }
     }
 
+    /// A stable machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Locked { .. } => "locked",
+            StoreError::PermissionDenied { .. } => "permission_denied",
+            StoreError::ReadOnly { .. } => "read_only",
+            StoreError::MissingDirectory { .. } => "missing_directory",
+            StoreError::NotADatabase { .. } => "corrupt",
+            StoreError::TooNew { .. } => "too_new",
+            StoreError::DiskFull { .. } => "disk_full",
+            StoreError::WriteFailing { .. } => "write_failing",
+            StoreError::Timeout { .. } => "timeout",
+            StoreError::Closed => "closed",
+            StoreError::BadFeedConfig { .. } | StoreError::FeedNotStorable { .. } => "bad_feed",
+            StoreError::SettingsNotStorable(_) => "bad_settings",
+            StoreError::InvalidQuery(_) => "invalid_query",
+            StoreError::Io { .. } => "io",
+            StoreError::Sqlite { .. } => "error",
+        }
+    }
+
     /// True for failures that retrying later may fix (lock contention, a
-    /// full disk, I/O hiccups).
+    /// full disk, I/O errors, permissions an operator can restore), false
+    /// for those that the same rows will always hit again (corruption, a
+    /// constraint, a value SQLite cannot take). A failing commit is retried
+    /// while this is true; otherwise its batch is set aside.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Locked { .. }
-            | StoreError::DiskFull { .. }
-            | StoreError::ReadOnly { .. }
-            | StoreError::Io { .. } => true,
-            StoreError::Sqlite { source, .. } => matches!(
-                source.sqlite_error_code(),
-                Some(ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory)
-            ),
-            _ => false,
+            StoreError::NotADatabase { .. }
+            | StoreError::TooNew { .. }
+            | StoreError::BadFeedConfig { .. }
+            | StoreError::FeedNotStorable { .. }
+            | StoreError::SettingsNotStorable(_)
+            | StoreError::InvalidQuery(_)
+            | StoreError::Closed => false,
+            StoreError::Sqlite { source, .. } => match source.sqlite_error_code() {
+                Some(
+                    ErrorCode::ConstraintViolation
+                    | ErrorCode::TooBig
+                    | ErrorCode::TypeMismatch
+                    | ErrorCode::ParameterOutOfRange
+                    | ErrorCode::DatabaseCorrupt
+                    | ErrorCode::NotADatabase
+                    | ErrorCode::ApiMisuse,
+                ) => false,
+                Some(_) => true,
+                // Not from SQLite itself: a value that could not be bound.
+                None => false,
+            },
+            _ => true,
         }
     }
 }

@@ -51,6 +51,7 @@
 mod batch;
 mod error;
 mod feeds;
+mod health;
 mod query;
 mod readers;
 mod retention;
@@ -61,6 +62,7 @@ mod writer;
 pub use batch::{AlertHistoryRow, AlertRow, EventRow, Labels, SampleRow, TimelineRow, WriteBatch};
 pub use error::StoreError;
 pub use feeds::{FeedOrigin, StoredFeed};
+pub use health::{StoreFailure, StoreHealth};
 pub use query::{
     choose_tier, DbStats, EventQuery, Order, Point, SampleQuery, SeriesData, SeriesInfo,
     SeriesQuery, StoredEvent, StoredSample, TimelineEntry,
@@ -79,6 +81,21 @@ use telltale_model::config::{Settings, StoreSettings};
 use telltale_model::{FeedConfig, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use writer::{Command, Writer, WriterSetup};
+
+/// The longest a blocking store call (a feed change, settings) waits for
+/// the writer.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest [`Store::run_retention`] waits: a first run on a large,
+/// old database deletes millions of rows in small steps.
+pub const RETENTION_TIMEOUT: Duration = Duration::from_secs(600);
+/// The longest [`Store::flush`] waits.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest [`Store::close`] waits for the writer, per step.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn timeout(doing: &'static str, after: Duration) -> StoreError {
+    StoreError::Timeout { doing, after }
+}
 
 /// The settings found in the database's `settings` table.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -105,8 +122,16 @@ pub struct StoreOptions {
     /// Delay of the first automatic retention run after opening (default 15 s).
     pub retention_first_run: Duration,
     /// How long dropping the last [`Store`] waits for the writer to commit
-    /// before giving up with an error log (default 30 s).
+    /// before giving up with an error log (default 10 s).
     pub drop_wait: Duration,
+    /// While commits fail, how many bytes of received rows are held in
+    /// memory for the retry; beyond it their events and samples are shed
+    /// and counted in [`StoreHealth`] (default 64 MiB).
+    pub hold_while_failing: usize,
+    /// A hard cap on the database file's size (SQLite's `max_page_count`):
+    /// past it a commit fails as on a full disk. `None` (the default): only
+    /// the file system limits it.
+    pub max_db_bytes: Option<u64>,
     /// How often the writer hands its page cache's unused pages back, so
     /// that its memory follows the pages it is using rather than growing
     /// with the file up to `cache_mib`; `None` never does (default 60 s).
@@ -122,7 +147,9 @@ impl Default for StoreOptions {
             cache_mib: 64,
             retention_interval: Some(Duration::from_secs(600)),
             retention_first_run: Duration::from_secs(15),
-            drop_wait: Duration::from_secs(30),
+            drop_wait: Duration::from_secs(10),
+            hold_while_failing: 64 * 1024 * 1024,
+            max_db_bytes: None,
             release_cache_every: Some(Duration::from_secs(60)),
         }
     }
@@ -159,6 +186,7 @@ struct Inner {
     /// writer (half the capacity).
     wake_below: usize,
     committed: watch::Receiver<u64>,
+    health: watch::Receiver<StoreHealth>,
     readers: Readers,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -251,6 +279,9 @@ impl Store {
                 return Err(sql("migrating the schema")(e));
             }
         }
+        if let Some(bytes) = options.max_db_bytes {
+            schema::cap_size(&conn, bytes).map_err(sql("capping the database size"))?;
+        }
         let epoch = schema::samples_epoch(&conn).map_err(sql("reading the samples epoch"))?;
         let coverage = Arc::new(Coverage::load(&conn).map_err(sql("reading retention cut-offs"))?);
         let readers = Readers::new(path.to_path_buf(), options.busy_timeout, options.readers);
@@ -259,6 +290,7 @@ impl Store {
 
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let (committed_tx, committed_rx) = watch::channel(0u64);
+        let (health_tx, health_rx) = watch::channel(StoreHealth::default());
         let shared_settings = Arc::new(RwLock::new(settings.clone()));
         let setup = WriterSetup {
             conn,
@@ -272,6 +304,8 @@ impl Store {
             retention_first: Some(options.retention_first_run),
             retention_every: options.retention_interval,
             release_cache_every: options.release_cache_every,
+            health: health_tx,
+            hold_limit: options.hold_while_failing,
         };
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
         let handle = std::thread::Builder::new()
@@ -295,6 +329,7 @@ impl Store {
                 writer_thread,
                 tx: Some(tx),
                 committed: committed_rx,
+                health: health_rx,
                 readers,
                 writer: Mutex::new(Some(handle)),
             }),
@@ -346,11 +381,13 @@ impl Store {
         let store = serde_json::to_string(&settings.store).map_err(StoreError::settings)?;
         let alerts = serde_json::to_string(&settings.alerts).map_err(StoreError::settings)?;
         let apply = Box::new(settings.store.clone());
-        self.call(|reply| Command::SaveSettings {
-            apply,
-            rows: vec![("store", store), ("alerts", alerts)],
-            now: Timestamp::now(),
-            reply,
+        self.call("saving settings", CALL_TIMEOUT, |reply| {
+            Command::SaveSettings {
+                apply,
+                rows: vec![("store", store), ("alerts", alerts)],
+                now: Timestamp::now(),
+                reply,
+            }
         })
     }
 
@@ -442,15 +479,36 @@ impl Store {
         }
     }
 
-    /// Resolves once everything sent before this call is committed.
+    /// Resolves once everything sent before this call is committed. While
+    /// commits fail it waits up to 5 s for one that works, then answers
+    /// [`StoreError::WriteFailing`]; it never waits longer than
+    /// [`FLUSH_TIMEOUT`] in all.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let doing = "flushing";
         let (ack, done) = oneshot::channel();
-        self.sender()?
-            .send(Command::Flush(ack))
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        let sent = tokio::time::timeout(FLUSH_TIMEOUT, self.sender()?.send(Command::Flush(ack)));
+        match sent.await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(StoreError::Closed),
+            Err(_) => return Err(timeout(doing, FLUSH_TIMEOUT)),
+        }
         self.inner.wake();
-        done.await.map_err(|_| StoreError::Closed)
+        match tokio::time::timeout(FLUSH_TIMEOUT, done).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(StoreError::Closed),
+            Err(_) => Err(timeout(doing, FLUSH_TIMEOUT)),
+        }
+    }
+
+    /// Whether commits work, and what was shed or set aside (see
+    /// [`StoreHealth`]).
+    pub fn health(&self) -> StoreHealth {
+        self.inner.health.borrow().clone()
+    }
+
+    /// [`Store::health`] as a watch that changes when it does.
+    pub fn watch_health(&self) -> watch::Receiver<StoreHealth> {
+        self.inner.health.clone()
     }
 
     /// The number of events committed since the store was opened.
@@ -461,20 +519,31 @@ impl Store {
     /// Commits everything sent, stops the writer thread and waits for it.
     /// Other clones can still read afterwards; their writes fail with
     /// [`StoreError::Closed`]. Closing an already closed store is a no-op.
+    ///
+    /// Bounded by [`CLOSE_TIMEOUT`]: a writer stuck on a failing disk makes
+    /// it return [`StoreError::Timeout`] rather than hang.
     pub async fn close(self) -> Result<(), StoreError> {
+        let doing = "closing the store";
         let (ack, done) = oneshot::channel();
         if let Some(tx) = self.inner.tx.as_ref() {
-            if tx.send(Command::Shutdown(ack)).await.is_ok() {
-                self.inner.wake();
-                // An error here means the writer died; the join below tells.
-                let _ = done.await;
+            let shutdown = async {
+                if tx.send(Command::Shutdown(ack)).await.is_ok() {
+                    self.inner.wake();
+                    // An error here means the writer died; the join below tells.
+                    let _ = done.await;
+                }
+            };
+            if tokio::time::timeout(CLOSE_TIMEOUT, shutdown).await.is_err() {
+                return Err(timeout(doing, CLOSE_TIMEOUT));
             }
         }
         let handle = lock(&self.inner.writer).take();
         if let Some(h) = handle {
-            let joined = tokio::task::spawn_blocking(move || h.join()).await;
-            if !matches!(joined, Ok(Ok(()))) {
-                return Err(StoreError::Closed);
+            let join = tokio::task::spawn_blocking(move || h.join());
+            match tokio::time::timeout(CLOSE_TIMEOUT, join).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(_) => return Err(StoreError::Closed),
+                Err(_) => return Err(timeout(doing, CLOSE_TIMEOUT)),
             }
         }
         Ok(())
@@ -484,7 +553,15 @@ impl Store {
     /// inside or outside a runtime (it never uses `blocking_send`, which
     /// panics inside one), but blocks the calling thread: call it from
     /// `spawn_blocking` in async code.
-    fn call<T>(&self, make: impl FnOnce(writer::Reply<T>) -> Command) -> Result<T, StoreError> {
+    ///
+    /// Waits at most `limit` in all, then answers [`StoreError::Timeout`].
+    fn call<T>(
+        &self,
+        doing: &'static str,
+        limit: Duration,
+        make: impl FnOnce(writer::Reply<T>) -> Command,
+    ) -> Result<T, StoreError> {
+        let deadline = Instant::now() + limit;
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let tx = self.sender()?;
         let mut cmd = make(reply);
@@ -496,6 +573,9 @@ impl Store {
                     break;
                 }
                 Err(mpsc::error::TrySendError::Full(c)) => {
+                    if Instant::now() >= deadline {
+                        return Err(timeout(doing, limit));
+                    }
                     cmd = c;
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(10));
@@ -503,7 +583,11 @@ impl Store {
                 Err(mpsc::error::TrySendError::Closed(_)) => return Err(StoreError::Closed),
             }
         }
-        answer.recv().map_err(|_| StoreError::Closed)?
+        match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(timeout(doing, limit)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Closed),
+        }
     }
 
     fn read<T>(
@@ -527,12 +611,14 @@ impl Store {
             source: e,
         })?;
         let name = cfg.name.clone();
-        self.call(|reply| Command::UpsertFeed {
-            name,
-            config,
-            origin,
-            now: Timestamp::now(),
-            reply,
+        self.call("storing a feed", CALL_TIMEOUT, |reply| {
+            Command::UpsertFeed {
+                name,
+                config,
+                origin,
+                now: Timestamp::now(),
+                reply,
+            }
         })
     }
 
@@ -543,7 +629,9 @@ impl Store {
     /// with a warning. Blocking.
     pub fn delete_feed(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_string();
-        self.call(|reply| Command::DeleteFeed { name, reply })
+        self.call("deleting a feed", CALL_TIMEOUT, |reply| {
+            Command::DeleteFeed { name, reply }
+        })
     }
 
     /// Every stored feed, by name. A feed whose stored config cannot be
@@ -755,7 +843,9 @@ impl Store {
     /// state); then vacuums incrementally so the file shrinks. Data keeps
     /// being committed between its steps. Blocking.
     pub fn run_retention(&self, now: Timestamp) -> Result<RetentionReport, StoreError> {
-        self.call(|reply| Command::Retention { now, reply })
+        self.call("running retention", RETENTION_TIMEOUT, |reply| {
+            Command::Retention { now, reply }
+        })
     }
 }
 

@@ -254,6 +254,14 @@ pub fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 /// needs: incremental auto-vacuum (effective on a new file), WAL,
 /// `synchronous=NORMAL`, foreign keys, in-memory temp storage, a page cache
 /// of `cache_mib`, and a cap on the WAL file's idle size.
+/// Caps the file at `bytes` (rounded down to whole pages, never below its
+/// current size): a commit past it fails with `SQLITE_FULL`.
+pub(crate) fn cap_size(conn: &Connection, bytes: u64) -> rusqlite::Result<()> {
+    let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let pages = bytes / page.max(512) as u64;
+    conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+}
+
 pub(crate) fn open_writer(
     path: &Path,
     busy_timeout: Duration,

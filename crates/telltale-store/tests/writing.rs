@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "writing/full_disk.rs"]
+mod full_disk;
 
 use common::*;
 use std::time::{Duration, Instant};
@@ -632,12 +634,13 @@ async fn a_failing_commit_is_retried_without_losing_data() {
     // Another process takes the write lock: every commit attempt fails with
     // SQLITE_BUSY until it lets go.
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let lock_path = path.clone();
     let holder = std::thread::spawn(move || {
         let c = rusqlite::Connection::open(&lock_path).unwrap();
         c.execute_batch("BEGIN IMMEDIATE").unwrap();
         locked_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
+        release_rx.recv().unwrap();
         c.execute_batch("COMMIT").unwrap();
     });
     locked_rx.recv().unwrap();
@@ -647,31 +650,31 @@ async fn a_failing_commit_is_retried_without_losing_data() {
         let store = store.clone();
         tokio::spawn(async move { store.flush().await })
     };
-    // While the writer retries it reads nothing more: the queue fills up
-    // and try_send hands batches back instead of dropping them.
-    let mut accepted = 1;
-    let mut refused = None;
+    // The failure is published, naming the cause.
+    let failure = full_disk::wait_for_failure(&store).await;
+    assert_eq!(failure.code, "locked", "{failure:?}");
+    // While the writer retries it keeps reading its queue: a queue of two
+    // takes a hundred batches without refusing one (it used to stop reading
+    // until the commit worked, so the third was refused).
     for i in 1..100 {
-        match store.try_send(event_batch(a, T0 + i, "more")) {
-            Ok(()) => accepted += 1,
-            Err(b) => {
-                refused = Some(b);
-                break;
-            }
+        let mut batch = event_batch(a, T0 + i, "more");
+        let mut tries = 0;
+        while let Err(b) = store.try_send(batch) {
+            batch = *b;
+            tries += 1;
+            assert!(tries < 2000, "the writer stopped reading its queue");
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    let refused = refused.expect("a full queue refuses");
-    assert_eq!(refused.events.len(), 1);
     assert_eq!(store.event_count(None).unwrap(), 0);
-
-    flush.await.unwrap().unwrap();
+    release_tx.send(()).unwrap();
     holder.join().unwrap();
+    flush.await.unwrap().unwrap();
     store.flush().await.unwrap();
-    assert_eq!(store.event_count(None).unwrap(), accepted);
-    // And the writer is healthy afterwards.
-    store.send(*refused).await.unwrap();
-    store.flush().await.unwrap();
-    assert_eq!(store.event_count(None).unwrap(), accepted + 1);
+    assert_eq!(store.event_count(None).unwrap(), 100);
+    let health = store.health();
+    assert!(health.is_ok(), "{health:?}");
+    assert_eq!(health.shed_rows, 0);
 }
 
 #[test]

@@ -13,10 +13,9 @@
 //! neither replies nor senders wait for the deadline.
 //!
 //! If a commit fails (disk full, I/O error, lock held by another process),
-//! the transaction is rolled back, the error is logged, and the very same
-//! batches are retried with exponential backoff (50 ms doubling to 5 s)
-//! until they commit. Meanwhile nothing more is read from the channel, so
-//! senders feel back-pressure instead of memory growing: no data is dropped.
+//! the transaction is rolled back and the writer keeps going: see
+//! [`failing`] for the retries, the rows held meanwhile, what is shed or set
+//! aside, and the [`crate::StoreHealth`] it publishes.
 //!
 //! Rows are only ever skipped, with a rate-limited warning, when they cannot
 //! be stored meaningfully: rows for a feed id that is not (or no longer) in
@@ -25,15 +24,21 @@
 //! Between commits the writer advances a running retention job one chunk at
 //! a time, and starts one automatically every `retention_interval`.
 
-use crate::batch::{Labels, WriteBatch};
+mod failing;
+mod sql;
+
+use crate::batch::WriteBatch;
 use crate::error::StoreError;
 use crate::feeds::{self, FeedOrigin};
+use crate::health::StoreHealth;
 use crate::retention::{Coverage, RetentionJob, RetentionReport};
 use crate::rollup::Rollups;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
-use std::collections::{HashMap, HashSet};
+use failing::{Failing, FlushWaiter};
+use rusqlite::Connection;
+use sql::{save_settings, SeriesCache, Skipped};
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use telltale_model::config::StoreSettings;
 use telltale_model::Timestamp;
@@ -46,8 +51,9 @@ pub(crate) type Reply<T> = std::sync::mpsc::SyncSender<Result<T, StoreError>>;
 pub(crate) enum Command {
     /// Store these rows.
     Batch(WriteBatch),
-    /// Answer once everything received before is committed.
-    Flush(oneshot::Sender<()>),
+    /// Answer once everything received before is committed, or with the
+    /// failure if commits keep failing for [`failing::FLUSH_WAIT`].
+    Flush(oneshot::Sender<Result<(), StoreError>>),
     /// Insert or update a feed.
     UpsertFeed {
         name: String,
@@ -87,201 +93,12 @@ pub(crate) struct WriterSetup {
     pub retention_first: Option<Duration>,
     pub retention_every: Option<Duration>,
     pub release_cache_every: Option<Duration>,
+    pub health: watch::Sender<StoreHealth>,
+    pub hold_limit: usize,
 }
 
-/// Rows per multi-row `INSERT`. One statement step per this many rows
-/// instead of one per row, with the table's cursor kept open across them:
-/// the store's throughput test went from ~236k to ~280k messages/s with
-/// this and the sorted samples (docs/benchmarks.md).
-const ROWS_PER_INSERT: usize = 32;
-
-/// A table's insert statements, built once: one for [`ROWS_PER_INSERT`]
-/// rows and one for a single row, each row binding `columns` parameters.
-struct RowInsert {
-    columns: usize,
-    many: String,
-    one: String,
-}
-
-impl RowInsert {
-    /// `head` is `INSERT INTO t (..) VALUES `.
-    fn new(head: &str, columns: usize) -> RowInsert {
-        RowInsert {
-            columns,
-            many: multi_row_sql(head, columns, ROWS_PER_INSERT),
-            one: multi_row_sql(head, columns, 1),
-        }
-    }
-}
-
-static EVENT_INSERT: LazyLock<RowInsert> = LazyLock::new(|| {
-    RowInsert::new(
-        "INSERT INTO events (feed_id, received_at, server_id, event_type, data, size, truncated) VALUES ",
-        7,
-    )
-});
-
-static SAMPLE_INSERT: LazyLock<RowInsert> =
-    LazyLock::new(|| RowInsert::new("INSERT INTO samples (series_id, ts, value) VALUES ", 3));
-const INSERT_STATE: &str =
-    "INSERT INTO feed_states (feed_id, ts, state, detail, kind) VALUES (?1, ?2, ?3, ?4, ?5)";
-const FIND_SERIES: &str =
-    "SELECT id FROM series WHERE feed_id = ?1 AND metric = ?2 AND labels = ?3";
-const INSERT_SERIES: &str = "INSERT INTO series (feed_id, metric, labels) VALUES (?1, ?2, ?3)";
-const LAST_TS: &str = "SELECT max(ts) FROM samples WHERE series_id = ?1";
-
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-const SKIP_LOG_EVERY: Duration = Duration::from_secs(30);
 /// How soon after a settings change automatic retention runs.
 const SETTINGS_RETENTION_DELAY: Duration = Duration::from_secs(5);
-
-/// A known series and the last timestamp written to it (absolute µs).
-struct SeriesEntry {
-    id: i64,
-    last_ts: Option<i64>,
-}
-
-/// `(feed, metric, labels)` → series, with the newest timestamp per series
-/// so that samples of one series never collide.
-#[derive(Default)]
-struct SeriesCache {
-    entries: Vec<SeriesEntry>,
-    index: HashMap<i64, FeedSeries>,
-    /// The last few lookups, compared by `Arc` identity: the pipeline shares
-    /// one `Arc` per metric name and label set, so most samples are found
-    /// here without hashing a string and a label map. Holding the `Arc`s
-    /// keeps their addresses from being reused.
-    recent: Vec<(i64, Arc<str>, Arc<Labels>, usize)>,
-}
-
-/// Lookups remembered in `SeriesCache::recent`.
-const RECENT_SERIES: usize = 32;
-
-/// One feed's series: metric → labels → index into `SeriesCache::entries`.
-type FeedSeries = HashMap<Arc<str>, HashMap<Arc<Labels>, usize>>;
-
-impl SeriesCache {
-    fn clear(&mut self) {
-        self.entries.clear();
-        self.index.clear();
-        self.recent.clear();
-    }
-
-    fn forget_feed(&mut self, feed_id: i64) {
-        self.index.remove(&feed_id);
-        self.recent.retain(|r| r.0 != feed_id);
-    }
-
-    /// The entry index for a series, creating the series row if needed.
-    fn resolve(
-        &mut self,
-        tx: &Transaction<'_>,
-        feed_id: i64,
-        metric: &Arc<str>,
-        labels: &Arc<Labels>,
-        epoch: i64,
-    ) -> rusqlite::Result<usize> {
-        if let Some(r) = self
-            .recent
-            .iter()
-            .find(|r| r.0 == feed_id && Arc::ptr_eq(&r.1, metric) && Arc::ptr_eq(&r.2, labels))
-        {
-            return Ok(r.3);
-        }
-        if let Some(&i) = self
-            .index
-            .get(&feed_id)
-            .and_then(|m| m.get(&**metric))
-            .and_then(|m| m.get(&**labels))
-        {
-            self.remember(feed_id, metric, labels, i);
-            return Ok(i);
-        }
-        let labels_json = serde_json::to_string(&**labels).unwrap_or_else(|_| "{}".into());
-        let found: Option<i64> = tx
-            .prepare_cached(FIND_SERIES)?
-            .query_row((feed_id, &**metric, &labels_json), |r| r.get(0))
-            .optional()?;
-        let (id, last_ts) = match found {
-            Some(id) => {
-                let last: Option<i64> =
-                    tx.prepare_cached(LAST_TS)?.query_row([id], |r| r.get(0))?;
-                (id, last.map(|t| t + epoch))
-            }
-            None => {
-                tx.prepare_cached(INSERT_SERIES)?
-                    .execute((feed_id, &**metric, &labels_json))?;
-                (tx.last_insert_rowid(), None)
-            }
-        };
-        let i = self.entries.len();
-        self.entries.push(SeriesEntry { id, last_ts });
-        self.index
-            .entry(feed_id)
-            .or_default()
-            .entry(metric.clone())
-            .or_default()
-            .insert(labels.clone(), i);
-        self.remember(feed_id, metric, labels, i);
-        Ok(i)
-    }
-
-    fn remember(&mut self, feed_id: i64, metric: &Arc<str>, labels: &Arc<Labels>, i: usize) {
-        if self.recent.len() >= RECENT_SERIES {
-            self.recent.remove(0);
-        }
-        self.recent
-            .push((feed_id, metric.clone(), labels.clone(), i));
-    }
-}
-
-/// Rows skipped since the last warning.
-#[derive(Default)]
-struct Skipped {
-    unknown_feed: u64,
-    unknown_feed_ids: HashSet<i64>,
-    non_finite: u64,
-    last_log: Option<Instant>,
-}
-
-impl Skipped {
-    fn log(&mut self, force: bool) {
-        if self.unknown_feed == 0 && self.non_finite == 0 {
-            return;
-        }
-        if !force && self.last_log.is_some_and(|t| t.elapsed() < SKIP_LOG_EVERY) {
-            return;
-        }
-        if self.unknown_feed > 0 {
-            let mut ids: Vec<i64> = self.unknown_feed_ids.iter().copied().collect();
-            ids.sort_unstable();
-            tracing::warn!(
-                "skipped {} rows for feed ids {ids:?}, which are not in the feeds table (deleted while their data was in flight?)",
-                self.unknown_feed
-            );
-        }
-        if self.non_finite > 0 {
-            tracing::warn!(
-                "skipped {} samples whose value was NaN or infinite (they cannot be charted or aggregated)",
-                self.non_finite
-            );
-        }
-        *self = Skipped {
-            last_log: Some(Instant::now()),
-            ..Skipped::default()
-        };
-    }
-}
-
-/// What one commit wrote.
-#[derive(Default)]
-struct Written {
-    events: u64,
-    samples: u64,
-    states: u64,
-}
-
 /// Outcome of waiting for a command.
 enum Received {
     Command(Command),
@@ -319,6 +136,14 @@ pub(crate) struct Writer {
     release_cache_every: Option<Duration>,
     next_cache_release: Option<Instant>,
     shutdown_acks: Vec<oneshot::Sender<()>>,
+    /// See [`failing`].
+    failing: Option<Failing>,
+    flush_waiters: Vec<FlushWaiter>,
+    held_bytes: usize,
+    hold_limit: usize,
+    health: watch::Sender<StoreHealth>,
+    health_now: StoreHealth,
+    shed_reminded: Instant,
 }
 
 impl Writer {
@@ -356,6 +181,13 @@ impl Writer {
             release_cache_every: s.release_cache_every,
             next_cache_release: s.release_cache_every.map(|d| now + d),
             shutdown_acks: Vec::new(),
+            failing: None,
+            flush_waiters: Vec::new(),
+            held_bytes: 0,
+            hold_limit: s.hold_limit,
+            health: s.health,
+            health_now: StoreHealth::default(),
+            shed_reminded: now,
         })
     }
 
@@ -373,7 +205,11 @@ impl Writer {
                 // batch that leaves the queue half full (see `Store::send`).
                 // (Never while a retention run has chunks left: the budget
                 // is then zero.)
-                Some(d) if self.pending_since.is_some() && !d.is_zero() => {
+                // While commits fail the queue is drained instead, so that
+                // senders never wait on a broken disk.
+                Some(d)
+                    if self.pending_since.is_some() && self.failing.is_none() && !d.is_zero() =>
+                {
                     std::thread::park_timeout(d);
                     Received::Timeout
                 }
@@ -394,6 +230,7 @@ impl Writer {
             if !open || self.bounds_reached() {
                 self.commit_pending();
             }
+            self.expire_flushes();
             if open {
                 self.maybe_start_auto_retention();
                 self.advance_retention();
@@ -411,7 +248,7 @@ impl Writer {
                 }
             }
         }
-        self.commit_pending();
+        self.final_commit();
         self.skipped.log(true);
         if self.job.take().is_some() {
             tracing::info!("retention run abandoned at shutdown; the next start runs it again");
@@ -450,11 +287,19 @@ impl Writer {
         if self.job.is_some() {
             return Some(Duration::ZERO);
         }
+        let now = Instant::now();
+        if let Some(at) = self.failing_deadline() {
+            let wait = at.saturating_duration_since(now);
+            return Some(match self.next_auto_retention {
+                Some(r) => wait.min(r.saturating_duration_since(now)),
+                None => wait,
+            });
+        }
         if let Some(since) = self.pending_since {
             return Some(self.commit_interval.saturating_sub(since.elapsed()));
         }
         self.next_auto_retention
-            .map(|t| t.saturating_duration_since(Instant::now()))
+            .map(|t| t.saturating_duration_since(now))
     }
 
     fn receive(&mut self, wait: Option<Duration>) -> Received {
@@ -482,7 +327,12 @@ impl Writer {
         }
     }
 
+    /// Whether pending rows are due for a commit (while commits fail: for
+    /// the next retry).
     fn bounds_reached(&self) -> bool {
+        if let Some(f) = &self.failing {
+            return Instant::now() >= f.next_retry;
+        }
         self.pending_rows >= self.commit_rows
             || self
                 .pending_since
@@ -492,17 +342,8 @@ impl Writer {
     /// Handles one command; returns false when the writer should stop.
     fn handle(&mut self, c: Command) -> bool {
         match c {
-            Command::Batch(b) => {
-                if !b.is_empty() {
-                    self.pending_rows += b.len();
-                    self.pending.push(b);
-                    self.pending_since.get_or_insert_with(Instant::now);
-                }
-            }
-            Command::Flush(ack) => {
-                self.commit_pending();
-                let _ = ack.send(());
-            }
+            Command::Batch(b) => self.hold(b),
+            Command::Flush(ack) => self.flush(ack),
             Command::UpsertFeed {
                 name,
                 config,
@@ -510,7 +351,7 @@ impl Writer {
                 now,
                 reply,
             } => {
-                self.commit_pending();
+                self.commit_if_healthy();
                 let r = feeds::upsert(&mut self.conn, &name, &config, origin, now);
                 if let Ok(id) = r {
                     self.feeds.insert(id);
@@ -518,12 +359,13 @@ impl Writer {
                 let _ = reply.send(r.map_err(|e| self.error("storing a feed", e)));
             }
             Command::DeleteFeed { name, reply } => {
-                self.commit_pending();
+                self.commit_if_healthy();
                 let r = feeds::delete(&mut self.conn, &name);
                 if let Ok(Some(id)) = r {
                     self.feeds.remove(&id);
                     self.series.forget_feed(id);
                     tracing::info!("feed {name} and its history deleted");
+                    self.retry_soon();
                 }
                 let _ = reply.send(
                     r.map(|id| id.is_some())
@@ -536,7 +378,7 @@ impl Writer {
                 now,
                 reply,
             } => {
-                self.commit_pending();
+                self.commit_if_healthy();
                 let r = save_settings(&mut self.conn, &rows, now);
                 if r.is_ok() {
                     self.apply_settings(*apply);
@@ -582,70 +424,13 @@ impl Writer {
         StoreError::sqlite(&self.path, doing, e)
     }
 
-    /// Commits every pending batch, retrying until it works.
-    fn commit_pending(&mut self) {
-        if self.pending.is_empty() {
-            return;
+    /// Commits pending rows before a control command, unless commits are
+    /// failing: then the command goes first (it may be the remedy) and the
+    /// rows wait for their retry.
+    fn commit_if_healthy(&mut self) {
+        if self.failing.is_none() {
+            self.commit_pending();
         }
-        let rows = self.pending_rows;
-        let mut backoff = FIRST_BACKOFF;
-        let mut failures = 0u32;
-        let first_failure = Instant::now();
-        loop {
-            let result = write_pending(
-                &mut self.conn,
-                &self.pending,
-                &mut self.series,
-                &self.feeds,
-                &mut self.rollups,
-                &mut self.skipped,
-                self.epoch,
-            );
-            match result {
-                Ok(w) => {
-                    if failures > 0 {
-                        tracing::info!(
-                            "commit to {} succeeded after {failures} failed attempts over {:.1?}; nothing was lost",
-                            self.path.display(),
-                            first_failure.elapsed()
-                        );
-                    }
-                    self.committed_events += w.events;
-                    self.committed.send_replace(self.committed_events);
-                    tracing::trace!(
-                        "committed {} events, {} samples, {} timeline entries",
-                        w.events,
-                        w.samples,
-                        w.states
-                    );
-                    break;
-                }
-                Err(e) => {
-                    failures += 1;
-                    // The rolled-back transaction may have created series or
-                    // advanced their last timestamps: forget all of it.
-                    self.series.clear();
-                    self.rollups.clear();
-                    self.skipped = Skipped {
-                        last_log: self.skipped.last_log,
-                        ..Skipped::default()
-                    };
-                    let err = self.error("committing a batch", e);
-                    tracing::error!(
-                        "cannot commit {rows} rows: {err}. They are kept in memory and retried in {backoff:?} (attempt {failures}); new data waits upstream until this succeeds"
-                    );
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-        self.skipped.log(false);
-        self.pending.clear();
-        self.pending_rows = 0;
-        self.pending_since = None;
-        // Before a flush that asked for this commit is answered, so the
-        // release never waits behind rows that arrived meanwhile.
-        self.maybe_release_cache();
     }
 
     /// Right after a commit, once every `release_cache_every`, hands the
@@ -740,6 +525,9 @@ impl Writer {
                         for reply in self.job_replies.drain(..) {
                             let _ = reply.send(Ok(report.clone()));
                         }
+                        if report.rows() > 0 {
+                            self.retry_soon();
+                        }
                         self.start_queued_retention();
                     }
                     Err(e) => self.fail_job(e),
@@ -761,206 +549,4 @@ fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
             Some(other.to_string()),
         ),
     }
-}
-
-/// Writes settings rows (`key`, JSON) in one transaction.
-fn save_settings(
-    conn: &mut Connection,
-    rows: &[(&'static str, String)],
-    now: Timestamp,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    {
-        let mut st = tx.prepare_cached(
-            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )?;
-        for (key, value) in rows {
-            st.execute((key, value, now.0))?;
-        }
-    }
-    tx.commit()
-}
-
-/// Writes a batch's alert rows.
-fn write_alerts(tx: &rusqlite::Transaction<'_>, batch: &WriteBatch) -> rusqlite::Result<()> {
-    if !batch.alerts.is_empty() {
-        let mut st = tx.prepare_cached(
-            "INSERT OR REPLACE INTO alerts (id, feed_id, rule, phase, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for a in &batch.alerts {
-            st.execute((a.id, a.feed_id, &a.rule, &a.phase, &a.json))?;
-        }
-    }
-    if !batch.removed_alerts.is_empty() {
-        let mut st = tx.prepare_cached("DELETE FROM alerts WHERE id = ?1")?;
-        for id in &batch.removed_alerts {
-            st.execute([id])?;
-        }
-    }
-    if !batch.alert_history.is_empty() {
-        let mut st = tx.prepare_cached(
-            "INSERT INTO alert_history (alert_id, ts, kind, value, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for h in &batch.alert_history {
-            st.execute((h.alert_id, h.ts.0, &h.kind, h.value, &h.detail))?;
-        }
-    }
-    if let Some(json) = &batch.silences {
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('alert_silences', ?1)",
-        )?
-        .execute([json])?;
-    }
-    if !batch.done_commands.is_empty() {
-        let mut st = tx.prepare_cached("DELETE FROM alert_commands WHERE id = ?1")?;
-        for id in &batch.done_commands {
-            st.execute([id])?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes all pending batches in one transaction.
-fn write_pending(
-    conn: &mut Connection,
-    pending: &[WriteBatch],
-    series: &mut SeriesCache,
-    feeds: &HashSet<i64>,
-    rollups: &mut Rollups,
-    skipped: &mut Skipped,
-    epoch: i64,
-) -> rusqlite::Result<Written> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut w = Written::default();
-    let compact = crate::schema::compact_values(&tx)?;
-    {
-        let mut insert_state = tx.prepare_cached(INSERT_STATE)?;
-        let mut events = Vec::new();
-        let mut samples = Vec::new();
-        for batch in pending {
-            for e in &batch.events {
-                if !feeds.contains(&e.feed_id) {
-                    skipped.unknown_feed += 1;
-                    skipped.unknown_feed_ids.insert(e.feed_id);
-                    continue;
-                }
-                events.push(e);
-            }
-            for s in &batch.samples {
-                if !feeds.contains(&s.feed_id) {
-                    skipped.unknown_feed += 1;
-                    skipped.unknown_feed_ids.insert(s.feed_id);
-                    continue;
-                }
-                if !s.value.is_finite() {
-                    skipped.non_finite += 1;
-                    continue;
-                }
-                let i = series.resolve(&tx, s.feed_id, &s.metric, &s.labels, epoch)?;
-                let entry = &mut series.entries[i];
-                // Strictly increasing per series: a same-µs or older sample
-                // is moved to just after the previous one.
-                let ts = match entry.last_ts {
-                    Some(last) if s.ts.0 <= last => last.saturating_add(1),
-                    _ => s.ts.0,
-                };
-                entry.last_ts = Some(ts);
-                let value = if compact {
-                    crate::schema::encode_value(s.value)
-                } else {
-                    rusqlite::types::Value::Real(s.value)
-                };
-                samples.push((entry.id, ts.saturating_sub(epoch), value));
-                rollups.add(entry.id, ts, s.value);
-            }
-            for t in &batch.timeline {
-                if !feeds.contains(&t.feed_id) {
-                    skipped.unknown_feed += 1;
-                    skipped.unknown_feed_ids.insert(t.feed_id);
-                    continue;
-                }
-                insert_state.execute((
-                    t.feed_id,
-                    t.ts.0,
-                    &t.state,
-                    t.detail.as_deref(),
-                    &t.kind,
-                ))?;
-                w.states += 1;
-            }
-            write_alerts(&tx, batch)?;
-        }
-        // Events keep their arrival order (their ids are the order of the
-        // log). Samples go in key order: consecutive rows of a series land
-        // next to each other in the same, already cached, B-tree pages.
-        w.events = insert_rows(&tx, &EVENT_INSERT, &events, |st, at, e| {
-            st.raw_bind_parameter(at, e.feed_id)?;
-            st.raw_bind_parameter(at + 1, e.received_at.0)?;
-            st.raw_bind_parameter(at + 2, e.server_id.as_deref())?;
-            st.raw_bind_parameter(at + 3, e.event_type.as_deref())?;
-            st.raw_bind_parameter(at + 4, &e.data[..])?;
-            st.raw_bind_parameter(at + 5, e.size)?;
-            st.raw_bind_parameter(at + 6, e.truncated)
-        })?;
-        samples.sort_unstable_by_key(|(series, ts, _)| (*series, *ts));
-        w.samples = insert_rows(&tx, &SAMPLE_INSERT, &samples, |st, at, s| {
-            st.raw_bind_parameter(at, s.0)?;
-            st.raw_bind_parameter(at + 1, s.1)?;
-            st.raw_bind_parameter(at + 2, &s.2)
-        })?;
-    }
-    rollups.write(&tx)?;
-    tx.commit()?;
-    Ok(w)
-}
-
-/// Inserts `rows` with `insert`, in statements of [`ROWS_PER_INSERT`] rows
-/// and single-row ones for the rest; `bind` binds one row's values starting
-/// at parameter `at`. Returns the number of rows inserted.
-fn insert_rows<T>(
-    tx: &Transaction<'_>,
-    insert: &RowInsert,
-    rows: &[T],
-    bind: impl Fn(&mut rusqlite::CachedStatement<'_>, usize, &T) -> rusqlite::Result<()>,
-) -> rusqlite::Result<u64> {
-    let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
-    if chunks.len() > 0 {
-        let mut st = tx.prepare_cached(&insert.many)?;
-        for chunk in &mut chunks {
-            for (k, row) in chunk.iter().enumerate() {
-                bind(&mut st, k * insert.columns + 1, row)?;
-            }
-            st.raw_execute()?;
-        }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut st = tx.prepare_cached(&insert.one)?;
-        for row in rest {
-            bind(&mut st, 1, row)?;
-            st.raw_execute()?;
-        }
-    }
-    Ok(rows.len() as u64)
-}
-
-/// `head` followed by `rows` groups of `columns` numbered parameters.
-fn multi_row_sql(head: &str, columns: usize, rows: usize) -> String {
-    let mut sql = String::with_capacity(head.len() + rows * columns * 6);
-    sql.push_str(head);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..columns {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("?{}", r * columns + c + 1));
-        }
-        sql.push(')');
-    }
-    sql
 }
