@@ -17,6 +17,9 @@ pub enum NotificationKind {
     Reminder,
     /// Flood control: many alerts at once.
     Summary,
+    /// About Telltale itself: storage failing or recovered, the engine
+    /// stopped. Never held back by mute, quiet hours or flood control.
+    Health,
 }
 
 /// One notification to show.

@@ -139,6 +139,16 @@ impl Alerting {
         }
     }
 
+    /// Queues a notification about Telltale itself, past every silence.
+    pub fn notify_now(&self, n: Notification) {
+        tracing::info!("notification: {} — {}", n.summary, n.body);
+        if let Ok(tx) = self.notify_tx.lock() {
+            if let Some(tx) = tx.as_ref() {
+                let _ = tx.send(n);
+            }
+        }
+    }
+
     /// Stops the notifier thread.
     pub fn close(&self) {
         if let Ok(mut tx) = self.notify_tx.lock() {

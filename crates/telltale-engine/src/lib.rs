@@ -11,10 +11,12 @@
 //! into stored events, samples and timeline entries.
 
 pub mod alerting;
+pub mod health;
 pub mod live;
 mod pipeline;
 pub mod registry;
 
 pub use alerting::AlertAction;
+pub use health::EngineHealth;
 pub use live::{LiveBatch, LiveEvent, LiveSample, LiveState, LiveSubscriber};
 pub use registry::{Engine, EngineError, EngineOptions, FeedStatus};

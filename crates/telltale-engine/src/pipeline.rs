@@ -28,6 +28,8 @@ pub(crate) struct Pipeline {
     pub store: Store,
     pub live: broadcast::Sender<Arc<LiveBatch>>,
     pub shared: Arc<Shared>,
+    /// See `EngineOptions::panic_on_feed`.
+    pub panic_on_feed: Option<String>,
 }
 
 impl Pipeline {
@@ -86,7 +88,8 @@ impl Pipeline {
             self.evaluate_alerts(alert_inputs).await;
             if !batch.is_empty() {
                 if let Err(e) = self.store.send(batch).await {
-                    tracing::error!("the store stopped accepting data: {e}");
+                    self.shared
+                        .set_fatal(format!("the store stopped accepting data ({e})"));
                 }
             }
             if !live.is_empty() {
@@ -136,6 +139,9 @@ impl Pipeline {
         empty_labels: &Arc<BTreeMap<String, String>>,
         alert_inputs: &mut Vec<AlertInput>,
     ) {
+        if self.panic_on_feed.as_deref() == Some(&*feed.name) {
+            panic!("fault injection: panic_on_feed = {}", feed.name);
+        }
         let x = feed.extractor.extract(&m);
         let watched = self
             .shared

@@ -2,6 +2,7 @@
 //! without a restart.
 
 use crate::alerting::{AlertAction, Alerting};
+use crate::health::EngineHealth;
 use crate::live::{LiveBatch, LiveSubscriber};
 use crate::pipeline::Pipeline;
 use serde::Serialize;
@@ -33,6 +34,10 @@ pub struct EngineOptions {
     pub notifier: Option<Arc<dyn Notifier>>,
     /// How often undelivered notifications are retried (default 30 s).
     pub notify_retry: Duration,
+    /// Fault injection for tests: the pipeline panics on the first message
+    /// of the feed with this name (a crash cannot be produced otherwise).
+    #[doc(hidden)]
+    pub panic_on_feed: Option<String>,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -54,6 +59,7 @@ impl Default for EngineOptions {
             alerts: AlertSettings::default(),
             notifier: None,
             notify_retry: Duration::from_secs(30),
+            panic_on_feed: None,
         }
     }
 }
@@ -125,7 +131,8 @@ pub struct FeedStatus {
     pub bytes: u64,
     /// Reconnections.
     pub reconnects: u64,
-    /// Messages shed because the store could not keep up.
+    /// Messages not stored: shed because the store could not keep up, or
+    /// because commits kept failing (a full disk) for too long.
     pub dropped: u64,
     /// Problems reported.
     pub errors: u64,
@@ -175,6 +182,8 @@ pub(crate) struct Shared {
     runtimes: RwLock<Arc<HashMap<i64, Arc<FeedRuntime>>>>,
     status: Mutex<HashMap<i64, StatusCell>>,
     pub alerting: Alerting,
+    /// See [`Engine::fatal`].
+    fatal: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Shared {
@@ -199,6 +208,25 @@ impl Shared {
             }
         }
     }
+    /// Records a failure the engine cannot recover from: logged and
+    /// notified once, then shown as health and signalled to the shell.
+    pub fn set_fatal(&self, what: String) {
+        let first = self.fatal.send_if_modified(|f| {
+            if f.is_some() {
+                false
+            } else {
+                *f = Some(what.clone());
+                true
+            }
+        });
+        if first {
+            tracing::error!(
+                "{what}: Telltale no longer stores, evaluates or shows new data; restart it"
+            );
+            self.alerting.notify_now(crate::health::fatal(&what));
+        }
+    }
+
     pub fn state_of(&self, id: i64) -> Option<ConnState> {
         self.status
             .lock()
@@ -254,14 +282,16 @@ impl Engine {
             runtimes: RwLock::default(),
             status: Mutex::default(),
             alerting,
+            fatal: tokio::sync::watch::channel(None).0,
         });
         let pipeline = Pipeline {
             rx,
             store: store.clone(),
             live: live_tx.clone(),
             shared: shared.clone(),
+            panic_on_feed: opts.panic_on_feed.clone(),
         };
-        let handle = tokio::spawn(pipeline.run());
+        let handle = supervise_pipeline(pipeline, shared.clone());
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
@@ -275,7 +305,54 @@ impl Engine {
         };
         engine.spawn_rate_ticker();
         engine.spawn_alert_ticker();
+        engine.spawn_health_watch();
         Ok(engine)
+    }
+
+    /// The engine's own health: whether the store writes, and whether
+    /// anything fatal happened.
+    pub fn health(&self) -> EngineHealth {
+        EngineHealth {
+            store: self.inner.store.health(),
+            fatal: self.inner.shared.fatal.borrow().clone(),
+        }
+    }
+
+    /// Becomes `Some(what happened)` when the engine can no longer work
+    /// (the pipeline crashed, the store's writer stopped). Shells exit
+    /// non-zero on it, so that a supervisor restarts them.
+    pub fn fatal(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.inner.shared.fatal.subscribe()
+    }
+
+    /// Notifies when storage starts failing and when it recovers.
+    fn spawn_health_watch(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let mut health = self.inner.store.watch_health();
+        tokio::spawn(async move {
+            let mut failing = false;
+            while health.changed().await.is_ok() {
+                let now = health.borrow_and_update().clone();
+                let Some(inner) = weak.upgrade() else { break };
+                match (&now.failure, failing) {
+                    (Some(f), false) => {
+                        failing = true;
+                        inner
+                            .shared
+                            .alerting
+                            .notify_now(crate::health::storage_failing(f));
+                    }
+                    (None, true) => {
+                        failing = false;
+                        inner
+                            .shared
+                            .alerting
+                            .notify_now(crate::health::storage_recovered(&now));
+                    }
+                    _ => {}
+                }
+            }
+        });
     }
 
     /// Applies an operator action on alerts (ack, snooze, mute) at once.
@@ -501,6 +578,7 @@ impl Engine {
 
     /// The status of every running feed, by name.
     pub async fn feeds(&self) -> Vec<FeedStatus> {
+        let not_stored = self.inner.store.health().shed_events;
         let feeds = self.inner.feeds.lock().await;
         let status = self
             .inner
@@ -529,7 +607,8 @@ impl Engine {
                     messages: c.messages.load(Ordering::Relaxed),
                     bytes: c.bytes.load(Ordering::Relaxed),
                     reconnects: c.reconnects.load(Ordering::Relaxed),
-                    dropped: c.dropped.load(Ordering::Relaxed),
+                    dropped: c.dropped.load(Ordering::Relaxed)
+                        + not_stored.get(&r.id).copied().unwrap_or(0),
                     errors: c.errors.load(Ordering::Relaxed),
                     last_message_at: c.last_message(),
                     rate: cell.map(|c| c.rate).unwrap_or(0.0),
@@ -683,4 +762,25 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("blocking task failed: {e}")))?
             .map_err(EngineError::from)
     }
+}
+
+/// Runs the pipeline in its own task and turns a panic into a fatal
+/// engine failure instead of a silent stop. The returned task ends when the
+/// pipeline does.
+fn supervise_pipeline(pipeline: Pipeline, shared: Arc<Shared>) -> JoinHandle<()> {
+    let task = tokio::spawn(pipeline.run());
+    tokio::spawn(async move {
+        if let Err(e) = task.await {
+            let what = if e.is_panic() {
+                let payload = e.into_panic();
+                format!(
+                    "the ingest pipeline crashed ({})",
+                    crate::health::panic_message(payload.as_ref())
+                )
+            } else {
+                "the ingest pipeline was cancelled".to_string()
+            };
+            shared.set_fatal(what);
+        }
+    })
 }

@@ -5,12 +5,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use telltale_alerts::notifier::RecordingNotifier;
 use telltale_alerts::{Notification, NotificationKind, Notifier, Phase};
 use telltale_engine::live::Item;
 use telltale_engine::{Engine, EngineError, EngineOptions};
 use telltale_model::alert::AlertRule;
 use telltale_model::{ConfigFile, ConnState, FeedConfig, TransportKind};
-use telltale_sim::{Sim, SimConfig, SimHandle};
+use telltale_sim::{Incident, Sim, SimConfig, SimHandle};
 use telltale_store::{EventQuery, FeedOrigin, Order, Store, StoreOptions};
 
 async fn sim(rate: f64) -> SimHandle {
@@ -393,6 +394,9 @@ async fn a_stalled_disk_sheds_load_visibly_and_loses_nothing_silently() {
         StoreOptions {
             queue_capacity: 2,
             busy_timeout: Duration::from_millis(100),
+            // The writer holds what arrives while the disk stalls; beyond
+            // this it sheds, and the feed counts it as dropped.
+            hold_while_failing: 256 * 1024,
             ..Default::default()
         },
     )
@@ -455,4 +459,174 @@ async fn a_stalled_disk_sheds_load_visibly_and_loses_nothing_silently() {
         f.messages,
         f.dropped
     );
+}
+
+fn cpu_high_rule() -> AlertRule {
+    toml::from_str("name = \"cpu high\"\nkind = \"threshold\"\nmetric = \"cpu\"\nop = \">\"\nvalue = 90\nseverity = \"critical\"\n").unwrap()
+}
+
+fn shown(n: &RecordingNotifier) -> Vec<Notification> {
+    n.0.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_notified_while_alerts_and_live_data_go_on() {
+    let incident_after = Duration::from_secs(10);
+    let started = Instant::now();
+    let sim = Sim::start(SimConfig {
+        hosts: 2,
+        rate: 20.0,
+        incident: Some(Incident {
+            host: "host-2".into(),
+            start_after: incident_after,
+            ramp: Duration::from_secs(1),
+            hold: Duration::from_secs(120),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A real SQLITE_FULL once the file reaches 1 MiB, as on a full disk.
+    let store = Store::open_with(
+        &dir.path().join("t.db"),
+        Default::default(),
+        StoreOptions {
+            max_db_bytes: Some(1024 * 1024),
+            hold_while_failing: 512 * 1024,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let notifier = RecordingNotifier::default();
+    let engine = Engine::start(
+        store.clone(),
+        EngineOptions {
+            notifier: Some(Arc::new(notifier.clone())),
+            notify_retry: Duration::from_millis(200),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut watched = ws_feed("watched", &sim, "host-2");
+    watched.alerts.push(cpu_high_rule());
+    let watched_id = engine.upsert_feed(watched, FeedOrigin::Gui).await.unwrap();
+    let filler = FeedConfig::new(
+        "filler",
+        TransportKind::Websocket,
+        format!("{}/ws?host=host-1&rate=3000", sim.ws_url()),
+    );
+    engine.upsert_feed(filler, FeedOrigin::Gui).await.unwrap();
+
+    let e = engine.clone();
+    let failure = until("the store to report a failure", 30, || {
+        e.health().store.failure
+    })
+    .await;
+    assert_eq!(failure.code, "disk_full", "{failure:?}");
+    assert!(
+        started.elapsed() < incident_after,
+        "the database filled only after the incident began: this run proves nothing"
+    );
+    let n = notifier.clone();
+    let note = until("the built-in notification", 10, || {
+        shown(&n)
+            .into_iter()
+            .find(|x| x.kind == NotificationKind::Health)
+    })
+    .await;
+    assert_eq!(note.summary, "Telltale cannot store data: disk full");
+    assert!(note.body.contains("full"), "{}", note.body);
+
+    // Live data keeps flowing while nothing can be stored.
+    let mut live = engine.subscribe();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut live_samples = 0;
+    while live_samples < 5 && Instant::now() < deadline {
+        if let Ok(Some(Item::Batch(b))) =
+            tokio::time::timeout(Duration::from_secs(1), live.recv()).await
+        {
+            live_samples += b.samples.iter().filter(|s| s.feed_id == watched_id).count();
+        }
+    }
+    assert!(live_samples >= 5, "live data stopped with the store");
+
+    // The incident fires its alert while the store still fails.
+    let n = notifier.clone();
+    let fired = until("the cpu alert while the disk is full", 40, || {
+        shown(&n)
+            .into_iter()
+            .find(|x| x.kind == NotificationKind::Fired)
+    })
+    .await;
+    assert!(
+        fired.summary.starts_with("watched: cpu"),
+        "{}",
+        fired.summary
+    );
+    assert!(engine.health().store.failure.is_some());
+    // Messages that could not be stored show on their feed.
+    let e = engine.clone();
+    until("not-stored messages counted on the feed", 30, || {
+        let feeds = futures_lite(e.feeds());
+        feeds
+            .into_iter()
+            .find(|f| f.name == "filler" && f.dropped > 0)
+            .map(|_| ())
+    })
+    .await;
+
+    // Shutting down does not hang on the full disk.
+    let stopped = tokio::time::timeout(Duration::from_secs(20), engine.shutdown()).await;
+    assert!(stopped.is_ok(), "shutdown hung on a full disk");
+    sim.shutdown().await;
+}
+
+/// Runs a future to completion from a synchronous closure inside the test's
+/// multi-threaded runtime.
+fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_pipeline_is_fatal_logged_and_notified_not_silent() {
+    let sim = sim(20.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let notifier = RecordingNotifier::default();
+    let engine = Engine::start(
+        store.clone(),
+        EngineOptions {
+            notifier: Some(Arc::new(notifier.clone())),
+            panic_on_feed: Some("boom".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut fatal = engine.fatal();
+    assert!(fatal.borrow().is_none());
+    engine
+        .upsert_feed(ws_feed("boom", &sim, "host-1"), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    let what = tokio::time::timeout(Duration::from_secs(20), fatal.wait_for(|f| f.is_some()))
+        .await
+        .expect("a crashed pipeline went unnoticed")
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert!(what.contains("pipeline crashed"), "{what}");
+    assert!(what.contains("panic_on_feed"), "{what}");
+    let health = engine.health();
+    assert!(!health.is_ok());
+    assert_eq!(health.fatal.as_deref(), Some(what.as_str()));
+    let n = notifier.clone();
+    let note = until("the fatal notification", 10, || {
+        shown(&n)
+            .into_iter()
+            .find(|x| x.kind == NotificationKind::Health)
+    })
+    .await;
+    assert_eq!(note.summary, "Telltale stopped monitoring");
+    sim.shutdown().await;
 }

@@ -65,6 +65,8 @@ pub struct Sink {
     counters: Arc<FeedCounters>,
     state: Arc<Mutex<Option<ConnState>>>,
     connected_once: Arc<std::sync::atomic::AtomicBool>,
+    /// Set once the pipeline is found gone, so that it is logged once.
+    orphaned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Sink {
@@ -76,6 +78,7 @@ impl Sink {
             counters,
             state: Arc::new(Mutex::new(None)),
             connected_once: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            orphaned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -179,7 +182,16 @@ impl Sink {
         };
         match self.tx.try_send(ingest) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                // Normal while the engine shuts down; otherwise the pipeline
+                // crashed, which the engine reports too. Said once per feed.
+                if !self.orphaned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        feed_id = self.feed_id,
+                        "the engine's pipeline is gone: this feed's data is no longer stored or evaluated"
+                    );
+                }
+            }
             Err(mpsc::error::TrySendError::Full(ingest)) => {
                 match tokio::time::timeout(SHED_AFTER, self.tx.send(ingest)).await {
                     Ok(_) => {}
