@@ -53,10 +53,9 @@
 
 use crate::error::ApiError;
 use crate::input::AlertActionInput;
-use crate::views::{LabelsView, LiveMessage};
+use crate::views::LabelsView;
 use crate::Api;
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{StatusCode, Uri};
@@ -64,7 +63,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::future::Future;
@@ -77,6 +75,7 @@ use telltale_model::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 mod guard;
+mod live_socket;
 mod ui_files;
 
 pub use guard::{normalize_origin, REQUEST_HEADER};
@@ -343,7 +342,7 @@ fn router(state: AppState, ui: Option<Arc<ui_files::UiFiles>>) -> Router {
         .route("/settings", get(get_settings).put(put_settings))
         .route("/config/export", get(export_config))
         .route("/config/import", axum::routing::post(import_config))
-        .route("/live", get(live))
+        .route("/live", get(live_socket::live))
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
@@ -728,69 +727,6 @@ async fn import_config(
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid_request("the config text is not UTF-8"))?;
     Ok(Json(st.api.import_config(text).await?))
-}
-
-async fn live(
-    State(st): State<AppState>,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Response {
-    let Ok(ws) = ws else {
-        return ApiError::invalid_request(
-            "GET /api/live is a WebSocket: connect with ws:// (or wss://) and an Upgrade request",
-        )
-        .into_response();
-    };
-    let stream = st.api.live();
-    let shutdown = st.shutdown.clone();
-    ws.max_message_size(64 * 1024)
-        .on_upgrade(move |socket| live_socket(socket, stream, shutdown))
-}
-
-async fn live_socket(
-    socket: WebSocket,
-    mut stream: crate::live::LiveStream,
-    shutdown: CancellationToken,
-) {
-    let (mut tx, mut rx) = socket.split();
-    let close = |code: u16, reason: &'static str| {
-        Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }))
-    };
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => {
-                let _ = tx.send(close(1001, "server shutting down")).await;
-                break;
-            }
-            incoming = rx.next() => match incoming {
-                // Client messages carry nothing; pings are answered by axum.
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                Some(Ok(_)) => {}
-            },
-            msg = stream.next() => {
-                let Some(msg) = msg else {
-                    let _ = tx.send(close(1001, "engine stopped")).await;
-                    break;
-                };
-                if let Err(e) = send_json(&mut tx, &msg).await {
-                    tracing::debug!("live client gone: {e}");
-                    break;
-                }
-            }
-        }
-    }
-}
-
-async fn send_json(
-    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
-    msg: &LiveMessage,
-) -> Result<(), String> {
-    let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
-    tx.send(Message::Text(text.into()))
-        .await
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
