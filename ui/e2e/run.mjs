@@ -91,10 +91,12 @@ function assert(cond, message) {
 }
 
 async function apiJson(ctx, method, p, { text, json } = {}) {
-  const headers = { Accept: 'application/json' };
+  // The server refuses state-changing requests a web page could send
+  // without a preflight: every call carries the custom header, TOML goes as TOML.
+  const headers = { Accept: 'application/json', 'X-Telltale-Request': '1' };
   let body;
   if (text !== undefined) {
-    headers['Content-Type'] = 'text/plain; charset=utf-8';
+    headers['Content-Type'] = 'application/toml; charset=utf-8';
     body = text;
   } else if (json !== undefined) {
     headers['Content-Type'] = 'application/json';

@@ -15,7 +15,7 @@ function assert(cond, message) {
 async function api(ctx, method, p, json) {
   const res = await fetch(`${ctx.base}/api${p}`, {
     method,
-    headers: { Accept: 'application/json', ...(json ? { 'Content-Type': 'application/json' } : {}) },
+    headers: { Accept: 'application/json', 'X-Telltale-Request': '1', ...(json ? { 'Content-Type': 'application/json' } : {}) },
     body: json ? JSON.stringify(json) : undefined,
   });
   const raw = await res.text();

@@ -14,6 +14,9 @@ use telltale_store::Store;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite;
 
+#[path = "http/guard.rs"]
+mod guard;
+
 struct Harness {
     engine: Engine,
     addr: SocketAddr,
@@ -27,19 +30,21 @@ struct Harness {
 
 impl Harness {
     async fn start(token: Option<&str>, ui_dir: Option<std::path::PathBuf>) -> Harness {
+        Harness::start_with(ServeOptions {
+            token: token.map(str::to_string),
+            ui_dir,
+            ..ServeOptions::new("127.0.0.1:0".parse().unwrap())
+        })
+        .await
+    }
+
+    async fn start_with(opts: ServeOptions) -> Harness {
+        let token = opts.token.clone();
+        let token = token.as_deref();
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
         let engine = Engine::start(store, EngineOptions::default()).unwrap();
-        let server = http::bind(
-            Api::new(engine.clone()),
-            ServeOptions {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                token: token.map(str::to_string),
-                ui_dir,
-            },
-        )
-        .await
-        .unwrap();
+        let server = http::bind(Api::new(engine.clone()), opts).await.unwrap();
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(server.run(async move {
@@ -237,6 +242,7 @@ async fn a_feed_added_over_http_goes_live_and_its_history_is_served() {
     // Delete: gone from the list and from the store.
     let res = h
         .req(reqwest::Method::DELETE, "/api/feeds/host-1")
+        .header("x-telltale-request", "1")
         .send()
         .await
         .unwrap();
@@ -403,7 +409,7 @@ async fn secret_headers_are_masked_and_survive_an_update_that_sends_the_mask_bac
     let report = h
         .http
         .post(h.url("/api/config/import"))
-        .header("content-type", "text/plain")
+        .header("content-type", "application/toml")
         .body(format!(
             "{export}\n[[feed]]\nname = \"broken\"\ntransport = \"poll\"\nurl = \"http://h/x\"\n[feed.poll]\ninterval = \"1ms\"\n"
         ))
@@ -574,9 +580,8 @@ async fn a_non_loopback_address_needs_a_token() {
     let server = http::bind(
         api,
         ServeOptions {
-            listen: any,
             token: Some("long-random-token".into()),
-            ui_dir: None,
+            ..ServeOptions::new(any)
         },
     )
     .await
@@ -736,7 +741,7 @@ async fn settings_are_read_changed_validated_and_applied_live() {
     // An import applies the keys it gives and leaves the others alone.
     let res = h
         .req(reqwest::Method::POST, "/api/config/import")
-        .header("content-type", "text/plain")
+        .header("content-type", "application/toml")
         .body("[alerts]\nflood_max = 7\n")
         .send()
         .await
@@ -758,7 +763,7 @@ async fn settings_are_read_changed_validated_and_applied_live() {
     // An imported setting the GUI would refuse is reported, not applied.
     let res = h
         .req(reqwest::Method::POST, "/api/config/import")
-        .header("content-type", "text/plain")
+        .header("content-type", "application/toml")
         .body("[alerts]\nflood_max = 0\n")
         .send()
         .await

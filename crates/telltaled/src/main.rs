@@ -62,8 +62,11 @@ enum Command {
     /// Like `run`, plus the HTTP API, live WebSocket and web UI on --listen.
     ///
     /// Listening on anything but loopback requires a token; with a token,
-    /// clients send `Authorization: Bearer <token>`. Routes are listed in
-    /// crates/telltale-api/README.md.
+    /// clients send `Authorization: Bearer <token>`. Browsers may use the API
+    /// only from the server's own pages (see --allow-origin), and requests
+    /// that change something must be JSON/TOML or carry an
+    /// `X-Telltale-Request: 1` header. Routes are listed in
+    /// crates/telltale-api/README.md; security in docs/cli.md.
     Serve {
         /// Address of the HTTP server.
         #[arg(long, default_value = "127.0.0.1:7878")]
@@ -80,6 +83,17 @@ enum Command {
         /// The built web UI to serve at / (e.g. ui/dist).
         #[arg(long)]
         ui_dir: Option<PathBuf>,
+        /// Let pages from this web origin use the API (repeatable or
+        /// comma-separated), e.g. http://localhost:5173. By default only
+        /// pages served by this server may; every other origin, other ports
+        /// of localhost included, is refused.
+        #[arg(
+            long = "allow-origin",
+            value_name = "ORIGIN",
+            env = "TELLTALE_ALLOW_ORIGIN",
+            value_delimiter = ','
+        )]
+        allow_origins: Vec<String>,
         /// Print a status table this often (0, the default, to turn it off).
         #[arg(long, default_value = "0s", value_parser = parse_dur)]
         status_every: Duration,
@@ -224,6 +238,7 @@ fn main() -> ExitCode {
             db,
             token,
             ui_dir,
+            allow_origins,
             status_every,
             no_notify,
             runtime,
@@ -237,6 +252,7 @@ fn main() -> ExitCode {
                 listen,
                 token,
                 ui_dir,
+                allow_origins,
             }),
         ),
         Command::Feeds { db } => feeds(&db),
@@ -327,8 +343,7 @@ fn run(
     serve: Option<telltale_api::http::ServeOptions>,
 ) -> Result<ExitCode, String> {
     if let Some(s) = &serve {
-        telltale_api::http::check_listen(s.listen, s.token.as_deref())
-            .map_err(|e| e.to_string())?;
+        s.check().map_err(|e| e.to_string())?;
     }
     let file = match config {
         Some(path) => {

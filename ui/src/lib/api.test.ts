@@ -73,6 +73,21 @@ describe('http api', () => {
     expect(init.method).toBe('POST');
   });
 
+  it('marks every state-changing call as its own and sends imports as TOML', async () => {
+    const fetch = vi.fn(async () => jsonResponse({ imported: [], errors: [], notes: [] }));
+    const a = createHttpApi(deps({ fetch: fetch as unknown as typeof globalThis.fetch }));
+    await a.importConfig('[alerts]\nflood_max = 3\n');
+    await a.compactDb();
+    await a.deleteFeed('x');
+    await a.listFeeds();
+    const calls = fetch.mock.calls as unknown as [string, RequestInit][];
+    const headers = calls.map(([, init]) => init.headers as Record<string, string>);
+    expect(calls.map(([, init]) => init.method)).toEqual(['POST', 'POST', 'DELETE', 'GET']);
+    expect(headers[0]!['Content-Type']).toBe('application/toml; charset=utf-8');
+    expect(headers.slice(0, 3).map((h) => h['X-Telltale-Request'])).toEqual(['1', '1', '1']);
+    expect(headers[3]!['X-Telltale-Request']).toBeUndefined();
+  });
+
   it('surfaces API errors as {code, message}', async () => {
     const fetch = vi.fn(async () =>
       jsonResponse({ code: 'invalid_feed', message: 'feed `x`: field `poll.interval` is below 100ms' }, 400),

@@ -147,12 +147,16 @@ export function createHttpApi(deps: HttpDeps): Api {
   async function call(method: string, path: string, body?: { json: unknown } | { text: string }): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (deps.token) headers.Authorization = `Bearer ${deps.token}`;
+    // The server refuses a POST, PUT or DELETE that another page could send
+    // without a CORS preflight (a text/plain body, no body at all): this
+    // header, which pages cannot add across origins unasked, marks ours.
+    if (method !== 'GET' && method !== 'HEAD') headers['X-Telltale-Request'] = '1';
     let payload: string | undefined;
     if (body && 'json' in body) {
       headers['Content-Type'] = 'application/json';
       payload = JSON.stringify(body.json);
     } else if (body) {
-      headers['Content-Type'] = 'text/plain; charset=utf-8';
+      headers['Content-Type'] = 'application/toml; charset=utf-8';
       payload = body.text;
     }
     let res: Response;
