@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "alert_action",
     "alert_history",
     "mute_state",
+    "health",
     "db_stats",
     "compact_db",
     "settings",

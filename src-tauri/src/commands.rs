@@ -17,6 +17,7 @@
 //! | `alert_action` | `{ action }` (an `AlertActionInput`) | `null` |
 //! | `alert_history` | `{ id }` | `AlertHistoryView[]` |
 //! | `mute_state` | – | `MuteView` |
+//! | `health` | – | `HealthView` |
 //! | `db_stats` | – | `DbStatsView` |
 //! | `compact_db` | – | `CompactView` |
 //! | `settings` | – | `SettingsView` |
@@ -154,6 +155,12 @@ pub async fn alert_history(
 #[tauri::command]
 pub async fn mute_state(api: State<'_, Api>) -> Result<MuteView, ApiError> {
     api.mute_state().await
+}
+
+/// The version, and whether Telltale is storing what it receives.
+#[tauri::command]
+pub async fn health(api: State<'_, Api>) -> Result<telltale_api::HealthView, ApiError> {
+    api.health().await
 }
 
 /// Database size and row counts.

@@ -200,6 +200,8 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
             commands::alert_action,
             commands::alert_history,
             commands::mute_state,
+            commands::health,
+            commands::health,
             commands::db_stats,
             commands::compact_db,
             commands::settings,

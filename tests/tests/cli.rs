@@ -268,6 +268,12 @@ url = "ftp://nowhere"
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    // It starts with the storage: the file, and the space left beside it.
+    assert!(text.starts_with("storage: ok: "), "{text}");
+    assert!(
+        text.lines().next().unwrap_or("").contains(" free of "),
+        "{text}"
+    );
     for feed in ["ws", "sse", "poll", "longpoll", "prom"] {
         assert!(
             text.lines()
@@ -432,4 +438,157 @@ fn the_demo_config_from_telltale_sim_is_valid() {
     for t in ["websocket", "sse", "poll", "long_poll"] {
         assert!(stdout.contains(t), "{t} missing from the demo:\n{stdout}");
     }
+}
+
+/// Reads a child's stderr to the end (after it exited).
+fn stderr_of(child: &mut ChildGuard) -> String {
+    let mut text = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut text);
+    }
+    text
+}
+
+#[test]
+fn a_full_disk_is_reported_over_the_api_and_sigterm_still_stops_it() {
+    // A real full disk: a 2 MiB tmpfs, mounted in a private mount namespace
+    // (a user namespace makes that possible without root).
+    let probe = Command::new("unshare")
+        .args(["-rm", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"])
+        .output();
+    if !matches!(&probe, Ok(o) if o.status.success()) {
+        println!("skipped: this machine does not allow a private tmpfs mount ({probe:?})");
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(Sim::start(SimConfig {
+            hosts: 2,
+            rate: 2000.0,
+            incident: None,
+            record: 0,
+            ..Default::default()
+        }))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let cfg = write(
+        dir.path(),
+        "feeds.toml",
+        &format!(
+            "[[feed]]\nname = \"fast\"\ntransport = \"websocket\"\nurl = \"{}/ws?host=host-1\"\n[[feed.metric]]\nname = \"cpu\"\npointer = \"/cpu\"\n",
+            sim.ws_url()
+        ),
+    );
+    let port = telltale_e2e::free_port();
+    let mut child = ChildGuard::spawn(
+        Command::new("unshare")
+            .args([
+                "-rm",
+                "sh",
+                "-c",
+                "mount -t tmpfs -o size=2m tmpfs \"$1\" && shift && exec \"$@\"",
+                "sh",
+            ])
+            .arg(&small)
+            .arg(bin("telltaled"))
+            .args(["serve", "--no-notify", "--status-every", "0", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--db")
+            .arg(small.join("t.db"))
+            .stderr(std::process::Stdio::piped()),
+    );
+    let health = |port: u16| -> Option<serde_json::Value> {
+        let out = Command::new("curl")
+            .args(["-sf", &format!("http://127.0.0.1:{port}/api/health")])
+            .output()
+            .ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    };
+    wait_for("the API to answer", Duration::from_secs(30), || {
+        health(port)
+    });
+    let h = wait_for(
+        "the API to report that storage fails",
+        Duration::from_secs(90),
+        || health(port).filter(|h| h["status"] == "failing"),
+    );
+    assert_eq!(h["storage"]["code"], "disk_full", "{h}");
+    assert!(
+        h["storage"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("full"),
+        "{h}"
+    );
+    // The feed is still live: the monitor is not blind, only unable to store.
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{port}/api/feeds")])
+        .output()
+        .unwrap();
+    let feeds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(feeds[0]["state"]["state"], "live", "{feeds}");
+
+    // SIGTERM still stops it, within its limit, saying what it could not store.
+    let sent = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = wait_for("telltaled to exit", Duration::from_secs(20), || {
+        child.0.try_wait().ok().flatten()
+    });
+    let took = sent.elapsed();
+    let stderr = stderr_of(&mut child);
+    assert!(took < Duration::from_secs(12), "took {took:?}\n{stderr}");
+    assert!(
+        exit.code().is_some(),
+        "killed by a signal: {exit:?}\n{stderr}"
+    );
+    assert!(stderr.contains("is full"), "{stderr}");
+    rt.block_on(sim.shutdown());
+}
+
+#[test]
+fn a_crashed_pipeline_makes_telltaled_exit_non_zero() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = rt
+        .block_on(Sim::start(SimConfig {
+            hosts: 1,
+            rate: 10.0,
+            incident: None,
+            ..Default::default()
+        }))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "feeds.toml",
+        &format!(
+            "[[feed]]\nname = \"boom\"\ntransport = \"websocket\"\nurl = \"{}/ws?host=host-1\"\n",
+            sim.ws_url()
+        ),
+    );
+    let mut child = ChildGuard::spawn(
+        Command::new(bin("telltaled"))
+            .args(["run", "--no-notify", "--status-every", "0", "--config"])
+            .arg(&cfg)
+            .arg("--db")
+            .arg(dir.path().join("t.db"))
+            // Debug builds only: the pipeline panics on this feed's first message.
+            .env("TELLTALE_FAULT_PANIC_FEED", "boom")
+            .stderr(std::process::Stdio::piped()),
+    );
+    let exit = wait_for("telltaled to exit", Duration::from_secs(30), || {
+        child.0.try_wait().ok().flatten()
+    });
+    let stderr = stderr_of(&mut child);
+    assert_eq!(exit.code(), Some(70), "{stderr}");
+    assert!(stderr.contains("the ingest pipeline crashed"), "{stderr}");
+    assert!(stderr.contains("restart telltaled"), "{stderr}");
+    rt.block_on(sim.shutdown());
 }

@@ -337,6 +337,7 @@ fn router(state: AppState, ui: Option<Arc<ui_files::UiFiles>>) -> Router {
         .route("/alerts/{id}/history", get(alert_history))
         .route("/alerts/actions", axum::routing::post(alert_action))
         .route("/mute", get(mute_state))
+        .route("/health", get(health))
         .route("/db/stats", get(db_stats))
         .route("/db/compact", axum::routing::post(compact_db))
         .route("/settings", get(get_settings).put(put_settings))
@@ -675,6 +676,10 @@ async fn alert_action(
 
 async fn mute_state(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(st.api.mute_state().await?))
+}
+
+async fn health(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(st.api.health().await?))
 }
 
 async fn db_stats(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {

@@ -22,6 +22,7 @@
 
 mod api;
 mod error;
+pub mod health;
 pub mod http;
 pub mod input;
 pub mod live;
@@ -32,6 +33,7 @@ pub mod views;
 
 pub use api::{Api, MAX_EVENTS_PAGE, MAX_POINTS, MAX_TIMELINE};
 pub use error::ApiError;
+pub use health::{HealthView, StorageHealthView};
 pub use input::AlertActionInput;
 pub use live::LiveStream;
 pub use probe::{

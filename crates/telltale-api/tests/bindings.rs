@@ -31,6 +31,7 @@ fn export_all_into(cfg: &Config) {
         FeedDetail,
         FeedOriginView,
         FeedView,
+        HealthView,
         ImportErrorView,
         ImportReport,
         LiveBatchView,

@@ -57,6 +57,7 @@ mod readers;
 mod retention;
 mod rollup;
 pub mod schema;
+mod space;
 mod writer;
 
 pub use batch::{AlertHistoryRow, AlertRow, EventRow, Labels, SampleRow, TimelineRow, WriteBatch};
@@ -69,6 +70,7 @@ pub use query::{
 };
 pub use retention::RetentionReport;
 pub use rollup::{bucket_start, Tier, HOUR_US, MINUTE_US};
+pub use space::{disk_space, DiskSpace, NEARLY_FULL};
 
 use readers::Readers;
 use retention::Coverage;

@@ -360,7 +360,7 @@ fn run(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let store = open_store(db, Default::default())?;
         // Stored settings (the GUI's), with the keys the file gives on top.
         let settings = store
@@ -372,6 +372,7 @@ fn run(
             EngineOptions {
                 alerts: settings.alerts,
                 notifier,
+                panic_on_feed: fault_injection(),
                 ..Default::default()
             },
         )
@@ -413,26 +414,86 @@ fn run(
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    print_status(&engine.feeds().await);
+                    print_status(&engine.feeds().await, &engine.health());
                 }
             })
         });
-        wait_for_signal().await;
+        let fatal = tokio::select! {
+            _ = wait_for_signal() => None,
+            what = wait_fatal(engine.fatal()) => Some(what),
+        };
         tracing::info!("stopping: flushing to disk…");
         if let Some(t) = status_task {
             t.abort();
         }
-        if let Some((stop, task)) = server {
-            let _ = stop.send(());
-            if let Ok(Err(e)) = task.await {
-                tracing::warn!("{e}");
+        let committed = engine.store().committed_events();
+        let stopping = async {
+            if let Some((stop, task)) = server {
+                let _ = stop.send(());
+                if let Ok(Err(e)) = task.await {
+                    tracing::warn!("{e}");
+                }
             }
+            engine.shutdown().await
+        };
+        let code = match tokio::time::timeout(SHUTDOWN_LIMIT, stopping).await {
+            Ok(Ok(())) => {
+                let n = *committed.borrow();
+                tracing::info!("stopped cleanly ({n} events committed this run)");
+                ExitCode::SUCCESS
+            }
+            Ok(Err(e)) => {
+                tracing::error!("stopped, but not everything received could be stored: {e}");
+                ExitCode::FAILURE
+            }
+            Err(_) => {
+                tracing::error!(
+                    "stopping took longer than {SHUTDOWN_LIMIT:?}; exiting with what is committed"
+                );
+                ExitCode::FAILURE
+            }
+        };
+        if let Some(what) = fatal {
+            tracing::error!(
+                "exiting because {what}; restart telltaled (a service manager does it for you)"
+            );
+            return Ok(ExitCode::from(EXIT_FATAL));
         }
-        let committed = *engine.store().committed_events().borrow();
-        engine.shutdown().await.map_err(|e| e.to_string())?;
-        tracing::info!("stopped cleanly ({committed} events committed this run)");
-        Ok(ExitCode::SUCCESS)
-    })
+        Ok(code)
+    });
+    // Blocking store calls still running (bounded by their own limits) are
+    // not waited for: the process ends within its shutdown limit.
+    rt.shutdown_timeout(Duration::from_millis(500));
+    result
+}
+
+/// How long stopping may take after SIGTERM or Ctrl-C before the process
+/// exits with what is committed.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(9);
+/// The exit code when the engine failed beyond repair (EX_SOFTWARE).
+const EXIT_FATAL: u8 = 70;
+
+/// Resolves when the engine reports a fatal failure.
+async fn wait_fatal(mut fatal: tokio::sync::watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(what) = fatal.borrow_and_update().clone() {
+            return what;
+        }
+        if fatal.changed().await.is_err() {
+            // The engine is gone without saying why: wait for a signal.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Debug builds only: `TELLTALE_FAULT_PANIC_FEED=<feed>` makes the pipeline
+/// panic on that feed's first message, for the end-to-end test of a crash.
+fn fault_injection() -> Option<String> {
+    if cfg!(debug_assertions) {
+        std::env::var("TELLTALE_FAULT_PANIC_FEED").ok()
+    } else {
+        None
+    }
 }
 
 type Replies = std::sync::mpsc::Receiver<telltale_alerts::desktop::ActionReply>;
@@ -512,9 +573,22 @@ async fn wait_for_signal() {
     }
 }
 
-fn print_status(feeds: &[telltale_engine::FeedStatus]) {
+fn print_status(feeds: &[telltale_engine::FeedStatus], health: &telltale_engine::EngineHealth) {
     let now = Timestamp::now();
     let mut out = String::new();
+    if let Some(what) = &health.fatal {
+        out.push_str(&format!("\nENGINE STOPPED: {what}\n"));
+    }
+    if let Some(f) = &health.store.failure {
+        out.push_str(&format!(
+            "\nSTORAGE FAILING ({}) for {:.0}s, {} rows held, {} not stored: {}\n",
+            f.code,
+            now.since(f.since).as_secs_f64(),
+            f.held_rows,
+            health.store.shed_rows,
+            f.message
+        ));
+    }
     out.push_str(&format!(
         "\n{:<22} {:<10} {:<11} {:>8} {:>7} {:>6} {:>10}  {}\n",
         "FEED", "TRANSPORT", "STATE", "MSGS", "MSG/S", "RECON", "LAST", "STATUS"
@@ -546,6 +620,7 @@ fn print_status(feeds: &[telltale_engine::FeedStatus]) {
 
 fn feeds(db: &Path) -> Result<ExitCode, String> {
     let store = open_store(db, Default::default())?;
+    print_storage(&store);
     let rows = export::feed_summaries(&store)?;
     println!(
         "{:<22} {:<10} {:<8} {:<11} {:>9}  {:<24}  URL",
@@ -558,6 +633,49 @@ fn feeds(db: &Path) -> Result<ExitCode, String> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The database's size and the free space beside it; a nearly full disk is
+/// called out, as the process writing to it cannot store anything then.
+fn print_storage(store: &Store) {
+    let size = store
+        .db_stats()
+        .map(|s| s.file_bytes + s.wal_bytes)
+        .unwrap_or(0);
+    match telltale_store::disk_space(store.path()) {
+        Some(space) if space.free < telltale_store::NEARLY_FULL => {
+            println!(
+                "storage: FULL: {} ({}) has {} free on its disk; Telltale cannot store data there. Free some space, or shorten retention (Settings → Storage, or [store] in the config)\n",
+                store.path().display(),
+                bytes(size),
+                bytes(space.free)
+            );
+        }
+        Some(space) => println!(
+            "storage: ok: {} ({}), {} free of {}\n",
+            store.path().display(),
+            bytes(size),
+            bytes(space.free),
+            bytes(space.total)
+        ),
+        None => println!("storage: {} ({})\n", store.path().display(), bytes(size)),
+    }
+}
+
+/// `12.3 MiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 fn snooze(

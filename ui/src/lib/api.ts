@@ -9,6 +9,7 @@ import type {
   AlertHistoryEntry,
   ApiError,
   DbStats,
+  ServerHealth,
   EventPage,
   Feed,
   FeedConfig,
@@ -94,6 +95,8 @@ export interface Api {
   alertHistory(id: number): Promise<AlertHistoryEntry[]>;
   alertAction(action: AlertAction): Promise<void>;
   muteState(): Promise<MuteState>;
+  /** The version, and whether Telltale is storing what it receives. */
+  health(): Promise<ServerHealth>;
   dbStats(): Promise<DbStats>;
   /** Runs retention now and gives free pages back to the file system. */
   compactDb(): Promise<CompactReport>;
@@ -277,6 +280,7 @@ export function createHttpApi(deps: HttpDeps): Api {
       await call('POST', '/alerts/actions', { json: action });
     },
     muteState: () => json<MuteState>('GET', '/mute'),
+    health: () => json<ServerHealth>('GET', '/health'),
     dbStats: () => json<DbStats>('GET', '/db/stats'),
     compactDb: () => json<CompactReport>('POST', '/db/compact'),
     settings: () => json<Settings>('GET', '/settings'),
@@ -329,6 +333,7 @@ export function createTauriApi(): Api {
     alertHistory: (id) => invoke('alert_history', { id }),
     alertAction: (action) => invoke('alert_action', { action }),
     muteState: () => invoke('mute_state'),
+    health: () => invoke('health'),
     dbStats: () => invoke('db_stats'),
     compactDb: () => invoke('compact_db'),
     settings: () => invoke('settings'),

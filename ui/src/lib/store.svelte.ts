@@ -4,7 +4,7 @@
 import { api, toApiError, type LiveStatus } from './api';
 import { seriesKey } from './chartdata';
 import { healthOf, type Health } from './status';
-import type { Alert, ApiError, ConnState, Feed, LiveBatch, LiveMessage, MuteState } from './types';
+import type { Alert, ApiError, ConnState, Feed, LiveBatch, LiveMessage, MuteState, ServerHealth } from './types';
 
 /** Numbers a poll records about itself; a sparkline prefers the payload's own metrics. */
 const TRANSPORT_METRICS = new Set(['http_status', 'response_ms', 'up']);
@@ -30,6 +30,8 @@ class Store {
   feeds = $state.raw<Feed[]>([]);
   alerts = $state.raw<Alert[]>([]);
   mute = $state.raw<MuteState | null>(null);
+  /** Whether Telltale is storing what it receives (shown in the header). */
+  health = $state.raw<ServerHealth | null>(null);
   loaded = $state(false);
   error = $state.raw<ApiError | null>(null);
   liveStatus = $state.raw<LiveStatus>({ state: 'connecting' });
@@ -70,10 +72,16 @@ class Store {
 
   async refresh(): Promise<void> {
     try {
-      const [feeds, alerts, mute] = await Promise.all([api().listFeeds(), api().alerts(), api().muteState()]);
+      const [feeds, alerts, mute, health] = await Promise.all([
+        api().listFeeds(),
+        api().alerts(),
+        api().muteState(),
+        api().health(),
+      ]);
       this.feeds = feeds;
       this.alerts = alerts;
       this.mute = mute;
+      this.health = health;
       this.error = null;
       for (const f of feeds) {
         const l = this.liveOf(f.id);

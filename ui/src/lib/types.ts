@@ -23,6 +23,7 @@ export type { PhaseView as Phase } from './bindings/PhaseView';
 export type { Severity } from './bindings/Severity';
 export type { MuteView as MuteState } from './bindings/MuteView';
 export type { DbStatsView as DbStats } from './bindings/DbStatsView';
+export type { HealthView as ServerHealth } from './bindings/HealthView';
 export type { ImportReport } from './bindings/ImportReport';
 export type { ProbeInput } from './bindings/ProbeInput';
 export type { ProbeReport } from './bindings/ProbeReport';
