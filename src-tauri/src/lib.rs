@@ -312,11 +312,28 @@ fn start_engine<R: Runtime>(
         tracing::info!("Telltale running on {} with {n} feed(s)", db.display());
         Ok::<_, telltale_engine::EngineError>(engine)
     })?;
+    exit_when_fatal(app.clone(), &engine);
     let api = Api::new(engine);
     if let Some(replies) = replies {
         bridge_replies(replies, app.clone(), api.clone());
     }
     Ok(api)
+}
+
+/// A crashed pipeline or a stopped writer leaves the app blind: after the
+/// engine's notification, exit non-zero (70) rather than look alive.
+fn exit_when_fatal<R: Runtime>(app: tauri::AppHandle<R>, engine: &Engine) {
+    let mut fatal = engine.fatal();
+    tauri::async_runtime::spawn(async move {
+        let what = match fatal.wait_for(|f| f.is_some()).await {
+            Ok(f) => f.clone().unwrap_or_default(),
+            Err(_) => return,
+        };
+        tracing::error!("Telltale stops: {what}; start it again");
+        // Leave a moment for the notification to be shown.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        app.exit(70);
+    });
 }
 
 type Replies = std::sync::mpsc::Receiver<telltale_alerts::desktop::ActionReply>;

@@ -1,5 +1,6 @@
-//! The tray lamp: its colour and tooltip show the worst state (red: alerts
-//! firing, amber: feeds not live, green: all live, grey: no feeds), its
+//! The tray lamp: its colour and tooltip show the worst state (dark red:
+//! Telltale cannot store data or stopped, red: alerts firing, amber: feeds
+//! not live, green: all live, grey: no feeds), its
 //! label the number of firing alerts (where the tray host shows labels, as
 //! AppIndicator hosts on Linux do; tooltips are not shown there), and its
 //! menu shows the window, mutes notifications or quits.
@@ -26,6 +27,8 @@ enum Level {
     Ok,
     Degraded,
     Firing,
+    /// Telltale itself cannot store data, or stopped.
+    Failing,
 }
 
 impl Level {
@@ -35,6 +38,7 @@ impl Level {
             Level::Ok => [0x2e, 0xcc, 0x71],
             Level::Degraded => [0xf5, 0xa6, 0x23],
             Level::Firing => [0xe7, 0x4c, 0x3c],
+            Level::Failing => [0x9b, 0x1c, 0x1c],
         }
     }
 }
@@ -153,6 +157,7 @@ fn summarize(
     alerts: &[telltale_api::AlertView],
     feeds: &[telltale_api::FeedView],
     muted: bool,
+    health: Option<&telltale_api::HealthView>,
 ) -> (Level, String, usize) {
     let firing = alerts
         .iter()
@@ -165,7 +170,20 @@ fn summarize(
         .count();
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let (level, text) = if firing > 0 {
+    let failing = health.and_then(|h| match h.status.as_str() {
+        "fatal" => Some(format!(
+            "STOPPED: {}",
+            h.fatal.as_deref().unwrap_or("the engine failed")
+        )),
+        "failing" => Some(format!(
+            "NOT STORING DATA: {}",
+            h.storage.code.as_deref().unwrap_or("write error").replace('_', " ")
+        )),
+        _ => None,
+    });
+    let (level, text) = if let Some(text) = failing {
+        (Level::Failing, text)
+    } else if firing > 0 {
         let mut t = format!("{} firing", plural(firing, "alert", "alerts"));
         if not_live > 0 {
             t.push_str(&format!(", {} not live", plural(not_live, "feed", "feeds")));
@@ -197,7 +215,8 @@ async fn refresh<R: Runtime>(app: &AppHandle<R>, api: &Api, shown: &mut Option<L
         return true;
     };
     let muted = api.mute_state().await.map(|m| m.muted).unwrap_or(false);
-    let (level, tooltip, firing) = summarize(&alerts, &feeds, muted);
+    let health = api.health().await.ok();
+    let (level, tooltip, firing) = summarize(&alerts, &feeds, muted, health.as_ref());
     apply(&tray, level, &tooltip, firing, shown);
     true
 }
@@ -242,11 +261,41 @@ mod tests {
 
     #[test]
     fn no_feeds_is_idle() {
-        let (level, text, firing) = summarize(&[], &[], false);
+        let (level, text, firing) = summarize(&[], &[], false, None);
         assert_eq!(level, Level::Idle);
         assert_eq!(text, "Telltale — no feeds");
         assert_eq!(firing, 0);
-        let (_, muted, _) = summarize(&[], &[], true);
+        let (_, muted, _) = summarize(&[], &[], true, None);
         assert!(muted.ends_with("(notifications muted)"), "{muted}");
+    }
+
+    #[test]
+    fn storage_that_fails_outranks_everything() {
+        let health = telltale_api::HealthView {
+            version: "0".into(),
+            status: "failing".into(),
+            storage: telltale_api::StorageHealthView {
+                ok: false,
+                code: Some("disk_full".into()),
+                message: Some("the disk is full".into()),
+                since: Some(0),
+                attempts: 3,
+                held_rows: 10,
+                shed_rows: 0,
+                discarded_rows: 0,
+            },
+            fatal: None,
+        };
+        let (level, text, _) = summarize(&[], &[], false, Some(&health));
+        assert_eq!(level, Level::Failing);
+        assert_eq!(text, "Telltale — NOT STORING DATA: disk full");
+        let fatal = telltale_api::HealthView {
+            status: "fatal".into(),
+            fatal: Some("the ingest pipeline crashed".into()),
+            ..health
+        };
+        let (level, text, _) = summarize(&[], &[], false, Some(&fatal));
+        assert_eq!(level, Level::Failing);
+        assert!(text.contains("STOPPED: the ingest pipeline crashed"), "{text}");
     }
 }
