@@ -177,7 +177,11 @@ fn summarize(
         )),
         "failing" => Some(format!(
             "NOT STORING DATA: {}",
-            h.storage.code.as_deref().unwrap_or("write error").replace('_', " ")
+            h.storage
+                .code
+                .as_deref()
+                .unwrap_or("write error")
+                .replace('_', " ")
         )),
         _ => None,
     });
@@ -296,6 +300,9 @@ mod tests {
         };
         let (level, text, _) = summarize(&[], &[], false, Some(&fatal));
         assert_eq!(level, Level::Failing);
-        assert!(text.contains("STOPPED: the ingest pipeline crashed"), "{text}");
+        assert!(
+            text.contains("STOPPED: the ingest pipeline crashed"),
+            "{text}"
+        );
     }
 }

@@ -168,7 +168,7 @@ pub async fn probe(cfg: FeedConfig, limits: &ProbeLimits) -> Result<ProbeReport,
                                     value: s.value,
                                 })
                                 .collect(),
-                            e.problems,
+                            e.problems.into_iter().map(|p| p.message).collect(),
                         )
                     }
                     None => (Vec::new(), Vec::new()),

@@ -14,6 +14,7 @@ pub mod alerting;
 pub mod health;
 pub mod live;
 mod pipeline;
+mod problems;
 pub mod registry;
 
 pub use alerting::AlertAction;

@@ -6,10 +6,10 @@
 //! step rather than one message at a time.
 
 use crate::live::{LiveBatch, LiveEvent, LiveSample, LiveState};
+use crate::problems::ProblemLimiter;
 use crate::registry::Shared;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 use telltale_model::message::FeedIssue;
 use telltale_model::{ConnState, RawMessage, SourceEvent, Timestamp};
 use telltale_sources::Ingest;
@@ -20,8 +20,6 @@ use tokio::sync::{broadcast, mpsc};
 const MAX_STEP: usize = 8192;
 /// Live payload text is capped at this many bytes.
 const LIVE_DATA_CAP: usize = 8 * 1024;
-/// The same extraction problem is recorded at most once per this window.
-const PROBLEM_WINDOW: Duration = Duration::from_secs(60);
 
 pub(crate) struct Pipeline {
     pub rx: mpsc::Receiver<Ingest>,
@@ -36,7 +34,7 @@ impl Pipeline {
     /// Runs until every sender is gone, then flushes.
     pub async fn run(mut self) {
         let mut buf = Vec::with_capacity(MAX_STEP);
-        let mut problems: HashMap<(i64, String), (Timestamp, u64)> = HashMap::new();
+        let mut problems = ProblemLimiter::default();
         let empty_labels = Arc::new(BTreeMap::new());
         loop {
             buf.clear();
@@ -47,6 +45,7 @@ impl Pipeline {
             let mut live = LiveBatch::default();
             let mut alert_inputs = Vec::new();
             let feeds = self.shared.runtime_snapshot();
+            problems.prune(&feeds, Timestamp::now());
             for ingest in buf.drain(..) {
                 let Some(feed) = feeds.get(&ingest.feed_id) else {
                     continue; // removed while its last reports were in flight
@@ -135,7 +134,7 @@ impl Pipeline {
         m: RawMessage,
         batch: &mut WriteBatch,
         live: &mut LiveBatch,
-        problems: &mut HashMap<(i64, String), (Timestamp, u64)>,
+        problems: &mut ProblemLimiter,
         empty_labels: &Arc<BTreeMap<String, String>>,
         alert_inputs: &mut Vec<AlertInput>,
     ) {
@@ -192,18 +191,7 @@ impl Pipeline {
             self.shared.set_health(feed.id, h);
         }
         for p in x.problems {
-            let key_text: String = p.chars().take_while(|c| *c != '(').take(60).collect();
-            let key = (feed.id, key_text);
-            let now = m.received_at;
-            let entry = problems.entry(key).or_insert((Timestamp(0), 0));
-            if now.since(entry.0) >= PROBLEM_WINDOW {
-                let suppressed = entry.1;
-                *entry = (now, 0);
-                let message = if suppressed > 0 {
-                    format!("{p} ({suppressed} more like this in the last minute)")
-                } else {
-                    p
-                };
+            if let Some(message) = problems.admit(feed.id, p, m.received_at) {
                 self.issue(
                     feed.id,
                     &feed.name,
@@ -214,8 +202,6 @@ impl Pipeline {
                     batch,
                     live,
                 );
-            } else {
-                entry.1 += 1;
             }
         }
         // A 304 "unchanged" poll carries only transport metrics: no event row.

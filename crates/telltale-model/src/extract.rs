@@ -37,7 +37,45 @@ pub struct Extraction {
     /// The status verdict, when the feed has a status rule.
     pub health: Option<Health>,
     /// Problems worth telling the operator about (malformed payload, missing field).
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// One problem with a payload. Its [`Problem::key`] names the rule and the
+/// kind of problem, never a value from the payload, so that rate limits
+/// hold however the payload varies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The rule concerned: `payload`, `status` or `metric <name>`.
+    pub rule: String,
+    /// `malformed`, `missing`, `not_a_number` or `no_match`.
+    pub kind: &'static str,
+    /// What to tell the operator.
+    pub message: String,
+}
+
+impl Problem {
+    fn new(rule: impl Into<String>, kind: &'static str, message: String) -> Problem {
+        Problem {
+            rule: rule.into(),
+            kind,
+            message,
+        }
+    }
+
+    fn metric(name: &str, kind: &'static str, message: String) -> Problem {
+        Problem::new(format!("metric {name}"), kind, message)
+    }
+
+    /// `rule/kind`: what rate limits count by.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.rule, self.kind)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -179,9 +217,9 @@ impl Extractor {
         let doc: serde_json::Value = match parsed {
             Ok(v) => v,
             Err(e) => {
-                out.problems.push(format!(
+                out.problems.push(Problem::new("payload", "malformed", format!(
                     "malformed payload: expected JSON ({e}); it was stored as text. Set `format = \"text\"` if this feed is not JSON"
-                ));
+                )));
                 return;
             }
         };
@@ -199,13 +237,16 @@ impl Extractor {
                             labels: BTreeMap::new(),
                             value,
                         }),
-                        None => out.problems.push(format!(
-                            "metric `{name}`: `{pointer}` is {}, not a number",
-                            short(v)
+                        None => out.problems.push(Problem::metric(
+                            name,
+                            "not_a_number",
+                            format!("metric `{name}`: `{pointer}` is {}, not a number", short(v)),
                         )),
                     },
-                    None => out.problems.push(format!(
-                        "metric `{name}`: `{pointer}` is not in the payload"
+                    None => out.problems.push(Problem::metric(
+                        name,
+                        "missing",
+                        format!("metric `{name}`: `{pointer}` is not in the payload"),
                     )),
                 }
             }
@@ -215,8 +256,11 @@ impl Extractor {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(v) => v.to_string(),
                 None => {
-                    out.problems
-                        .push(format!("status: `{p}` is not in the payload"));
+                    out.problems.push(Problem::new(
+                        "status",
+                        "missing",
+                        format!("status: `{p}` is not in the payload"),
+                    ));
                     return;
                 }
             };
@@ -229,9 +273,13 @@ impl Extractor {
         let text = String::from_utf8_lossy(&msg.data);
         let (samples, errors) = prometheus::parse(&text);
         if let Some(e) = errors.first() {
-            out.problems.push(format!(
-                "malformed Prometheus text ({} bad lines; first: {e})",
-                errors.len()
+            out.problems.push(Problem::new(
+                "payload",
+                "malformed",
+                format!(
+                    "malformed Prometheus text ({} bad lines; first: {e})",
+                    errors.len()
+                ),
             ));
         }
         for r in &self.rules {
@@ -253,8 +301,10 @@ impl Extractor {
                     }
                 }
                 if !found {
-                    out.problems.push(format!(
-                        "metric `{name}`: no `{family}` sample matches the labels"
+                    out.problems.push(Problem::metric(
+                        name,
+                        "no_match",
+                        format!("metric `{name}`: no `{family}` sample matches the labels"),
                     ));
                 }
             }
@@ -275,9 +325,13 @@ impl Extractor {
                         labels: BTreeMap::new(),
                         value,
                     }),
-                    Some(Err(_)) => out.problems.push(format!(
-                        "metric `{name}`: captured `{}`, which is not a number",
-                        captured.unwrap_or_default()
+                    Some(Err(_)) => out.problems.push(Problem::metric(
+                        name,
+                        "not_a_number",
+                        format!(
+                            "metric `{name}`: captured `{}`, which is not a number",
+                            captured.unwrap_or_default()
+                        ),
                     )),
                     None => {}
                 }
@@ -593,7 +647,7 @@ mod tests {
             .unwrap()
             .extract(&msg("this is {not json"));
         assert!(out.samples.is_empty());
-        assert!(out.problems[0].contains("malformed payload"));
+        assert!(out.problems[0].message.contains("malformed payload"));
     }
 
     #[test]
