@@ -173,15 +173,9 @@ impl ConfigFile {
         };
         if let Some(allow) = root.allow_env {
             let line = line_of(text, allow.span().start);
-            match crate::secret::allow_env_names(allow.into_inner()) {
+            match crate::secret::allow_env_names(file, line, allow.into_inner()) {
                 Ok(names) => out.allow_env = names,
-                Err(message) => out.errors.push(ConfigError {
-                    file: file.into(),
-                    line: Some(line),
-                    feed: None,
-                    field: Some("allow_env".into()),
-                    message,
-                }),
+                Err(e) => out.errors.push(e),
             }
         }
         if let Some(store) = root.store {
@@ -367,6 +361,8 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             "is empty: give the feed a unique name".into(),
         ));
     }
+    // Messages quote the URL masked: errors never echo a password.
+    use crate::secret::redact_url;
     let schemes: &[&str] = match feed.transport {
         TransportKind::Websocket => &["ws", "wss"],
         _ => &["http", "https"],
@@ -374,7 +370,10 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     match url::Url::parse(&feed.url) {
         Ok(u) if schemes.contains(&u.scheme()) => {
             if u.host_str().is_none_or(str::is_empty) {
-                p.push(("url".into(), format!("`{}` has no host", feed.url)));
+                p.push((
+                    "url".into(),
+                    format!("`{}` has no host", redact_url(&feed.url)),
+                ));
             }
         }
         Ok(u) => p.push((
@@ -394,7 +393,8 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             "url".into(),
             format!(
                 "`{}` is not a valid URL ({e}); write e.g. `{}://127.0.0.1:8080/path`",
-                feed.url, schemes[0]
+                redact_url(&feed.url),
+                schemes[0]
             ),
         )),
     }

@@ -15,6 +15,7 @@
 //! Any other reference is refused with a message that names the variable
 //! and says how to allow it.
 
+use crate::ConfigError;
 use std::collections::BTreeSet;
 use std::sync::RwLock;
 
@@ -88,18 +89,34 @@ pub fn refused_ref(value: &str, allowed: impl Fn(&str) -> bool) -> Option<String
         .map(refusal)
 }
 
-/// The names of a top-level `allow_env` array, or what is wrong with it.
-pub fn allow_env_names(value: toml::Value) -> Result<Vec<String>, String> {
+/// The names of a config file's top-level `allow_env` array (at `line` of
+/// `file`), or a [`ConfigError`] saying what is wrong with it.
+pub fn allow_env_names(
+    file: &str,
+    line: usize,
+    value: toml::Value,
+) -> Result<Vec<String>, ConfigError> {
+    let err = |message: String| ConfigError {
+        file: file.into(),
+        line: Some(line),
+        feed: None,
+        field: Some("allow_env".into()),
+        message,
+    };
     let hint = "must be a list of environment variable names, e.g. allow_env = [\"API_TOKEN\"]";
     let toml::Value::Array(items) = value else {
-        return Err(hint.into());
+        return Err(err(hint.into()));
     };
     let mut names = Vec::with_capacity(items.len());
     for item in items {
         match item.as_str() {
             Some(n) if is_env_name(n) => names.push(n.to_string()),
-            Some(n) => return Err(format!("has `{n}`, which is not a variable name: {hint}")),
-            None => return Err(hint.into()),
+            Some(n) => {
+                return Err(err(format!(
+                    "has `{n}`, which is not a variable name: {hint}"
+                )))
+            }
+            None => return Err(err(hint.into())),
         }
     }
     Ok(names)

@@ -315,6 +315,18 @@ mod tests {
     }
 
     #[test]
+    fn config_errors_do_not_echo_url_passwords() {
+        use crate::{FeedConfig, TransportKind};
+        for url in ["http://u:hunter2@[bad/x", "http://u:hunter2@/x?token=t0k"] {
+            let f = FeedConfig::new("f", TransportKind::Poll, url);
+            let problems = crate::config::validate_feed(&f);
+            let text = format!("{problems:?}");
+            assert!(text.contains("url"), "{text}");
+            assert!(!text.contains("hunter2") && !text.contains("t0k"), "{text}");
+        }
+    }
+
+    #[test]
     fn origins_compare_scheme_host_and_port() {
         assert!(same_origin(
             "https://H.example/a",
