@@ -218,3 +218,76 @@ async fn only_allowed_environment_variables_are_accepted() {
         .await;
     assert_eq!(status, 200, "{view}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_origin_is_on_the_timeline_and_gets_no_secrets() {
+    let h = Harness::start().await;
+    let other = sim().await;
+    // The feed's own server answers every poll with a redirect to the
+    // simulator, another origin (another port).
+    let target = format!("{}/poll/host-1", other.base_url());
+    let app = axum::Router::new().route(
+        "/moved",
+        axum::routing::get(move || {
+            let target = target.clone();
+            async move {
+                (
+                    axum::http::StatusCode::MOVED_PERMANENTLY,
+                    [("location", target)],
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let home = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let feed = json!({
+        "name": "moved",
+        "transport": "poll",
+        "url": format!("http://{home}/moved"),
+        "headers": {"Authorization": "Bearer s3cret-token", "X-Api-Key": "k3y-value"},
+        "poll": {"interval": "200ms"},
+    });
+    let (status, view) = h.send(reqwest::Method::POST, "/api/feeds", &feed).await;
+    assert_eq!(status, 200, "{view}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let entry = loop {
+        let (_, timeline) = h
+            .send(
+                reqwest::Method::GET,
+                "/api/feeds/moved/timeline",
+                &Value::Null,
+            )
+            .await;
+        let found = timeline["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["kind"] == "redirect")
+            .cloned();
+        if let Some(e) = found {
+            break e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no redirect on the timeline: {timeline}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let detail = entry["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("HTTP 301") && detail.contains("another origin"),
+        "{entry}"
+    );
+    let sent = other.requests("/poll");
+    assert!(!sent.is_empty());
+    for r in &sent {
+        assert!(
+            r.header("x-api-key").is_none() && r.header("authorization").is_none(),
+            "a secret followed the redirect: {r:?}"
+        );
+    }
+}
