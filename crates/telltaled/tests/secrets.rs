@@ -1,5 +1,6 @@
-//! `telltaled export-config` against a real database file: it must mask
-//! what the API export masks.
+//! The command line and secrets: `telltaled export-config` masks what the
+//! API export masks, and `telltaled check` refuses `${VAR}` references the
+//! config file does not allow.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -44,4 +45,32 @@ fn export_config_masks_url_credentials_and_secret_headers() {
     );
     assert!(text.contains("application/json"), "{text}");
     assert!(text.contains("Bearer ${TELLTALE_SECRET_T}"), "{text}");
+}
+
+#[test]
+fn check_refuses_variables_the_file_does_not_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = "[[feed]]\nname = \"api\"\ntransport = \"sse\"\nurl = \"http://127.0.0.1:9/x\"\nheaders = { X-Api-Key = \"${HOME}\" }\n";
+    let check = |text: &str| {
+        let path = dir.path().join("feeds.toml");
+        std::fs::write(&path, text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_telltaled"))
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let out = check(feed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("api") && stderr.contains("headers.X-Api-Key") && stderr.contains("`HOME`"),
+        "{stderr}"
+    );
+    let out = check(&format!("allow_env = [\"HOME\"]\n\n{feed}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
