@@ -144,7 +144,7 @@ impl Redirects {
             }
             hops.push(if other_origin {
                 format!(
-                    "HTTP {} to {shown} (another origin: the feed's headers were not sent there)",
+                    "HTTP {} to {shown} (another origin: the feed's headers were not sent there; if the feed moved, point it at the new URL)",
                     status.as_u16()
                 )
             } else {
