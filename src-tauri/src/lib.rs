@@ -282,7 +282,8 @@ fn start_engine<R: Runtime>(
         None => app.path().app_data_dir()?.join("telltale.db"),
     };
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        // 0700: the database holds the feeds' secrets.
+        telltale_store::create_private_dir(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let store = Store::open_with(

@@ -192,7 +192,7 @@ url = "ftp://nowhere"
     assert!(!text.contains("s3cret"), "{text}");
     assert!(text.contains("Authorization = \"Bearer ••••••\""), "{text}");
     assert!(
-        text.contains("1 header value(s) held a literal secret"),
+        text.contains("1 header value(s) or URL(s) held a literal secret"),
         "{text}"
     );
 

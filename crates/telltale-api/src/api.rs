@@ -112,8 +112,10 @@ impl Api {
     /// once (a changed feed reconnects, a disabled one stops).
     ///
     /// Header values that are still the mask (`••••••` or `Bearer ••••••`)
-    /// and a URL with redacted credentials keep the stored secret. Invalid
-    /// configs fail with `invalid_feed` naming the field.
+    /// and masked URL credentials or query values keep the stored secret,
+    /// as long as the URL keeps the stored scheme, host and port. Invalid
+    /// configs (and `${VAR}` references this process may not expand) fail
+    /// with `invalid_feed` naming the field.
     pub async fn upsert_feed(&self, mut cfg: FeedConfig) -> Result<FeedView, ApiError> {
         let name = cfg.name.clone();
         let existing = {
@@ -390,9 +392,12 @@ impl Api {
     /// The stored feeds as a config file (TOML).
     ///
     /// `${VAR}` references are kept as written. Literal secrets are not:
-    /// sensitive header values become `••••••` (keeping a scheme such as
-    /// `Bearer ••••••`) and URL credentials `••••••@`. Importing the file
-    /// again keeps the stored secrets behind those masks.
+    /// header values become `••••••` (keeping a scheme such as
+    /// `Bearer ••••••`) unless the header is on the short non-secret list
+    /// (`Accept`, `Content-Type`, `User-Agent`…), URL credentials become
+    /// `••••••@` and sensitive query values `token=••••••`. Importing the
+    /// file again keeps the stored secrets behind those masks (for the same
+    /// scheme, host and port only).
     pub async fn export_config(&self) -> Result<String, ApiError> {
         let feeds: Vec<FeedConfig> = self
             .blocking(|s| s.list_feeds())
@@ -404,7 +409,7 @@ impl Api {
         let body = ConfigFile::to_toml(&feeds, &settings.store, &settings.alerts)
             .map_err(ApiError::internal)?;
         Ok(format!(
-            "# Telltale feeds, exported {}.\n# Secret header values and URL credentials are masked (••••••); importing\n# this file into the same database keeps the stored secrets behind the masks.\n\n{body}",
+            "# Telltale feeds, exported {}.\n# Secret header values, URL credentials and secret query values are masked\n# (••••••); importing this file into the same database keeps the stored\n# secrets behind the masks while the URLs keep their scheme, host and port.\n\n{body}",
             Timestamp::now().to_rfc3339_millis()
         ))
     }
@@ -430,6 +435,14 @@ impl Api {
                 .collect(),
             ..ImportReport::default()
         };
+        if !file.allow_env.is_empty() {
+            // Otherwise anyone who can reach the API could allow any
+            // variable of this process to be sent to any server.
+            report.notes.push(format!(
+                "allow_env ({}) was ignored: it is read only from the config file given at start-up (telltaled --config); feeds may use TELLTALE_SECRET_* variables and those that file allows",
+                file.allow_env.join(", ")
+            ));
+        }
         if !file.store_keys.is_empty() || !file.alerts_keys.is_empty() {
             let merged = file.settings_over(&self.live_settings());
             let given: Vec<String> = file

@@ -89,7 +89,7 @@ name = "ws"
 transport = "websocket"
 url = "wss://u:p@h.example/stream"
 enabled = false
-headers = { Authorization = "Bearer ${TOKEN}", Accept = "application/json" }
+headers = { Authorization = "Bearer ${TELLTALE_SECRET_TOKEN}", Accept = "application/json" }
 stale_after = "45s"
 max_event_size = "32KiB"
 [[feed.metric]]

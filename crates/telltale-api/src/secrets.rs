@@ -2,13 +2,24 @@
 //! ([`telltale_model::secret`]), and masks that come back unchanged are
 //! replaced by the stored secret ("replace" semantics), so editing a feed
 //! in the UI never needs, nor loses, its credentials.
+//!
+//! A stored secret was given for one server: masks are restored only when
+//! the feed's URL keeps the stored scheme, host and port. Pointing the feed
+//! elsewhere (through the API, a *Test connection* or an import) with masks
+//! in it is refused, so nobody who can reach the API can send the stored
+//! `Authorization` to a server of their choosing. `${VAR}` references must
+//! name variables this process may expand (see
+//! [`telltale_model::secret::expand_env`]).
 
 use crate::error::ApiError;
-use telltale_model::secret::{mask_header_value, mask_headers, redact_url};
+use telltale_model::secret::{
+    env_allowed, mask_header_value, mask_headers, origin, redact_url, refused_header_refs,
+    restore_url, same_origin, scrub_urls,
+};
 use telltale_model::FeedConfig;
 
 /// The placeholder that stands for a secret.
-pub const MASK: &str = "••••••";
+pub const MASK: &str = telltale_model::secret::MASK;
 
 /// True for `••••••` and `<scheme> ••••••` (e.g. `Bearer ••••••`).
 pub fn is_masked(value: &str) -> bool {
@@ -29,12 +40,17 @@ pub fn masked(cfg: &FeedConfig) -> FeedConfig {
     out
 }
 
-/// Replaces masked header values and a redacted URL in `cfg` by the values
-/// stored for the same feed. A mask only stands for a stored value that
-/// masks to exactly the same text; anything else is an `invalid_feed`
-/// error naming the field, so a placeholder is never stored as a secret.
+/// Replaces masked header values and masked URL parts in `cfg` by the
+/// values stored for the same feed, then checks its `${VAR}` references.
+///
+/// A mask only stands for a stored value that masks to exactly the same
+/// text, and only while the URL keeps the stored scheme, host and port;
+/// anything else is an `invalid_feed` error naming the field, so a
+/// placeholder is never stored as a secret and a secret never follows the
+/// feed to another server.
 pub fn restore(cfg: &mut FeedConfig, stored: Option<&FeedConfig>) -> Result<(), ApiError> {
     let feed = cfg.name.clone();
+    let same_server = stored.is_some_and(|s| same_origin(&cfg.url, &s.url));
     for (name, value) in cfg.headers.iter_mut() {
         if !is_masked(value) {
             continue;
@@ -47,8 +63,20 @@ pub fn restore(cfg: &mut FeedConfig, stored: Option<&FeedConfig>) -> Result<(), 
                     .map(|(_, v)| v)
             })
         });
-        match old {
-            Some(old) if mask_header_value(name, old) == *value => *value = old.clone(),
+        match (old, stored) {
+            (Some(old), Some(s)) if mask_header_value(name, old) == *value => {
+                if !same_server {
+                    return Err(ApiError::invalid_feed(
+                        &feed,
+                        &format!("headers.{name}"),
+                        format!(
+                            "is masked and the URL now points to another host than the stored one ({}): type the value again. A stored secret is only sent to the scheme, host and port it was given for",
+                            server(&s.url)
+                        ),
+                    ));
+                }
+                *value = old.clone();
+            }
             _ => {
                 return Err(ApiError::invalid_feed(
                     &feed,
@@ -60,51 +88,29 @@ pub fn restore(cfg: &mut FeedConfig, stored: Option<&FeedConfig>) -> Result<(), 
             }
         }
     }
-    if cfg.url.contains(MASK) {
-        match stored {
-            Some(s) if redact_url(&s.url) == cfg.url => cfg.url = s.url.clone(),
-            _ => {
-                return Err(ApiError::invalid_feed(
-                    &feed,
-                    "url",
-                    "contains the masked credentials `••••••@`, but the stored URL of this feed differs: type the URL with its real credentials",
-                ))
-            }
-        }
+    cfg.url = restore_url(&cfg.url, stored.map(|s| s.url.as_str()))
+        .map_err(|m| ApiError::invalid_feed(&feed, "url", m))?;
+    if let Some((field, message)) = refused_header_refs(cfg, env_allowed).into_iter().next() {
+        return Err(ApiError::invalid_feed(&feed, &field, message));
     }
     Ok(())
 }
 
-/// Redacts `user:password@` in every URL inside a text, e.g. an error
-/// message that quotes the feed's URL (`error sending request for url
-/// (https://u:pw@host/…)`), so that connection reasons and issues can go to
-/// the UI.
-pub fn scrub_credentials(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| {
-                matches!(
-                    c,
-                    '/' | '?' | '#' | ')' | ']' | '"' | '\'' | '<' | '>' | ','
-                ) || c.is_whitespace()
-            })
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                out.push_str(MASK);
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
+/// `scheme://host:port` of a URL, for messages (never credentials).
+fn server(url: &str) -> String {
+    match origin(url) {
+        Some((scheme, host, Some(port))) => format!("{scheme}://{host}:{port}"),
+        Some((scheme, host, None)) => format!("{scheme}://{host}"),
+        None => "an unreadable URL".into(),
     }
-    out.push_str(rest);
-    out
+}
+
+/// Masks credentials and sensitive query values in every URL inside a
+/// text, e.g. an error message that quotes the feed's URL (`error sending
+/// request for url (https://u:pw@host/…?token=…)`), so that connection
+/// reasons and issues can go to the UI.
+pub fn scrub_credentials(text: &str) -> String {
+    scrub_urls(text)
 }
 
 #[cfg(test)]
@@ -162,11 +168,15 @@ mod tests {
 
         // New values replace; `${VAR}` is kept as written.
         let mut edited = masked(&stored);
-        edited
-            .headers
-            .insert("Authorization".into(), "Bearer ${TOKEN}".into());
+        edited.headers.insert(
+            "Authorization".into(),
+            "Bearer ${TELLTALE_SECRET_TOKEN}".into(),
+        );
         restore(&mut edited, Some(&stored)).unwrap();
-        assert_eq!(edited.headers["Authorization"], "Bearer ${TOKEN}");
+        assert_eq!(
+            edited.headers["Authorization"],
+            "Bearer ${TELLTALE_SECRET_TOKEN}"
+        );
     }
 
     #[test]
@@ -180,5 +190,59 @@ mod tests {
         let mut f = feed("http://••••••@h/x", &[]);
         let e = restore(&mut f, Some(&stored)).unwrap_err();
         assert!(e.message.contains("`url`"), "{}", e.message);
+    }
+
+    #[test]
+    fn masks_are_restored_only_for_the_stored_scheme_host_and_port() {
+        let stored = feed(
+            "https://h.example/x?token=t0k",
+            &[("Authorization", "Bearer s3cret"), ("X-Api-Key", "k3y")],
+        );
+        for url in [
+            "https://evil.example/x",
+            "http://h.example/x",
+            "https://h.example:8443/x",
+        ] {
+            let mut edited = masked(&stored);
+            edited.url = url.into();
+            let e = restore(&mut edited, Some(&stored)).unwrap_err();
+            assert_eq!(e.code, "invalid_feed");
+            assert!(
+                e.message.contains("headers.") && e.message.contains("another host"),
+                "{}",
+                e.message
+            );
+        }
+        // New values typed for the new host are fine.
+        let mut edited = masked(&stored);
+        edited.url = "https://evil.example/x".into();
+        edited
+            .headers
+            .insert("Authorization".into(), "Bearer new".into());
+        edited.headers.insert("X-Api-Key".into(), "new".into());
+        restore(&mut edited, Some(&stored)).unwrap();
+        assert_eq!(edited.headers["X-Api-Key"], "new");
+        // A masked query value follows the same rule.
+        let mut edited = masked(&stored);
+        assert_eq!(edited.url, "https://h.example/x?token=••••••");
+        edited.url = "https://h.example/y?token=••••••".into();
+        restore(&mut edited, Some(&stored)).unwrap();
+        assert_eq!(edited.url, "https://h.example/y?token=t0k");
+    }
+
+    #[test]
+    fn only_allowed_variables_may_be_referenced() {
+        let mut f = feed("http://h/x", &[("X-Api-Key", "${HOME}")]);
+        let e = restore(&mut f, None).unwrap_err();
+        assert!(
+            e.message.contains("feed `f`")
+                && e.message.contains("headers.X-Api-Key")
+                && e.message.contains("`HOME`")
+                && e.message.contains("allow_env"),
+            "{}",
+            e.message
+        );
+        let mut f = feed("http://h/x", &[("X-Api-Key", "${TELLTALE_SECRET_K}")]);
+        restore(&mut f, None).unwrap();
     }
 }

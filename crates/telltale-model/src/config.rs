@@ -96,6 +96,9 @@ pub struct ConfigFile {
     pub store_keys: Vec<String>,
     /// The keys the file's `[alerts]` table actually gives (as `store_keys`).
     pub alerts_keys: Vec<String>,
+    /// Top-level `allow_env`: environment variables `${VAR}` may expand
+    /// besides `TELLTALE_SECRET_*` (see [`crate::secret::expand_env`]).
+    pub allow_env: Vec<String>,
     /// Problems found. Feeds named here are not in `feeds`.
     pub errors: Vec<ConfigError>,
 }
@@ -116,6 +119,8 @@ pub struct Settings {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRoot {
+    #[serde(default)]
+    allow_env: Option<toml::Spanned<toml::Value>>,
     #[serde(default)]
     feed: Vec<toml::Spanned<toml::Value>>,
     #[serde(default)]
@@ -159,13 +164,20 @@ impl ConfigFile {
                     feed: None,
                     field: None,
                     message: format!(
-                        "is not a valid config: {}. The file holds `[[feed]]` tables and an optional `[store]` table",
+                        "is not a valid config: {}. The file holds an optional top-level `allow_env` list, `[[feed]]` tables and optional `[store]` and `[alerts]` tables",
                         e.message()
                     ),
                 });
                 return out;
             }
         };
+        if let Some(allow) = root.allow_env {
+            let line = line_of(text, allow.span().start);
+            match crate::secret::allow_env_names(file, line, allow.into_inner()) {
+                Ok(names) => out.allow_env = names,
+                Err(e) => out.errors.push(e),
+            }
+        }
         if let Some(store) = root.store {
             let keys = table_keys(&store);
             if let Some(settings) =
@@ -221,7 +233,10 @@ impl ConfigFile {
                     continue;
                 }
             };
-            let problems = validate_feed(&feed);
+            let mut problems = validate_feed(&feed);
+            problems.extend(crate::secret::refused_header_refs(&feed, |n| {
+                crate::secret::env_allowed(n) || out.allow_env.iter().any(|a| a == n)
+            }));
             if !problems.is_empty() {
                 for (field, message) in problems {
                     out.errors.push(err(Some(field), message));
@@ -346,6 +361,8 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             "is empty: give the feed a unique name".into(),
         ));
     }
+    // Messages quote the URL masked: errors never echo a password.
+    use crate::secret::redact_url;
     let schemes: &[&str] = match feed.transport {
         TransportKind::Websocket => &["ws", "wss"],
         _ => &["http", "https"],
@@ -353,7 +370,10 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     match url::Url::parse(&feed.url) {
         Ok(u) if schemes.contains(&u.scheme()) => {
             if u.host_str().is_none_or(str::is_empty) {
-                p.push(("url".into(), format!("`{}` has no host", feed.url)));
+                p.push((
+                    "url".into(),
+                    format!("`{}` has no host", redact_url(&feed.url)),
+                ));
             }
         }
         Ok(u) => p.push((
@@ -373,7 +393,8 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             "url".into(),
             format!(
                 "`{}` is not a valid URL ({e}); write e.g. `{}://127.0.0.1:8080/path`",
-                feed.url, schemes[0]
+                redact_url(&feed.url),
+                schemes[0]
             ),
         )),
     }

@@ -84,7 +84,9 @@ pub struct FeedConfig {
     /// How payloads are parsed (default `json`).
     #[serde(default)]
     pub format: PayloadFormat,
-    /// Request headers. Values may reference environment variables as `${NAME}`.
+    /// Request headers. Values may reference environment variables as
+    /// `${NAME}`: names starting with `TELLTALE_SECRET_`, or listed in the
+    /// config file's `allow_env`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Metric extraction rules (`[[feed.metric]]`).

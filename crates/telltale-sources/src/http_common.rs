@@ -1,5 +1,8 @@
 //! What the HTTP transports (SSE, poll, long-poll) share: building a client
-//! and a request with the feed's headers, `${ENV}` expanded at connect time.
+//! and a request with the feed's headers, `${ENV}` expanded at connect time
+//! (only variables the operator allowed: see
+//! [`telltale_model::secret::expand_env`]). Redirects are followed by
+//! [`crate::redirect`], never by the client.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Mutex;
@@ -27,8 +30,12 @@ pub fn feed_headers(feed: &FeedConfig) -> Result<HeaderMap, String> {
 
 /// A new reqwest client. `timeout` bounds each whole request, or
 /// `None` for streams (SSE), where liveness is watched instead.
+///
+/// It follows no redirect: [`crate::redirect::Redirects::send`] does, so
+/// that a feed's headers never follow a redirect to another origin.
 pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("telltale/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(std::time::Duration::from_secs(10))
         .tcp_nodelay(true);

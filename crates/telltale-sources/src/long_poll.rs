@@ -40,6 +40,7 @@
 //! Header values never appear in reasons, issues or logs.
 
 use crate::http_common;
+use crate::redirect::SendError;
 use crate::Sink;
 use http::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -85,6 +86,7 @@ struct Session {
     sink: Sink,
     opts: LongPollOptions,
     client: Option<reqwest::Client>,
+    redirects: crate::redirect::Redirects,
     cursor: Cursor,
 }
 
@@ -100,6 +102,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
     let mut s = Session {
         opts: feed.long_poll_options(),
         client: None,
+        redirects: crate::redirect::Redirects::new(&feed),
         cursor: Cursor::default(),
         sink: sink.clone(),
         feed,
@@ -245,14 +248,20 @@ impl Session {
                 format_duration(timeout)
             )
         };
-        let request = client
+        let request = match client
             .get(self.request_url())
             .headers(headers)
-            .timeout(timeout);
-        let mut resp = match request.send().await {
+            .timeout(timeout)
+            .build()
+        {
             Ok(r) => r,
-            Err(e) if e.is_timeout() => return Outcome::Failed(timed_out()),
             Err(e) => return Outcome::Failed(http_common::describe(&e)),
+        };
+        let mut resp = match self.redirects.send(&client, request, &self.sink).await {
+            Ok(r) => r,
+            Err(SendError::Http(e)) if e.is_timeout() => return Outcome::Failed(timed_out()),
+            Err(SendError::Http(e)) => return Outcome::Failed(http_common::describe(&e)),
+            Err(SendError::Refused(reason)) => return Outcome::Failed(reason),
         };
         let status = resp.status();
         if matches!(

@@ -53,6 +53,7 @@
 //! name `host:port`, never the query string or credentials.
 
 use crate::http_common::{describe, feed_headers};
+use crate::redirect::SendError;
 use crate::Sink;
 use http::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use http::HeaderValue;
@@ -108,6 +109,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, r
     let mut validators = Validators::default();
     let mut live = false;
     let target = request_target(&feed.url);
+    let mut redirects = crate::redirect::Redirects::new(&feed);
 
     let start = if random_phase {
         on_grid(Instant::now() + interval.mul_f64(fastrand::f64()))
@@ -152,7 +154,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, r
 
         let polled = tokio::select! {
             _ = cancel.cancelled() => return,
-            p = poll_once(http, request, &target, timeout) => p,
+            p = poll_once(http, request, &target, timeout, &mut redirects, &sink) => p,
         };
 
         match polled.failure {
@@ -283,6 +285,8 @@ async fn poll_once(
     request: reqwest::Request,
     target: &str,
     timeout: Duration,
+    redirects: &mut crate::redirect::Redirects,
+    sink: &Sink,
 ) -> Polled {
     let started = std::time::Instant::now();
     let elapsed_ms = || started.elapsed().as_secs_f64() * 1000.0;
@@ -302,11 +306,17 @@ async fn poll_once(
         last_modified: None,
     };
 
-    let response = match client.execute(request).await {
+    let response = match redirects.send(&client, request, sink).await {
         Ok(r) => r,
-        Err(e) => {
+        Err(SendError::Http(e)) => {
             polled.message.received_at = Timestamp::now();
             polled.failure = Some(describe_request_error(&e, target, timeout));
+            return polled;
+        }
+        Err(SendError::Refused(reason)) => {
+            polled.message.received_at = Timestamp::now();
+            polled.issue = Some(("redirect", reason.clone()));
+            polled.failure = Some(reason);
             return polled;
         }
     };

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use telltale_model::message::FeedIssue;
+use telltale_model::secret::scrub_urls;
 use telltale_model::{ConnState, RawMessage, SourceEvent, Timestamp};
 use tokio::sync::mpsc;
 
@@ -118,7 +119,24 @@ impl Sink {
     }
 
     /// Reports a state change (repeats of the same state are suppressed).
+    /// A reason that quotes a URL has its credentials and secret query
+    /// values masked ([`telltale_model::secret::scrub_urls`]).
     pub async fn state(&self, s: ConnState) {
+        let s = match s {
+            ConnState::Failed { reason } => ConnState::Failed {
+                reason: scrub_urls(&reason),
+            },
+            ConnState::Retrying {
+                attempt,
+                next_at,
+                reason,
+            } => ConnState::Retrying {
+                attempt,
+                next_at,
+                reason: scrub_urls(&reason),
+            },
+            other => other,
+        };
         {
             let Ok(mut cur) = self.state.lock() else {
                 return;
@@ -151,12 +169,19 @@ impl Sink {
         .await;
     }
 
-    /// Reports a problem that is not a state change.
+    /// Reports a problem that is not a state change (URLs in the message
+    /// are masked as in [`Sink::state`]).
     pub async fn issue(&self, kind: &str, message: impl Into<String>) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        self.notice(kind, message).await;
+    }
+
+    /// Reports something worth seeing on the timeline that is not a
+    /// problem (a followed redirect): an issue that does not count as an error.
+    pub async fn notice(&self, kind: &str, message: impl Into<String>) {
         self.send(SourceEvent::Issue(FeedIssue {
             kind: kind.into(),
-            message: message.into(),
+            message: scrub_urls(&message.into()),
         }))
         .await;
     }
@@ -207,6 +232,39 @@ impl Sink {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reasons_and_issues_never_echo_url_secrets() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let sink = Sink::new(1, tx, Arc::new(FeedCounters::default()));
+        let url = "https://user:hunter2@h.example/x?token=t0k3n&page=2";
+        sink.state(ConnState::Failed {
+            reason: format!("error sending request for url ({url})"),
+        })
+        .await;
+        sink.retrying(1, Duration::from_secs(1), format!("failed: {url}"))
+            .await;
+        sink.issue("http_status", format!("HTTP 500 from {url}"))
+            .await;
+        drop(sink);
+        let mut texts = Vec::new();
+        while let Some(i) = rx.recv().await {
+            texts.push(format!("{:?}", i.event));
+        }
+        assert_eq!(texts.len(), 3, "{texts:?}");
+        for t in &texts {
+            assert!(!t.contains("hunter2") && !t.contains("t0k3n"), "{t}");
+            assert!(
+                t.contains("https://••••••@h.example/x?token=••••••&page=2"),
+                "{t}"
+            );
         }
     }
 }

@@ -559,12 +559,12 @@ mod tests {
         feed.url = "ws://127.0.0.1:1/x".into();
         feed.headers.insert(
             "Authorization".into(),
-            "Bearer ${TELLTALE_WS_UNIT_TEST_UNSET_VAR}".into(),
+            "Bearer ${TELLTALE_SECRET_WS_UNIT_TEST_UNSET}".into(),
         );
         let e = build_request(&feed, &opts).err().unwrap_or_default();
         assert!(
             e.starts_with("invalid header: header `Authorization`")
-                && e.contains("TELLTALE_WS_UNIT_TEST_UNSET_VAR"),
+                && e.contains("TELLTALE_SECRET_WS_UNIT_TEST_UNSET"),
             "{e}"
         );
     }

@@ -357,13 +357,13 @@ async fn schedule_does_not_drift() {
 
 #[tokio::test]
 async fn custom_headers_are_sent_and_never_reported() {
-    std::env::set_var("TT_POLL_TEST_TOKEN", "s3cret-poll-token");
+    std::env::set_var("TELLTALE_SECRET_POLL_TEST_TOKEN", "s3cret-poll-token");
     let sim = sim().await;
     let mut f = feed(format!("{}/poll/host-2", sim.base_url()), 200);
     f.headers.insert("X-Telltale-Test".into(), "poll".into());
     f.headers.insert(
         "Authorization".into(),
-        "Bearer ${TT_POLL_TEST_TOKEN}".into(),
+        "Bearer ${TELLTALE_SECRET_POLL_TEST_TOKEN}".into(),
     );
     let (run, mut ev) = start(f);
     ev.message().await;
@@ -384,14 +384,14 @@ async fn missing_env_var_is_a_clear_failure_and_nothing_is_sent() {
     let mut f = feed(format!("{}/poll/host-1", sim.base_url()), 100);
     f.headers.insert(
         "Authorization".into(),
-        "Bearer ${TT_POLL_TEST_DEFINITELY_UNSET}".into(),
+        "Bearer ${TELLTALE_SECRET_POLL_TEST_DEFINITELY_UNSET}".into(),
     );
     let (run, mut ev) = start(f);
     match ev.state("failed").await {
         ConnState::Failed { reason } => assert_eq!(
             reason,
             "invalid header: header `Authorization` references the environment variable \
-             `TT_POLL_TEST_DEFINITELY_UNSET`, which is not set: export TT_POLL_TEST_DEFINITELY_UNSET=… before starting Telltale"
+             `TELLTALE_SECRET_POLL_TEST_DEFINITELY_UNSET`, which is not set: export TELLTALE_SECRET_POLL_TEST_DEFINITELY_UNSET=… before starting Telltale"
         ),
         other => panic!("{other:?}"),
     }

@@ -502,18 +502,20 @@ async fn an_oversize_event_is_reported_and_the_stream_goes_on() {
 
 #[tokio::test]
 async fn feed_headers_are_sent_with_env_expansion_and_never_reported() {
-    std::env::set_var("TELLTALE_SSE_TEST_TOKEN", "s3cret-value");
+    std::env::set_var("TELLTALE_SECRET_SSE_TEST_TOKEN", "s3cret-value");
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let url = format!("{}/sse?host=host-1&rate=100&count=1", sim.base_url());
     let mut f = feed(url);
     f.headers.insert(
         "Authorization".into(),
-        "Bearer ${TELLTALE_SSE_TEST_TOKEN}".into(),
+        "Bearer ${TELLTALE_SECRET_SSE_TEST_TOKEN}".into(),
     );
     // A header that cannot be expanded makes the attempt fail, naming the header only.
     let mut bad = f.clone();
-    bad.headers
-        .insert("X-Other".into(), "${TELLTALE_SSE_TEST_MISSING}".into());
+    bad.headers.insert(
+        "X-Other".into(),
+        "${TELLTALE_SECRET_SSE_TEST_MISSING}".into(),
+    );
 
     let mut run = Run::start(sse::run, f);
     run.until("1 message", WAIT, |r| !r.messages().is_empty())
@@ -527,7 +529,7 @@ async fn feed_headers_are_sent_with_env_expansion_and_never_reported() {
         .await;
     let reason = run.retries()[0].2.clone();
     assert!(
-        reason.contains("X-Other") && reason.contains("TELLTALE_SSE_TEST_MISSING"),
+        reason.contains("X-Other") && reason.contains("TELLTALE_SECRET_SSE_TEST_MISSING"),
         "{reason}"
     );
     let log = run.stop().await;

@@ -83,7 +83,7 @@ async fn text_and_binary_frames_are_delivered() {
 
 #[tokio::test]
 async fn custom_header_and_subprotocol_reach_the_server() {
-    std::env::set_var("TT_WS_TEST_TOKEN", "s3cret-ws-token");
+    std::env::set_var("TELLTALE_SECRET_WS_TEST_TOKEN", "s3cret-ws-token");
     let sim = sim().await;
     let url = format!("{}/ws?host=host-1&rate=20&count=1", sim.ws_url());
     let mut f = feed(
@@ -94,8 +94,10 @@ async fn custom_header_and_subprotocol_reach_the_server() {
         },
     );
     f.headers.insert("X-Telltale-Test".into(), "yes".into());
-    f.headers
-        .insert("Authorization".into(), "Bearer ${TT_WS_TEST_TOKEN}".into());
+    f.headers.insert(
+        "Authorization".into(),
+        "Bearer ${TELLTALE_SECRET_WS_TEST_TOKEN}".into(),
+    );
     let (run, mut ev) = start(f);
     ev.state("live").await;
     ev.message().await;
@@ -455,13 +457,13 @@ async fn handshake_rejection_and_missing_env_are_explained() {
     );
     f.headers.insert(
         "Authorization".into(),
-        "Bearer ${TT_WS_TEST_DEFINITELY_UNSET}".into(),
+        "Bearer ${TELLTALE_SECRET_WS_TEST_DEFINITELY_UNSET}".into(),
     );
     let (run, mut ev) = start(f);
     match ev.state("failed").await {
         ConnState::Failed { reason } => {
             assert!(
-                reason.starts_with("invalid header: header `Authorization` references the environment variable `TT_WS_TEST_DEFINITELY_UNSET`, which is not set"),
+                reason.starts_with("invalid header: header `Authorization` references the environment variable `TELLTALE_SECRET_WS_TEST_DEFINITELY_UNSET`, which is not set"),
                 "{reason}"
             );
         }

@@ -52,6 +52,7 @@ mod batch;
 mod error;
 mod feeds;
 mod health;
+mod perms;
 mod query;
 mod readers;
 mod retention;
@@ -64,6 +65,7 @@ pub use batch::{AlertHistoryRow, AlertRow, EventRow, Labels, SampleRow, Timeline
 pub use error::StoreError;
 pub use feeds::{FeedOrigin, StoredFeed};
 pub use health::{StoreFailure, StoreHealth};
+pub use perms::create_private_dir;
 pub use query::{
     choose_tier, DbStats, EventQuery, Order, Point, SampleQuery, SeriesData, SeriesInfo,
     SeriesQuery, StoredEvent, StoredSample, TimelineEntry,
@@ -241,8 +243,9 @@ impl Drop for Inner {
 }
 
 impl Store {
-    /// Opens (creating the file if needed, but not its directory) and
-    /// migrates the database, then starts the writer thread. Synchronous
+    /// Opens (creating the file if needed, mode 0600, but not its
+    /// directory: see [`create_private_dir`]) and migrates the database,
+    /// then starts the writer thread. Synchronous
     /// but quick; may be called inside a Tokio runtime.
     pub fn open(path: &Path, settings: StoreSettings) -> Result<Store, StoreError> {
         Store::open_with(path, settings, StoreOptions::default())
@@ -255,13 +258,9 @@ impl Store {
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
         // Create the file ourselves: the OS error says why it failed
-        // (missing directory, permissions) better than SQLite's CANTOPEN.
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+        // (missing directory, permissions) better than SQLite's CANTOPEN,
+        // and it is created readable by its owner only (see `perms`).
+        perms::create_private_file(path)
             .map_err(|e| StoreError::io(path, "creating the database file", e))?;
         let sql = |doing: &'static str| move |e| StoreError::sqlite(path, doing, e);
         let mut conn = schema::open_writer(path, options.busy_timeout, options.cache_mib)

@@ -195,7 +195,7 @@ enum Command {
         #[arg(long, default_value = "telltale.db")]
         db: PathBuf,
     },
-    /// Print the database's feeds as a TOML config file (`${VAR}` references are kept; literal secrets are masked).
+    /// Print the database's feeds as a TOML config file (`${VAR}` references are kept; literal secrets, URL credentials and secret query values are masked, as in the API export).
     ExportConfig {
         /// The SQLite database.
         #[arg(long, default_value = "telltale.db")]
@@ -351,6 +351,15 @@ fn run(
             for e in &f.errors {
                 tracing::error!("{e} (this feed is skipped; the others run)");
             }
+            // Process-wide, so feeds added later through the API may use
+            // these variables too; TELLTALE_SECRET_* are always allowed.
+            if !f.allow_env.is_empty() {
+                tracing::info!(
+                    "allow_env: ${{VAR}} may expand {} besides TELLTALE_SECRET_*",
+                    f.allow_env.join(", ")
+                );
+            }
+            telltale_model::secret::set_allowed_env(f.allow_env.iter().cloned());
             Some(f)
         }
         None => None,
@@ -707,19 +716,23 @@ fn snooze(
 fn export_config(db: &Path) -> Result<ExitCode, String> {
     let store = open_store(db, Default::default())?;
     let mut masked = 0;
+    // The API export's masking, so the two exports never differ in what
+    // they reveal (URL credentials and secret query values included).
     let feeds: Vec<_> = store
         .list_feeds()
         .map_err(|e| e.to_string())?
         .into_iter()
         .map(|f| {
-            let mut cfg = f.config;
-            let shown = telltale_model::secret::mask_headers(&cfg.headers);
+            let shown = telltale_api::secrets::masked(&f.config);
             masked += shown
+                .headers
                 .iter()
-                .filter(|(k, v)| cfg.headers.get(*k) != Some(v))
+                .filter(|(k, v)| f.config.headers.get(*k) != Some(v))
                 .count();
-            cfg.headers = shown;
-            cfg
+            if shown.url != f.config.url {
+                masked += 1;
+            }
+            shown
         })
         .collect();
     let settings = store
@@ -729,7 +742,7 @@ fn export_config(db: &Path) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     if masked > 0 {
         println!(
-            "# {masked} header value(s) held a literal secret and are masked as ••••••.\n# Put secrets in environment variables and write them as ${{VAR}}.\n"
+            "# {masked} header value(s) or URL(s) held a literal secret, masked as ••••••.\n# Put secrets in environment variables named TELLTALE_SECRET_… and write them\n# as ${{VAR}} (or list other names in the config file's allow_env).\n"
         );
     }
     print!("{text}");

@@ -34,6 +34,7 @@
 pub mod parser;
 
 use crate::http_common;
+use crate::redirect::SendError;
 use crate::Sink;
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -79,6 +80,7 @@ struct Session {
     /// Upper bound of any delay, including one asked for by `retry:`.
     cap: Duration,
     client: Option<reqwest::Client>,
+    redirects: crate::redirect::Redirects,
     /// Whether the "last event id cannot be sent" issue was reported.
     warned_id: bool,
 }
@@ -97,6 +99,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         backoff: Backoff::new(&feed.backoff),
         cap: feed.backoff.max.0.max(feed.backoff.initial.0),
         client: None,
+        redirects: crate::redirect::Redirects::new(&feed),
         warned_id: false,
         opts,
         sink: sink.clone(),
@@ -145,15 +148,20 @@ impl Session {
             Err(e) => return Ended::failed(e),
         };
         let read_timeout = self.opts.read_timeout.0;
-        let request = client.get(self.feed.url.as_str()).headers(headers).send();
-        let mut resp = match tokio::time::timeout(read_timeout, request).await {
+        let request = match client.get(self.feed.url.as_str()).headers(headers).build() {
+            Ok(r) => r,
+            Err(e) => return Ended::failed(http_common::describe(&e)),
+        };
+        let sent = self.redirects.send(&client, request, &self.sink);
+        let mut resp = match tokio::time::timeout(read_timeout, sent).await {
             Err(_) => {
                 return Ended::failed(format!(
                     "no response within {} (sse.read_timeout): reconnecting",
                     format_duration(read_timeout)
                 ))
             }
-            Ok(Err(e)) => return Ended::failed(http_common::describe(&e)),
+            Ok(Err(SendError::Http(e))) => return Ended::failed(http_common::describe(&e)),
+            Ok(Err(SendError::Refused(reason))) => return Ended::failed(reason),
             Ok(Ok(r)) => r,
         };
         if let Err(ended) = check_response(&resp) {

@@ -37,7 +37,9 @@ enabled?: boolean,
  */
 format: PayloadFormat, 
 /**
- * Request headers. Values may reference environment variables as `${NAME}`.
+ * Request headers. Values may reference environment variables as
+ * `${NAME}`: names starting with `TELLTALE_SECRET_`, or listed in the
+ * config file's `allow_env`.
  */
 headers?: { [key in string]: string }, 
 /**
