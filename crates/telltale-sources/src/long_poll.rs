@@ -29,9 +29,15 @@
 //!   not an array), it is delivered as one message so that the timeline
 //!   shows it. In body mode a response without a readable cursor cannot be
 //!   followed: the cursor is kept and the attempt counts as failed.
-//! * Any other status, a transport error or a timeout is a failed attempt:
-//!   [`ConnState::Retrying`] with a full-jitter backoff delay, keeping the
-//!   cursor, so that nothing is lost or received twice.
+//! * A 4xx (other than `408`, a hold timeout, and `429`) is a configuration
+//!   problem (wrong URL, credentials, cursor): [`ConnState::Failed`] with the
+//!   reason and the time of the next attempt, retried on the slow schedule
+//!   (1 min doubling to 10 min, see [`Backoff::next_slow_delay`]), keeping
+//!   the cursor.
+//! * Any other status (5xx, `429`), a transport error or a timeout is a
+//!   failed attempt: [`ConnState::Retrying`] with a full-jitter backoff
+//!   delay, keeping the cursor, so that nothing is lost or received twice. A
+//!   response that delivered messages resets the backoff's attempt counter.
 //! * State: [`ConnState::Connecting`] before the first request and after
 //!   each failure, [`ConnState::Live`] after the first successful response
 //!   (a hold timeout included).
@@ -67,6 +73,8 @@ enum Outcome {
     },
     /// A failed attempt.
     Failed(String),
+    /// A configuration problem (a 4xx): failed, retried on the slow schedule.
+    Misconfigured(String),
 }
 
 /// Where the feed is in the server's stream, kept across failures.
@@ -123,6 +131,11 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
                     live = true;
                     backoff.connected();
                 }
+                if !empty {
+                    // Data arrived: healthy, the next failure starts the
+                    // backoff over.
+                    backoff.delivered();
+                }
                 if empty
                     && started.elapsed() < FAST_EMPTY
                     && !crate::sleep_or_cancel(pause, &cancel).await
@@ -136,6 +149,17 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
                 let delay = backoff.next_delay();
                 tracing::debug!(feed = %s.feed.name, %reason, ?delay, "long poll: retrying");
                 sink.retrying(backoff.attempt(), delay, reason).await;
+                if !crate::sleep_or_cancel(delay, &cancel).await {
+                    return;
+                }
+            }
+            Outcome::Misconfigured(reason) => {
+                live = false;
+                sink.counters().errors.fetch_add(1, Ordering::Relaxed);
+                let delay = backoff.next_slow_delay();
+                let reason = http_common::slow_retry_reason(&reason, delay);
+                tracing::debug!(feed = %s.feed.name, %reason, "long poll: failed");
+                sink.state(ConnState::Failed { reason }).await;
                 if !crate::sleep_or_cancel(delay, &cancel).await {
                     return;
                 }
@@ -264,6 +288,9 @@ impl Session {
             }
             self.hold_timeout().await;
             return Outcome::Answered { empty: true };
+        }
+        if crate::sse::is_configuration_status(status) {
+            return Outcome::Misconfigured(crate::sse::status_reason(status));
         }
         if !status.is_success() {
             return Outcome::Failed(crate::sse::status_reason(status));

@@ -10,8 +10,8 @@
 //!    `max_message_size` and `max_frame_size` are set to
 //!    `websocket.max_message_size`.
 //! 3. After the handshake, report [`ConnState::Live`], tell the backoff that
-//!    we are connected (a connection that stays up for `backoff.reset_after`
-//!    resets the attempt count), and send every `websocket.subscribe` string
+//!    we are connected (a connection that stays up for `backoff.reset_after`,
+//!    or that delivers a message, resets the attempt count), and send every `websocket.subscribe` string
 //!    as a text message — after *every* (re)connect.
 //! 4. Read in a single `tokio::select!` over the socket, the ping timer and
 //!    cancellation:
@@ -48,6 +48,7 @@
 
 use crate::Sink;
 use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::duration::format_duration;
@@ -247,7 +248,14 @@ async fn connection(
         }
     }
 
-    read_loop(ws, opts, target, sink, cancel).await
+    let before = sink.counters().messages.load(Ordering::Relaxed);
+    let ended = read_loop(ws, opts, target, sink, cancel).await;
+    if sink.counters().messages.load(Ordering::Relaxed) != before {
+        // The connection delivered data: healthy, whatever ended it. The
+        // next reconnect starts the backoff over.
+        backoff.delivered();
+    }
+    ended
 }
 
 /// Reads until the connection ends or `cancel` fires.
