@@ -13,8 +13,8 @@
 //!     to [`ConnState::StoppedByServer`] and makes no further attempt until
 //!     the operator resumes it (disabling and enabling the feed, or editing
 //!     it, starts a new task).
-//!   * A 4xx (except `408` and `429`) or a wrong content type is a
-//!     configuration problem: [`ConnState::Failed`] with a reason that says
+//!   * A 4xx (except `408` and `429`), a 2xx other than `200`, or a wrong
+//!     content type is a configuration problem: [`ConnState::Failed`] with a reason that says
 //!     what was received and when the next attempt is, retried on the slow
 //!     schedule (1 min doubling to 10 min, see [`Backoff::next_slow_delay`]).
 //!     The standard would give up for good; a monitor keeps checking, slowly,
@@ -322,7 +322,9 @@ fn check_response(resp: &reqwest::Response) -> Result<(), Ended> {
             error: false,
         });
     }
-    if is_configuration_status(status) {
+    // A 4xx, or a success other than 200 (205, 299, …): not an SSE stream,
+    // and retrying soon will not change that.
+    if is_configuration_status(status) || (status.is_success() && status != StatusCode::OK) {
         return Err(Ended::misconfigured(status_reason(status)));
     }
     if status != StatusCode::OK {
