@@ -23,8 +23,10 @@
 //!   pointer is one [`RawMessage`] whose data is the element's compact JSON
 //!   (a missing or `null` array means no events); otherwise the whole body is
 //!   one message. `server_id` is the value at `id_pointer` (in each item, or
-//!   the body) if set, else the new cursor (body mode) or the `Etag`
-//!   (headers mode). The next request starts at once.
+//!   the body) if set, else the new cursor (body mode) or the whole message
+//!   id (headers mode: `<Last-Modified as Unix seconds>:<Etag>`, nchan's
+//!   `time:tag`, see [`message_id`]; the `Etag` alone restarts from 0 every
+//!   second). The next request starts at once.
 //! * If the body is not what the configuration describes (not JSON, `items`
 //!   not an array), it is delivered as one message so that the timeline
 //!   shows it. In body mode a response without a readable cursor cannot be
@@ -383,9 +385,7 @@ impl Session {
         }
         let fallback_id = match &self.opts.cursor {
             CursorMode::Body { .. } if cursor_error.is_none() => self.cursor.value.clone(),
-            CursorMode::Headers => headers
-                .get(ETAG)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            CursorMode::Headers => message_id(headers),
             _ => None,
         };
         let id_of = |v: &Value| -> Option<String> {
@@ -442,6 +442,28 @@ impl Session {
     }
 }
 
+/// Headers mode: the whole message id. nchan's id is `<time>:<tag>`: the
+/// time travels as `Last-Modified` and the tag, which starts again from 0
+/// every second, as `Etag`. So the id is `<Unix seconds of
+/// Last-Modified>:<Etag without quotes>` (the `Last-Modified` text as sent
+/// if it is not an HTTP date), or either header alone if only one came.
+pub fn message_id(headers: &HeaderMap) -> Option<String> {
+    let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+    let etag = headers.get(ETAG).map(text);
+    let time = headers
+        .get(LAST_MODIFIED)
+        .map(text)
+        .map(|lm| Timestamp::parse_http_date(&lm).map_or(lm, |t| t.as_secs().to_string()));
+    match (time, etag) {
+        (Some(time), Some(etag)) => {
+            let tag = etag.strip_prefix("W/").unwrap_or(&etag).trim_matches('"');
+            Some(format!("{time}:{tag}"))
+        }
+        (None, etag) => etag,
+        (time, None) => time,
+    }
+}
+
 fn message(data: Vec<u8>, server_id: Option<String>) -> RawMessage {
     RawMessage {
         received_at: Timestamp::now(),
@@ -471,6 +493,25 @@ mod tests {
             "http://h/p?cursor=a+b%26c#frag"
         );
         assert_eq!(with_query_param("http://h/p?", "c", "1"), "http://h/p?c=1");
+    }
+
+    #[test]
+    fn the_message_id_joins_last_modified_and_etag() {
+        let mut h = HeaderMap::new();
+        assert_eq!(message_id(&h), None);
+        h.insert(ETAG, HeaderValue::from_static("\"3\""));
+        assert_eq!(message_id(&h).as_deref(), Some("\"3\""));
+        h.insert(
+            LAST_MODIFIED,
+            HeaderValue::from_static("Tue, 25 Nov 2025 17:00:01 GMT"),
+        );
+        assert_eq!(message_id(&h).as_deref(), Some("1764090001:3"));
+        h.insert(ETAG, HeaderValue::from_static("W/\"0\""));
+        assert_eq!(message_id(&h).as_deref(), Some("1764090001:0"));
+        h.insert(LAST_MODIFIED, HeaderValue::from_static("yesterday"));
+        assert_eq!(message_id(&h).as_deref(), Some("yesterday:0"));
+        h.remove(ETAG);
+        assert_eq!(message_id(&h).as_deref(), Some("yesterday"));
     }
 
     #[test]
