@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use telltale_model::duration::Dur;
-use telltale_model::feed::{BackoffConfig, CursorMode, LongPollOptions};
-use telltale_model::{ConnState, FeedConfig, TransportKind};
+use telltale_model::feed::{BackoffConfig, CursorMode, LongPollOptions, WebsocketOptions};
+use telltale_model::{ConnState, FeedConfig, SourceEvent, TransportKind};
 use telltale_sources::{long_poll, sse, websocket};
 use tokio::task::JoinHandle;
 
@@ -251,13 +251,20 @@ async fn fails_slowly(transport: TransportKind, status: StatusCode) -> String {
     reason
 }
 
+/// The reason ends with the first step of the slow schedule: 60 to 66 s
+/// (shown as `1m` or `6Ns`).
+fn says_next_attempt_in_a_minute(reason: &str) -> bool {
+    reason
+        .split_once("; a configuration problem: next attempt in ")
+        .is_some_and(|(_, when)| when.starts_with("1m ") || when.starts_with('6'))
+}
+
 #[tokio::test]
 async fn sse_a_4xx_is_failed_and_retried_after_a_minute() {
     let reason = fails_slowly(TransportKind::Sse, StatusCode::NOT_FOUND).await;
     assert!(
-        reason.starts_with(
-            "HTTP 404 Not Found: check the feed URL; a configuration problem: next attempt in 6"
-        ),
+        reason.starts_with("HTTP 404 Not Found: check the feed URL; ")
+            && says_next_attempt_in_a_minute(&reason),
         "{reason}"
     );
     let reason = fails_slowly(TransportKind::Sse, StatusCode::UNAUTHORIZED).await;
@@ -271,9 +278,8 @@ async fn sse_a_4xx_is_failed_and_retried_after_a_minute() {
 async fn long_poll_a_4xx_is_failed_and_retried_after_a_minute() {
     let reason = fails_slowly(TransportKind::LongPoll, StatusCode::FORBIDDEN).await;
     assert!(
-        reason.starts_with(
-            "HTTP 403 Forbidden: check the feed's credentials (headers); a configuration problem: next attempt in 6"
-        ),
+        reason.starts_with("HTTP 403 Forbidden: check the feed's credentials (headers); ")
+            && says_next_attempt_in_a_minute(&reason),
         "{reason}"
     );
 }
@@ -298,6 +304,84 @@ async fn sse_a_5xx_keeps_the_normal_backoff() {
         .await;
     assert!(run.states().iter().all(|s| s.name() != "failed"));
     assert_eq!(run.retries()[0].2, "HTTP 503 Service Unavailable");
+    run.stop().await;
+    server.abort();
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket servers that replay on reconnect.
+
+#[tokio::test]
+async fn websocket_replayed_messages_are_dropped_in_order_and_counted() {
+    let connections = Arc::new(AtomicUsize::new(0));
+    let subscribed: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (c, subs) = (connections.clone(), subscribed.clone());
+    // Connection k replays everything from id 1 up to 3k, then closes.
+    let app = Router::new().route(
+        "/ws",
+        get(move |ws: WebSocketUpgrade| {
+            let k = c.fetch_add(1, Ordering::SeqCst) + 1;
+            let subs = subs.clone();
+            async move {
+                ws.on_upgrade(move |mut socket| async move {
+                    if let Ok(Some(Ok(AxMessage::Text(t)))) =
+                        tokio::time::timeout(Duration::from_secs(2), socket.recv()).await
+                    {
+                        subs.lock().unwrap().push(t.to_string());
+                    }
+                    for id in 1..=3 * k {
+                        let text = format!("{{\"id\":{id},\"v\":{k}}}");
+                        let _ = socket.send(AxMessage::Text(text.into())).await;
+                    }
+                    let _ = socket.send(AxMessage::Close(None)).await;
+                })
+            }
+        }),
+    );
+    let (addr, server) = serve(app).await;
+    let mut f = feed(TransportKind::Websocket, format!("ws://{addr}/ws"));
+    f.websocket = Some(WebsocketOptions {
+        id_pointer: Some("/id".into()),
+        subscribe: vec!["since={last_id}".into()],
+        ..WebsocketOptions::default()
+    });
+    let mut run = Run::start(websocket::run, f);
+    run.until("3 connections", WAIT, |r| r.retries().len() >= 3)
+        .await;
+    // Ids 1..=9 once each, in order, each from the first connection that
+    // sent it; the replays of connections 2 and 3 (3 + 6 messages) dropped.
+    let got: Vec<(String, u64)> = run
+        .messages()
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_slice(&m.data).unwrap();
+            (m.server_id.clone().unwrap(), v["v"].as_u64().unwrap())
+        })
+        .collect();
+    let want: Vec<(String, u64)> = (1..=9u64).map(|i| (i.to_string(), i.div_ceil(3))).collect();
+    assert_eq!(got, want, "{}", run.summary());
+    assert_eq!(run.counters.duplicates.load(Ordering::Relaxed), 9);
+    let notes: Vec<String> = run
+        .log
+        .iter()
+        .filter_map(|e| match e {
+            SourceEvent::Issue(i) if i.kind == "replay" => Some(i.message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "dropped 3 replayed messages already received (same id at websocket.id_pointer)",
+            "dropped 6 replayed messages already received (same id at websocket.id_pointer)",
+        ]
+    );
+    // A replay is not an error (the close frames are).
+    let closes = run.issues().iter().filter(|(k, _)| k == "close").count() as u64;
+    assert_eq!(run.counters.errors.load(Ordering::Relaxed), closes);
+    // {last_id} asks the server to resume after the last id received.
+    let subs = subscribed.lock().unwrap().clone();
+    assert_eq!(subs[..3], ["since=", "since=3", "since=6"]);
     run.stop().await;
     server.abort();
 }
