@@ -129,3 +129,12 @@ pub fn slow_retry_reason(reason: &str, delay: std::time::Duration) -> String {
             .to_rfc3339_millis()
     )
 }
+
+/// A 4xx that retrying soon cannot fix: the URL, the credentials or the
+/// request is wrong. `408 Request Timeout` and `429 Too Many Requests` are
+/// about timing, not configuration, and keep the normal backoff.
+pub fn is_configuration_status(status: http::StatusCode) -> bool {
+    status.is_client_error()
+        && status != http::StatusCode::REQUEST_TIMEOUT
+        && status != http::StatusCode::TOO_MANY_REQUESTS
+}

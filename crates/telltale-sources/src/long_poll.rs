@@ -291,7 +291,7 @@ impl Session {
             self.hold_timeout().await;
             return Outcome::Answered { empty: true };
         }
-        if crate::sse::is_configuration_status(status) {
+        if http_common::is_configuration_status(status) {
             return Outcome::Misconfigured(crate::sse::status_reason(status));
         }
         if !status.is_success() {

@@ -14,9 +14,9 @@
 //!     the operator resumes it (disabling and enabling the feed, or editing
 //!     it, starts a new task).
 //!   * A 4xx (except `408` and `429`), a 2xx other than `200`, or a wrong
-//!     content type is a configuration problem: [`ConnState::Failed`] with a reason that says
-//!     what was received and when the next attempt is, retried on the slow
-//!     schedule (1 min doubling to 10 min, see [`Backoff::next_slow_delay`]).
+//!     content type is a configuration problem: [`ConnState::Failed`] with a
+//!     reason that says what was received and when the next attempt is,
+//!     retried on the slow schedule (1 min doubling to 10 min, see [`Backoff::next_slow_delay`]).
 //!     The standard would give up for good; a monitor keeps checking, slowly,
 //!     because the server side may be fixed.
 //!   * Anything else (5xx, `408`, `429`, other statuses) is a failed attempt
@@ -40,8 +40,8 @@
 //!   A connection that delivered an event, or that stayed up for
 //!   `backoff.reset_after`, resets the backoff's attempt counter, so a server
 //!   that closes cleanly every few events is reconnected to promptly.
-//!   Failed attempts (not a clean end of a live stream) also count in
-//!   [`crate::FeedCounters::errors`].
+//!   Failed attempts (not a clean end of a live stream, nor a 204) also
+//!   count in [`crate::FeedCounters::errors`].
 //! * An invalid URL is [`ConnState::Failed`]: nothing to retry.
 //!
 //! Header values never appear in reasons, issues or logs.
@@ -324,7 +324,9 @@ fn check_response(resp: &reqwest::Response) -> Result<(), Ended> {
     }
     // A 4xx, or a success other than 200 (205, 299, …): not an SSE stream,
     // and retrying soon will not change that.
-    if is_configuration_status(status) || (status.is_success() && status != StatusCode::OK) {
+    if http_common::is_configuration_status(status)
+        || (status.is_success() && status != StatusCode::OK)
+    {
         return Err(Ended::misconfigured(status_reason(status)));
     }
     if status != StatusCode::OK {
@@ -353,15 +355,6 @@ fn is_event_stream(ctype: Option<&str>) -> bool {
         let essence = c.split(';').next().unwrap_or("").trim();
         essence.eq_ignore_ascii_case("text/event-stream")
     })
-}
-
-/// A 4xx that retrying soon cannot fix: the URL, the credentials or the
-/// request is wrong. `408 Request Timeout` and `429 Too Many Requests` are
-/// about timing, not configuration, and keep the normal backoff.
-pub(crate) fn is_configuration_status(status: StatusCode) -> bool {
-    status.is_client_error()
-        && status != StatusCode::REQUEST_TIMEOUT
-        && status != StatusCode::TOO_MANY_REQUESTS
 }
 
 /// `HTTP 503 Service Unavailable`, with a hint for the usual suspects.
