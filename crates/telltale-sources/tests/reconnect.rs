@@ -325,7 +325,7 @@ async fn websocket_replayed_messages_are_dropped_in_order_and_counted() {
             async move {
                 ws.on_upgrade(move |mut socket| async move {
                     if let Ok(Some(Ok(AxMessage::Text(t)))) =
-                        tokio::time::timeout(Duration::from_secs(2), socket.recv()).await
+                        tokio::time::timeout(Duration::from_secs(5), socket.recv()).await
                     {
                         subs.lock().unwrap().push(t.to_string());
                     }
