@@ -191,7 +191,12 @@ pub async fn probe(cfg: FeedConfig, limits: &ProbeLimits) -> Result<ProbeReport,
             SourceEvent::State(s) => {
                 // A failed attempt is the answer the operator is waiting for:
                 // report its reason now instead of after the backoff.
-                let failed = matches!(s, ConnState::Failed { .. } | ConnState::Retrying { .. });
+                let failed = matches!(
+                    s,
+                    ConnState::Failed { .. }
+                        | ConnState::Retrying { .. }
+                        | ConnState::StoppedByServer { .. }
+                );
                 report.states.push(ProbeStateView {
                     ts: Timestamp::now().as_millis(),
                     state: Some(ConnStateView::from(&s)),

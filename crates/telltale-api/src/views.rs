@@ -61,7 +61,13 @@ pub enum ConnStateView {
     },
     /// Not subscribed (disabled, removed or shutting down).
     Stopped,
-    /// Failed and not retrying.
+    /// The server asked the client to stop (SSE `204`); waits until the
+    /// operator resumes the feed.
+    StoppedByServer {
+        /// What the server answered.
+        reason: String,
+    },
+    /// Failed: a configuration problem (not retried, or retried slowly).
     Failed {
         /// Why.
         reason: String,
@@ -86,6 +92,9 @@ impl From<&ConnState> for ConnStateView {
                 reason: scrub_credentials(reason),
             },
             ConnState::Stopped => ConnStateView::Stopped,
+            ConnState::StoppedByServer { reason } => ConnStateView::StoppedByServer {
+                reason: scrub_credentials(reason),
+            },
             ConnState::Failed { reason } => ConnStateView::Failed {
                 reason: scrub_credentials(reason),
             },

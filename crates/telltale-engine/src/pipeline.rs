@@ -276,7 +276,9 @@ enum AlertInput {
 
 fn log_state(name: &str, s: &ConnState) {
     match s {
-        ConnState::Retrying { .. } | ConnState::Failed { .. } => {
+        ConnState::Retrying { .. }
+        | ConnState::Failed { .. }
+        | ConnState::StoppedByServer { .. } => {
             tracing::warn!("feed {name}: {}", s.describe())
         }
         _ => tracing::info!("feed {name}: {}", s.describe()),

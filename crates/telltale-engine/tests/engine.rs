@@ -629,4 +629,98 @@ async fn a_crashed_pipeline_is_fatal_logged_and_notified_not_silent() {
     .await;
     assert_eq!(note.summary, "Telltale stopped monitoring");
     sim.shutdown().await;
+/// A server that answers every request with `204 No Content`, counting them.
+async fn no_content_server() -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            h.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock
+                    .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}/events"), hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_204_stops_the_feed_until_the_operator_resumes_it() {
+    let (url, hits) = no_content_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let engine = Engine::start(store.clone(), EngineOptions::default()).unwrap();
+    let mut cfg = FeedConfig::new("stopper", TransportKind::Sse, url);
+    cfg.backoff.initial = telltale_model::duration::Dur::millis(10);
+    cfg.backoff.max = telltale_model::duration::Dur::millis(100);
+    engine
+        .upsert_feed(cfg.clone(), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    let stopped_by_server = |feeds: &[telltale_engine::FeedStatus]| {
+        feeds
+            .iter()
+            .any(|f| matches!(f.state, ConnState::StoppedByServer { .. }))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stopped_by_server(&engine.feeds().await) {
+        assert!(Instant::now() < deadline, "never stopped by server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Nothing restarts it: no second request within many backoff periods.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert!(stopped_by_server(&engine.feeds().await));
+    // Resume: disable and enable.
+    let mut off = cfg.clone();
+    off.enabled = false;
+    engine.upsert_feed(off, FeedOrigin::Gui).await.unwrap();
+    engine.upsert_feed(cfg, FeedOrigin::Gui).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hits.load(Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "not resumed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    engine.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_inside_a_payload_problem_does_not_defeat_its_rate_limit() {
+    let sim = sim(50.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let engine = Engine::start(store.clone(), EngineOptions::default()).unwrap();
+    // A text rule whose capture is never a number, and differs in every
+    // message (`"seq":42`): each message has the same problem, worded with
+    // another value.
+    let mut feed = ws_feed("seq", &sim, "host-1");
+    feed.format = telltale_model::feed::PayloadFormat::Text;
+    feed.metrics = vec![toml::from_str("name = \"seq\"\nregex = '(\"seq\":\\d+)'\n").unwrap()];
+    let id = engine.upsert_feed(feed, FeedOrigin::Gui).await.unwrap();
+    let s = store.clone();
+    until("60 messages", 20, || {
+        (s.event_count(Some(id)).ok()? >= 60).then_some(())
+    })
+    .await;
+    store.flush().await.unwrap();
+    let payload_issues = store
+        .timeline(id, telltale_model::Timestamp(0), telltale_model::Timestamp::now(), 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "payload")
+        .collect::<Vec<_>>();
+    assert_eq!(payload_issues.len(), 1, "{payload_issues:?}");
+    assert!(
+        payload_issues[0].detail.as_deref().unwrap_or("").contains("which is not a number"),
+        "{payload_issues:?}"
+    );
+    engine.shutdown().await.unwrap();
+    sim.shutdown().await;
 }

@@ -499,6 +499,21 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         if o.max_message_size.0 < 16 {
             p.push(("websocket.max_message_size".into(), "is too small".into()));
         }
+        match &o.id_pointer {
+            Some(ptr) => {
+                if let Err(e) = crate::extract::check_pointer(ptr) {
+                    p.push(("websocket.id_pointer".into(), e));
+                }
+            }
+            None => {
+                if o.subscribe.iter().any(|s| s.contains("{last_id}")) {
+                    p.push((
+                        "websocket.subscribe".into(),
+                        "uses {last_id}, which needs websocket.id_pointer (where each message's id is)".into(),
+                    ));
+                }
+            }
+        }
     }
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.

@@ -304,6 +304,13 @@ pub struct WebsocketOptions {
     pub pong_timeout: Dur,
     /// Largest accepted message (default 16 MiB). Larger is a feed error.
     pub max_message_size: ByteSize,
+    /// Optional JSON pointer to each message's id. When set, messages whose
+    /// id was already received (a server replaying after a reconnect) are
+    /// dropped and counted, and `{last_id}` in `subscribe` expands to the
+    /// last id received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub id_pointer: Option<String>,
 }
 
 impl Default for WebsocketOptions {
@@ -314,6 +321,7 @@ impl Default for WebsocketOptions {
             ping_interval: Dur::secs(15),
             pong_timeout: Dur::secs(10),
             max_message_size: ByteSize(16 << 20),
+            id_pointer: None,
         }
     }
 }

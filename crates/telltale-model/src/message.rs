@@ -56,7 +56,16 @@ pub enum ConnState {
     },
     /// Stopped by the operator (disabled, removed, shutdown).
     Stopped,
-    /// Failed and not retrying (e.g. an invalid URL).
+    /// The server asked the client to stop (SSE `204 No Content`): no more
+    /// attempts until the operator resumes the feed (disables and enables
+    /// it, or edits it).
+    StoppedByServer {
+        /// What the server answered.
+        reason: String,
+    },
+    /// Failed: a configuration problem. Either nothing to retry (an invalid
+    /// URL) or retried on the slow schedule (a 4xx, a wrong content type),
+    /// as the reason says.
     Failed {
         /// Why.
         reason: String,
@@ -72,6 +81,7 @@ impl ConnState {
             ConnState::Stale { .. } => "stale",
             ConnState::Retrying { .. } => "retrying",
             ConnState::Stopped => "stopped",
+            ConnState::StoppedByServer { .. } => "stopped_by_server",
             ConnState::Failed { .. } => "failed",
         }
     }
@@ -98,6 +108,7 @@ impl ConnState {
                 next_at.to_rfc3339_millis()
             ),
             ConnState::Stopped => "stopped".into(),
+            ConnState::StoppedByServer { reason } => format!("stopped by server: {reason}"),
             ConnState::Failed { reason } => format!("failed: {reason}"),
         }
     }

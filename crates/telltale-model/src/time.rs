@@ -67,6 +67,19 @@ impl Timestamp {
         }
     }
 
+    /// Parses an HTTP date (`Tue, 25 Nov 2025 17:00:01 GMT`, as in
+    /// `Last-Modified`); `None` if it is not one.
+    pub fn parse_http_date(s: &str) -> Option<Timestamp> {
+        chrono::DateTime::parse_from_rfc2822(s.trim())
+            .ok()
+            .map(|dt| Timestamp(dt.timestamp_micros()))
+    }
+
+    /// Whole seconds since the Unix epoch (rounded down).
+    pub fn as_secs(self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+
     /// Parses RFC 3339 (`2026-11-25T17:00:00Z`), a date (`2026-11-25`), or a
     /// relative age such as `15m` / `2h` / `7d` meaning that long before `now`.
     pub fn parse_flexible(s: &str, now: Timestamp) -> Result<Timestamp, String> {

@@ -122,3 +122,26 @@ pub fn check_http_url(raw: &str, what: &str) -> Result<(), String> {
         )),
     }
 }
+
+/// The reason shown for a configuration problem retried on the slow
+/// schedule: what went wrong, then when the next attempt is (in whole
+/// seconds, and as a time).
+pub fn slow_retry_reason(reason: &str, delay: std::time::Duration) -> String {
+    let shown = std::time::Duration::from_secs(delay.as_secs().max(1));
+    format!(
+        "{reason}; a configuration problem: next attempt in {} (at {})",
+        telltale_model::duration::format_duration(shown),
+        telltale_model::Timestamp::now()
+            .plus(delay)
+            .to_rfc3339_millis()
+    )
+}
+
+/// A 4xx that retrying soon cannot fix: the URL, the credentials or the
+/// request is wrong. `408 Request Timeout` and `429 Too Many Requests` are
+/// about timing, not configuration, and keep the normal backoff.
+pub fn is_configuration_status(status: http::StatusCode) -> bool {
+    status.is_client_error()
+        && status != http::StatusCode::REQUEST_TIMEOUT
+        && status != http::StatusCode::TOO_MANY_REQUESTS
+}

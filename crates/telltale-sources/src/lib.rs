@@ -12,6 +12,7 @@ pub mod http_common;
 pub mod long_poll;
 pub mod poll;
 pub mod redirect;
+pub mod replay;
 pub mod sink;
 pub mod sse;
 pub mod websocket;

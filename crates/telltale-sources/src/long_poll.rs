@@ -23,15 +23,23 @@
 //!   pointer is one [`RawMessage`] whose data is the element's compact JSON
 //!   (a missing or `null` array means no events); otherwise the whole body is
 //!   one message. `server_id` is the value at `id_pointer` (in each item, or
-//!   the body) if set, else the new cursor (body mode) or the `Etag`
-//!   (headers mode). The next request starts at once.
+//!   the body) if set, else the new cursor (body mode) or the whole message
+//!   id (headers mode: `<Last-Modified as Unix seconds>:<Etag>`, nchan's
+//!   `time:tag`, see [`message_id`]; the `Etag` alone restarts from 0 every
+//!   second). The next request starts at once.
 //! * If the body is not what the configuration describes (not JSON, `items`
 //!   not an array), it is delivered as one message so that the timeline
 //!   shows it. In body mode a response without a readable cursor cannot be
 //!   followed: the cursor is kept and the attempt counts as failed.
-//! * Any other status, a transport error or a timeout is a failed attempt:
-//!   [`ConnState::Retrying`] with a full-jitter backoff delay, keeping the
-//!   cursor, so that nothing is lost or received twice.
+//! * A 4xx (other than `408`, a hold timeout, and `429`) is a configuration
+//!   problem (wrong URL, credentials, cursor): [`ConnState::Failed`] with the
+//!   reason and the time of the next attempt, retried on the slow schedule
+//!   (1 min doubling to 10 min, see [`Backoff::next_slow_delay`]), keeping
+//!   the cursor.
+//! * Any other status (5xx, `429`), a transport error or a timeout is a
+//!   failed attempt: [`ConnState::Retrying`] with a full-jitter backoff
+//!   delay, keeping the cursor, so that nothing is lost or received twice. A
+//!   response that delivered messages resets the backoff's attempt counter.
 //! * State: [`ConnState::Connecting`] before the first request and after
 //!   each failure, [`ConnState::Live`] after the first successful response
 //!   (a hold timeout included).
@@ -68,6 +76,8 @@ enum Outcome {
     },
     /// A failed attempt.
     Failed(String),
+    /// A configuration problem (a 4xx): failed, retried on the slow schedule.
+    Misconfigured(String),
 }
 
 /// Where the feed is in the server's stream, kept across failures.
@@ -126,6 +136,11 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
                     live = true;
                     backoff.connected();
                 }
+                if !empty {
+                    // Data arrived: healthy, the next failure starts the
+                    // backoff over.
+                    backoff.delivered();
+                }
                 if empty
                     && started.elapsed() < FAST_EMPTY
                     && !crate::sleep_or_cancel(pause, &cancel).await
@@ -139,6 +154,17 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
                 let delay = backoff.next_delay();
                 tracing::debug!(feed = %s.feed.name, %reason, ?delay, "long poll: retrying");
                 sink.retrying(backoff.attempt(), delay, reason).await;
+                if !crate::sleep_or_cancel(delay, &cancel).await {
+                    return;
+                }
+            }
+            Outcome::Misconfigured(reason) => {
+                live = false;
+                sink.counters().errors.fetch_add(1, Ordering::Relaxed);
+                let delay = backoff.next_slow_delay();
+                let reason = http_common::slow_retry_reason(&reason, delay);
+                tracing::debug!(feed = %s.feed.name, %reason, "long poll: failed");
+                sink.state(ConnState::Failed { reason }).await;
                 if !crate::sleep_or_cancel(delay, &cancel).await {
                     return;
                 }
@@ -274,6 +300,9 @@ impl Session {
             self.hold_timeout().await;
             return Outcome::Answered { empty: true };
         }
+        if http_common::is_configuration_status(status) {
+            return Outcome::Misconfigured(crate::sse::status_reason(status));
+        }
         if !status.is_success() {
             return Outcome::Failed(crate::sse::status_reason(status));
         }
@@ -365,9 +394,7 @@ impl Session {
         }
         let fallback_id = match &self.opts.cursor {
             CursorMode::Body { .. } if cursor_error.is_none() => self.cursor.value.clone(),
-            CursorMode::Headers => headers
-                .get(ETAG)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            CursorMode::Headers => message_id(headers),
             _ => None,
         };
         let id_of = |v: &Value| -> Option<String> {
@@ -424,6 +451,28 @@ impl Session {
     }
 }
 
+/// Headers mode: the whole message id. nchan's id is `<time>:<tag>`: the
+/// time travels as `Last-Modified` and the tag, which starts again from 0
+/// every second, as `Etag`. So the id is `<Unix seconds of
+/// Last-Modified>:<Etag without quotes>` (the `Last-Modified` text as sent
+/// if it is not an HTTP date), or either header alone if only one came.
+pub fn message_id(headers: &HeaderMap) -> Option<String> {
+    let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+    let etag = headers.get(ETAG).map(text);
+    let time = headers
+        .get(LAST_MODIFIED)
+        .map(text)
+        .map(|lm| Timestamp::parse_http_date(&lm).map_or(lm, |t| t.as_secs().to_string()));
+    match (time, etag) {
+        (Some(time), Some(etag)) => {
+            let tag = etag.strip_prefix("W/").unwrap_or(&etag).trim_matches('"');
+            Some(format!("{time}:{tag}"))
+        }
+        (None, etag) => etag,
+        (time, None) => time,
+    }
+}
+
 fn message(data: Vec<u8>, server_id: Option<String>) -> RawMessage {
     RawMessage {
         received_at: Timestamp::now(),
@@ -453,6 +502,25 @@ mod tests {
             "http://h/p?cursor=a+b%26c#frag"
         );
         assert_eq!(with_query_param("http://h/p?", "c", "1"), "http://h/p?c=1");
+    }
+
+    #[test]
+    fn the_message_id_joins_last_modified_and_etag() {
+        let mut h = HeaderMap::new();
+        assert_eq!(message_id(&h), None);
+        h.insert(ETAG, HeaderValue::from_static("\"3\""));
+        assert_eq!(message_id(&h).as_deref(), Some("\"3\""));
+        h.insert(
+            LAST_MODIFIED,
+            HeaderValue::from_static("Tue, 25 Nov 2025 17:00:01 GMT"),
+        );
+        assert_eq!(message_id(&h).as_deref(), Some("1764090001:3"));
+        h.insert(ETAG, HeaderValue::from_static("W/\"0\""));
+        assert_eq!(message_id(&h).as_deref(), Some("1764090001:0"));
+        h.insert(LAST_MODIFIED, HeaderValue::from_static("yesterday"));
+        assert_eq!(message_id(&h).as_deref(), Some("yesterday:0"));
+        h.remove(ETAG);
+        assert_eq!(message_id(&h).as_deref(), Some("yesterday"));
     }
 
     #[test]

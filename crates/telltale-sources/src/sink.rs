@@ -40,6 +40,8 @@ pub struct FeedCounters {
     pub dropped: AtomicU64,
     /// Errors reported (malformed payloads, oversize frames, failed attempts).
     pub errors: AtomicU64,
+    /// Messages dropped as replays of ones already received (`websocket.id_pointer`).
+    pub duplicates: AtomicU64,
     /// Microsecond timestamp of the last message, 0 if none.
     pub last_message_at: AtomicI64,
     /// Microsecond timestamp of the last sign of life (message, heartbeat, pong).
@@ -182,6 +184,16 @@ impl Sink {
         self.send(SourceEvent::Issue(FeedIssue {
             kind: kind.into(),
             message: scrub_urls(&message.into()),
+        }))
+        .await;
+    }
+
+    /// Reports something worth recording that is not an error (e.g. replayed
+    /// messages dropped): like [`Self::issue`], without counting an error.
+    pub async fn notice(&self, kind: &str, message: impl Into<String>) {
+        self.send(SourceEvent::Issue(FeedIssue {
+            kind: kind.into(),
+            message: message.into(),
         }))
         .await;
     }

@@ -10,9 +10,11 @@
 //!    `max_message_size` and `max_frame_size` are set to
 //!    `websocket.max_message_size`.
 //! 3. After the handshake, report [`ConnState::Live`], tell the backoff that
-//!    we are connected (a connection that stays up for `backoff.reset_after`
-//!    resets the attempt count), and send every `websocket.subscribe` string
-//!    as a text message — after *every* (re)connect.
+//!    we are connected (a connection that stays up for `backoff.reset_after`,
+//!    or that delivers a message, resets the attempt count), and send every
+//!    `websocket.subscribe` string as a text message — after *every*
+//!    (re)connect, with `{last_id}` replaced by the id of the last message
+//!    received (see below).
 //! 4. Read in a single `tokio::select!` over the socket, the ping timer and
 //!    cancellation:
 //!    * text frames become a [`RawMessage`] with `event_type = None`;
@@ -33,6 +35,14 @@
 //!    messages as an `oversize` issue; text frames that are not UTF-8 as a
 //!    `malformed` issue.
 //!
+//! **Servers that replay on reconnect**: with `websocket.id_pointer` set,
+//! each message's id is read at that JSON pointer (it becomes the message's
+//! `server_id`); a message whose id was already received (among the last
+//! [`crate::replay::WINDOW`]) is dropped, counted in
+//! [`crate::FeedCounters::duplicates`] and summed up in a `replay` issue
+//! (not an error); the others are delivered in the order they came. See
+//! [`crate::replay`].
+//!
 //! On cancellation a Close frame (1000, "telltale stopping") is sent on a
 //! best-effort basis, bounded by [`CLOSE_TIMEOUT`].
 //!
@@ -46,8 +56,10 @@
 //! Header values are never logged or reported: reasons name headers, hosts
 //! and ports only (never the URL's query string or credentials).
 
+use crate::replay::{Replay, Verdict};
 use crate::Sink;
 use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::duration::format_duration;
@@ -92,6 +104,7 @@ enum Ended {
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
     let opts = feed.websocket_options();
     let mut backoff = Backoff::new(&feed.backoff);
+    let mut replay = Replay::new(opts.id_pointer.clone());
     let target = Target::of(&feed.url);
     loop {
         if cancel.is_cancelled() {
@@ -109,7 +122,13 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             }
         };
         sink.state(ConnState::Connecting).await;
-        match connection(request, &opts, &target, &sink, &mut backoff, &cancel).await {
+        let link = Link {
+            opts: &opts,
+            target: &target,
+            sink: &sink,
+            cancel: &cancel,
+        };
+        match connection(request, &link, &mut backoff, &mut replay).await {
             Ended::Cancelled => return,
             Ended::Retry(reason) => {
                 let delay = backoff.next_delay();
@@ -182,14 +201,26 @@ fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, 
 }
 
 /// One connection: connect, subscribe, read until it ends.
+/// What one connection needs from its feed.
+struct Link<'a> {
+    opts: &'a WebsocketOptions,
+    target: &'a Target,
+    sink: &'a Sink,
+    cancel: &'a CancellationToken,
+}
+
 async fn connection(
     request: Request,
-    opts: &WebsocketOptions,
-    target: &Target,
-    sink: &Sink,
+    link: &Link<'_>,
     backoff: &mut Backoff,
-    cancel: &CancellationToken,
+    replay: &mut Replay,
 ) -> Ended {
+    let Link {
+        opts,
+        target,
+        sink,
+        cancel,
+    } = *link;
     let max = usize::try_from(opts.max_message_size.0).unwrap_or(usize::MAX);
     // tungstenite allocates a 128 KiB read buffer per connection up front
     // and buffers writes up to 128 KiB; with hundreds of feeds that is most
@@ -223,7 +254,8 @@ async fn connection(
     backoff.connected();
 
     for text in &opts.subscribe {
-        let send = tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text.as_str())));
+        let text = replay.expand(text);
+        let send = tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text)));
         let sent = tokio::select! {
             _ = cancel.cancelled() => return close_for_cancel(ws).await,
             r = send => r,
@@ -247,17 +279,25 @@ async fn connection(
         }
     }
 
-    read_loop(ws, opts, target, sink, cancel).await
+    let before = sink.counters().messages.load(Ordering::Relaxed);
+    let ended = read_loop(ws, link, replay).await;
+    report_dropped(replay, sink).await;
+    if sink.counters().messages.load(Ordering::Relaxed) != before {
+        // The connection delivered data: healthy, whatever ended it. The
+        // next reconnect starts the backoff over.
+        backoff.delivered();
+    }
+    ended
 }
 
 /// Reads until the connection ends or `cancel` fires.
-async fn read_loop(
-    mut ws: Ws,
-    opts: &WebsocketOptions,
-    target: &Target,
-    sink: &Sink,
-    cancel: &CancellationToken,
-) -> Ended {
+async fn read_loop(mut ws: Ws, link: &Link<'_>, replay: &mut Replay) -> Ended {
+    let Link {
+        opts,
+        target,
+        sink,
+        cancel,
+    } = *link;
     // A zero interval would make `interval_at` panic; config validation
     // rejects < 100 ms anyway.
     let ping_every = opts.ping_interval.0.max(Duration::from_millis(10));
@@ -288,9 +328,11 @@ async fn read_loop(
                 // Any frame proves the peer alive.
                 answer_by = None;
                 match frame {
-                    Message::Text(text) => sink.message(raw(bytes::Bytes::from(text), None)).await,
+                    Message::Text(text) => {
+                        deliver(raw(bytes::Bytes::from(text), None), replay, sink).await
+                    }
                     Message::Binary(data) => {
-                        sink.message(raw(data, Some("binary".to_string()))).await
+                        deliver(raw(data, Some("binary".to_string())), replay, sink).await
                     }
                     // tungstenite queued the pong; the next read flushes it.
                     Message::Ping(_) => sink.activity(),
@@ -329,6 +371,37 @@ async fn read_loop(
                 }
             }
         }
+    }
+}
+
+/// Delivers a message unless it is a replay of one already received.
+async fn deliver(mut m: RawMessage, replay: &mut Replay, sink: &Sink) {
+    match replay.check(&m.data) {
+        Verdict::Duplicate => {
+            sink.counters().duplicates.fetch_add(1, Ordering::Relaxed);
+            sink.activity();
+        }
+        Verdict::Deliver(id) => {
+            // The first new message after a replay: say what was dropped.
+            report_dropped(replay, sink).await;
+            m.server_id = id;
+            sink.message(m).await;
+        }
+    }
+}
+
+/// Records the replayed messages dropped since the last report, if any.
+async fn report_dropped(replay: &mut Replay, sink: &Sink) {
+    let n = replay.take_dropped();
+    if n > 0 {
+        sink.notice(
+            "replay",
+            format!(
+                "dropped {n} replayed message{} already received (same id at websocket.id_pointer)",
+                if n == 1 { "" } else { "s" }
+            ),
+        )
+        .await;
     }
 }
 

@@ -360,9 +360,10 @@ async fn headers_mode_echoes_etag_and_last_modified() {
     assert_eq!(
         got,
         vec![
-            (Some("\"1\"".into()), r#"{"n":1}"#.into()),
-            (Some("\"2\"".into()), r#"{"n":2}"#.into()),
-            (Some("\"3\"".into()), r#"{"n":3}"#.into()),
+            // nchan's whole message id: Last-Modified (17:00:0n) : Etag.
+            (Some("1764090001:1".into()), r#"{"n":1}"#.into()),
+            (Some("1764090002:2".into()), r#"{"n":2}"#.into()),
+            (Some("1764090003:3".into()), r#"{"n":3}"#.into()),
         ]
     );
     assert!(run.retries().is_empty(), "{}", run.summary());
@@ -374,6 +375,57 @@ async fn headers_mode_echoes_etag_and_last_modified() {
         assert_eq!(inm.as_deref(), Some(format!("\"{n}\"").as_str()));
         assert_eq!(ims.as_deref(), Some(last_modified(n).as_str()));
     }
+    run.stop().await;
+    server.abort();
+}
+
+/// nchan: the Etag is a counter that restarts from 0 every second; only
+/// together with Last-Modified does it identify a message.
+#[tokio::test]
+async fn nchan_message_ids_stay_unique_when_the_etag_restarts_every_second() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let app = Router::new().route(
+        "/sub",
+        get(move || {
+            let n = h.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n >= 4 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    return StatusCode::NOT_MODIFIED.into_response();
+                }
+                // Two messages in second 1, two in second 2.
+                (
+                    [
+                        (header::ETAG, (n % 2).to_string()),
+                        (header::LAST_MODIFIED, last_modified(1 + n / 2)),
+                    ],
+                    format!("{{\"n\":{n}}}"),
+                )
+                    .into_response()
+            }
+        }),
+    );
+    let (base, server) = serve(app).await;
+    let opts = LongPollOptions {
+        cursor: CursorMode::Headers,
+        ..LongPollOptions::default()
+    };
+    let mut run = Run::start(long_poll::run, feed(format!("{base}/sub"), opts));
+    run.until("4 messages", WAIT, |r| r.messages().len() >= 4)
+        .await;
+    let ids: Vec<Option<String>> = run.messages().iter().map(|m| m.server_id.clone()).collect();
+    assert_eq!(
+        ids,
+        [
+            "1764090001:0",
+            "1764090001:1",
+            "1764090002:0",
+            "1764090002:1"
+        ]
+        .map(|s| Some(s.to_string()))
+        .to_vec()
+    );
     run.stop().await;
     server.abort();
 }

@@ -224,20 +224,31 @@ async fn a_server_restart_on_the_same_port_resumes_with_last_event_id() {
 // Failures and their reasons.
 
 #[tokio::test]
-async fn a_wrong_content_type_is_retried_with_a_clear_reason() {
+async fn a_wrong_content_type_fails_with_a_clear_reason_and_is_retried_slowly() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let mut run = Run::start(sse::run, feed(format!("{}/sse-wrongtype", sim.base_url())));
-    run.until("two failed attempts", WAIT, |r| r.retries().len() >= 2)
-        .await;
-    let retries = run.retries();
-    assert_eq!(
-        retries[0].2,
-        "expected content-type text/event-stream, got text/plain: is this URL an SSE endpoint?"
+    run.until("a failed state", WAIT, |r| {
+        r.states().iter().any(|s| s.name() == "failed")
+    })
+    .await;
+    let reason = match run.states().last() {
+        Some(ConnState::Failed { reason }) => reason.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        reason.starts_with(
+            "expected content-type text/event-stream, got text/plain: is this URL an SSE endpoint?; a configuration problem: next attempt in "
+        ),
+        "{reason}"
     );
-    assert_eq!((retries[0].0, retries[1].0), (1, 2));
+    // A configuration problem is not retried within the normal backoff
+    // (200 ms here): the slow schedule starts at a minute.
+    run.during(Duration::from_millis(800)).await;
+    assert_eq!(sim.requests("/sse-wrongtype").len(), 1, "{}", run.summary());
+    assert!(run.retries().is_empty(), "{}", run.summary());
     assert_eq!(run.count_live(), 0, "{}", run.summary());
     assert!(run.messages().is_empty());
-    assert!(run.counters.errors.load(Ordering::Relaxed) >= 2);
+    assert_eq!(run.counters.errors.load(Ordering::Relaxed), 1);
     run.stop().await;
     sim.shutdown().await;
 }
@@ -337,19 +348,36 @@ async fn no_response_headers_within_the_read_timeout_is_retried() {
 }
 
 #[tokio::test]
-async fn http_204_means_retry_at_the_backoff_cap() {
-    let (base, server) =
-        serve(Router::new().route("/events", get(|| async { StatusCode::NO_CONTENT }))).await;
-    let mut run = Run::start(sse::run, feed(format!("{base}/events")));
-    run.until("a failed attempt", WAIT, |r| !r.retries().is_empty())
-        .await;
-    let (_, next_at, reason) = run.retries()[0].clone();
-    assert!(reason.starts_with("HTTP 204 No Content: the server asks clients to stop reconnecting"));
-    let wait = next_at.since(Timestamp::now());
-    assert!(
-        wait > Duration::from_millis(100) && wait <= Duration::from_millis(200),
-        "{wait:?}"
+async fn http_204_stops_the_feed_until_the_operator_resumes_it() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let app = Router::new().route(
+        "/events",
+        get(move || {
+            h.fetch_add(1, Ordering::SeqCst);
+            async { StatusCode::NO_CONTENT }
+        }),
     );
+    let (base, server) = serve(app).await;
+    let mut run = Run::start(sse::run, feed(format!("{base}/events")));
+    run.until("stopped by server", WAIT, |r| {
+        r.states().iter().any(|s| s.name() == "stopped_by_server")
+    })
+    .await;
+    match run.states().last() {
+        Some(ConnState::StoppedByServer { reason }) => assert!(
+            reason.starts_with("HTTP 204 No Content: the server asks clients to stop reconnecting"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // No further attempt (the normal backoff would retry within 200 ms),
+    // and the task waits for the operator instead of ending.
+    let more = run.during(Duration::from_millis(800)).await;
+    assert!(more.is_empty(), "{}", run.summary());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert!(!run.task.is_finished());
+    assert!(run.retries().is_empty(), "{}", run.summary());
     run.stop().await;
     server.abort();
 }

@@ -21,6 +21,7 @@ describe('status look', () => {
       [{ state: 'stale', silent_ms: 90_000 }, false, 'stale'],
       [{ state: 'retrying', attempt: 2, next_at: 0, reason: 'refused' }, false, 'retrying'],
       [{ state: 'failed', reason: 'bad url' }, false, 'down'],
+      [{ state: 'stopped_by_server', reason: 'HTTP 204 No Content' }, false, 'down'],
       [{ state: 'connecting' }, false, 'connecting'],
       [{ state: 'stopped' }, true, 'stopped'],
     ];

@@ -28,6 +28,7 @@ export function healthOf(state: ConnState, alerting: boolean): Health {
   if (alerting) return 'alerting';
   switch (state.state) {
     case 'failed':
+    case 'stopped_by_server':
       return 'down';
     case 'retrying':
       return 'retrying';
@@ -50,6 +51,7 @@ export function healthOfStateName(name: string): Health {
     case 'stopped':
       return name;
     case 'failed':
+    case 'stopped_by_server':
     case 'down':
       return 'down';
     default:
@@ -72,6 +74,8 @@ export function describeState(state: ConnState): string {
       return `failed: ${state.reason}`;
     case 'stopped':
       return 'not subscribed';
+    case 'stopped_by_server':
+      return `stopped by the server: ${state.reason} (disable and enable the feed to resume)`;
   }
 }
 

@@ -7,10 +7,21 @@
 //!   `Cache-Control: no-cache` and, once an event with an id has been seen,
 //!   `Last-Event-ID`. The last event id lives for the whole of [`run`], so
 //!   every reconnect resumes where the previous stream stopped.
-//! * The response must be `200` with a content type starting with
-//!   `text/event-stream`; anything else is a failed attempt with a reason
-//!   that says what was received. `204 No Content` is the standard's "stop
-//!   reconnecting": it is reported and retried at the backoff cap.
+//! * The response must be `200` with the content type `text/event-stream`
+//!   (parameters such as `charset` are ignored). Otherwise:
+//!   * `204 No Content` is the standard's "stop reconnecting": the feed goes
+//!     to [`ConnState::StoppedByServer`] and makes no further attempt until
+//!     the operator resumes it (disabling and enabling the feed, or editing
+//!     it, starts a new task).
+//!   * A 4xx (except `408` and `429`), a 2xx other than `200`, or a wrong
+//!     content type is a configuration problem: [`ConnState::Failed`] with a
+//!     reason that says what was received and when the next attempt is,
+//!     retried on the slow schedule (1 min doubling to 10 min, see [`Backoff::next_slow_delay`]).
+//!     The standard would give up for good; a monitor keeps checking, slowly,
+//!     because the server side may be fixed.
+//!   * Anything else (5xx, `408`, `429`, other statuses) is a failed attempt
+//!     retried with the normal backoff. (The standard gives up on a 5xx too;
+//!     a monitor must ride out a server restart.)
 //! * The body is parsed by [`parser::Parser`] (our own WHATWG-conformant,
 //!   incremental parser). Each event becomes one [`RawMessage`] with
 //!   `server_id` = the last event id and `event_type` = the event's type
@@ -18,15 +29,19 @@
 //!   skipped (they still count as liveness). Comments (heartbeats) and any
 //!   other bytes count as activity. Events larger than `sse.max_event_size`
 //!   are dropped with an `oversize` issue; the stream goes on.
-//! * `retry:` sets the backoff's initial delay, capped at the feed's
-//!   `backoff.max` (the operator's cap wins over the server's wish).
+//! * `retry:` is the minimum reconnection delay (the standard's
+//!   "reconnection time"): the backoff's jitter is added above it, never
+//!   below. It is clamped to the feed's `backoff.max` (the operator's cap
+//!   wins over the server's wish).
 //! * No byte at all for `sse.read_timeout` (also while waiting for the
 //!   response headers): the connection is dropped and re-established.
-//! * Every end of a connection (error, timeout, server closing the stream)
-//!   leads to [`ConnState::Retrying`] with a full-jitter backoff delay; a
-//!   connection that stayed up for `backoff.reset_after` resets the backoff.
-//!   Failed attempts (not a clean end of a live stream) also count in
-//!   [`crate::FeedCounters::errors`].
+//! * Every other end of a connection (error, timeout, server closing the
+//!   stream) leads to [`ConnState::Retrying`] with a jittered backoff delay.
+//!   A connection that delivered an event, or that stayed up for
+//!   `backoff.reset_after`, resets the backoff's attempt counter, so a server
+//!   that closes cleanly every few events is reconnected to promptly.
+//!   Failed attempts (not a clean end of a live stream, nor a 204) also
+//!   count in [`crate::FeedCounters::errors`].
 //! * An invalid URL is [`ConnState::Failed`]: nothing to retry.
 //!
 //! Header values never appear in reasons, issues or logs.
@@ -41,7 +56,6 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use parser::{Output, Parser};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use telltale_model::duration::format_duration;
 use telltale_model::feed::SseOptions;
 use telltale_model::{Backoff, ConnState, FeedConfig, RawMessage, Timestamp};
@@ -54,17 +68,37 @@ pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 #[derive(Debug)]
 struct Ended {
     reason: String,
-    /// Wait the full backoff cap (HTTP 204).
-    at_cap: bool,
+    /// What to do next.
+    then: Then,
     /// A failed attempt, counted in the error counter (not a clean end).
     error: bool,
+}
+
+/// What follows the end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Reconnect after the normal backoff (network error, 5xx, clean end).
+    Retry,
+    /// A configuration problem (4xx, wrong content type): [`ConnState::Failed`]
+    /// and the slow schedule.
+    RetrySlowly,
+    /// HTTP 204: [`ConnState::StoppedByServer`] until the operator resumes.
+    Stop,
 }
 
 impl Ended {
     fn failed(reason: impl Into<String>) -> Self {
         Ended {
             reason: reason.into(),
-            at_cap: false,
+            then: Then::Retry,
+            error: true,
+        }
+    }
+
+    fn misconfigured(reason: impl Into<String>) -> Self {
+        Ended {
+            reason: reason.into(),
+            then: Then::RetrySlowly,
             error: true,
         }
     }
@@ -77,8 +111,6 @@ struct Session {
     opts: SseOptions,
     parser: Parser,
     backoff: Backoff,
-    /// Upper bound of any delay, including one asked for by `retry:`.
-    cap: Duration,
     client: Option<reqwest::Client>,
     redirects: crate::redirect::Redirects,
     /// Whether the "last event id cannot be sent" issue was reported.
@@ -97,7 +129,6 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
     let mut s = Session {
         parser: Parser::new(max_event),
         backoff: Backoff::new(&feed.backoff),
-        cap: feed.backoff.max.0.max(feed.backoff.initial.0),
         client: None,
         redirects: crate::redirect::Redirects::new(&feed),
         warned_id: false,
@@ -117,13 +148,33 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         if ended.error {
             sink.counters().errors.fetch_add(1, Ordering::Relaxed);
         }
-        let mut delay = s.backoff.next_delay();
-        if ended.at_cap {
-            delay = s.cap;
-        }
-        tracing::debug!(feed = %s.feed.name, reason = %ended.reason, ?delay, "sse: reconnecting");
-        sink.retrying(s.backoff.attempt(), delay, ended.reason)
-            .await;
+        let delay = match ended.then {
+            Then::Stop => {
+                tracing::info!(feed = %s.feed.name, reason = %ended.reason, "sse: stopped by the server");
+                sink.state(ConnState::StoppedByServer {
+                    reason: ended.reason,
+                })
+                .await;
+                // Resuming is the operator's call (disable and enable the
+                // feed): the engine then starts a new task.
+                cancel.cancelled().await;
+                return;
+            }
+            Then::RetrySlowly => {
+                let delay = s.backoff.next_slow_delay();
+                let reason = http_common::slow_retry_reason(&ended.reason, delay);
+                tracing::debug!(feed = %s.feed.name, %reason, "sse: failed");
+                sink.state(ConnState::Failed { reason }).await;
+                delay
+            }
+            Then::Retry => {
+                let delay = s.backoff.next_delay();
+                tracing::debug!(feed = %s.feed.name, reason = %ended.reason, ?delay, "sse: reconnecting");
+                sink.retrying(s.backoff.attempt(), delay, ended.reason)
+                    .await;
+                delay
+            }
+        };
         if !crate::sleep_or_cancel(delay, &cancel).await {
             return;
         }
@@ -189,7 +240,7 @@ impl Session {
                 Ok(Ok(None)) => {
                     return Ended {
                         reason: "the server ended the stream".into(),
-                        at_cap: false,
+                        then: Then::Retry,
                         error: false,
                     }
                 }
@@ -233,6 +284,9 @@ impl Session {
     async fn handle(&mut self, o: Output) {
         match o {
             Output::Event(ev) => {
+                // A connection that delivers events is healthy: the next
+                // reconnect starts the backoff over.
+                self.backoff.delivered();
                 if !self.opts.events.is_empty() && !self.opts.events.contains(&ev.event_type) {
                     return;
                 }
@@ -247,7 +301,7 @@ impl Session {
                     .await;
             }
             Output::Comment(_) => self.sink.activity(),
-            Output::Retry(d) => self.backoff.set_initial(d.min(self.cap)),
+            Output::Retry(d) => self.backoff.set_floor(d),
             Output::Oversize {
                 event_type,
                 size,
@@ -271,10 +325,17 @@ fn check_response(resp: &reqwest::Response) -> Result<(), Ended> {
     let status = resp.status();
     if status == StatusCode::NO_CONTENT {
         return Err(Ended {
-            reason: "HTTP 204 No Content: the server asks clients to stop reconnecting; trying again at the backoff cap".into(),
-            at_cap: true,
-            error: true,
+            reason: "HTTP 204 No Content: the server asks clients to stop reconnecting; disable and enable the feed to resume".into(),
+            then: Then::Stop,
+            error: false,
         });
+    }
+    // A 4xx, or a success other than 200 (205, 299, …): not an SSE stream,
+    // and retrying soon will not change that.
+    if http_common::is_configuration_status(status)
+        || (status.is_success() && status != StatusCode::OK)
+    {
+        return Err(Ended::misconfigured(status_reason(status)));
     }
     if status != StatusCode::OK {
         return Err(Ended::failed(status_reason(status)));
@@ -283,20 +344,25 @@ fn check_response(resp: &reqwest::Response) -> Result<(), Ended> {
         .headers()
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
-    let ok = ctype.as_deref().is_some_and(|c| {
-        c.get(..17)
-            .is_some_and(|p| p.eq_ignore_ascii_case("text/event-stream"))
-    });
-    if !ok {
+    if !is_event_stream(ctype.as_deref()) {
         let got = match ctype.as_deref() {
             None | Some("") => "no content-type".to_string(),
             Some(c) => shorten(c, 80),
         };
-        return Err(Ended::failed(format!(
+        return Err(Ended::misconfigured(format!(
             "expected content-type text/event-stream, got {got}: is this URL an SSE endpoint?"
         )));
     }
     Ok(())
+}
+
+/// Whether a content type is `text/event-stream` (the essence, compared
+/// ASCII case-insensitively; parameters such as `charset` are ignored).
+fn is_event_stream(ctype: Option<&str>) -> bool {
+    ctype.is_some_and(|c| {
+        let essence = c.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case("text/event-stream")
+    })
 }
 
 /// `HTTP 503 Service Unavailable`, with a hint for the usual suspects.

@@ -19,7 +19,11 @@ next_at: number,
 /**
  * Why the last attempt failed.
  */
-reason: string, } | { "state": "stopped" } | { "state": "failed", 
+reason: string, } | { "state": "stopped" } | { "state": "stopped_by_server", 
+/**
+ * What the server answered.
+ */
+reason: string, } | { "state": "failed", 
 /**
  * Why.
  */

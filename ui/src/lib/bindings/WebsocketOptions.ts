@@ -25,4 +25,11 @@ pong_timeout: Dur,
 /**
  * Largest accepted message (default 16 MiB). Larger is a feed error.
  */
-max_message_size: ByteSize, };
+max_message_size: ByteSize, 
+/**
+ * Optional JSON pointer to each message's id. When set, messages whose
+ * id was already received (a server replaying after a reconnect) are
+ * dropped and counted, and `{last_id}` in `subscribe` expands to the
+ * last id received.
+ */
+id_pointer?: string, };
