@@ -629,6 +629,8 @@ async fn a_crashed_pipeline_is_fatal_logged_and_notified_not_silent() {
     .await;
     assert_eq!(note.summary, "Telltale stopped monitoring");
     sim.shutdown().await;
+}
+
 /// A server that answers every request with `204 No Content`, counting them.
 async fn no_content_server() -> (String, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -179,21 +179,12 @@ impl Sink {
     }
 
     /// Reports something worth seeing on the timeline that is not a
-    /// problem (a followed redirect): an issue that does not count as an error.
+    /// problem (a followed redirect, replayed messages dropped): an issue
+    /// that does not count as an error.
     pub async fn notice(&self, kind: &str, message: impl Into<String>) {
         self.send(SourceEvent::Issue(FeedIssue {
             kind: kind.into(),
             message: scrub_urls(&message.into()),
-        }))
-        .await;
-    }
-
-    /// Reports something worth recording that is not an error (e.g. replayed
-    /// messages dropped): like [`Self::issue`], without counting an error.
-    pub async fn notice(&self, kind: &str, message: impl Into<String>) {
-        self.send(SourceEvent::Issue(FeedIssue {
-            kind: kind.into(),
-            message: message.into(),
         }))
         .await;
     }
