@@ -28,11 +28,7 @@ impl Harness {
         let engine = Engine::start(store, EngineOptions::default()).unwrap();
         let server = http::bind(
             Api::new(engine.clone()),
-            ServeOptions {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                token: None,
-                ui_dir: None,
-            },
+            ServeOptions::new("127.0.0.1:0".parse().unwrap()),
         )
         .await
         .unwrap();
@@ -63,7 +59,7 @@ impl Harness {
     async fn text(&self, method: reqwest::Method, path: &str, body: String) -> String {
         self.http
             .request(method, format!("http://{}{path}", self.addr))
-            .header("content-type", "text/plain")
+            .header("content-type", "application/toml")
             .body(body)
             .send()
             .await
