@@ -47,6 +47,7 @@ impl Pipeline {
             let feeds = self.shared.runtime_snapshot();
             problems.prune(&feeds, Timestamp::now());
             for ingest in buf.drain(..) {
+                self.shared.ingest_budget.release(ingest.charged);
                 let Some(feed) = feeds.get(&ingest.feed_id) else {
                     continue; // removed while its last reports were in flight
                 };
@@ -149,8 +150,13 @@ impl Pipeline {
             .lock()
             .map(|e| e.watches_feed(feed.id))
             .unwrap_or(false);
+        let mut over_cap = 0u64;
         for s in x.samples {
             let metric = feed.intern(&s.metric);
+            if !feed.admit_series(&metric, &s.labels) {
+                over_cap += 1;
+                continue;
+            }
             let labels = if s.labels.is_empty() {
                 empty_labels.clone()
             } else {
@@ -190,7 +196,15 @@ impl Pipeline {
         if let Some(h) = x.health {
             self.shared.set_health(feed.id, h);
         }
-        for p in x.problems {
+        let cap = (over_cap > 0).then(|| telltale_model::extract::Problem {
+            rule: "series".into(),
+            kind: "cap",
+            message: format!(
+                "more than {} series (metric and label set): samples of new label sets are not stored. Drop the labels that change (`drop_labels` on the metric rule) or raise `max_series`",
+                feed.max_series
+            ),
+        });
+        for p in x.problems.into_iter().chain(cap) {
             if let Some(message) = problems.admit(feed.id, p, m.received_at) {
                 self.issue(
                     feed.id,

@@ -6,7 +6,7 @@ use crate::health::EngineHealth;
 use crate::live::{LiveBatch, LiveSubscriber};
 use crate::pipeline::Pipeline;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use telltale_model::alert::AlertSettings;
 use telltale_model::config::validate_feed;
 use telltale_model::extract::{Extractor, Health};
 use telltale_model::{ConfigFile, ConnState, FeedConfig, Timestamp, TransportKind};
-use telltale_sources::{FeedCounters, Ingest, Sink};
+use telltale_sources::{FeedCounters, Ingest, IngestBudget, Sink};
 use telltale_store::{FeedOrigin, Store, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -26,6 +26,9 @@ use tokio_util::sync::CancellationToken;
 pub struct EngineOptions {
     /// Capacity of the queue between sources and the pipeline, in reports.
     pub ingest_queue: usize,
+    /// The most bytes of messages that queue holds (default 256 MiB):
+    /// beyond it sources shed, count and say so.
+    pub ingest_bytes: usize,
     /// Live batches buffered per subscriber before it counts as lagging.
     pub live_buffer: usize,
     /// Alert settings (flood control, quiet hours, re-notify).
@@ -55,6 +58,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             ingest_queue: 65_536,
+            ingest_bytes: 256 * 1024 * 1024,
             live_buffer: 1024,
             alerts: AlertSettings::default(),
             notifier: None,
@@ -148,10 +152,41 @@ pub(crate) struct FeedRuntime {
     pub name: Arc<str>,
     pub extractor: Extractor,
     pub max_event_size: usize,
+    /// The feed's series cap (`max_series`).
+    pub max_series: usize,
     metric_names: Mutex<HashMap<String, Arc<str>>>,
+    /// The series seen this run, for the cap.
+    series: Mutex<SeriesSeen>,
+}
+
+/// Metric name → the label sets seen with it.
+#[derive(Default)]
+struct SeriesSeen {
+    known: HashMap<Arc<str>, std::collections::HashSet<BTreeMap<String, String>>>,
+    count: usize,
 }
 
 impl FeedRuntime {
+    /// True when samples of this series may be stored: a series seen
+    /// before, or a new one while the feed has fewer than `max_series`.
+    pub fn admit_series(&self, metric: &Arc<str>, labels: &BTreeMap<String, String>) -> bool {
+        let Ok(mut seen) = self.series.lock() else {
+            return true;
+        };
+        if seen.known.get(metric).is_some_and(|l| l.contains(labels)) {
+            return true;
+        }
+        if seen.count >= self.max_series {
+            return false;
+        }
+        seen.count += 1;
+        seen.known
+            .entry(metric.clone())
+            .or_default()
+            .insert(labels.clone());
+        true
+    }
+
     /// One shared string per metric name, so samples don't allocate names.
     pub fn intern(&self, metric: &str) -> Arc<str> {
         let Ok(mut names) = self.metric_names.lock() else {
@@ -184,6 +219,8 @@ pub(crate) struct Shared {
     pub alerting: Alerting,
     /// See [`Engine::fatal`].
     fatal: tokio::sync::watch::Sender<Option<String>>,
+    /// Bytes of messages queued for the pipeline (see `EngineOptions::ingest_bytes`).
+    pub ingest_budget: Arc<IngestBudget>,
 }
 
 impl Shared {
@@ -283,6 +320,7 @@ impl Engine {
             status: Mutex::default(),
             alerting,
             fatal: tokio::sync::watch::channel(None).0,
+            ingest_budget: IngestBudget::new(opts.ingest_bytes),
         });
         let pipeline = Pipeline {
             rx,
@@ -657,7 +695,9 @@ impl Engine {
             name: Arc::from(cfg.name.as_str()),
             extractor,
             max_event_size: cfg.max_event_size().min(usize::MAX as u64) as usize,
+            max_series: cfg.max_series(),
             metric_names: Mutex::new(HashMap::new()),
+            series: Mutex::new(SeriesSeen::default()),
         });
         if let Ok(mut m) = self.inner.shared.runtimes.write() {
             Arc::make_mut(&mut m).insert(id, runtime);
@@ -683,7 +723,8 @@ impl Engine {
             );
         }
         let counters = Arc::new(FeedCounters::default());
-        let sink = Sink::new(id, tx, counters.clone());
+        let sink = Sink::new(id, tx, counters.clone())
+            .with_budget(self.inner.shared.ingest_budget.clone());
         let cancel = self.inner.shutdown.child_token();
         let config = Arc::new(cfg);
         let task = tokio::spawn(telltale_sources::run(config.clone(), sink, cancel.clone()));

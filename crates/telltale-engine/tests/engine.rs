@@ -713,16 +713,96 @@ async fn a_value_inside_a_payload_problem_does_not_defeat_its_rate_limit() {
     .await;
     store.flush().await.unwrap();
     let payload_issues = store
-        .timeline(id, telltale_model::Timestamp(0), telltale_model::Timestamp::now(), 1000)
+        .timeline(
+            id,
+            telltale_model::Timestamp(0),
+            telltale_model::Timestamp::now(),
+            1000,
+        )
         .unwrap()
         .into_iter()
         .filter(|e| e.kind == "payload")
         .collect::<Vec<_>>();
     assert_eq!(payload_issues.len(), 1, "{payload_issues:?}");
     assert!(
-        payload_issues[0].detail.as_deref().unwrap_or("").contains("which is not a number"),
+        payload_issues[0]
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("which is not a number"),
         "{payload_issues:?}"
     );
     engine.shutdown().await.unwrap();
     sim.shutdown().await;
+}
+
+/// A Prometheus endpoint whose label changes on every scrape.
+async fn churning_metrics_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut n = 0u64;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            n += 1;
+            let body = format!("# TYPE reqs gauge\nreqs{{request_id=\"r{n}\",code=\"200\"}} {n}\n");
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/metrics")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_that_changes_every_scrape_stops_at_the_series_cap() {
+    let url = churning_metrics_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let engine = Engine::start(store.clone(), EngineOptions::default()).unwrap();
+    let cfg: ConfigFile = ConfigFile::parse(
+        "feeds.toml",
+        &format!(
+            "[[feed]]\nname = \"churn\"\ntransport = \"poll\"\nurl = \"{url}\"\nformat = \"prometheus\"\nmax_series = 8\n[[feed.metric]]\nname = \"reqs\"\n[feed.poll]\ninterval = \"100ms\"\n"
+        ),
+    );
+    assert!(cfg.errors.is_empty(), "{:?}", cfg.errors);
+    let id = engine
+        .upsert_feed(cfg.feeds[0].clone(), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    let s = store.clone();
+    until("20 scrapes", 30, || {
+        (s.event_count(Some(id)).ok()? >= 20).then_some(())
+    })
+    .await;
+    store.flush().await.unwrap();
+    // http_status, response_ms and up, plus the first five label sets of `reqs`.
+    let series = store.list_series(id).unwrap();
+    assert_eq!(series.len(), 8, "{series:?}");
+    let issues: Vec<_> = store
+        .timeline(
+            id,
+            telltale_model::Timestamp(0),
+            telltale_model::Timestamp::now(),
+            1000,
+        )
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("more than 8 series")
+        })
+        .collect();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    engine.shutdown().await.unwrap();
 }

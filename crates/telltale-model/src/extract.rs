@@ -91,6 +91,8 @@ enum Rule {
         name: String,
         family: String,
         labels: BTreeMap<String, String>,
+        keep: Vec<String>,
+        drop: Vec<String>,
     },
     Regex {
         name: String,
@@ -287,15 +289,33 @@ impl Extractor {
                 name,
                 family,
                 labels,
+                keep,
+                drop,
             } = r
             {
                 let mut found = false;
+                let first = out.samples.len();
                 for s in samples.iter().filter(|s| &s.name == family) {
                     if labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)) {
                         found = true;
+                        let mut l = s.labels.clone();
+                        if !keep.is_empty() {
+                            l.retain(|k, _| keep.contains(k));
+                        }
+                        l.retain(|k, _| !drop.contains(k));
+                        // Label sets made equal by keep/drop merge: the
+                        // last sample wins.
+                        if !keep.is_empty() || !drop.is_empty() {
+                            if let Some(same) =
+                                out.samples[first..].iter_mut().find(|x| x.labels == l)
+                            {
+                                same.value = s.value;
+                                continue;
+                            }
+                        }
                         out.samples.push(ExtractedSample {
                             metric: name.clone(),
-                            labels: s.labels.clone(),
+                            labels: l,
                             value: s.value,
                         });
                     }
@@ -497,6 +517,8 @@ fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule,
             name: m.name.clone(),
             family: m.prometheus.clone().unwrap_or_else(|| m.name.clone()),
             labels: m.labels.clone(),
+            keep: m.keep_labels.clone(),
+            drop: m.drop_labels.clone(),
         }),
         PayloadFormat::Text => {
             let src = m.regex.clone().ok_or_else(|| RuleError {
@@ -674,6 +696,43 @@ mod tests {
         assert_eq!(out.samples.len(), 2);
         assert_eq!(out.samples[1].labels["cpu"], "1");
         assert_eq!(out.samples[1].value, 20.0);
+    }
+
+    #[test]
+    fn prometheus_labels_can_be_kept_or_dropped() {
+        let mut f = FeedConfig::new("p", TransportKind::Poll, "http://x");
+        f.format = PayloadFormat::Prometheus;
+        f.metrics.push(MetricRule {
+            name: "reqs".into(),
+            prometheus: Some("http_requests".into()),
+            drop_labels: vec!["request_id".into()],
+            ..Default::default()
+        });
+        f.metrics.push(MetricRule {
+            name: "by_code".into(),
+            prometheus: Some("http_requests".into()),
+            keep_labels: vec!["code".into()],
+            ..Default::default()
+        });
+        let out = Extractor::new(&f).unwrap().extract(&msg(
+            "http_requests{code=\"200\",path=\"/a\",request_id=\"r1\"} 1
+http_requests{code=\"200\",path=\"/b\",request_id=\"r2\"} 2
+http_requests{code=\"500\",path=\"/a\",request_id=\"r3\"} 3
+",
+        ));
+        let reqs: Vec<_> = out.samples.iter().filter(|s| s.metric == "reqs").collect();
+        assert_eq!(reqs.len(), 3);
+        assert!(reqs.iter().all(|s| !s.labels.contains_key("request_id")));
+        let by_code: Vec<_> = out
+            .samples
+            .iter()
+            .filter(|s| s.metric == "by_code")
+            .collect();
+        // Two label sets remain: code 200 (the last of its two samples) and 500.
+        assert_eq!(by_code.len(), 2, "{by_code:?}");
+        assert_eq!(by_code[0].labels.keys().collect::<Vec<_>>(), vec!["code"]);
+        assert_eq!(by_code[0].value, 2.0);
+        assert_eq!(by_code[1].value, 3.0);
     }
 
     #[test]

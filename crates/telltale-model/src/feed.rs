@@ -102,6 +102,11 @@ pub struct FeedConfig {
     /// Payloads larger than this are stored truncated (default 64 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_event_size: Option<ByteSize>,
+    /// At most this many series (metric and label set) per feed (default
+    /// 1,000): samples of further new series are dropped, and the feed says
+    /// so, rather than filling the disk with one series per scrape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_series: Option<u32>,
     /// Alert rules (`[[feed.alert]]`).
     #[serde(default, rename = "alert", skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<crate::alert::AlertRule>,
@@ -129,6 +134,9 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
+/// Series per feed unless `max_series` says otherwise.
+pub const DEFAULT_MAX_SERIES: usize = 1000;
+
 /// Default payload cap for stored events.
 pub const DEFAULT_MAX_EVENT_SIZE: u64 = 64 * 1024;
 
@@ -146,6 +154,7 @@ impl FeedConfig {
             status: None,
             stale_after: None,
             max_event_size: None,
+            max_series: None,
             alerts: Vec::new(),
             backoff: BackoffConfig::default(),
             websocket: None,
@@ -177,6 +186,11 @@ impl FeedConfig {
             }
             _ => Duration::from_secs(60),
         }
+    }
+
+    /// The effective series cap.
+    pub fn max_series(&self) -> usize {
+        self.max_series.map_or(DEFAULT_MAX_SERIES, |n| n as usize)
     }
 
     /// The effective stored-payload cap.
@@ -227,6 +241,18 @@ pub struct MetricRule {
     /// Text format: a regular expression whose first capture group is the number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
+    /// Prometheus format: keep only these labels on the stored series
+    /// (empty: keep all). Series whose labels become equal merge: the last
+    /// sample of a scrape wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<String>>"))]
+    pub keep_labels: Vec<String>,
+    /// Prometheus format: drop these labels from the stored series (a label
+    /// that changes every scrape, such as a request id, would otherwise
+    /// make a new series each time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<String>>"))]
+    pub drop_labels: Vec<String>,
 }
 
 /// What says the server behind a feed is healthy.

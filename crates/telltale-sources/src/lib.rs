@@ -17,7 +17,7 @@ pub mod sink;
 pub mod sse;
 pub mod websocket;
 
-pub use sink::{FeedCounters, Ingest, Sink};
+pub use sink::{FeedCounters, Ingest, IngestBudget, Sink};
 use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::{ConnState, FeedConfig, TransportKind};

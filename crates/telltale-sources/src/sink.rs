@@ -6,6 +6,12 @@
 //! [`FeedCounters::dropped`], and reported as a `shed` issue. A slow disk
 //! therefore slows a network reader by at most that long per message, and
 //! nothing is lost silently.
+//!
+//! The queue is bounded in bytes too: with an [`IngestBudget`] (the engine
+//! gives every sink the same one), messages queued but not yet taken by the
+//! pipeline hold at most its limit (256 MiB by default) whatever their
+//! sizes; beyond it a message waits up to [`SHED_AFTER`] for room, then is
+//! shed and counted the same way.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +31,71 @@ pub struct Ingest {
     pub feed_id: i64,
     /// What happened.
     pub event: SourceEvent,
+    /// Bytes drawn from the sink's [`IngestBudget`] for this report; whoever
+    /// takes it off the queue gives them back ([`IngestBudget::release`]).
+    pub charged: usize,
+}
+
+/// The bytes of messages waiting between the sources and the pipeline,
+/// with a limit shared by every feed of an engine.
+#[derive(Debug)]
+pub struct IngestBudget {
+    queued: std::sync::atomic::AtomicUsize,
+    limit: usize,
+    freed: tokio::sync::Notify,
+}
+
+impl IngestBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Arc<IngestBudget> {
+        Arc::new(IngestBudget {
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            limit: limit.max(1),
+            freed: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Bytes queued now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Gives `bytes` back once their report left the queue.
+    pub fn release(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let _ = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(bytes))
+            });
+        self.freed.notify_waiters();
+    }
+
+    /// Takes `bytes` if they fit (a message larger than the whole limit
+    /// fits an empty queue, so that it is not refused for ever).
+    fn try_take(&self, bytes: usize) -> bool {
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |q| {
+                (q == 0 || q.saturating_add(bytes) <= self.limit).then(|| q.saturating_add(bytes))
+            })
+            .is_ok()
+    }
+
+    /// Takes `bytes`, waiting up to `wait` for room.
+    async fn take(&self, bytes: usize, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let freed = self.freed.notified();
+            if self.try_take(bytes) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return self.try_take(bytes);
+            }
+        }
+    }
 }
 
 /// Live counters of one feed, shared between its source and readers.
@@ -70,6 +141,7 @@ pub struct Sink {
     connected_once: Arc<std::sync::atomic::AtomicBool>,
     /// Set once the pipeline is found gone, so that it is logged once.
     orphaned: Arc<std::sync::atomic::AtomicBool>,
+    budget: Option<Arc<IngestBudget>>,
 }
 
 impl Sink {
@@ -82,7 +154,15 @@ impl Sink {
             state: Arc::new(Mutex::new(None)),
             connected_once: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             orphaned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            budget: None,
         }
+    }
+
+    /// Bounds the bytes this sink's messages may hold in the queue, with a
+    /// budget the pipeline releases (see [`IngestBudget`]).
+    pub fn with_budget(mut self, budget: Arc<IngestBudget>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// The feed's counters.
@@ -204,13 +284,34 @@ impl Sink {
     }
 
     async fn send(&self, event: SourceEvent) {
+        let charged = match (&self.budget, &event) {
+            (Some(budget), SourceEvent::Message(m)) => {
+                let bytes = m.data.len();
+                if !budget.take(bytes, SHED_AFTER).await {
+                    self.shed(&format!(
+                        "the pipeline's queue holds {} MiB of messages (its limit) for {SHED_AFTER:?}: shedding load (the disk or the pipeline is slower than the feeds)",
+                        budget.queued() / (1024 * 1024)
+                    ));
+                    return;
+                }
+                bytes
+            }
+            _ => 0,
+        };
         let ingest = Ingest {
             feed_id: self.feed_id,
             event,
+            charged,
+        };
+        let give_back = |charged: usize| {
+            if let Some(b) = &self.budget {
+                b.release(charged);
+            }
         };
         match self.tx.try_send(ingest) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(mpsc::error::TrySendError::Closed(ingest)) => {
+                give_back(ingest.charged);
                 // Normal while the engine shuts down; otherwise the pipeline
                 // crashed, which the engine reports too. Said once per feed.
                 if !self.orphaned.swap(true, Ordering::Relaxed) {
@@ -221,20 +322,26 @@ impl Sink {
                 }
             }
             Err(mpsc::error::TrySendError::Full(ingest)) => {
+                let charged = ingest.charged;
                 match tokio::time::timeout(SHED_AFTER, self.tx.send(ingest)).await {
-                    Ok(_) => {}
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => give_back(charged),
                     Err(_) => {
-                        let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                        if n == 1 || n.is_power_of_two() {
-                            tracing::warn!(
-                                feed_id = self.feed_id,
-                                dropped = n,
-                                "pipeline queue full for {SHED_AFTER:?}: shedding load (the disk is slower than the feeds)"
-                            );
-                        }
+                        give_back(charged);
+                        self.shed(&format!(
+                            "pipeline queue full for {SHED_AFTER:?}: shedding load (the disk is slower than the feeds)"
+                        ));
                     }
                 }
             }
+        }
+    }
+
+    /// Counts a shed message and says so (at the 1st, 2nd, 4th, 8th, …).
+    fn shed(&self, why: &str) {
+        let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == 1 || n.is_power_of_two() {
+            tracing::warn!(feed_id = self.feed_id, dropped = n, "{why}");
         }
     }
 }
@@ -269,5 +376,46 @@ mod tests {
                 "{t}"
             );
         }
+    }
+
+    fn message(bytes: usize) -> RawMessage {
+        RawMessage::new(bytes::Bytes::from(vec![b'x'; bytes]))
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_in_bytes_whatever_its_length() {
+        // Room for 10,000 messages, but only 1 MiB: the budget decides.
+        let (tx, mut rx) = mpsc::channel(10_000);
+        let counters = Arc::new(FeedCounters::default());
+        let budget = IngestBudget::new(1024 * 1024);
+        let sink = Sink::new(1, tx, counters.clone()).with_budget(budget.clone());
+        for _ in 0..20 {
+            sink.message(message(100 * 1024)).await;
+        }
+        // Ten fit; the others waited for room, found none, and were shed.
+        assert_eq!(budget.queued(), 10 * 100 * 1024);
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 10);
+        // Taking reports off the queue and releasing their bytes makes room.
+        let mut taken = 0;
+        while let Ok(i) = rx.try_recv() {
+            if matches!(i.event, SourceEvent::Message(_)) {
+                taken += 1;
+            }
+            budget.release(i.charged);
+        }
+        assert_eq!(taken, 10);
+        assert_eq!(budget.queued(), 0);
+        sink.message(message(100 * 1024)).await;
+        assert_eq!(budget.queued(), 100 * 1024);
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 10);
+    }
+
+    #[tokio::test]
+    async fn a_message_larger_than_the_budget_passes_an_empty_queue() {
+        let (tx, _rx) = mpsc::channel(8);
+        let budget = IngestBudget::new(1024);
+        let sink = Sink::new(1, tx, Arc::new(FeedCounters::default())).with_budget(budget.clone());
+        sink.message(message(4096)).await;
+        assert_eq!(budget.queued(), 4096);
     }
 }

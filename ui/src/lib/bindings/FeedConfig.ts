@@ -60,6 +60,12 @@ stale_after?: Dur | null,
  */
 max_event_size?: ByteSize | null, 
 /**
+ * At most this many series (metric and label set) per feed (default
+ * 1,000): samples of further new series are dropped, and the feed says
+ * so, rather than filling the disk with one series per scrape.
+ */
+max_series?: number | null, 
+/**
  * Alert rules (`[[feed.alert]]`).
  */
 alert?: Array<AlertRule>, 

@@ -23,4 +23,16 @@ labels?: { [key in string]: string },
 /**
  * Text format: a regular expression whose first capture group is the number.
  */
-regex?: string | null, };
+regex?: string | null, 
+/**
+ * Prometheus format: keep only these labels on the stored series
+ * (empty: keep all). Series whose labels become equal merge: the last
+ * sample of a scrape wins.
+ */
+keep_labels?: Array<string>, 
+/**
+ * Prometheus format: drop these labels from the stored series (a label
+ * that changes every scrape, such as a request id, would otherwise
+ * make a new series each time).
+ */
+drop_labels?: Array<string>, };
