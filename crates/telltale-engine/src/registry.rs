@@ -2,7 +2,6 @@
 //! without a restart.
 
 use crate::alerting::{AlertAction, Alerting};
-use crate::health::EngineHealth;
 use crate::live::{LiveBatch, LiveSubscriber};
 use crate::pipeline::Pipeline;
 use serde::Serialize;
@@ -218,7 +217,7 @@ pub(crate) struct Shared {
     status: Mutex<HashMap<i64, StatusCell>>,
     pub alerting: Alerting,
     /// See [`Engine::fatal`].
-    fatal: tokio::sync::watch::Sender<Option<String>>,
+    pub(crate) fatal: tokio::sync::watch::Sender<Option<String>>,
     /// Bytes of messages queued for the pipeline (see `EngineOptions::ingest_bytes`).
     pub ingest_budget: Arc<IngestBudget>,
 }
@@ -283,12 +282,12 @@ struct RunningFeed {
 /// The engine. Cheap to clone; all clones drive the same feeds.
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Store,
-    shared: Arc<Shared>,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) shared: Arc<Shared>,
     ingest_tx: Mutex<Option<mpsc::Sender<Ingest>>>,
     live_tx: broadcast::Sender<Arc<LiveBatch>>,
     feeds: tokio::sync::Mutex<HashMap<String, RunningFeed>>,
@@ -329,7 +328,7 @@ impl Engine {
             shared: shared.clone(),
             panic_on_feed: opts.panic_on_feed.clone(),
         };
-        let handle = supervise_pipeline(pipeline, shared.clone());
+        let handle = crate::health::supervise_pipeline(pipeline, shared.clone());
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
@@ -345,52 +344,6 @@ impl Engine {
         engine.spawn_alert_ticker();
         engine.spawn_health_watch();
         Ok(engine)
-    }
-
-    /// The engine's own health: whether the store writes, and whether
-    /// anything fatal happened.
-    pub fn health(&self) -> EngineHealth {
-        EngineHealth {
-            store: self.inner.store.health(),
-            fatal: self.inner.shared.fatal.borrow().clone(),
-        }
-    }
-
-    /// Becomes `Some(what happened)` when the engine can no longer work
-    /// (the pipeline crashed, the store's writer stopped). Shells exit
-    /// non-zero on it, so that a supervisor restarts them.
-    pub fn fatal(&self) -> tokio::sync::watch::Receiver<Option<String>> {
-        self.inner.shared.fatal.subscribe()
-    }
-
-    /// Notifies when storage starts failing and when it recovers.
-    fn spawn_health_watch(&self) {
-        let weak = Arc::downgrade(&self.inner);
-        let mut health = self.inner.store.watch_health();
-        tokio::spawn(async move {
-            let mut failing = false;
-            while health.changed().await.is_ok() {
-                let now = health.borrow_and_update().clone();
-                let Some(inner) = weak.upgrade() else { break };
-                match (&now.failure, failing) {
-                    (Some(f), false) => {
-                        failing = true;
-                        inner
-                            .shared
-                            .alerting
-                            .notify_now(crate::health::storage_failing(f));
-                    }
-                    (None, true) => {
-                        failing = false;
-                        inner
-                            .shared
-                            .alerting
-                            .notify_now(crate::health::storage_recovered(&now));
-                    }
-                    _ => {}
-                }
-            }
-        });
     }
 
     /// Applies an operator action on alerts (ack, snooze, mute) at once.
@@ -803,25 +756,4 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("blocking task failed: {e}")))?
             .map_err(EngineError::from)
     }
-}
-
-/// Runs the pipeline in its own task and turns a panic into a fatal
-/// engine failure instead of a silent stop. The returned task ends when the
-/// pipeline does.
-fn supervise_pipeline(pipeline: Pipeline, shared: Arc<Shared>) -> JoinHandle<()> {
-    let task = tokio::spawn(pipeline.run());
-    tokio::spawn(async move {
-        if let Err(e) = task.await {
-            let what = if e.is_panic() {
-                let payload = e.into_panic();
-                format!(
-                    "the ingest pipeline crashed ({})",
-                    crate::health::panic_message(payload.as_ref())
-                )
-            } else {
-                "the ingest pipeline was cancelled".to_string()
-            };
-            shared.set_fatal(what);
-        }
-    })
 }
