@@ -50,10 +50,10 @@ pub fn list(db: &Path, firing_only: bool, history: Option<i64>) -> Result<ExitCo
                 "there is no alert {id}: `telltaled alerts` lists them"
             ));
         }
-        println!("{:<24}  {:<12} {:>8}  DETAIL", "TIME", "EVENT", "VALUE");
+        println!("{:<24}  {:<13} {:>8}  DETAIL", "TIME", "EVENT", "VALUE");
         for h in rows {
             println!(
-                "{:<24}  {:<12} {:>8}  {}",
+                "{:<24}  {:<13} {:>8}  {}",
                 h.ts.to_rfc3339_millis(),
                 h.kind,
                 h.value.map(fmt_value).unwrap_or_default(),
