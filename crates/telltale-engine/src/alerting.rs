@@ -205,10 +205,41 @@ impl Alerting {
         }
     }
 
-    /// Stops the notifier thread.
-    pub fn close(&self) {
+    /// Stops the notifier thread, waits up to `limit` for the notification
+    /// it may be showing, and records what became of the last ones, so that
+    /// a notification shown just before stopping is in the history too.
+    pub async fn finish(&self, store: &Store, limit: Duration) {
         if let Ok(mut tx) = self.notify_tx.lock() {
             tx.take();
+        }
+        let Some(rx) = self.reports.lock().ok().and_then(|mut r| r.take()) else {
+            return;
+        };
+        let late = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + limit;
+            let mut late = Vec::new();
+            // The thread ends (and the channel disconnects) once it has
+            // finished what it was doing.
+            while let Ok(d) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                late.push(d);
+            }
+            late
+        })
+        .await
+        .unwrap_or_default();
+        let out = match self.engine.lock() {
+            Ok(mut e) => {
+                for d in &late {
+                    e.record_delivery(d);
+                }
+                e.drain()
+            }
+            Err(_) => return,
+        };
+        if !out.history.is_empty() || !out.changed.is_empty() {
+            if let Err(e) = store.send(output_batch(&out, None)).await {
+                tracing::error!("cannot persist alert state: {e}");
+            }
         }
     }
 }

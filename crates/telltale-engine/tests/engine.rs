@@ -248,6 +248,8 @@ async fn importing_a_file_disables_feeds_removed_from_it() {
 #[derive(Default)]
 struct Flaky {
     fail: usize,
+    /// How long a successful call takes.
+    slow: Duration,
     calls: AtomicUsize,
     shown: Mutex<Vec<Notification>>,
     withdrawn: Mutex<Vec<Withdrawal>>,
@@ -261,6 +263,7 @@ impl Notifier for Flaky {
                 "org.freedesktop.Notifications was not provided by any .service files".into(),
             );
         }
+        std::thread::sleep(self.slow);
         let mut shown = self.shown.lock().unwrap();
         shown.push(n.clone());
         Ok(Some(100 + shown.len() as u32))
@@ -344,6 +347,40 @@ async fn a_failing_notification_server_is_retried_and_never_blocks_ingestion() {
     assert!(store.event_count(Some(id)).unwrap() > 100);
     assert_eq!(engine.alerts()[0].phase, Phase::Firing);
     engine.shutdown().await.unwrap();
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_shown_while_stopping_is_still_in_the_history() {
+    let sim = sim(20.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let slow = Arc::new(Flaky {
+        slow: Duration::from_millis(800),
+        ..Default::default()
+    });
+    let engine = Engine::start(
+        store.clone(),
+        EngineOptions {
+            notifier: Some(slow.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut feed = ws_feed("a", &sim, "host-1");
+    feed.alerts.push(always_rule());
+    engine.upsert_feed(feed, FeedOrigin::Gui).await.unwrap();
+    let s = slow.clone();
+    until("the notification on its way", 10, || {
+        (s.calls.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await;
+    // The server is still taking it when the engine stops.
+    let alert_id = engine.alerts()[0].id;
+    engine.shutdown().await.unwrap();
+    assert_eq!(slow.shown.lock().unwrap().len(), 1);
+    let rows = history(&store, alert_id);
+    assert!(rows.iter().any(|(k, _)| k == "notified"), "{rows:?}");
     sim.shutdown().await;
 }
 
