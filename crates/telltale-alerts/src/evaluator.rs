@@ -146,10 +146,8 @@ impl AlertEngine {
     }
 
     /// Restores persisted instances and silences (after a restart). Firing
-    /// alerts stay firing and are not notified again, except that a popup
-    /// still on screen from before the restart is replaced by one whose
-    /// buttons work (or closed, if the alert is no longer firing or
-    /// notifications are held back).
+    /// alerts stay firing and are not notified again. A process that shows
+    /// notifications then calls [`AlertEngine::refresh_popups_after_restart`].
     pub fn restore(&mut self, instances: Vec<AlertInstance>, silences: Silences) {
         for i in instances {
             self.next_id = self.next_id.max(i.id + 1);
@@ -159,7 +157,6 @@ impl AlertEngine {
                 .insert((i.feed_id, i.rule.clone(), i.series.clone()), i);
         }
         self.silences = silences;
-        self.refresh_popups_after_restart(self.clock.now());
     }
 
     /// Sets a feed's rules. Invalid rules are skipped and returned as

@@ -199,6 +199,8 @@ fn a_popup_from_before_a_restart_is_shown_again_with_working_buttons_or_closed()
     // Still firing, not acknowledged: a fresh popup replaces the stale one.
     let mut e2 = AlertEngine::new(AlertSettings::default(), Arc::new(c.clone()), 0);
     e2.restore(persisted.clone(), Silences::default());
+    assert!(e2.drain().is_empty(), "restoring alone shows nothing");
+    e2.refresh_popups_after_restart();
     let out = e2.drain();
     assert_eq!(out.notifications.len(), 1);
     let n = &out.notifications[0];
@@ -218,6 +220,7 @@ fn a_popup_from_before_a_restart_is_shown_again_with_working_buttons_or_closed()
     acked[0].acked_at = Some(c.now());
     let mut e3 = AlertEngine::new(AlertSettings::default(), Arc::new(c.clone()), 0);
     e3.restore(acked, Silences::default());
+    e3.refresh_popups_after_restart();
     let out = e3.drain();
     assert!(out.notifications.is_empty());
     assert_eq!(out.withdrawn.len(), 1);
@@ -233,6 +236,7 @@ fn a_popup_from_before_a_restart_is_shown_again_with_working_buttons_or_closed()
             ..Default::default()
         },
     );
+    e4.refresh_popups_after_restart();
     let out = e4.drain();
     assert!(out.notifications.is_empty());
     assert_eq!(out.withdrawn.len(), 1);

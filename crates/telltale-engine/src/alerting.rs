@@ -97,6 +97,9 @@ impl Alerting {
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
         engine.restore(instances, silences);
+        if notifier.is_some() {
+            engine.refresh_popups_after_restart();
+        }
         let (notify_tx, reports) = match notifier.map(|n| spawn_notifier_thread(n, retry_every)) {
             Some((tx, rx)) => (Some(tx), Some(rx)),
             None => (None, None),

@@ -156,7 +156,14 @@ pub fn act(db: &Path, action: AlertAction) -> Result<ExitCode, String> {
     let mut engine = AlertEngine::new(Default::default(), Arc::new(SystemClock), 0);
     engine.restore(instances, silences);
     telltale_engine::alerting::apply_to(&mut engine, &action)?;
-    let out = engine.drain();
+    let mut out = engine.drain();
+    // Nothing here can close a popup: keep its id, so that the next
+    // telltaled closes the popup of an alert acknowledged here.
+    for w in &out.withdrawn {
+        if let Some(i) = out.changed.iter_mut().find(|i| i.id == w.alert_id) {
+            i.notice_id = w.notice_id;
+        }
+    }
     let silences = out
         .silences_changed
         .then(|| serde_json::to_string(engine.silences()).ok())

@@ -76,11 +76,14 @@ impl AlertEngine {
         });
     }
 
-    /// After a restart: a popup shown before it has buttons that reach
-    /// nothing now. A firing, unacknowledged alert's popup is replaced by a
-    /// fresh one with working buttons (if silences let it through); any
-    /// other is closed.
-    pub(super) fn refresh_popups_after_restart(&mut self, now: Timestamp) {
+    /// After [`AlertEngine::restore`], in a process that shows
+    /// notifications: a popup shown before the restart has buttons that
+    /// reach nothing now. A firing, unacknowledged alert's popup is replaced
+    /// by a fresh one with working buttons (if silences let it through); any
+    /// other is closed. (Not for one-off commands such as `telltaled ack`
+    /// without a daemon, which show nothing.)
+    pub fn refresh_popups_after_restart(&mut self) {
+        let now = self.clock.now();
         let stale: Vec<(Key, bool)> = self
             .instances
             .iter()
