@@ -188,8 +188,14 @@ fn threshold_crossing_notifies_once_resolves_once_and_acknowledges() {
                 && c.id.is_some()
         })
     });
+    let rule_as_sent = if caps.contains("\"body-markup\"") {
+        "cpu &gt; 90 &amp; rising"
+    } else {
+        "cpu > 90 & rising"
+    };
     assert_eq!(
-        resolved.body, "Fired as: web-1: cpu above 90 · cpu &gt; 90 &amp; rising",
+        resolved.body,
+        format!("Fired as: web-1: cpu above 90 · {rule_as_sent}"),
         "{resolved:?}"
     );
     assert_eq!(
