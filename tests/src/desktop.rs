@@ -1,6 +1,7 @@
 //! A desktop session for end-to-end tests: a private X display, a private
 //! D-Bus session bus with dunst as the notification server, and
-//! `dbus-monitor` recording every `Notify` call with the id dunst gave it.
+//! `dbus-monitor` recording every `Notify` call with the id dunst gave it,
+//! and every `CloseNotification` call.
 
 use crate::{wait_for, ChildGuard};
 use std::io::{BufRead, BufReader};
@@ -40,7 +41,10 @@ pub fn start_session() -> Session {
     ] {
         need(t);
     }
-    let n = 90 + (std::process::id() % 400);
+    // Unique per process and per session within it (tests run in parallel).
+    static SESSIONS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let k = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let n = 90 + (std::process::id() % 400) * 8 + k % 8;
     let display = format!(":{n}");
     let xvfb = ChildGuard::spawn(
         Command::new("Xvfb")
@@ -116,6 +120,10 @@ pub fn start_session() -> Session {
 pub struct NotifyCall {
     /// The summary (title).
     pub summary: String,
+    /// The body text as sent.
+    pub body: String,
+    /// The `replaces_id` argument (0: a new popup).
+    pub replaces_id: u32,
     /// The `urgency` hint: 0 low, 1 normal, 2 critical.
     pub urgency: Option<u8>,
     /// Action keys and labels, alternating.
@@ -126,23 +134,29 @@ pub struct NotifyCall {
 
 /// Parses dbus-monitor's text output into Notify calls with their reply ids.
 pub fn parse_monitor(text: &str) -> Vec<NotifyCall> {
-    let mut calls: Vec<(u64, NotifyCall)> = Vec::new();
+    // Serials are per connection: a call is known by its sender and serial
+    // (two telltaled processes, one after the other, reuse serials).
+    let mut calls: Vec<((String, u64), NotifyCall)> = Vec::new();
     let lines: Vec<&str> = text.lines().collect();
     let mut i = 0;
     while i < lines.len() {
         let l = lines[i];
         if l.starts_with("method call") && l.contains("member=Notify") {
             let serial: u64 = field(l, "serial=").unwrap_or(0);
+            let sender: String = field(l, "sender=").unwrap_or_default();
             // Body: app_name, replaces_id, icon, summary, body, actions [..], hints [..], timeout
             let mut strings = Vec::new();
             let mut actions = Vec::new();
             let mut urgency = None;
+            let mut replaces_id = 0;
             let mut j = i + 1;
             let mut in_actions = false;
             let mut arrays = 0;
             while j < lines.len() && lines[j].starts_with(' ') {
                 let t = lines[j].trim();
-                if t == "array [" && strings.len() == 4 {
+                if let (1, Some(v)) = (strings.len(), t.strip_prefix("uint32 ")) {
+                    replaces_id = v.trim().parse().unwrap_or(0);
+                } else if t == "array [" && strings.len() == 4 {
                     // The first array is the actions, the second the hints.
                     arrays += 1;
                     in_actions = arrays == 1;
@@ -169,10 +183,13 @@ pub fn parse_monitor(text: &str) -> Vec<NotifyCall> {
             }
             // strings: app_name, icon, summary, body (replaces_id is a uint32)
             let summary = strings.get(2).cloned().unwrap_or_default();
+            let body = strings.get(3).cloned().unwrap_or_default();
             calls.push((
-                serial,
+                (sender, serial),
                 NotifyCall {
                     summary,
+                    body,
+                    replaces_id,
                     urgency,
                     actions,
                     id: None,
@@ -183,7 +200,11 @@ pub fn parse_monitor(text: &str) -> Vec<NotifyCall> {
         }
         if l.starts_with("method return") {
             if let Some(reply) = field::<u64>(l, "reply_serial=") {
-                if let Some((_, call)) = calls.iter_mut().find(|(s, _)| *s == reply) {
+                let to: String = field(l, "destination=").unwrap_or_default();
+                if let Some((_, call)) = calls
+                    .iter_mut()
+                    .find(|((from, s), _)| *s == reply && *from == to)
+                {
                     if let Some(v) = lines
                         .get(i + 1)
                         .and_then(|n| n.trim().strip_prefix("uint32 "))
@@ -196,6 +217,25 @@ pub fn parse_monitor(text: &str) -> Vec<NotifyCall> {
         i += 1;
     }
     calls.into_iter().map(|(_, c)| c).collect()
+}
+
+/// The ids passed to `CloseNotification` calls, in order.
+pub fn parse_closes(text: &str) -> Vec<u32> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("method call") && l.contains("member=CloseNotification"))
+        .filter_map(|(i, _)| {
+            lines
+                .get(i + 1)?
+                .trim()
+                .strip_prefix("uint32 ")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect()
 }
 
 fn field<T: std::str::FromStr>(line: &str, key: &str) -> Option<T> {
@@ -245,6 +285,14 @@ impl NotifyMonitor {
         self.out
             .lock()
             .map(|o| parse_monitor(&o))
+            .unwrap_or_default()
+    }
+
+    /// The ids of every `CloseNotification` call seen so far.
+    pub fn closes(&self) -> Vec<u32> {
+        self.out
+            .lock()
+            .map(|o| parse_closes(&o))
             .unwrap_or_default()
     }
 }

@@ -3,13 +3,19 @@
 //! alerts offer *Acknowledge* and *Snooze 1 h*; the replies come back on a
 //! channel as [`ActionReply`]s.
 //!
+//! Each alert has at most one popup: a reminder or the resolved notification
+//! replaces the earlier popup (`replaces_id`), and acknowledging withdraws
+//! it (`CloseNotification`). Body text is escaped only for servers that
+//! advertise `body-markup`; the others show it as it is.
+//!
 //! Every call here may block on D-Bus, so the engine calls the notifier from
 //! a dedicated thread; a missing or failing server only produces errors that
 //! the caller logs and retries, never a stall of ingestion or evaluation.
 
-use crate::notifier::{Notification, NotificationKind, Notifier};
+use crate::notifier::{Notification, NotificationKind, Notifier, Withdrawal};
+use std::collections::HashMap;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use telltale_model::alert::Severity;
 
@@ -24,11 +30,28 @@ pub enum ActionReply {
     Open(i64),
 }
 
+/// What the server can do, asked once (and again after a failure).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Caps {
+    actions: bool,
+    body_markup: bool,
+}
+
+/// A popup on screen: its server id and which showing it is, so that the
+/// buttons of a replaced popup (same id) answer only once.
+#[derive(Debug, Clone, Copy)]
+struct Popup {
+    id: u32,
+    generation: u64,
+}
+
 /// Sends notifications to the desktop.
 pub struct DesktopNotifier {
     app_name: String,
     replies: Mutex<mpsc::Sender<ActionReply>>,
-    actions: Mutex<Option<bool>>,
+    caps: Mutex<Option<Caps>>,
+    popups: Arc<Mutex<HashMap<i64, Popup>>>,
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for DesktopNotifier {
@@ -43,45 +66,98 @@ impl DesktopNotifier {
         DesktopNotifier {
             app_name: app_name.to_string(),
             replies: Mutex::new(replies),
-            actions: Mutex::new(None),
+            caps: Mutex::new(None),
+            popups: Arc::default(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// Whether the server advertises actions (asked once, then remembered;
-    /// asked again after a failure).
-    fn supports_actions(&self) -> bool {
-        let Ok(mut cached) = self.actions.lock() else {
-            return false;
+    /// What the server advertises (asked once, then remembered; asked again
+    /// after a failure).
+    fn caps(&self) -> Caps {
+        let Ok(mut cached) = self.caps.lock() else {
+            return Caps::default();
         };
         if let Some(v) = *cached {
             return v;
         }
         match notify_rust::get_capabilities() {
             Ok(caps) => {
-                let v = caps.iter().any(|c| c == "actions");
+                let has = |c: &str| caps.iter().any(|x| x == c);
+                let v = Caps {
+                    actions: has("actions"),
+                    body_markup: has("body-markup"),
+                };
                 *cached = Some(v);
                 v
             }
-            Err(_) => false,
+            Err(_) => Caps::default(),
         }
+    }
+
+    fn forget_caps(&self) {
+        if let Ok(mut c) = self.caps.lock() {
+            *c = None;
+        }
+    }
+
+    /// Closes a popup by its server id (`CloseNotification`).
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn close(id: u32) -> Result<(), String> {
+        zbus::block_on(async {
+            let bus = zbus::Connection::session().await?;
+            bus.call_method(
+                Some("org.freedesktop.Notifications"),
+                "/org/freedesktop/Notifications",
+                Some("org.freedesktop.Notifications"),
+                "CloseNotification",
+                &(id,),
+            )
+            .await
+            .map(|_| ())
+        })
+        .map_err(|e| format!("cannot close notification {id}: {e}"))
+    }
+
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    fn close(_id: u32) -> Result<(), String> {
+        Ok(())
     }
 }
 
-/// Escapes text for servers that interpret a little markup in the body, so
-/// that payload text is always shown literally.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// The body as the server should get it: servers that advertise
+/// `body-markup` interpret a little HTML-like markup, so payload text is
+/// escaped for them to show literally; the others show the text as it is,
+/// and escaping would put `&lt;` on screen.
+fn body_text(body: &str, markup: bool) -> String {
+    if markup {
+        body.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    } else {
+        body.to_string()
+    }
 }
 
 impl Notifier for DesktopNotifier {
-    fn notify(&self, n: &Notification) -> Result<(), String> {
+    fn notify(&self, n: &Notification) -> Result<Option<u32>, String> {
+        let caps = self.caps();
         let mut note = notify_rust::Notification::new();
         note.appname(&self.app_name)
             .summary(&n.summary)
-            .body(&escape(&n.body))
+            .body(&body_text(&n.body, caps.body_markup))
             .icon("dialog-warning");
+        // One popup per alert: replace the one this run showed, or the one
+        // shown before a restart.
+        let earlier = n.alert_id.and_then(|a| {
+            self.popups
+                .lock()
+                .ok()
+                .and_then(|p| p.get(&a).map(|p| p.id))
+        });
+        if let Some(id) = earlier.or(n.replaces) {
+            note.id(id);
+        }
         #[cfg(all(unix, not(target_os = "macos")))]
         {
             note.urgency(match n.severity {
@@ -94,20 +170,37 @@ impl Notifier for DesktopNotifier {
         let _ = n.severity;
         let with_actions = matches!(n.kind, NotificationKind::Fired | NotificationKind::Reminder)
             && n.alert_id.is_some()
-            && self.supports_actions();
+            && caps.actions;
         if with_actions {
             note.action("default", "Open")
                 .action("ack", "Acknowledge")
                 .action("snooze", "Snooze 1 h");
         }
         let handle = note.show().map_err(|e| {
-            if let Ok(mut c) = self.actions.lock() {
-                *c = None;
-            }
+            self.forget_caps();
             format!("the desktop notification server did not take the notification: {e}")
         })?;
+        let shown_id = handle.id();
+        let generation = self
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let (Some(alert_id), Ok(mut popups)) = (n.alert_id, self.popups.lock()) {
+            if n.kind == NotificationKind::Resolved {
+                // The resolved popup has no buttons and expires by itself.
+                popups.remove(&alert_id);
+            } else {
+                popups.insert(
+                    alert_id,
+                    Popup {
+                        id: shown_id,
+                        generation,
+                    },
+                );
+            }
+        }
         #[cfg(all(unix, not(target_os = "macos")))]
         if let (true, Some(alert_id)) = (with_actions, n.alert_id) {
+            let popups = self.popups.clone();
             let tx = self
                 .replies
                 .lock()
@@ -120,6 +213,18 @@ impl Notifier for DesktopNotifier {
                 .name(format!("notify-reply-{alert_id}"))
                 .spawn(move || {
                     handle.wait_for_action(|action| {
+                        // Only the latest showing of a popup answers (a
+                        // replaced popup keeps its id, and its old waiter).
+                        let current = popups.lock().is_ok_and(|mut p| {
+                            let mine = p.get(&alert_id).is_some_and(|p| p.generation == generation);
+                            if mine && action == "__closed" {
+                                p.remove(&alert_id);
+                            }
+                            mine
+                        });
+                        if !current {
+                            return;
+                        }
                         let reply = match action {
                             "ack" => Some(ActionReply::Acknowledge(alert_id)),
                             "snooze" => {
@@ -139,17 +244,40 @@ impl Notifier for DesktopNotifier {
         }
         #[cfg(not(all(unix, not(target_os = "macos"))))]
         let _ = handle;
-        Ok(())
+        Ok(Some(shown_id))
+    }
+
+    fn withdraw(&self, w: &Withdrawal) -> Result<(), String> {
+        let shown = self
+            .popups
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&w.alert_id))
+            .map(|p| p.id);
+        match shown.or(w.notice_id) {
+            Some(id) => {
+                tracing::debug!("closing notification {id}: {}", w.why);
+                Self::close(id)
+            }
+            None => Ok(()),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::body_text;
+
     #[test]
-    fn payload_text_is_escaped() {
+    fn payload_text_is_escaped_only_for_servers_that_read_markup() {
         assert_eq!(
-            super::escape("<img onerror=x> & co"),
+            body_text("<img onerror=x> & co", true),
             "&lt;img onerror=x&gt; &amp; co"
+        );
+        assert_eq!(
+            body_text("cpu < 90 & load > 2", false),
+            "cpu < 90 & load > 2",
+            "a server without body-markup shows the text as it is"
         );
     }
 }

@@ -8,15 +8,17 @@
 //! [`AlertEngine::tick`]. Every notification passes silences (mute, snooze,
 //! quiet hours) and flood control; what is held back is still recorded.
 
+mod notices;
+
 use crate::flood::FloodControl;
 use crate::instance::{AlertInstance, HistoryEntry, HistoryKind, Phase};
-use crate::notifier::{Notification, NotificationKind};
+use crate::notifier::{Notification, NotificationKind, Withdrawal};
 use crate::rule::{fmt_num, CompiledRule};
 use crate::silence::{rule_key, Silences};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use telltale_model::alert::{AlertKind, AlertRule, AlertSettings, Severity};
+use telltale_model::alert::{AlertKind, AlertRule, AlertSettings};
 use telltale_model::time::Clock;
 use telltale_model::{ConnState, Timestamp};
 
@@ -31,6 +33,8 @@ pub struct Output {
     pub history: Vec<HistoryEntry>,
     /// Notifications to deliver.
     pub notifications: Vec<Notification>,
+    /// Popups to take off the screen (acknowledged or resolved alerts).
+    pub withdrawn: Vec<Withdrawal>,
     /// True when silences changed (persist them).
     pub silences_changed: bool,
 }
@@ -42,6 +46,7 @@ impl Output {
             && self.removed.is_empty()
             && self.history.is_empty()
             && self.notifications.is_empty()
+            && self.withdrawn.is_empty()
             && !self.silences_changed
     }
 }
@@ -141,7 +146,8 @@ impl AlertEngine {
     }
 
     /// Restores persisted instances and silences (after a restart). Firing
-    /// alerts stay firing and are not notified again.
+    /// alerts stay firing and are not notified again. A process that shows
+    /// notifications then calls [`AlertEngine::refresh_popups_after_restart`].
     pub fn restore(&mut self, instances: Vec<AlertInstance>, silences: Silences) {
         for i in instances {
             self.next_id = self.next_id.max(i.id + 1);
@@ -376,44 +382,20 @@ impl AlertEngine {
             }
         }
         if let Some(held) = self.flood.due_summary(now) {
-            let firing: Vec<&AlertInstance> = self
-                .instances
-                .values()
-                .filter(|i| i.phase == Phase::Firing)
-                .collect();
-            let feeds: std::collections::HashSet<i64> = firing.iter().map(|i| i.feed_id).collect();
-            let severity = firing
-                .iter()
-                .map(|i| i.severity)
-                .max()
-                .unwrap_or(Severity::Warning);
-            self.out.notifications.push(Notification {
-                alert_id: None,
-                kind: NotificationKind::Summary,
-                summary: format!(
-                    "{} alert{} firing on {} feed{}",
-                    firing.len(),
-                    if firing.len() == 1 { "" } else { "s" },
-                    feeds.len(),
-                    if feeds.len() == 1 { "" } else { "s" }
-                ),
-                body: format!(
-                    "{held} notification{} held back by flood control. Open Telltale to see them all.",
-                    if held == 1 { " was" } else { "s were" }
-                ),
-                severity,
-            });
+            self.push_flood_summary(held);
         }
     }
 
-    /// Acknowledges a firing alert: no more reminders for this firing.
+    /// Acknowledges a firing alert: no more reminders for this firing, and
+    /// its popup is withdrawn.
     pub fn ack(&mut self, alert_id: i64, by: &str) -> Result<(), ActionError> {
         let now = self.clock.now();
-        let inst = self
+        let (key, inst) = self
             .instances
-            .values_mut()
-            .find(|i| i.id == alert_id)
+            .iter_mut()
+            .find(|(_, i)| i.id == alert_id)
             .ok_or(ActionError::NotFound(alert_id))?;
+        let key = key.clone();
         if inst.phase != Phase::Firing {
             return Err(ActionError::NotFiring(alert_id));
         }
@@ -428,6 +410,7 @@ impl AlertEngine {
                 detail: format!("acknowledged by {by}"),
             });
             self.out.changed.push(copy);
+            self.withdraw(&key, "the alert was acknowledged");
         }
         Ok(())
     }
@@ -619,6 +602,7 @@ impl AlertEngine {
                     resolved_at: None,
                     acked_at: None,
                     last_notified_at: None,
+                    notice_id: None,
                     summary: String::new(),
                 },
             );
@@ -691,8 +675,17 @@ impl AlertEngine {
                     ),
                 });
                 self.out.changed.push(copy);
-                if self.settings.notify_resolved {
-                    self.notify(&key, NotificationKind::Resolved, now);
+                // The resolved notification replaces the fired popup; without
+                // one, the popup is closed: the problem is gone.
+                let replaced = self.settings.notify_resolved
+                    && self.notify(&key, NotificationKind::Resolved, now);
+                if replaced {
+                    if let Some(inst) = self.instances.get_mut(&key) {
+                        inst.notice_id = None;
+                        self.out.changed.push(inst.clone());
+                    }
+                } else {
+                    self.withdraw(&key, "the alert resolved");
                 }
             }
             Phase::Firing if value.is_some() => inst.value = value,
@@ -735,93 +728,5 @@ impl AlertEngine {
         });
         self.out.changed.push(copy);
         self.notify(key, NotificationKind::Fired, now);
-    }
-
-    fn notify(&mut self, key: &Key, kind: NotificationKind, now: Timestamp) {
-        let Some(inst) = self.instances.get(key) else {
-            return;
-        };
-        let hold = self.silences.hold(
-            now,
-            inst.feed_id,
-            &inst.rule,
-            inst.severity,
-            self.settings.quiet_hours.as_ref(),
-            self.utc_offset_minutes,
-        );
-        let (id, value) = (inst.id, inst.value);
-        if let Some(h) = hold {
-            self.out.history.push(HistoryEntry {
-                alert_id: id,
-                ts: now,
-                kind: HistoryKind::Suppressed,
-                value,
-                detail: format!("{:?} notification held back: {}", kind, h.reason()),
-            });
-            return;
-        }
-        if !self.flood.admit(now) {
-            self.out.history.push(HistoryEntry {
-                alert_id: id,
-                ts: now,
-                kind: HistoryKind::Suppressed,
-                value,
-                detail: format!("{kind:?} notification held back by flood control (summarised)"),
-            });
-            return;
-        }
-        let Some(inst) = self.instances.get_mut(key) else {
-            return;
-        };
-        let (summary, body) = match kind {
-            NotificationKind::Resolved => (
-                format!("Resolved: {}", inst.summary),
-                format!(
-                    "{} · {} · was firing since {}",
-                    inst.feed,
-                    inst.rule,
-                    inst.fired_at
-                        .map(|t| t.to_rfc3339_millis())
-                        .unwrap_or_default()
-                ),
-            ),
-            NotificationKind::Reminder => (
-                format!("Still firing: {}", inst.summary),
-                format!("{} · {} · {}", inst.feed, inst.rule, inst.severity.as_str()),
-            ),
-            _ => (
-                inst.summary.clone(),
-                format!(
-                    "{} · {} · {}{}",
-                    inst.feed,
-                    inst.rule,
-                    inst.severity.as_str(),
-                    inst.value
-                        .map(|v| format!(" · value {}", fmt_num(v)))
-                        .unwrap_or_default()
-                ),
-            ),
-        };
-        inst.last_notified_at = Some(now);
-        let copy = inst.clone();
-        self.out.notifications.push(Notification {
-            alert_id: Some(copy.id),
-            kind,
-            summary: summary.clone(),
-            body,
-            severity: if kind == NotificationKind::Resolved {
-                Severity::Info
-            } else {
-                copy.severity
-            },
-        });
-        self.out.history.push(HistoryEntry {
-            alert_id: copy.id,
-            ts: now,
-            kind: HistoryKind::Notified,
-            value,
-            detail: summary,
-        });
-        self.out.changed.push(copy);
     }
 }

@@ -70,6 +70,12 @@ pub struct AlertInstance {
     pub acked_at: Option<Timestamp>,
     /// When operators were last notified about this firing.
     pub last_notified_at: Option<Timestamp>,
+    /// The notification server's id for the popup showing this firing, once
+    /// a server has taken it; cleared when the popup is withdrawn. Persisted,
+    /// so that after a restart the stale popup (whose buttons no longer reach
+    /// anything) is replaced or closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_id: Option<u32>,
     /// The rendered summary.
     pub summary: String,
 }
@@ -90,8 +96,12 @@ pub enum HistoryKind {
     Acknowledged,
     /// Snoozed by an operator.
     Snoozed,
-    /// A notification was sent.
+    /// A notification server took a notification (the detail says
+    /// `(after N retries)` when it took a retry).
     Notified,
+    /// A notification could not be shown; the detail says why and whether
+    /// it is retried.
+    NotDelivered,
     /// A notification was held back (muted, snoozed, quiet hours, flood).
     Suppressed,
 }
@@ -107,6 +117,7 @@ impl HistoryKind {
             HistoryKind::Acknowledged => "acknowledged",
             HistoryKind::Snoozed => "snoozed",
             HistoryKind::Notified => "notified",
+            HistoryKind::NotDelivered => "not_delivered",
             HistoryKind::Suppressed => "suppressed",
         }
     }

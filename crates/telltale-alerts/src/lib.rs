@@ -19,4 +19,6 @@ pub mod silence;
 
 pub use evaluator::{AlertEngine, Output};
 pub use instance::{AlertInstance, HistoryEntry, HistoryKind, Phase};
-pub use notifier::{Notification, NotificationKind, Notifier};
+pub use notifier::{
+    Delivery, DeliveryOutcome, Notification, NotificationKind, Notifier, Withdrawal,
+};

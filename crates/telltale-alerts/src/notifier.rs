@@ -35,13 +35,69 @@ pub struct Notification {
     pub body: String,
     /// Drives urgency: info → low, warning → normal, critical → critical.
     pub severity: Severity,
+    /// The server id of an earlier popup about the same alert that this one
+    /// replaces (a popup shown before a restart); the desktop notifier also
+    /// replaces the popups it showed itself in this run.
+    pub replaces: Option<u32>,
+}
+
+/// A request to take the popup about an alert off the screen: it was
+/// acknowledged, or it resolved without a resolved notification to replace
+/// the popup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Withdrawal {
+    /// The alert.
+    pub alert_id: i64,
+    /// The popup's server id as persisted, if known (after a restart the
+    /// notifier has not seen it itself).
+    pub notice_id: Option<u32>,
+    /// Why, for the log and for held notifications that are dropped.
+    pub why: &'static str,
+}
+
+/// What became of one notification, reported by the notifier thread so that
+/// the alert's history tells what reached the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The notification.
+    pub notification: Notification,
+    /// What happened.
+    pub outcome: DeliveryOutcome,
+    /// How many retries it took (0: the first attempt).
+    pub retries: u32,
+    /// When.
+    pub at: telltale_model::Timestamp,
+}
+
+/// See [`Delivery`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// A notification server took it, with this id if it gave one.
+    Shown(Option<u32>),
+    /// It could not be shown; `retrying` says whether it is tried again.
+    Failed {
+        /// The notifier's error.
+        reason: String,
+        /// Whether it is retried.
+        retrying: bool,
+    },
+    /// It was waiting for a retry when the alert was acknowledged or
+    /// resolved, so it is not shown at all.
+    Dropped(&'static str),
 }
 
 /// Delivers notifications. Implementations must not block for long: the
 /// engine calls them from a dedicated task, but keep it quick.
 pub trait Notifier: Send + Sync {
-    /// Shows a notification. An error is logged and the notification retried later.
-    fn notify(&self, n: &Notification) -> Result<(), String>;
+    /// Shows a notification and returns the server's id for it, if it has
+    /// one. An error is logged, recorded and the notification retried later.
+    fn notify(&self, n: &Notification) -> Result<Option<u32>, String>;
+
+    /// Takes an alert's popup off the screen (closes it), if one is shown.
+    fn withdraw(&self, w: &Withdrawal) -> Result<(), String> {
+        let _ = w;
+        Ok(())
+    }
 }
 
 /// A notifier that records what it was asked to show; for tests and for
@@ -50,11 +106,11 @@ pub trait Notifier: Send + Sync {
 pub struct RecordingNotifier(pub std::sync::Arc<std::sync::Mutex<Vec<Notification>>>);
 
 impl Notifier for RecordingNotifier {
-    fn notify(&self, n: &Notification) -> Result<(), String> {
+    fn notify(&self, n: &Notification) -> Result<Option<u32>, String> {
         self.0
             .lock()
             .map_err(|_| "poisoned".to_string())?
             .push(n.clone());
-        Ok(())
+        Ok(None)
     }
 }

@@ -84,7 +84,14 @@ fn hysteresis_keeps_a_hovering_value_from_flapping() {
     cpu(&mut e, 79.0);
     let out = e.drain();
     assert_eq!(kinds(&out), vec![NotificationKind::Resolved]);
-    assert!(out.notifications[0].summary.starts_with("Resolved: "));
+    assert_eq!(
+        out.notifications[0].summary, "Resolved after 30 s: web-1: cpu is 79 (threshold 90)",
+        "the value now and how long it fired, not the value that fired it"
+    );
+    assert_eq!(
+        out.notifications[0].body,
+        "Fired as: web-1: cpu is 91 (> 90) · cpu high"
+    );
     assert!(out
         .history
         .iter()
@@ -359,11 +366,11 @@ fn down_stale_status_and_keyword_rules() {
         .map(|n| n.summary.as_str())
         .collect();
     assert!(
-        summaries.contains(&"Resolved: web-1 is down"),
+        summaries.contains(&"Resolved after 30 s: web-1 is down"),
         "{summaries:?}"
     );
     assert!(
-        summaries.contains(&"Resolved: web-1: no data for 1m"),
+        summaries.contains(&"Resolved after 0 s: web-1: no data for 1m"),
         "{summaries:?}"
     );
     assert!(

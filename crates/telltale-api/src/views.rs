@@ -557,7 +557,7 @@ pub struct AlertHistoryView {
     /// When (ms).
     #[ts(type = "number")]
     pub ts: i64,
-    /// `pending`, `fired`, `cancelled`, `resolved`, `acknowledged`, `snoozed`, `notified`, `suppressed`.
+    /// `pending`, `fired`, `cancelled`, `resolved`, `acknowledged`, `snoozed`, `notified` (a notification server took it), `not_delivered` (with the reason), `suppressed`.
     pub kind: String,
     /// The value at that moment, if numeric.
     pub value: Option<f64>,

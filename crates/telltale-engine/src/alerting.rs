@@ -3,7 +3,10 @@
 //! store's single writer, applies operator actions (from the UI, the CLI or
 //! a notification's buttons), and hands notifications to a dedicated
 //! notifier thread so that a slow or missing notification server never
-//! blocks ingestion or evaluation.
+//! blocks ingestion or evaluation. The thread reports what became of each
+//! notification, and the next tick records it in the alert's history:
+//! `notified` only once a server took it, `not_delivered` with the reason
+//! otherwise.
 
 use crate::registry::EngineError;
 use serde::{Deserialize, Serialize};
@@ -11,9 +14,13 @@ use std::collections::VecDeque;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use telltale_alerts::silence::Silences;
-use telltale_alerts::{AlertEngine, AlertInstance, Notification, Notifier, Output};
+use telltale_alerts::{
+    AlertEngine, AlertInstance, Delivery, DeliveryOutcome, Notification, NotificationKind,
+    Notifier, Output, Withdrawal,
+};
 use telltale_model::alert::AlertSettings;
 use telltale_model::time::SystemClock;
+use telltale_model::Timestamp;
 use telltale_store::{AlertHistoryRow, AlertRow, Store, WriteBatch};
 
 /// An operator action on alerts. Also the format of queued CLI commands.
@@ -57,10 +64,18 @@ pub enum AlertAction {
     Unmute,
 }
 
+/// Work for the notifier thread.
+enum Job {
+    Show(Notification),
+    Withdraw(Withdrawal),
+}
+
 /// The alert side of the engine.
 pub(crate) struct Alerting {
     pub engine: Mutex<AlertEngine>,
-    notify_tx: Mutex<Option<mpsc::Sender<Notification>>>,
+    notify_tx: Mutex<Option<mpsc::Sender<Job>>>,
+    /// What the notifier thread reports; `None` when there is no notifier.
+    reports: Mutex<Option<mpsc::Receiver<Delivery>>>,
 }
 
 impl Alerting {
@@ -82,11 +97,29 @@ impl Alerting {
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
         engine.restore(instances, silences);
-        let notify_tx = notifier.map(|n| spawn_notifier_thread(n, retry_every));
+        if notifier.is_some() {
+            engine.refresh_popups_after_restart();
+        }
+        let (notify_tx, reports) = match notifier.map(|n| spawn_notifier_thread(n, retry_every)) {
+            Some((tx, rx)) => (Some(tx), Some(rx)),
+            None => (None, None),
+        };
         Ok(Alerting {
             engine: Mutex::new(engine),
             notify_tx: Mutex::new(notify_tx),
+            reports: Mutex::new(reports),
         })
+    }
+
+    /// Records what the notifier thread reported since the last call.
+    fn take_reports(&self, e: &mut AlertEngine) {
+        if let Ok(rx) = self.reports.lock() {
+            if let Some(rx) = rx.as_ref() {
+                for d in rx.try_iter() {
+                    e.record_delivery(&d);
+                }
+            }
+        }
     }
 
     /// Applies an action now.
@@ -103,6 +136,7 @@ impl Alerting {
         let out = match self.engine.lock() {
             Ok(mut e) => {
                 e.tick();
+                self.take_reports(&mut e);
                 e.drain()
             }
             Err(_) => return,
@@ -130,10 +164,35 @@ impl Alerting {
         if let Err(e) = store.send(batch).await {
             tracing::error!("cannot persist alert state: {e}");
         }
-        if let Ok(tx) = self.notify_tx.lock() {
-            if let Some(tx) = tx.as_ref() {
+        let sent = match self.notify_tx.lock() {
+            Ok(tx) => match tx.as_ref() {
+                Some(tx) => {
+                    for w in out.withdrawn {
+                        let _ = tx.send(Job::Withdraw(w));
+                    }
+                    for n in &out.notifications {
+                        let _ = tx.send(Job::Show(n.clone()));
+                    }
+                    true
+                }
+                None => false,
+            },
+            Err(_) => false,
+        };
+        if !sent {
+            // No notifier: say so in each alert's history rather than claim
+            // a notification was shown (recorded with the next tick).
+            if let Ok(mut e) = self.engine.lock() {
                 for n in out.notifications {
-                    let _ = tx.send(n);
+                    e.record_delivery(&Delivery {
+                        notification: n,
+                        outcome: DeliveryOutcome::Failed {
+                            reason: "desktop notifications are off (--no-notify, or no D-Bus session bus)".into(),
+                            retrying: false,
+                        },
+                        retries: 0,
+                        at: Timestamp::now(),
+                    });
                 }
             }
         }
@@ -144,15 +203,46 @@ impl Alerting {
         tracing::info!("notification: {} — {}", n.summary, n.body);
         if let Ok(tx) = self.notify_tx.lock() {
             if let Some(tx) = tx.as_ref() {
-                let _ = tx.send(n);
+                let _ = tx.send(Job::Show(n));
             }
         }
     }
 
-    /// Stops the notifier thread.
-    pub fn close(&self) {
+    /// Stops the notifier thread, waits up to `limit` for the notification
+    /// it may be showing, and records what became of the last ones, so that
+    /// a notification shown just before stopping is in the history too.
+    pub async fn finish(&self, store: &Store, limit: Duration) {
         if let Ok(mut tx) = self.notify_tx.lock() {
             tx.take();
+        }
+        let Some(rx) = self.reports.lock().ok().and_then(|mut r| r.take()) else {
+            return;
+        };
+        let late = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + limit;
+            let mut late = Vec::new();
+            // The thread ends (and the channel disconnects) once it has
+            // finished what it was doing.
+            while let Ok(d) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                late.push(d);
+            }
+            late
+        })
+        .await
+        .unwrap_or_default();
+        let out = match self.engine.lock() {
+            Ok(mut e) => {
+                for d in &late {
+                    e.record_delivery(d);
+                }
+                e.drain()
+            }
+            Err(_) => return,
+        };
+        if !out.history.is_empty() || !out.changed.is_empty() {
+            if let Err(e) = store.send(output_batch(&out, None)).await {
+                tracing::error!("cannot persist alert state: {e}");
+            }
         }
     }
 }
@@ -229,37 +319,93 @@ fn chrono_offset_minutes() -> i32 {
 
 /// How long an undelivered notification keeps being retried.
 const RETRY_FOR: Duration = Duration::from_secs(600);
+/// At most this many notifications wait for a retry.
+const RETRY_MAX: usize = 100;
 
+/// A notification that a server has not taken yet.
+struct Attempt {
+    n: Notification,
+    first: Instant,
+    /// Failed attempts so far.
+    failures: u32,
+}
+
+/// Starts the thread that talks to the notification server. It retries
+/// undelivered notifications every `retry_every` (for up to [`RETRY_FOR`])
+/// and reports the first failure, the success (with the number of retries
+/// it took), the final give-up, and notifications dropped because their
+/// alert was acknowledged or resolved while they waited.
 fn spawn_notifier_thread(
     notifier: Arc<dyn Notifier>,
     retry_every: Duration,
-) -> mpsc::Sender<Notification> {
-    let (tx, rx) = mpsc::channel::<Notification>();
+) -> (mpsc::Sender<Job>, mpsc::Receiver<Delivery>) {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let (report_tx, report_rx) = mpsc::channel::<Delivery>();
     let spawned = std::thread::Builder::new()
         .name("telltale-notifier".into())
         .spawn(move || {
-            let mut retry: VecDeque<(Notification, Instant)> = VecDeque::new();
+            let report = |n: Notification, outcome: DeliveryOutcome, retries: u32| {
+                let _ = report_tx.send(Delivery {
+                    notification: n,
+                    outcome,
+                    retries,
+                    at: Timestamp::now(),
+                });
+            };
+            let mut retry: VecDeque<Attempt> = VecDeque::new();
             let mut failing = false;
+            let mut last_retry = Instant::now();
             loop {
-                let next = match rx.recv_timeout(retry_every) {
-                    Ok(n) => Some(n),
+                let wait = retry_every.saturating_sub(last_retry.elapsed());
+                let job = match rx.recv_timeout(if retry.is_empty() { retry_every } else { wait }) {
+                    Ok(j) => Some(j),
                     Err(mpsc::RecvTimeoutError::Timeout) => None,
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 };
-                let mut todo: Vec<(Notification, Instant)> = Vec::new();
-                if next.is_none() || !failing {
+                let mut todo: Vec<Attempt> = Vec::new();
+                // While the server fails, retry on schedule only (new
+                // notifications still get their first attempt at once).
+                if !retry.is_empty() && (!failing || last_retry.elapsed() >= retry_every) {
+                    last_retry = Instant::now();
                     todo.extend(retry.drain(..));
                 }
-                if let Some(n) = next {
-                    todo.push((n, Instant::now()));
+                match job {
+                    Some(Job::Show(n)) => todo.push(Attempt {
+                        n,
+                        first: Instant::now(),
+                        failures: 0,
+                    }),
+                    Some(Job::Withdraw(w)) => {
+                        // A popup still waiting for the server is not shown
+                        // once its alert is acknowledged or resolved.
+                        let stale = |a: &Attempt| {
+                            a.n.alert_id == Some(w.alert_id)
+                                && matches!(
+                                    a.n.kind,
+                                    NotificationKind::Fired | NotificationKind::Reminder
+                                )
+                        };
+                        let (dropped, kept): (Vec<Attempt>, Vec<Attempt>) =
+                            todo.into_iter().partition(stale);
+                        todo = kept;
+                        for a in dropped {
+                            report(a.n, DeliveryOutcome::Dropped(w.why), a.failures);
+                        }
+                        if let Err(e) = notifier.withdraw(&w) {
+                            tracing::warn!("cannot withdraw the notification for alert {}: {e}", w.alert_id);
+                        }
+                    }
+                    None => {}
                 }
-                for (n, first) in todo {
-                    match notifier.notify(&n) {
-                        Ok(()) => {
+                for mut a in todo {
+                    match notifier.notify(&a.n) {
+                        Ok(id) => {
                             if failing {
                                 tracing::info!("desktop notifications work again");
                             }
                             failing = false;
+                            let retries = a.failures;
+                            report(a.n, DeliveryOutcome::Shown(id), retries);
                         }
                         Err(e) => {
                             if !failing {
@@ -269,10 +415,19 @@ fn spawn_notifier_thread(
                                 );
                             }
                             failing = true;
-                            if first.elapsed() < RETRY_FOR && retry.len() < 100 {
-                                retry.push_back((n, first));
+                            let first = a.failures == 0;
+                            a.failures += 1;
+                            let retrying = a.first.elapsed() < RETRY_FOR && retry.len() < RETRY_MAX;
+                            if retrying {
+                                if first {
+                                    let outcome = DeliveryOutcome::Failed { reason: e, retrying };
+                                    report(a.n.clone(), outcome, 0);
+                                }
+                                retry.push_back(a);
                             } else {
-                                tracing::warn!("gave up on notification: {}", n.summary);
+                                tracing::warn!("gave up on notification: {}", a.n.summary);
+                                let retries = a.failures - 1;
+                                report(a.n, DeliveryOutcome::Failed { reason: e, retrying }, retries);
                             }
                         }
                     }
@@ -282,5 +437,5 @@ fn spawn_notifier_thread(
     if let Err(e) = spawned {
         tracing::error!("cannot start the notifier thread: {e}");
     }
-    tx
+    (tx, report_rx)
 }

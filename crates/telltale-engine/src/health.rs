@@ -62,6 +62,7 @@ pub(crate) fn storage_failing(f: &StoreFailure) -> Notification {
             f.message
         ),
         severity: Severity::Critical,
+        replaces: None,
     }
 }
 
@@ -79,6 +80,7 @@ pub(crate) fn storage_recovered(h: &StoreHealth) -> Notification {
         summary: "Telltale stores data again".into(),
         body,
         severity: Severity::Info,
+        replaces: None,
     }
 }
 
@@ -90,6 +92,7 @@ pub(crate) fn fatal(what: &str) -> Notification {
         summary: "Telltale stopped monitoring".into(),
         body: format!("{what}. Restart Telltale."),
         severity: Severity::Critical,
+        replaces: None,
     }
 }
 

@@ -627,7 +627,11 @@ impl Engine {
                 .map_err(|e| EngineError::Internal(format!("pipeline task failed: {e}")))?;
         }
         self.inner.shared.alerting.step(&self.inner.store).await;
-        self.inner.shared.alerting.close();
+        self.inner
+            .shared
+            .alerting
+            .finish(&self.inner.store, Duration::from_secs(2))
+            .await;
         self.inner.store.flush().await?;
         Ok(())
     }

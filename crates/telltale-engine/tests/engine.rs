@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use telltale_alerts::notifier::RecordingNotifier;
-use telltale_alerts::{Notification, NotificationKind, Notifier, Phase};
+use telltale_alerts::{Notification, NotificationKind, Notifier, Phase, Withdrawal};
 use telltale_engine::live::Item;
 use telltale_engine::{Engine, EngineError, EngineOptions};
 use telltale_model::alert::AlertRule;
@@ -244,24 +244,42 @@ async fn importing_a_file_disables_feeds_removed_from_it() {
     sim.shutdown().await;
 }
 
-/// Fails its first `fail` calls, then records.
+/// Fails its first `fail` calls, then records (server ids 101, 102, …).
+#[derive(Default)]
 struct Flaky {
     fail: usize,
+    /// How long a successful call takes.
+    slow: Duration,
     calls: AtomicUsize,
     shown: Mutex<Vec<Notification>>,
+    withdrawn: Mutex<Vec<Withdrawal>>,
 }
 
 impl Notifier for Flaky {
-    fn notify(&self, n: &Notification) -> Result<(), String> {
+    fn notify(&self, n: &Notification) -> Result<Option<u32>, String> {
         if self.calls.fetch_add(1, Ordering::SeqCst) < self.fail {
             std::thread::sleep(Duration::from_millis(200)); // and slow, too
             return Err(
                 "org.freedesktop.Notifications was not provided by any .service files".into(),
             );
         }
-        self.shown.lock().unwrap().push(n.clone());
+        std::thread::sleep(self.slow);
+        let mut shown = self.shown.lock().unwrap();
+        shown.push(n.clone());
+        Ok(Some(100 + shown.len() as u32))
+    }
+
+    fn withdraw(&self, w: &Withdrawal) -> Result<(), String> {
+        self.withdrawn.lock().unwrap().push(w.clone());
         Ok(())
     }
+}
+
+/// The alert's history rows as (kind, detail), oldest first.
+fn history(store: &Store, alert_id: i64) -> Vec<(String, String)> {
+    let mut rows = store.alert_history(Some(alert_id), 100).unwrap();
+    rows.sort_by_key(|r| r.id);
+    rows.into_iter().map(|r| (r.kind, r.detail)).collect()
 }
 
 fn always_rule() -> AlertRule {
@@ -275,8 +293,7 @@ async fn a_failing_notification_server_is_retried_and_never_blocks_ingestion() {
     let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
     let flaky = Arc::new(Flaky {
         fail: 3,
-        calls: AtomicUsize::new(0),
-        shown: Mutex::new(vec![]),
+        ..Default::default()
     });
     let engine = Engine::start(
         store.clone(),
@@ -304,6 +321,27 @@ async fn a_failing_notification_server_is_retried_and_never_blocks_ingestion() {
         shown[0].summary
     );
     assert!(flaky.calls.load(Ordering::SeqCst) >= 4);
+    // The history tells the truth: not delivered at first, then shown.
+    let alert_id = engine.alerts()[0].id;
+    let rows = until("the delivery in the alert's history", 10, || {
+        let rows = history(&store, alert_id);
+        rows.iter().any(|(k, _)| k == "notified").then_some(rows)
+    })
+    .await;
+    let notes: Vec<&(String, String)> = rows
+        .iter()
+        .filter(|(k, _)| k == "notified" || k == "not_delivered")
+        .collect();
+    assert_eq!(notes.len(), 2, "{rows:?}");
+    assert_eq!(notes[0].0, "not_delivered");
+    assert!(
+        notes[0]
+            .1
+            .ends_with("was not provided by any .service files (retrying)"),
+        "{rows:?}"
+    );
+    assert_eq!(notes[1].0, "notified");
+    assert!(notes[1].1.ends_with(" (after 3 retries)"), "{rows:?}");
     // Ingestion kept going throughout.
     store.flush().await.unwrap();
     assert!(store.event_count(Some(id)).unwrap() > 100);
@@ -313,15 +351,45 @@ async fn a_failing_notification_server_is_retried_and_never_blocks_ingestion() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firing_alerts_survive_a_restart_without_a_second_notification() {
+async fn a_notification_shown_while_stopping_is_still_in_the_history() {
+    let sim = sim(20.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let slow = Arc::new(Flaky {
+        slow: Duration::from_millis(800),
+        ..Default::default()
+    });
+    let engine = Engine::start(
+        store.clone(),
+        EngineOptions {
+            notifier: Some(slow.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut feed = ws_feed("a", &sim, "host-1");
+    feed.alerts.push(always_rule());
+    engine.upsert_feed(feed, FeedOrigin::Gui).await.unwrap();
+    let s = slow.clone();
+    until("the notification on its way", 10, || {
+        (s.calls.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await;
+    // The server is still taking it when the engine stops.
+    let alert_id = engine.alerts()[0].id;
+    engine.shutdown().await.unwrap();
+    assert_eq!(slow.shown.lock().unwrap().len(), 1);
+    let rows = history(&store, alert_id);
+    assert!(rows.iter().any(|(k, _)| k == "notified"), "{rows:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firing_alerts_survive_a_restart_their_popup_renewed_once_and_ack_closes_it() {
     let sim = sim(20.0).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
-    let first = Arc::new(Flaky {
-        fail: 0,
-        calls: AtomicUsize::new(0),
-        shown: Mutex::new(vec![]),
-    });
+    let first = Arc::new(Flaky::default());
     let mut feed = ws_feed("a", &sim, "host-1");
     feed.alerts.push(always_rule());
     let alert_id = {
@@ -338,20 +406,17 @@ async fn firing_alerts_survive_a_restart_without_a_second_notification() {
             .upsert_feed(feed.clone(), FeedOrigin::Gui)
             .await
             .unwrap();
-        let f = first.clone();
-        until("first notification", 10, || {
-            (!f.shown.lock().unwrap().is_empty()).then_some(())
+        // The popup's server id is kept with the alert.
+        let e = engine.clone();
+        until("the popup's id on the alert", 10, || {
+            (e.alerts().first()?.notice_id == Some(101)).then_some(())
         })
         .await;
         let id = engine.alerts()[0].id;
         engine.shutdown().await.unwrap();
         id
     };
-    let second = Arc::new(Flaky {
-        fail: 0,
-        calls: AtomicUsize::new(0),
-        shown: Mutex::new(vec![]),
-    });
+    let second = Arc::new(Flaky::default());
     let store = Store::open(&path, Default::default()).unwrap();
     let engine = Engine::start(
         store.clone(),
@@ -373,12 +438,32 @@ async fn firing_alerts_survive_a_restart_without_a_second_notification() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        second.shown.lock().unwrap().is_empty(),
-        "re-notified after restart"
+    // The popup shown before the restart has buttons that reach nothing:
+    // it is replaced, once, by one whose buttons work. Not a new firing.
+    let renewed = second.shown.lock().unwrap().clone();
+    assert_eq!(renewed.len(), 1, "{renewed:?}");
+    assert_eq!(
+        (renewed[0].kind, renewed[0].alert_id, renewed[0].replaces),
+        (NotificationKind::Reminder, Some(alert_id), Some(101))
     );
-    let history = store.alert_history(Some(alert_id), 100).unwrap();
-    assert_eq!(history.iter().filter(|h| h.kind == "fired").count(), 1);
+    let rows = history(&store, alert_id);
+    assert_eq!(rows.iter().filter(|(k, _)| k == "fired").count(), 1);
+    assert_eq!(
+        rows.iter().filter(|(k, _)| k == "notified").count(),
+        2,
+        "{rows:?}"
+    );
+    // Acknowledging closes the popup.
+    engine
+        .alert_action(telltale_engine::AlertAction::Ack { id: alert_id })
+        .await
+        .unwrap();
+    let s2 = second.clone();
+    let w = until("the popup withdrawn", 10, || {
+        s2.withdrawn.lock().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!((w.alert_id, w.notice_id), (alert_id, Some(101)));
     engine.shutdown().await.unwrap();
     sim.shutdown().await;
 }

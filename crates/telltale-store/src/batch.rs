@@ -55,7 +55,7 @@ pub struct AlertHistoryRow {
     pub alert_id: i64,
     /// When.
     pub ts: Timestamp,
-    /// `pending`, `fired`, `acknowledged`, `snoozed`, `resolved`, `notified`, `suppressed`, …
+    /// `pending`, `fired`, `acknowledged`, `snoozed`, `resolved`, `notified`, `not_delivered`, `suppressed`, …
     pub kind: String,
     /// The value at the time.
     pub value: Option<f64>,

@@ -50,10 +50,10 @@ pub fn list(db: &Path, firing_only: bool, history: Option<i64>) -> Result<ExitCo
                 "there is no alert {id}: `telltaled alerts` lists them"
             ));
         }
-        println!("{:<24}  {:<12} {:>8}  DETAIL", "TIME", "EVENT", "VALUE");
+        println!("{:<24}  {:<13} {:>8}  DETAIL", "TIME", "EVENT", "VALUE");
         for h in rows {
             println!(
-                "{:<24}  {:<12} {:>8}  {}",
+                "{:<24}  {:<13} {:>8}  {}",
                 h.ts.to_rfc3339_millis(),
                 h.kind,
                 h.value.map(fmt_value).unwrap_or_default(),
@@ -156,7 +156,14 @@ pub fn act(db: &Path, action: AlertAction) -> Result<ExitCode, String> {
     let mut engine = AlertEngine::new(Default::default(), Arc::new(SystemClock), 0);
     engine.restore(instances, silences);
     telltale_engine::alerting::apply_to(&mut engine, &action)?;
-    let out = engine.drain();
+    let mut out = engine.drain();
+    // Nothing here can close a popup: keep its id, so that the next
+    // telltaled closes the popup of an alert acknowledged here.
+    for w in &out.withdrawn {
+        if let Some(i) = out.changed.iter_mut().find(|i| i.id == w.alert_id) {
+            i.notice_id = w.notice_id;
+        }
+    }
     let silences = out
         .silences_changed
         .then(|| serde_json::to_string(engine.silences()).ok())

@@ -150,7 +150,7 @@ enum Command {
         /// Only firing alerts.
         #[arg(long)]
         firing: bool,
-        /// Show one alert's history (fired, acknowledged, snoozed, resolved, notified).
+        /// Show one alert's history (fired, acknowledged, snoozed, resolved, notified, not delivered).
         #[arg(long, value_name = "ID")]
         history: Option<i64>,
     },

@@ -17,7 +17,7 @@ alert_id: number,
  */
 ts: number, 
 /**
- * `pending`, `fired`, `cancelled`, `resolved`, `acknowledged`, `snoozed`, `notified`, `suppressed`.
+ * `pending`, `fired`, `cancelled`, `resolved`, `acknowledged`, `snoozed`, `notified` (a notification server took it), `not_delivered` (with the reason), `suppressed`.
  */
 kind: string, 
 /**
