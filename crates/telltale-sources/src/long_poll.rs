@@ -514,7 +514,8 @@ impl Session {
                 None | Some(Value::Null) => {}
                 Some(Value::Array(list)) => {
                     // Moved out of the document and delivered one by one:
-                    // never a second copy of every item.
+                    // never a second copy of every item (nor the raw body).
+                    drop(body);
                     let list = std::mem::take(list);
                     let total = list.len();
                     let max = self.opts.max_items();
@@ -643,6 +644,35 @@ mod tests {
         assert_eq!(message_id(&h).as_deref(), Some("yesterday:0"));
         h.remove(ETAG);
         assert_eq!(message_id(&h).as_deref(), Some("yesterday"));
+    }
+
+    #[test]
+    fn fast_answers_in_a_row_are_paced_and_noticed_once() {
+        let ms = Duration::from_millis;
+        let mut p = Pacer::new(Duration::from_secs(30));
+        for _ in 1..NOT_HELD_AFTER {
+            assert_eq!(p.answered(ms(2)), (None, false));
+        }
+        assert_eq!(p.answered(ms(2)), (Some(FIRST_PACE), true));
+        let mut last = FIRST_PACE;
+        for _ in 0..10 {
+            let (pause, notice) = p.answered(ms(2));
+            let pause = pause.unwrap_or_default();
+            assert!(!notice);
+            assert!(pause >= last && pause <= MAX_PACE, "{pause:?}");
+            last = pause;
+        }
+        assert_eq!(last, MAX_PACE);
+        // A held answer resets everything, the notice included.
+        assert_eq!(p.answered(Duration::from_secs(5)), (None, false));
+        for _ in 1..NOT_HELD_AFTER {
+            assert_eq!(p.answered(ms(2)), (None, false));
+        }
+        assert_eq!(p.answered(ms(2)), (Some(FIRST_PACE), true));
+        // A short hold caps the pause.
+        let mut p = Pacer::new(ms(300));
+        let pauses: Vec<_> = (0..20).filter_map(|_| p.answered(ms(1)).0).collect();
+        assert_eq!(pauses.last(), Some(&ms(300)));
     }
 
     #[test]
