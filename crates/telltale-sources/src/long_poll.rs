@@ -31,8 +31,9 @@
 //!   pointer is one [`RawMessage`] whose data is the element's compact JSON
 //!   (a missing or `null` array means no events; at most
 //!   `long_poll.max_items` per response, the rest dropped with an
-//!   `oversize` issue; items are moved out of the parsed body one by one,
-//!   never copied into a second list); otherwise the whole body is
+//!   `oversize` issue; the array is parsed apart from the rest of the
+//!   body so that only those items are ever held, the others only counted,
+//!   see [`crate::long_poll_items`]); otherwise the whole body is
 //!   one message. `server_id` is the value at `id_pointer` (in each item, or
 //!   the body) if set, else the new cursor (body mode) or the whole message
 //!   id (headers mode: `<Last-Modified as Unix seconds>:<Etag>`, nchan's
@@ -463,8 +464,19 @@ impl Session {
         let needs_json = self.opts.items.is_some()
             || self.opts.id_pointer.is_some()
             || matches!(self.opts.cursor, CursorMode::Body { .. });
+        // With `items`, the array is parsed apart: at most `max` of its
+        // elements are ever held (see `long_poll_items`).
+        let max = self.opts.max_items();
+        let mut found: Option<crate::long_poll_items::Items> = None;
         let json: Result<Value, String> = if needs_json {
-            serde_json::from_slice(&body).map_err(|e| format!("the response is not JSON ({e})"))
+            let parsed = match &self.opts.items {
+                Some(pointer) => crate::long_poll_items::parse(&body, pointer, max).map(|p| {
+                    found = p.items;
+                    p.doc
+                }),
+                None => serde_json::from_slice(&body),
+            };
+            parsed.map_err(|e| format!("the response is not JSON ({e})"))
         } else {
             Err(String::new())
         };
@@ -505,21 +517,16 @@ impl Session {
             }
         };
 
-        let mut json = json;
         let mut messages: Vec<RawMessage> = Vec::new();
         let mut shape_issue = None;
         let mut delivered_items = 0usize;
-        match (&self.opts.items, &mut json) {
-            (Some(items), Ok(doc)) => match doc.pointer_mut(items) {
-                None | Some(Value::Null) => {}
-                Some(Value::Array(list)) => {
-                    // Moved out of the document and delivered one by one:
-                    // never a second copy of every item (nor the raw body).
+        match (&self.opts.items, &json) {
+            (Some(items), Ok(doc)) => match (found.take(), doc.pointer(items)) {
+                (Some(list), _) => {
+                    // Delivered one by one; the raw body is not needed.
                     drop(body);
-                    let list = std::mem::take(list);
-                    let total = list.len();
-                    let max = self.opts.max_items();
-                    for item in list.into_iter().take(max) {
+                    let total = list.total;
+                    for item in list.kept {
                         let m = message(item.to_string().into_bytes(), id_of(&item));
                         drop(item);
                         self.sink.message(m).await;
@@ -537,7 +544,8 @@ impl Session {
                             .await;
                     }
                 }
-                Some(other) => {
+                (None, None | Some(Value::Null)) => {}
+                (None, Some(other)) => {
                     shape_issue = Some(format!(
                         "expected an array at `{items}`, found {}: delivered the whole response as one message",
                         kind_of(other)
