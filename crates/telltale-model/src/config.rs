@@ -458,6 +458,17 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             ));
         }
     }
+    if feed.transport == TransportKind::Sse
+        && feed
+            .sse_options()
+            .header_timeout
+            .is_some_and(|d| d.0.is_zero())
+    {
+        p.push((
+            "sse.header_timeout".into(),
+            "is zero: no response could ever be accepted".into(),
+        ));
+    }
     if feed.transport == TransportKind::LongPoll {
         let o = feed.long_poll_options();
         if o.timeout() <= o.hold.0 {
@@ -479,6 +490,18 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
                     "is empty: name the query parameter that carries the cursor".into(),
                 ));
             }
+        }
+        if o.header_timeout.is_some_and(|d| d.0.is_zero()) {
+            p.push((
+                "long_poll.header_timeout".into(),
+                "is zero: no response could ever be accepted".into(),
+            ));
+        }
+        if o.max_items == Some(0) {
+            p.push((
+                "long_poll.max_items".into(),
+                "is zero: every item would be dropped".into(),
+            ));
         }
         for (f, v) in [
             ("long_poll.items", &o.items),
@@ -753,6 +776,30 @@ url = "ws://127.0.0.1:1/other"
         );
         assert_eq!(c.errors[0].field.as_deref(), Some("long_poll.timeout"));
         assert_eq!(c.errors[0].line, Some(7));
+    }
+
+    #[test]
+    fn limits_parse_and_zero_is_refused() {
+        let lp = "[[feed]]\nname = \"lp\"\ntransport = \"long_poll\"\nurl = \"http://h/x\"\n[feed.long_poll]\n";
+        let c = ConfigFile::parse(
+            "f.toml",
+            &format!("{lp}header_timeout = \"5s\"\nmax_items = 500\n"),
+        );
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        let o = c.feeds[0].long_poll_options();
+        assert_eq!(o.max_items(), 500);
+        assert_eq!(o.header_deadline(), std::time::Duration::from_secs(35));
+        let c = ConfigFile::parse("f.toml", &format!("{lp}max_items = 0\n"));
+        assert_eq!(c.errors[0].field.as_deref(), Some("long_poll.max_items"));
+        let sse = "[[feed]]\nname = \"s\"\ntransport = \"sse\"\nurl = \"http://h/x\"\n[feed.sse]\n";
+        let c = ConfigFile::parse("f.toml", &format!("{sse}header_timeout = \"2s\"\n"));
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(
+            c.feeds[0].sse_options().header_timeout(),
+            std::time::Duration::from_secs(2)
+        );
+        let c = ConfigFile::parse("f.toml", &format!("{sse}header_timeout = \"0s\"\n"));
+        assert_eq!(c.errors[0].field.as_deref(), Some("sse.header_timeout"));
     }
 
     #[test]

@@ -366,8 +366,12 @@ pub struct SseOptions {
     pub events: Vec<String>,
     /// No byte (event, comment or heartbeat) for this long: reconnect (default 90 s).
     pub read_timeout: Dur,
-    /// Largest accepted event (default 16 MiB).
+    /// Largest accepted event (default 16 MiB). A line that grows past it
+    /// drops the connection.
     pub max_event_size: ByteSize,
+    /// The response headers must be complete within this (default 15 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_timeout: Option<Dur>,
 }
 
 impl Default for SseOptions {
@@ -376,9 +380,24 @@ impl Default for SseOptions {
             events: Vec::new(),
             read_timeout: Dur::secs(90),
             max_event_size: ByteSize(16 << 20),
+            header_timeout: None,
         }
     }
 }
+
+impl SseOptions {
+    /// The effective limit for the response headers.
+    pub fn header_timeout(&self) -> Duration {
+        self.header_timeout.map_or(DEFAULT_HEADER_TIMEOUT, |d| d.0)
+    }
+}
+
+/// How long an HTTP server may take to send complete response headers
+/// (after its hold, for a long poll).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Default cap on the items one long-poll response delivers.
+pub const DEFAULT_MAX_ITEMS: u32 = 10_000;
 
 /// Short-poll options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -458,6 +477,14 @@ pub struct LongPollOptions {
     /// Optional pointer (inside each item, or the body) to the server's event id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_pointer: Option<String>,
+    /// After the hold, the response headers must be complete within this
+    /// (default 15 s; `long_poll.timeout` still bounds the whole request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_timeout: Option<Dur>,
+    /// Most items delivered from one response (default 10 000); the rest
+    /// are dropped and reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<u32>,
 }
 
 impl Default for LongPollOptions {
@@ -468,6 +495,8 @@ impl Default for LongPollOptions {
             cursor: CursorMode::Headers,
             items: None,
             id_pointer: None,
+            header_timeout: None,
+            max_items: None,
         }
     }
 }
@@ -478,5 +507,17 @@ impl LongPollOptions {
         self.timeout
             .map(|d| d.0)
             .unwrap_or(self.hold.0 + Duration::from_secs(10))
+    }
+
+    /// How long to wait for complete response headers: the hold, then
+    /// `header_timeout`, never longer than the client timeout.
+    pub fn header_deadline(&self) -> Duration {
+        let after_hold = self.header_timeout.map_or(DEFAULT_HEADER_TIMEOUT, |d| d.0);
+        (self.hold.0 + after_hold).min(self.timeout())
+    }
+
+    /// The effective cap on items per response.
+    pub fn max_items(&self) -> usize {
+        usize::try_from(self.max_items.unwrap_or(DEFAULT_MAX_ITEMS)).unwrap_or(usize::MAX)
     }
 }

@@ -111,6 +111,28 @@ pub fn describe(e: &reqwest::Error) -> String {
     msg
 }
 
+/// A reason to refuse a response whose body is still encoded.
+///
+/// The client asks for and decodes `gzip`, `br` and `deflate` (reqwest then
+/// removes the `Content-Encoding` header), so the transports' size caps
+/// apply to the decoded bytes as they stream. Any other coding (`zstd`,
+/// `compress`, a stack such as `gzip, br`) would reach the timeline as
+/// garbled compressed bytes: it is refused, naming the coding.
+pub fn undecodable_encoding(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::CONTENT_ENCODING)?;
+    let text = String::from_utf8_lossy(value.as_bytes()).trim().to_string();
+    let identity = text
+        .split(',')
+        .all(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity"));
+    if identity {
+        return None;
+    }
+    let shown: String = text.chars().take(40).collect();
+    Some(format!(
+        "the response is encoded with `{shown}` (Content-Encoding), which Telltale cannot decode: only gzip, br and deflate are supported"
+    ))
+}
+
 /// Accepts only absolute `http://` and `https://` URLs; `what` names the
 /// transport in the message (e.g. "SSE", "long polling").
 pub fn check_http_url(raw: &str, what: &str) -> Result<(), String> {

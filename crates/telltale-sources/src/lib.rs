@@ -10,6 +10,7 @@
 
 pub mod http_common;
 pub mod long_poll;
+pub mod long_poll_items;
 pub mod poll;
 pub mod redirect;
 pub mod replay;

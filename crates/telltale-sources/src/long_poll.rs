@@ -4,7 +4,9 @@
 //!
 //! * Each request is a `GET` of the feed URL with the feed's headers
 //!   (`${ENV}` expanded per request) and a client timeout of
-//!   `long_poll.timeout` (which must exceed the server's hold).
+//!   `long_poll.timeout` (which must exceed the server's hold). The
+//!   response headers must be complete within `long_poll.hold` +
+//!   `long_poll.header_timeout` (15 s by default), or the attempt fails.
 //! * Cursor ([`CursorMode`]):
 //!   * `body { pointer, param }`: the cursor is read from each JSON response
 //!     at `pointer` and sent back as query parameter `param` (replacing a
@@ -19,9 +21,19 @@
 //!   answer comes back in under [`FAST_EMPTY`], the next request waits
 //!   `backoff.initial` (at most 1 s), so a server that does not actually hold
 //!   is not hammered.)
+//! * Pacing: [`NOT_HELD_AFTER`] answers in a row (news or not), each faster
+//!   than a tenth of `hold` (at most 1 s), mean the server does not hold the
+//!   requests: the feed records a `not_held` notice ("not held by the
+//!   server", once per such run) and waits between requests, from
+//!   [`FIRST_PACE`] doubling up to [`MAX_PACE`] (or `hold` if shorter),
+//!   until an answer takes longer again.
 //! * A `2xx` with a body: with `items`, each element of the array at that
 //!   pointer is one [`RawMessage`] whose data is the element's compact JSON
-//!   (a missing or `null` array means no events); otherwise the whole body is
+//!   (a missing or `null` array means no events; at most
+//!   `long_poll.max_items` per response, the rest dropped with an
+//!   `oversize` issue; the array is parsed apart from the rest of the
+//!   body so that only those items are ever held, the others only counted,
+//!   see [`crate::long_poll_items`]); otherwise the whole body is
 //!   one message. `server_id` is the value at `id_pointer` (in each item, or
 //!   the body) if set, else the new cursor (body mode) or the whole message
 //!   id (headers mode: `<Last-Modified as Unix seconds>:<Etag>`, nchan's
@@ -64,8 +76,69 @@ use tokio_util::sync::CancellationToken;
 /// A "no news" answer faster than this is followed by a short pause.
 pub const FAST_EMPTY: Duration = Duration::from_millis(20);
 
-/// Largest response body accepted.
+/// Largest response body accepted, counted after decoding (gzip, br,
+/// deflate), as it streams.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// Answers in a row, each faster than [`Pacer::fast`], before a long poll
+/// counts as not held by the server and is paced.
+pub const NOT_HELD_AFTER: u32 = 5;
+
+/// The first pause of a paced long poll; it doubles up to [`MAX_PACE`].
+pub const FIRST_PACE: Duration = Duration::from_millis(50);
+
+/// The longest pause between requests of a paced long poll (also at most
+/// `long_poll.hold`).
+pub const MAX_PACE: Duration = Duration::from_secs(1);
+
+/// Paces a long poll the server does not hold: a server that answers at
+/// once, again and again, would otherwise be asked hundreds of times a
+/// second.
+#[derive(Debug)]
+struct Pacer {
+    /// An answer faster than this was not held.
+    fast: Duration,
+    /// The longest pause.
+    max: Duration,
+    /// Fast answers in a row.
+    streak: u32,
+    /// The next pause.
+    pause: Duration,
+    /// The notice was given for this run of fast answers.
+    noticed: bool,
+}
+
+impl Pacer {
+    fn new(hold: Duration) -> Pacer {
+        Pacer {
+            fast: (hold / 10).min(Duration::from_secs(1)),
+            max: hold.min(MAX_PACE).max(FIRST_PACE),
+            streak: 0,
+            pause: FIRST_PACE,
+            noticed: false,
+        }
+    }
+
+    /// After an answer that took `took`: the pause before the next request
+    /// (if any), and whether to give the `not_held` notice now.
+    fn answered(&mut self, took: Duration) -> (Option<Duration>, bool) {
+        if took >= self.fast {
+            // Held: back to normal.
+            self.streak = 0;
+            self.pause = FIRST_PACE;
+            self.noticed = false;
+            return (None, false);
+        }
+        self.streak = self.streak.saturating_add(1);
+        if self.streak < NOT_HELD_AFTER {
+            return (None, false);
+        }
+        let pause = self.pause;
+        self.pause = (self.pause * 2).min(self.max);
+        let notice = !std::mem::replace(&mut self.noticed, true);
+        (Some(pause), notice)
+    }
+}
 
 /// What one request achieved.
 enum Outcome {
@@ -118,6 +191,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         feed,
     };
     let mut live = false;
+    let mut pacer = Pacer::new(s.opts.hold.0);
     loop {
         if cancel.is_cancelled() {
             return;
@@ -141,11 +215,25 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
                     // backoff over.
                     backoff.delivered();
                 }
-                if empty
-                    && started.elapsed() < FAST_EMPTY
-                    && !crate::sleep_or_cancel(pause, &cancel).await
-                {
-                    return;
+                let took = started.elapsed();
+                let (paced, notice) = pacer.answered(took);
+                if notice {
+                    sink.notice(
+                        "not_held",
+                        format!(
+                            "not held by the server: {NOT_HELD_AFTER} answers in a row came back in under {} (long_poll.hold is {}); requests are paced, up to {} apart, until the server holds them again",
+                            format_duration(pacer.fast),
+                            format_duration(s.opts.hold.0),
+                            format_duration(pacer.max)
+                        ),
+                    )
+                    .await;
+                }
+                let fast_empty = (empty && took < FAST_EMPTY).then_some(pause);
+                if let Some(delay) = paced.max(fast_empty) {
+                    if !crate::sleep_or_cancel(delay, &cancel).await {
+                        return;
+                    }
                 }
             }
             Outcome::Failed(reason) => {
@@ -283,7 +371,18 @@ impl Session {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(http_common::describe(&e)),
         };
-        let mut resp = match self.redirects.send(&client, request, &self.sink).await {
+        // A server may hold the request, then must send its headers
+        // promptly: one that trickles them does not keep the feed waiting
+        // for the whole client timeout.
+        let header_deadline = self.opts.header_deadline();
+        let sent = self.redirects.send(&client, request, &self.sink);
+        let Ok(sent) = tokio::time::timeout(header_deadline, sent).await else {
+            return Outcome::Failed(format!(
+                "the server sent no complete response headers within {} (long_poll.hold + long_poll.header_timeout)",
+                format_duration(header_deadline)
+            ));
+        };
+        let mut resp = match sent {
             Ok(r) => r,
             Err(SendError::Http(e)) if e.is_timeout() => return Outcome::Failed(timed_out()),
             Err(SendError::Http(e)) => return Outcome::Failed(http_common::describe(&e)),
@@ -305,6 +404,9 @@ impl Session {
         }
         if !status.is_success() {
             return Outcome::Failed(crate::sse::status_reason(status));
+        }
+        if let Some(reason) = http_common::undecodable_encoding(resp.headers()) {
+            return Outcome::Misconfigured(reason);
         }
         let response_headers = resp.headers().clone();
         let mut body = Vec::new();
@@ -362,8 +464,19 @@ impl Session {
         let needs_json = self.opts.items.is_some()
             || self.opts.id_pointer.is_some()
             || matches!(self.opts.cursor, CursorMode::Body { .. });
+        // With `items`, the array is parsed apart: at most `max` of its
+        // elements are ever held (see `long_poll_items`).
+        let max = self.opts.max_items();
+        let mut found: Option<crate::long_poll_items::Items> = None;
         let json: Result<Value, String> = if needs_json {
-            serde_json::from_slice(&body).map_err(|e| format!("the response is not JSON ({e})"))
+            let parsed = match &self.opts.items {
+                Some(pointer) => crate::long_poll_items::parse(&body, pointer, max).map(|p| {
+                    found = p.items;
+                    p.doc
+                }),
+                None => serde_json::from_slice(&body),
+            };
+            parsed.map_err(|e| format!("the response is not JSON ({e})"))
         } else {
             Err(String::new())
         };
@@ -406,15 +519,33 @@ impl Session {
 
         let mut messages: Vec<RawMessage> = Vec::new();
         let mut shape_issue = None;
+        let mut delivered_items = 0usize;
         match (&self.opts.items, &json) {
-            (Some(items), Ok(doc)) => match doc.pointer(items) {
-                None | Some(Value::Null) => {}
-                Some(Value::Array(list)) => {
-                    for item in list {
-                        messages.push(message(item.to_string().into_bytes(), id_of(item)));
+            (Some(items), Ok(doc)) => match (found.take(), doc.pointer(items)) {
+                (Some(list), _) => {
+                    // Delivered one by one; the raw body is not needed.
+                    drop(body);
+                    let total = list.total;
+                    for item in list.kept {
+                        let m = message(item.to_string().into_bytes(), id_of(&item));
+                        drop(item);
+                        self.sink.message(m).await;
+                        delivered_items += 1;
+                    }
+                    if total > max {
+                        self.sink
+                            .issue(
+                                "oversize",
+                                format!(
+                                    "one response held {total} items: delivered the first {max} (long_poll.max_items) and dropped {}; raise the limit if such responses are expected",
+                                    total - max
+                                ),
+                            )
+                            .await;
                     }
                 }
-                Some(other) => {
+                (None, None | Some(Value::Null)) => {}
+                (None, Some(other)) => {
                     shape_issue = Some(format!(
                         "expected an array at `{items}`, found {}: delivered the whole response as one message",
                         kind_of(other)
@@ -438,7 +569,7 @@ impl Session {
         if let Some(m) = shape_issue {
             self.sink.issue("malformed_payload", m).await;
         }
-        if messages.is_empty() {
+        if messages.is_empty() && delivered_items == 0 {
             self.sink.activity();
         }
         for m in messages {
@@ -521,6 +652,35 @@ mod tests {
         assert_eq!(message_id(&h).as_deref(), Some("yesterday:0"));
         h.remove(ETAG);
         assert_eq!(message_id(&h).as_deref(), Some("yesterday"));
+    }
+
+    #[test]
+    fn fast_answers_in_a_row_are_paced_and_noticed_once() {
+        let ms = Duration::from_millis;
+        let mut p = Pacer::new(Duration::from_secs(30));
+        for _ in 1..NOT_HELD_AFTER {
+            assert_eq!(p.answered(ms(2)), (None, false));
+        }
+        assert_eq!(p.answered(ms(2)), (Some(FIRST_PACE), true));
+        let mut last = FIRST_PACE;
+        for _ in 0..10 {
+            let (pause, notice) = p.answered(ms(2));
+            let pause = pause.unwrap_or_default();
+            assert!(!notice);
+            assert!(pause >= last && pause <= MAX_PACE, "{pause:?}");
+            last = pause;
+        }
+        assert_eq!(last, MAX_PACE);
+        // A held answer resets everything, the notice included.
+        assert_eq!(p.answered(Duration::from_secs(5)), (None, false));
+        for _ in 1..NOT_HELD_AFTER {
+            assert_eq!(p.answered(ms(2)), (None, false));
+        }
+        assert_eq!(p.answered(ms(2)), (Some(FIRST_PACE), true));
+        // A short hold caps the pause.
+        let mut p = Pacer::new(ms(300));
+        let pauses: Vec<_> = (0..20).filter_map(|_| p.answered(ms(1)).0).collect();
+        assert_eq!(pauses.last(), Some(&ms(300)));
     }
 
     #[test]

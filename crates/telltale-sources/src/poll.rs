@@ -27,7 +27,10 @@
 //! `Last-Modified` of a 2xx response.
 //!
 //! A 2xx body larger than [`MAX_BODY`] is not delivered: it is reported as an
-//! `oversize` issue and counts as a failure.
+//! `oversize` issue and counts as a failure. Bodies in `gzip`, `br` or
+//! `deflate` are decoded as they stream and the cap counts decoded bytes; any
+//! other `Content-Encoding` is an `encoding` issue and a failure (see
+//! [`crate::http_common::undecodable_encoding`]).
 //!
 //! # Failures and states
 //!
@@ -330,6 +333,13 @@ async fn poll_once(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
 
+    if let Some(reason) = crate::http_common::undecodable_encoding(response.headers()) {
+        polled.message.received_at = Timestamp::now();
+        polled.message.transport_metrics = metrics(status, elapsed_ms(), false);
+        polled.issue = Some(("encoding", reason.clone()));
+        polled.failure = Some(reason);
+        return polled;
+    }
     if status.is_success() {
         let body = read_body(response, MAX_BODY).await;
         let ms = elapsed_ms();

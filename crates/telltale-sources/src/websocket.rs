@@ -22,7 +22,10 @@
 //!      passed on unchecked: a malformed payload is the pipeline's to flag.
 //!    * pings are answered by tungstenite (the pong is flushed on the next
 //!      read, which the loop always performs); pongs are reported as
-//!      [`Sink::activity`](crate::Sink::activity).
+//!      [`Sink::activity`](crate::Sink::activity). Unwritten bytes are
+//!      bounded by [`MAX_WRITE_BUFFER`]: a server that floods pings and
+//!      never reads the pongs gets its connection dropped (and retried with
+//!      the backoff) rather than a queue that grows without bound.
 //!    * keepalive: a ping every `websocket.ping_interval`; if neither a pong
 //!      nor any other frame arrives within `websocket.pong_timeout` of the
 //!      oldest unanswered ping, the peer is presumed dead and the socket is
@@ -79,6 +82,12 @@ use tokio_util::sync::CancellationToken;
 
 /// Read buffer per connection (tungstenite's default is 128 KiB).
 const READ_BUFFER: usize = 16 * 1024;
+
+/// Most bytes waiting to be written (pongs, pings, subscriptions) before the
+/// connection is given up. A server that floods pings and never reads the
+/// pongs would otherwise grow the client without bound: tungstenite queues
+/// every pong it cannot write.
+pub const MAX_WRITE_BUFFER: usize = 1 << 20;
 
 /// Bound on TCP connect + TLS + WebSocket handshake.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -230,6 +239,7 @@ async fn connection(
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
     let connect = tokio::time::timeout(
@@ -306,6 +316,8 @@ async fn read_loop(mut ws: Ws, link: &Link<'_>, replay: &mut Replay) -> Ended {
     ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The deadline for an answer to the oldest unanswered ping.
     let mut answer_by: Option<Instant> = None;
+    // Bytes of pongs owed since the socket last took everything we wrote.
+    let mut pong_backlog: usize = 0;
 
     loop {
         tokio::select! {
@@ -335,7 +347,14 @@ async fn read_loop(mut ws: Ws, link: &Link<'_>, replay: &mut Replay) -> Ended {
                         deliver(raw(data, Some("binary".to_string())), replay, sink).await
                     }
                     // tungstenite queued the pong; the next read flushes it.
-                    Message::Ping(_) => sink.activity(),
+                    Message::Ping(payload) => {
+                        sink.activity();
+                        // Pong frame: 2 header bytes, 4 mask bytes, payload.
+                        pong_backlog = pong_backlog.saturating_add(payload.len() + 6);
+                        if let Some(reason) = pongs_stuck(&mut ws, &mut pong_backlog, target) {
+                            return reason;
+                        }
+                    }
                     Message::Pong(_) => sink.activity(),
                     Message::Close(frame) => {
                         let what = describe_close(frame.as_ref());
@@ -423,6 +442,28 @@ async fn close_for_cancel(mut ws: Ws) -> Ended {
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(Some(frame))).await;
     Ended::Cancelled
+}
+
+/// After a ping: tries to write what is owed without waiting. A server
+/// that floods pings and never reads our pongs would make them queue
+/// without bound (tungstenite's write buffer is capped at
+/// [`MAX_WRITE_BUFFER`], which keeps memory bounded but the connection
+/// useless): once more than that is owed, the connection is given up.
+fn pongs_stuck(ws: &mut Ws, backlog: &mut usize, target: &Target) -> Option<Ended> {
+    use futures_util::FutureExt;
+    match ws.flush().now_or_never() {
+        Some(Ok(())) => {
+            *backlog = 0;
+            None
+        }
+        Some(Err(e)) => Some(Ended::Retry(describe_io_error(&e, target))),
+        None if *backlog > MAX_WRITE_BUFFER => Some(Ended::Retry(format!(
+            "{} sends pings but does not read our pongs: more than {} of pongs waiting to be written; dropped the connection",
+            target.host_port,
+            format_size(MAX_WRITE_BUFFER as u64)
+        ))),
+        None => None,
+    }
 }
 
 /// Turns a read/write error into a retry reason, recording issues where the
@@ -516,7 +557,10 @@ fn describe_io_error(e: &WsError, target: &Target) -> String {
         WsError::Protocol(p) => format!("WebSocket protocol error with {hp}: {p}"),
         WsError::Tls(t) => format!("TLS error with {hp}: {t}"),
         WsError::Capacity(c) => format!("{hp} exceeded a limit: {c}"),
-        WsError::WriteBufferFull(_) => format!("write buffer to {hp} is full: peer presumed dead"),
+        WsError::WriteBufferFull(_) => format!(
+            "{hp} does not read what we send (the server sends pings but does not read our pongs, or our pings): {} waiting to be written; dropped the connection",
+            format_size(MAX_WRITE_BUFFER as u64)
+        ),
         WsError::Utf8 => format!("{hp} sent a text frame that is not valid UTF-8"),
         WsError::AttackAttempt => format!("{hp} sent a suspicious handshake response"),
         WsError::Url(u) => format!("invalid URL: {u}"),

@@ -46,6 +46,7 @@ fn sim_opts() -> LongPollOptions {
         },
         items: Some("/events".into()),
         id_pointer: Some("/seq".into()),
+        ..LongPollOptions::default()
     }
 }
 
@@ -120,7 +121,13 @@ async fn a_hold_timeout_is_not_an_error() {
     // Seq 1 at once, seq 2 only after 5 s: meanwhile every request is held
     // 150 ms and answered 204.
     let url = format!("{}/longpoll/host-1?rate=0.2&hold_ms=150", sim.base_url());
-    let mut run = Run::start(long_poll::run, feed(url, sim_opts()));
+    // The feed's `hold` says what the server does: a server that answers
+    // far sooner than `hold` is paced (and reported as not held).
+    let opts = LongPollOptions {
+        hold: Dur::millis(150),
+        ..sim_opts()
+    };
+    let mut run = Run::start(long_poll::run, feed(url, opts));
     run.until("seq 1", WAIT, |r| r.max_json_id() >= 1).await;
     let first_at = run.messages()[0].received_at;
     let later = run.during(Duration::from_millis(800)).await;
@@ -189,6 +196,9 @@ async fn a_server_restart_loses_nothing() {
     let mut run = Run::start(long_poll::run, feed(url, sim_opts()));
     run.until("seq 50", WAIT, |r| r.max_json_id() >= 50).await;
     sim.shutdown().await;
+    // At 200 events/s the sim answers at once, so the feed is paced (up to
+    // 1 s between requests): stay down long enough for a request to fail.
+    tokio::time::sleep(long_poll::MAX_PACE + Duration::from_millis(500)).await;
     let before = run.max_json_id();
     let sim = Sim::start(SimConfig {
         listen: addr,

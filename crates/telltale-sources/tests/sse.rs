@@ -341,7 +341,7 @@ async fn no_response_headers_within_the_read_timeout_is_retried() {
         .await;
     assert_eq!(
         run.retries()[0].2,
-        "no response within 300ms (sse.read_timeout): reconnecting"
+        "the server sent no complete response headers within 300ms (sse.read_timeout): reconnecting"
     );
     run.stop().await;
     server.abort();
@@ -495,9 +495,11 @@ async fn malformed_json_payloads_are_still_delivered() {
 
 #[tokio::test]
 async fn an_oversize_event_is_reported_and_the_stream_goes_on() {
+    // Ten lines of 50 bytes: each line fits, the event (509 bytes) does not.
+    let line = format!("data: {}\n", "x".repeat(50));
     let big = format!(
-        "id: 1\nevent: big\ndata: {}\n\nid: 2\ndata: small\n\n",
-        "x".repeat(500)
+        "id: 1\nevent: big\n{}\nid: 2\ndata: small\n\n",
+        line.repeat(10)
     );
     let (base, server) = serve(Router::new().route(
         "/events",
@@ -519,7 +521,7 @@ async fn an_oversize_event_is_reported_and_the_stream_goes_on() {
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0].0, "oversize");
     assert!(
-        issues[0].1.contains("`big` event of 500 bytes") && issues[0].1.contains("(100 bytes)"),
+        issues[0].1.contains("`big` event of 509 bytes") && issues[0].1.contains("(100 bytes)"),
         "{}",
         issues[0].1
     );

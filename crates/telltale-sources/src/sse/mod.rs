@@ -28,13 +28,17 @@
 //!   (`message` when unnamed). If `sse.events` is not empty, other types are
 //!   skipped (they still count as liveness). Comments (heartbeats) and any
 //!   other bytes count as activity. Events larger than `sse.max_event_size`
-//!   are dropped with an `oversize` issue; the stream goes on.
+//!   are dropped with an `oversize` issue; the stream goes on. A single
+//!   line that grows past that size is reported (`oversize`) the moment it
+//!   crosses it, and the connection is dropped and re-established: the line
+//!   may never end.
 //! * `retry:` is the minimum reconnection delay (the standard's
 //!   "reconnection time"): the backoff's jitter is added above it, never
 //!   below. It is clamped to the feed's `backoff.max` (the operator's cap
 //!   wins over the server's wish).
-//! * No byte at all for `sse.read_timeout` (also while waiting for the
-//!   response headers): the connection is dropped and re-established.
+//! * The response headers must be complete within `sse.header_timeout`
+//!   (15 s by default), redirects included; then no byte at all for
+//!   `sse.read_timeout`: the connection is dropped and re-established.
 //! * Every other end of a connection (error, timeout, server closing the
 //!   stream) leads to [`ConnState::Retrying`] with a jittered backoff delay.
 //!   A connection that delivered an event, or that stayed up for
@@ -204,11 +208,19 @@ impl Session {
             Err(e) => return Ended::failed(http_common::describe(&e)),
         };
         let sent = self.redirects.send(&client, request, &self.sink);
-        let mut resp = match tokio::time::timeout(read_timeout, sent).await {
+        // A server that trickles its headers must not hold the feed in
+        // `connecting` for as long as it likes.
+        // (A shorter `read_timeout` bounds the wait too.)
+        let (header_timeout, key) = if self.opts.header_timeout() <= read_timeout {
+            (self.opts.header_timeout(), "sse.header_timeout")
+        } else {
+            (read_timeout, "sse.read_timeout")
+        };
+        let mut resp = match tokio::time::timeout(header_timeout, sent).await {
             Err(_) => {
                 return Ended::failed(format!(
-                    "no response within {} (sse.read_timeout): reconnecting",
-                    format_duration(read_timeout)
+                    "the server sent no complete response headers within {} ({key}): reconnecting",
+                    format_duration(header_timeout)
                 ))
             }
             Ok(Err(SendError::Http(e))) => return Ended::failed(http_common::describe(&e)),
@@ -250,7 +262,9 @@ impl Session {
             self.sink.activity();
             self.parser.feed(&chunk, &mut out);
             for o in out.drain(..) {
-                self.handle(o).await;
+                if let Some(ended) = self.handle(o).await {
+                    return ended;
+                }
             }
         }
     }
@@ -281,14 +295,24 @@ impl Session {
         Ok(headers)
     }
 
-    async fn handle(&mut self, o: Output) {
+    /// Handles one parser output; `Some` ends the connection.
+    async fn handle(&mut self, o: Output) -> Option<Ended> {
         match o {
+            Output::LineTooLong { size, limit } => {
+                // The line may never end: say so now and drop the
+                // connection rather than reading it for ever.
+                let reason = format!(
+                    "a line of the stream passed {size} bytes without ending: larger than sse.max_event_size ({limit} bytes); dropped the connection (raise the limit if such events are expected)"
+                );
+                self.sink.issue("oversize", reason.clone()).await;
+                return Some(Ended::failed(reason));
+            }
             Output::Event(ev) => {
                 // A connection that delivers events is healthy: the next
                 // reconnect starts the backoff over.
                 self.backoff.delivered();
                 if !self.opts.events.is_empty() && !self.opts.events.contains(&ev.event_type) {
-                    return;
+                    return None;
                 }
                 self.sink
                     .message(RawMessage {
@@ -317,6 +341,7 @@ impl Session {
                     .await;
             }
         }
+        None
     }
 }
 
@@ -344,6 +369,9 @@ fn check_response(resp: &reqwest::Response) -> Result<(), Ended> {
         .headers()
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+    if let Some(reason) = http_common::undecodable_encoding(resp.headers()) {
+        return Err(Ended::misconfigured(reason));
+    }
     if !is_event_stream(ctype.as_deref()) {
         let got = match ctype.as_deref() {
             None | Some("") => "no content-type".to_string(),

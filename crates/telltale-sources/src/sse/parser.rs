@@ -22,7 +22,10 @@
 //! * the last event id persists: an event without `id` carries the previous
 //!   one, also across [`Parser::reset`] (a reconnect);
 //! * an event whose data exceeds the size limit is dropped and reported as
-//!   [`Output::Oversize`]; parsing carries on with the next event.
+//!   [`Output::Oversize`]; parsing carries on with the next event;
+//! * a single line longer than the limit (plus a little room for the field
+//!   name) is reported as [`Output::LineTooLong`] the moment it crosses, and
+//!   skipped without being buffered.
 //!
 //! The last event id only changes when an event is *dispatched*: if a stream
 //! ends in the middle of an event, its `id` is forgotten, so a reconnect
@@ -50,6 +53,16 @@ pub enum Output {
     Comment(String),
     /// A valid `retry:` field: the server's reconnection delay.
     Retry(Duration),
+    /// The current line grew past the limit (plus room for a field name)
+    /// before it ended: reported as soon as it crosses, so that the caller
+    /// can drop a connection that may never end the line. The parser skips
+    /// the rest of the line without buffering it.
+    LineTooLong {
+        /// Bytes of the line seen so far.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// An event was dropped because its data exceeded the limit.
     Oversize {
         /// Its type (`message` when unnamed).
@@ -178,6 +191,10 @@ impl Parser {
         self.line.extend_from_slice(bytes);
         if self.line.len() > self.max_event_size.saturating_add(LINE_SLACK) {
             self.skipping_line = true;
+            out.push(Output::LineTooLong {
+                size: self.line.len(),
+                limit: self.max_event_size,
+            });
             let line_start = if self.at_stream_start {
                 self.line.strip_prefix(BOM).unwrap_or(&self.line)
             } else {
@@ -658,14 +675,21 @@ mod tests {
             p.feed(&block, &mut out);
         }
         p.feed(b"\ndata: after\n\n", &mut out);
+        // Each line is reported as it crosses the limit, not when it ends.
         assert!(
-            matches!(&out[0], Output::Oversize { size, limit: 100, .. } if *size >= 1_000_000),
+            matches!(&out[0], Output::LineTooLong { size, limit: 100 } if *size > 100 && *size <= 100 + LINE_SLACK + 1000),
             "{:?}",
             out[0]
         );
-        assert_eq!(out[1], Output::Comment(String::new()));
+        assert!(
+            matches!(&out[1], Output::Oversize { size, limit: 100, .. } if *size >= 1_000_000),
+            "{:?}",
+            out[1]
+        );
+        assert!(matches!(&out[2], Output::LineTooLong { limit: 100, .. }));
+        assert_eq!(out[3], Output::Comment(String::new()));
         assert_eq!(events(&out), vec![ev(None, "message", "after")]);
-        assert_eq!(out.len(), 3);
+        assert_eq!(out.len(), 5);
     }
 
     /// A stream using every rule, fed in many different chunkings, gives

@@ -25,4 +25,14 @@ items: string | null,
 /**
  * Optional pointer (inside each item, or the body) to the server's event id.
  */
-id_pointer: string | null, };
+id_pointer: string | null, 
+/**
+ * After the hold, the response headers must be complete within this
+ * (default 15 s; `long_poll.timeout` still bounds the whole request).
+ */
+header_timeout: Dur | null, 
+/**
+ * Most items delivered from one response (default 10 000); the rest
+ * are dropped and reported.
+ */
+max_items: number | null, };

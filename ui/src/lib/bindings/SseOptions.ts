@@ -15,6 +15,11 @@ events: Array<string>,
  */
 read_timeout: Dur, 
 /**
- * Largest accepted event (default 16 MiB).
+ * Largest accepted event (default 16 MiB). A line that grows past it
+ * drops the connection.
  */
-max_event_size: ByteSize, };
+max_event_size: ByteSize, 
+/**
+ * The response headers must be complete within this (default 15 s).
+ */
+header_timeout: Dur | null, };
