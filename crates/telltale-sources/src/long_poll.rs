@@ -22,7 +22,7 @@
 //!   `backoff.initial` (at most 1 s), so a server that does not actually hold
 //!   is not hammered.)
 //! * Pacing: [`NOT_HELD_AFTER`] answers in a row (news or not), each faster
-//!   than a tenth of `hold` (at most 1 s), mean the server does not hold the
+//!   than a tenth of `hold` (at most [`NOT_HELD_BELOW`], 250 ms), mean the server does not hold the
 //!   requests: the feed records a `not_held` notice ("not held by the
 //!   server", once per such run) and waits between requests, from
 //!   [`FIRST_PACE`] doubling up to [`MAX_PACE`] (or `hold` if shorter),
@@ -84,6 +84,11 @@ pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
 /// counts as not held by the server and is paced.
 pub const NOT_HELD_AFTER: u32 = 5;
 
+/// An answer faster than this (or a tenth of `hold`, if shorter) was not
+/// held. Low enough that a busy but held stream (a new event every second
+/// or so answers each request after about that long) is not paced.
+pub const NOT_HELD_BELOW: Duration = Duration::from_millis(250);
+
 /// The first pause of a paced long poll; it doubles up to [`MAX_PACE`].
 pub const FIRST_PACE: Duration = Duration::from_millis(50);
 
@@ -111,7 +116,7 @@ struct Pacer {
 impl Pacer {
     fn new(hold: Duration) -> Pacer {
         Pacer {
-            fast: (hold / 10).min(Duration::from_secs(1)),
+            fast: (hold / 10).min(NOT_HELD_BELOW),
             max: hold.min(MAX_PACE).max(FIRST_PACE),
             streak: 0,
             pause: FIRST_PACE,
