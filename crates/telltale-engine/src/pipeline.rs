@@ -152,11 +152,10 @@ impl Pipeline {
             .unwrap_or(false);
         let mut over_cap = 0u64;
         for s in x.samples {
-            let metric = feed.intern(&s.metric);
-            if !feed.admit_series(&metric, &s.labels) {
+            let Some(metric) = feed.admit(&s.metric, &s.labels) else {
                 over_cap += 1;
                 continue;
-            }
+            };
             let labels = if s.labels.is_empty() {
                 empty_labels.clone()
             } else {

@@ -153,50 +153,57 @@ pub(crate) struct FeedRuntime {
     pub max_event_size: usize,
     /// The feed's series cap (`max_series`).
     pub max_series: usize,
-    metric_names: Mutex<HashMap<String, Arc<str>>>,
-    /// The series seen this run, for the cap.
+    /// Metric names and the label sets seen with them, under one lock.
     series: Mutex<SeriesSeen>,
 }
 
-/// Metric name → the label sets seen with it.
+/// Metric name → its shared name and the label sets seen with it.
 #[derive(Default)]
 struct SeriesSeen {
-    known: HashMap<Arc<str>, std::collections::HashSet<BTreeMap<String, String>>>,
+    known: HashMap<
+        String,
+        (
+            Arc<str>,
+            std::collections::HashSet<BTreeMap<String, String>>,
+        ),
+    >,
     count: usize,
 }
 
 impl FeedRuntime {
-    /// True when samples of this series may be stored: a series seen
-    /// before, or a new one while the feed has fewer than `max_series`.
-    pub fn admit_series(&self, metric: &Arc<str>, labels: &BTreeMap<String, String>) -> bool {
+    /// The metric's shared name (so that samples do not allocate names),
+    /// or `None` when the sample must not be stored: a new series while
+    /// the feed already has `max_series`. One lock and one lookup per
+    /// sample, on the pipeline's hot path.
+    pub fn admit(&self, metric: &str, labels: &BTreeMap<String, String>) -> Option<Arc<str>> {
         let Ok(mut seen) = self.series.lock() else {
-            return true;
+            return Some(Arc::from(metric));
         };
-        if seen.known.get(metric).is_some_and(|l| l.contains(labels)) {
-            return true;
+        let seen = &mut *seen;
+        if let Some((name, sets)) = seen.known.get_mut(metric) {
+            if sets.contains(labels) {
+                return Some(name.clone());
+            }
+            if seen.count >= self.max_series {
+                return None;
+            }
+            seen.count += 1;
+            sets.insert(labels.clone());
+            return Some(name.clone());
         }
         if seen.count >= self.max_series {
-            return false;
+            return None;
         }
         seen.count += 1;
-        seen.known
-            .entry(metric.clone())
-            .or_default()
-            .insert(labels.clone());
-        true
-    }
-
-    /// One shared string per metric name, so samples don't allocate names.
-    pub fn intern(&self, metric: &str) -> Arc<str> {
-        let Ok(mut names) = self.metric_names.lock() else {
-            return Arc::from(metric);
-        };
-        if let Some(n) = names.get(metric) {
-            return n.clone();
-        }
-        let n: Arc<str> = Arc::from(metric);
-        names.insert(metric.to_string(), n.clone());
-        n
+        let name: Arc<str> = Arc::from(metric);
+        seen.known.insert(
+            metric.to_string(),
+            (
+                name.clone(),
+                std::collections::HashSet::from([labels.clone()]),
+            ),
+        );
+        Some(name)
     }
 }
 
@@ -653,7 +660,6 @@ impl Engine {
             extractor,
             max_event_size: cfg.max_event_size().min(usize::MAX as u64) as usize,
             max_series: cfg.max_series(),
-            metric_names: Mutex::new(HashMap::new()),
             series: Mutex::new(SeriesSeen::default()),
         });
         if let Ok(mut m) = self.inner.shared.runtimes.write() {

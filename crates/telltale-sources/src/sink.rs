@@ -42,6 +42,9 @@ pub struct Ingest {
 pub struct IngestBudget {
     queued: std::sync::atomic::AtomicUsize,
     limit: usize,
+    /// Senders waiting for room: only then does a release notify, so the
+    /// common case (room to spare) costs two atomic operations a message.
+    waiting: std::sync::atomic::AtomicUsize,
     freed: tokio::sync::Notify,
 }
 
@@ -51,6 +54,7 @@ impl IngestBudget {
         Arc::new(IngestBudget {
             queued: std::sync::atomic::AtomicUsize::new(0),
             limit: limit.max(1),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
             freed: tokio::sync::Notify::new(),
         })
     }
@@ -70,7 +74,9 @@ impl IngestBudget {
             .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |q| {
                 Some(q.saturating_sub(bytes))
             });
-        self.freed.notify_waiters();
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.freed.notify_waiters();
+        }
     }
 
     /// Takes `bytes` if they fit (a message larger than the whole limit
@@ -85,16 +91,22 @@ impl IngestBudget {
 
     /// Takes `bytes`, waiting up to `wait` for room.
     async fn take(&self, bytes: usize, wait: Duration) -> bool {
+        if self.try_take(bytes) {
+            return true;
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
         let deadline = tokio::time::Instant::now() + wait;
-        loop {
+        let taken = loop {
             let freed = self.freed.notified();
             if self.try_take(bytes) {
-                return true;
+                break true;
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                return self.try_take(bytes);
+                break self.try_take(bytes);
             }
-        }
+        };
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        taken
     }
 }
 
