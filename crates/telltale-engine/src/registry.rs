@@ -157,16 +157,13 @@ pub(crate) struct FeedRuntime {
     series: Mutex<SeriesSeen>,
 }
 
+/// The label sets seen with one metric name.
+type LabelSets = std::collections::HashSet<BTreeMap<String, String>>;
+
 /// Metric name → its shared name and the label sets seen with it.
 #[derive(Default)]
 struct SeriesSeen {
-    known: HashMap<
-        String,
-        (
-            Arc<str>,
-            std::collections::HashSet<BTreeMap<String, String>>,
-        ),
-    >,
+    known: HashMap<String, (Arc<str>, LabelSets)>,
     count: usize,
 }
 
