@@ -15,6 +15,7 @@ pub mod message;
 pub mod prometheus;
 pub mod secret;
 pub mod time;
+mod validate;
 
 pub use backoff::Backoff;
 pub use config::{ConfigError, ConfigFile};

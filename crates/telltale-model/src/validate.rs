@@ -1,0 +1,237 @@
+//! What serde cannot check in a feed: URL scheme against transport,
+//! pointers, regexes, transport sections, timeouts and limits. Used by the
+//! config file reader, the API and the engine alike.
+
+use crate::extract::Extractor;
+use crate::feed::{CursorMode, FeedConfig, PayloadFormat, TransportKind};
+
+/// Checks what serde cannot: URL scheme vs transport, pointers, regexes,
+/// transport sections, timeouts. Returns `(field, message)` pairs.
+pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
+    let mut p = Vec::new();
+    if feed.name.trim().is_empty() {
+        p.push((
+            "name".into(),
+            "is empty: give the feed a unique name".into(),
+        ));
+    }
+    // Messages quote the URL masked: errors never echo a password.
+    use crate::secret::redact_url;
+    let schemes: &[&str] = match feed.transport {
+        TransportKind::Websocket => &["ws", "wss"],
+        _ => &["http", "https"],
+    };
+    match url::Url::parse(&feed.url) {
+        Ok(u) if schemes.contains(&u.scheme()) => {
+            if u.host_str().is_none_or(str::is_empty) {
+                p.push((
+                    "url".into(),
+                    format!("`{}` has no host", redact_url(&feed.url)),
+                ));
+            }
+        }
+        Ok(u) => p.push((
+            "url".into(),
+            format!(
+                "has scheme `{}`, but transport `{}` needs {}",
+                u.scheme(),
+                feed.transport,
+                schemes
+                    .iter()
+                    .map(|s| format!("`{s}://`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        )),
+        Err(e) => p.push((
+            "url".into(),
+            format!(
+                "`{}` is not a valid URL ({e}); write e.g. `{}://127.0.0.1:8080/path`",
+                redact_url(&feed.url),
+                schemes[0]
+            ),
+        )),
+    }
+    for (name, value) in &feed.headers {
+        if http_header_name_invalid(name) {
+            p.push((
+                format!("headers.{name}"),
+                "is not a valid HTTP header name".into(),
+            ));
+        }
+        if value.contains('\n') || value.contains('\r') {
+            p.push((
+                format!("headers.{name}"),
+                "contains a line break, which HTTP headers cannot carry".into(),
+            ));
+        }
+        if let Err(e) = crate::secret::expand_with(value, |_| Some(String::new())) {
+            p.push((format!("headers.{name}"), e));
+        }
+    }
+    let sections = [
+        (
+            "websocket",
+            feed.websocket.is_some(),
+            TransportKind::Websocket,
+        ),
+        ("sse", feed.sse.is_some(), TransportKind::Sse),
+        ("poll", feed.poll.is_some(), TransportKind::Poll),
+        (
+            "long_poll",
+            feed.long_poll.is_some(),
+            TransportKind::LongPoll,
+        ),
+    ];
+    for (section, present, kind) in sections {
+        if present && kind != feed.transport {
+            p.push((
+                section.into(),
+                format!(
+                    "does not apply to transport `{}`: remove `[feed.{section}]` or set `transport = \"{section}\"`",
+                    feed.transport
+                ),
+            ));
+        }
+    }
+    if feed.transport == TransportKind::Poll {
+        let o = feed.poll_options();
+        if o.interval.0 < std::time::Duration::from_millis(100) {
+            p.push((
+                "poll.interval".into(),
+                "is below 100ms: use at least 100ms".into(),
+            ));
+        }
+        if o.timeout.0.is_zero() {
+            p.push(("poll.timeout".into(), "must be above zero".into()));
+        }
+        if reqwest_method_invalid(&o.method) {
+            p.push((
+                "poll.method".into(),
+                format!("`{}` is not an HTTP method: use GET, POST, HEAD…", o.method),
+            ));
+        }
+    }
+    if feed.transport == TransportKind::Sse
+        && feed
+            .sse_options()
+            .header_timeout
+            .is_some_and(|d| d.0.is_zero())
+    {
+        p.push((
+            "sse.header_timeout".into(),
+            "is zero: no response could ever be accepted".into(),
+        ));
+    }
+    if feed.transport == TransportKind::LongPoll {
+        let o = feed.long_poll_options();
+        if o.timeout() <= o.hold.0 {
+            p.push((
+                "long_poll.timeout".into(),
+                format!(
+                    "must exceed `hold` ({}), or every held request would time out on our side",
+                    crate::duration::format_duration(o.hold.0)
+                ),
+            ));
+        }
+        if let CursorMode::Body { pointer, param } = &o.cursor {
+            if let Err(e) = crate::extract::check_pointer(pointer) {
+                p.push(("long_poll.cursor.pointer".into(), e));
+            }
+            if param.is_empty() {
+                p.push((
+                    "long_poll.cursor.param".into(),
+                    "is empty: name the query parameter that carries the cursor".into(),
+                ));
+            }
+        }
+        if o.header_timeout.is_some_and(|d| d.0.is_zero()) {
+            p.push((
+                "long_poll.header_timeout".into(),
+                "is zero: no response could ever be accepted".into(),
+            ));
+        }
+        if o.max_items == Some(0) {
+            p.push((
+                "long_poll.max_items".into(),
+                "is zero: every item would be dropped".into(),
+            ));
+        }
+        for (f, v) in [
+            ("long_poll.items", &o.items),
+            ("long_poll.id_pointer", &o.id_pointer),
+        ] {
+            if let Some(ptr) = v {
+                if let Err(e) = crate::extract::check_pointer(ptr) {
+                    p.push((f.into(), e));
+                }
+            }
+        }
+    }
+    if feed.transport == TransportKind::Websocket {
+        let o = feed.websocket_options();
+        if o.ping_interval.0 < std::time::Duration::from_millis(100) {
+            p.push(("websocket.ping_interval".into(), "is below 100ms".into()));
+        }
+        if o.max_message_size.0 < 16 {
+            p.push(("websocket.max_message_size".into(), "is too small".into()));
+        }
+        match &o.id_pointer {
+            Some(ptr) => {
+                if let Err(e) = crate::extract::check_pointer(ptr) {
+                    p.push(("websocket.id_pointer".into(), e));
+                }
+            }
+            None => {
+                if o.subscribe.iter().any(|s| s.contains("{last_id}")) {
+                    p.push((
+                        "websocket.subscribe".into(),
+                        "uses {last_id}, which needs websocket.id_pointer (where each message's id is)".into(),
+                    ));
+                }
+            }
+        }
+    }
+    if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
+        // Allowed, but unusual: exposition text is normally scraped.
+    }
+    let mut rule_names = std::collections::HashSet::new();
+    for (i, rule) in feed.alerts.iter().enumerate() {
+        for (field, message) in rule.validate() {
+            p.push((format!("alert[{i}].{field}"), message));
+        }
+        if !rule_names.insert(rule.name.as_str()) {
+            p.push((
+                format!("alert[{i}].name"),
+                format!(
+                    "`{}` is used twice: alert names must be unique within a feed",
+                    rule.name
+                ),
+            ));
+        }
+        if rule.kind == crate::alert::AlertKind::Status && feed.status.is_none() {
+            p.push((
+                format!("alert[{i}].kind"),
+                "is `status`, but the feed has no `[feed.status]` rule to say what healthy means"
+                    .into(),
+            ));
+        }
+    }
+    if let Err(errors) = Extractor::new(feed) {
+        for e in errors {
+            p.push((e.field, e.message));
+        }
+    }
+    p
+}
+
+fn http_header_name_invalid(name: &str) -> bool {
+    name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn reqwest_method_invalid(m: &str) -> bool {
+    m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase())
+}
