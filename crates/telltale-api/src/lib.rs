@@ -26,6 +26,7 @@ pub mod health;
 pub mod http;
 pub mod input;
 pub mod live;
+mod live_views;
 pub mod probe;
 pub mod secrets;
 pub mod settings;
