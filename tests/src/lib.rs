@@ -121,3 +121,23 @@ pub fn count_rows(db: &Path, sql: &str) -> Option<i64> {
     conn.busy_timeout(Duration::from_secs(2)).ok()?;
     conn.query_row(sql, [], |r| r.get(0)).ok()
 }
+
+/// A simulated fleet of `hosts` hosts at `rate` messages a second, without
+/// the scripted incident, on a runtime of its own (the tests that use it
+/// drive binaries from blocking code). Keep the runtime for the sim's life.
+pub fn quiet_sim(hosts: usize, rate: f64) -> (tokio::runtime::Runtime, telltale_sim::SimHandle) {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => panic!("cannot start a runtime for the simulator: {e}"),
+    };
+    let sim = match rt.block_on(telltale_sim::Sim::start(telltale_sim::SimConfig {
+        hosts,
+        rate,
+        incident: None,
+        ..Default::default()
+    })) {
+        Ok(sim) => sim,
+        Err(e) => panic!("cannot start the simulator: {e}"),
+    };
+    (rt, sim)
+}

@@ -5,8 +5,7 @@
 
 use std::process::Command;
 use std::time::Duration;
-use telltale_e2e::{bin, count_rows, wait_for, ChildGuard};
-use telltale_sim::{Sim, SimConfig};
+use telltale_e2e::{bin, count_rows, quiet_sim, wait_for, ChildGuard};
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -51,15 +50,7 @@ fn check_reports_file_line_feed_and_field_and_fails() {
 
 #[test]
 fn run_all_transports_then_stop_and_export() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = rt
-        .block_on(Sim::start(SimConfig {
-            hosts: 5,
-            rate: 10.0,
-            incident: None,
-            ..Default::default()
-        }))
-        .unwrap();
+    let (rt, sim) = quiet_sim(5, 10.0);
     let dir = tempfile::tempdir().unwrap();
     let base = sim.base_url();
     let ws = sim.ws_url();
@@ -309,15 +300,7 @@ fn telltaled(args: &[&str], db: &std::path::Path) -> (bool, String, String) {
 
 #[test]
 fn alerts_are_listed_acknowledged_snoozed_and_muted_from_the_command_line() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = rt
-        .block_on(Sim::start(SimConfig {
-            hosts: 1,
-            rate: 10.0,
-            incident: None,
-            ..Default::default()
-        }))
-        .unwrap();
+    let (rt, sim) = quiet_sim(1, 10.0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(
         dir.path(),
@@ -461,16 +444,7 @@ fn a_full_disk_is_reported_over_the_api_and_sigterm_still_stops_it() {
         println!("skipped: this machine does not allow a private tmpfs mount ({probe:?})");
         return;
     }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = rt
-        .block_on(Sim::start(SimConfig {
-            hosts: 2,
-            rate: 2000.0,
-            incident: None,
-            record: 0,
-            ..Default::default()
-        }))
-        .unwrap();
+    let (rt, sim) = quiet_sim(2, 2000.0);
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small");
     std::fs::create_dir(&small).unwrap();
@@ -555,15 +529,7 @@ fn a_full_disk_is_reported_over_the_api_and_sigterm_still_stops_it() {
 
 #[test]
 fn a_crashed_pipeline_makes_telltaled_exit_non_zero() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = rt
-        .block_on(Sim::start(SimConfig {
-            hosts: 1,
-            rate: 10.0,
-            incident: None,
-            ..Default::default()
-        }))
-        .unwrap();
+    let (rt, sim) = quiet_sim(1, 10.0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(
         dir.path(),

@@ -5,20 +5,11 @@
 
 use std::process::Command;
 use std::time::Duration;
-use telltale_e2e::{bin, count_rows, wait_for, ChildGuard};
-use telltale_sim::{Sim, SimConfig};
+use telltale_e2e::{bin, count_rows, quiet_sim, wait_for, ChildGuard};
 
 #[test]
 fn kill_dash_nine_loses_nothing_committed() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let sim = rt
-        .block_on(Sim::start(SimConfig {
-            hosts: 2,
-            rate: 2000.0,
-            incident: None,
-            ..Default::default()
-        }))
-        .unwrap();
+    let (rt, sim) = quiet_sim(2, 2000.0);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("feeds.toml");
     std::fs::write(
