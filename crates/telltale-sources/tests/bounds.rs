@@ -86,6 +86,27 @@ where
     (addr, count, task)
 }
 
+/// A server that answers every request `200 OK` with `body` (already
+/// gzip-compressed), `Content-Encoding: gzip` and `content_type`, if any.
+async fn gzip_server(
+    body: Vec<u8>,
+    content_type: Option<&'static str>,
+) -> (SocketAddr, Arc<AtomicUsize>, JoinHandle<()>) {
+    let body = Arc::new(body);
+    raw_server(move |mut sock, _n| {
+        let body = body.clone();
+        async move {
+            read_head(&mut sock).await;
+            let mut headers = vec![("Content-Encoding", "gzip")];
+            if let Some(t) = content_type {
+                headers.insert(0, ("Content-Type", t));
+            }
+            respond(&mut sock, "200 OK", &headers, &body).await;
+        }
+    })
+    .await
+}
+
 /// Reads a request head (up to the blank line).
 async fn read_head(sock: &mut TcpStream) -> String {
     let mut head = Vec::new();
@@ -247,16 +268,8 @@ async fn a_gzip_long_poll_body_is_stored_decoded() {
 
 #[tokio::test]
 async fn a_gzip_event_stream_is_parsed_decoded() {
-    let (addr, _conns, server) = raw_server(|mut sock, _n| async move {
-        read_head(&mut sock).await;
-        let body = gzip(b"id: 1\ndata: {\"cpu\": 7}\n\n");
-        let headers = [
-            ("Content-Type", "text/event-stream"),
-            ("Content-Encoding", "gzip"),
-        ];
-        respond(&mut sock, "200 OK", &headers, &body).await;
-    })
-    .await;
+    let body = gzip(b"id: 1\ndata: {\"cpu\": 7}\n\n");
+    let (addr, _conns, server) = gzip_server(body, Some("text/event-stream")).await;
     let mut run = Run::start(sse::run, sse_feed(addr, |_| {}));
     run.until("a message", WAIT, |r| !r.messages().is_empty())
         .await;
@@ -267,16 +280,8 @@ async fn a_gzip_event_stream_is_parsed_decoded() {
 
 #[tokio::test]
 async fn a_gzip_poll_body_is_stored_decoded() {
-    let (addr, _conns, server) = raw_server(|mut sock, _n| async move {
-        read_head(&mut sock).await;
-        let body = gzip(br#"{"up": true}"#);
-        let headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Encoding", "gzip"),
-        ];
-        respond(&mut sock, "200 OK", &headers, &body).await;
-    })
-    .await;
+    let body = gzip(br#"{"up": true}"#);
+    let (addr, _conns, server) = gzip_server(body, Some("application/json")).await;
     let mut f = feed(TransportKind::Poll, format!("http://{addr}/health"));
     f.poll = Some(PollOptions {
         interval: Dur::millis(300),
@@ -294,16 +299,8 @@ async fn a_gzip_poll_body_is_stored_decoded() {
 #[tokio::test]
 async fn a_long_poll_gzip_bomb_is_cut_at_the_body_cap() {
     // About 100 KiB that decode to 80 MiB: above the 64 MiB cap.
-    let bomb = Arc::new(gzip_bomb(b"", b'0', 80 << 20));
-    let (addr, _conns, server) = raw_server(move |mut sock, _n| {
-        let bomb = bomb.clone();
-        async move {
-            read_head(&mut sock).await;
-            let headers = [("Content-Encoding", "gzip")];
-            respond(&mut sock, "200 OK", &headers, &bomb).await;
-        }
-    })
-    .await;
+    let bomb = gzip_bomb(b"", b'0', 80 << 20);
+    let (addr, _conns, server) = gzip_server(bomb, None).await;
     let mut run = Run::start(long_poll::run, lp_feed(addr, lp_opts()));
     // (A feed that delivers the compressed bytes floods the channel, which
     // `until`'s own deadline would never notice: give up on the clock.)
@@ -323,16 +320,8 @@ async fn a_long_poll_gzip_bomb_is_cut_at_the_body_cap() {
 #[tokio::test]
 async fn a_poll_gzip_bomb_is_cut_at_the_body_cap() {
     // Decodes to 20 MiB: above poll's 16 MiB cap.
-    let bomb = Arc::new(gzip_bomb(b"", b'0', 20 << 20));
-    let (addr, _conns, server) = raw_server(move |mut sock, _n| {
-        let bomb = bomb.clone();
-        async move {
-            read_head(&mut sock).await;
-            let headers = [("Content-Encoding", "gzip")];
-            respond(&mut sock, "200 OK", &headers, &bomb).await;
-        }
-    })
-    .await;
+    let bomb = gzip_bomb(b"", b'0', 20 << 20);
+    let (addr, _conns, server) = gzip_server(bomb, None).await;
     let mut f = feed(TransportKind::Poll, format!("http://{addr}/health"));
     f.poll = Some(PollOptions {
         interval: Dur::millis(300),
@@ -358,19 +347,8 @@ async fn a_poll_gzip_bomb_is_cut_at_the_body_cap() {
 #[tokio::test]
 async fn an_sse_gzip_bomb_line_is_cut_at_the_event_cap() {
     // One line that decodes to 20 MiB, never ended.
-    let bomb = Arc::new(gzip_bomb(b"data: ", b'x', 20 << 20));
-    let (addr, conns, server) = raw_server(move |mut sock, _n| {
-        let bomb = bomb.clone();
-        async move {
-            read_head(&mut sock).await;
-            let headers = [
-                ("Content-Type", "text/event-stream"),
-                ("Content-Encoding", "gzip"),
-            ];
-            respond(&mut sock, "200 OK", &headers, &bomb).await;
-        }
-    })
-    .await;
+    let bomb = gzip_bomb(b"data: ", b'x', 20 << 20);
+    let (addr, conns, server) = gzip_server(bomb, Some("text/event-stream")).await;
     let f = sse_feed(addr, |o| o.max_event_size = ByteSize(64 << 10));
     let mut run = Run::start(sse::run, f);
     run.until("an oversize issue and a reconnect", WAIT, |r| {
