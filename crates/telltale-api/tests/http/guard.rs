@@ -268,14 +268,8 @@ async fn requests_the_browser_marks_as_from_another_site_are_refused() {
     assert!(feed_names(&h).await.is_empty());
     // The page's own requests and the address bar pass.
     for site in ["same-origin", "none"] {
-        let res = h
-            .http
-            .get(h.url("/api/feeds"))
-            .header("sec-fetch-site", site)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{site}");
+        let status = feeds_with(&h, "sec-fetch-site", site).await;
+        assert_eq!(status, 200, "{site}");
     }
 }
 
@@ -304,14 +298,8 @@ async fn the_bearer_scheme_is_case_insensitive_and_only_the_exact_token_passes()
         "bearer t0k-abc-123",
         "BEARER  t0k-abc-123",
     ] {
-        let res = h
-            .http
-            .get(h.url("/api/feeds"))
-            .header("authorization", auth)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{auth}");
+        let status = feeds_with(&h, "authorization", auth).await;
+        assert_eq!(status, 200, "{auth}");
     }
     for auth in [
         "Bearer t0k-abc-12",
@@ -320,14 +308,8 @@ async fn the_bearer_scheme_is_case_insensitive_and_only_the_exact_token_passes()
         "Basic t0k-abc-123",
         "t0k-abc-123",
     ] {
-        let res = h
-            .http
-            .get(h.url("/api/feeds"))
-            .header("authorization", auth)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 401, "{auth}");
+        let status = feeds_with(&h, "authorization", auth).await;
+        assert_eq!(status, 401, "{auth}");
     }
 }
 
@@ -512,4 +494,15 @@ async fn an_allowed_origin_must_be_an_origin() {
         assert!(matches!(err, ServeError::AllowOrigin(_)), "{bad}: {err}");
         assert!(err.to_string().contains("--allow-origin"), "{err}");
     }
+}
+
+/// `GET /api/feeds` with one extra header; the status.
+async fn feeds_with(h: &Harness, name: &str, value: &str) -> reqwest::StatusCode {
+    h.http
+        .get(h.url("/api/feeds"))
+        .header(name, value)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
