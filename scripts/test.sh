@@ -21,6 +21,8 @@ echo "== cargo test"
 cargo test --workspace --locked -- --test-threads=2
 echo "== benchmarks, smoke scale: correctness only (row counts, no lost messages), never timings"
 cargo run --locked -p telltale-bench -- --scale smoke --out target/bench-smoke
+echo "== the Debian package: its Depends, and the packaged app starting without the tray library"
+bash scripts/check-package.sh
 echo "== TypeScript bindings are committed and up to date"
 # The tests regenerate ui/src/lib/bindings from the Rust types (ts-rs);
 # any difference from what is committed means someone forgot to commit them.

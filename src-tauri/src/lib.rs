@@ -11,9 +11,12 @@
 //! it. On start the app opens `telltale.db` in the app data directory,
 //! starts the engine with the stored feeds, notifies on the desktop where a
 //! session bus exists, and puts a lamp in the system tray. Closing the
-//! window hides it while a tray exists; *Quit* stops the engine cleanly.
+//! window hides it while a tray exists; without one (the tray library is
+//! missing) the window stays open and a second close quits ([`no_tray`]).
+//! *Quit* stops the engine cleanly.
 
 pub mod commands;
+mod no_tray;
 mod tray;
 
 use std::collections::HashMap;
@@ -187,6 +190,7 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
         .manage(DemoFleet::default())
         .manage(Stopping::default())
         .manage(TrayPresent::default())
+        .manage(no_tray::CloseWarned::default())
         .invoke_handler(tauri::generate_handler![
             commands::list_feeds,
             commands::get_feed,
@@ -200,7 +204,6 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
             commands::alert_action,
             commands::alert_history,
             commands::mute_state,
-            commands::health,
             commands::health,
             commands::db_stats,
             commands::compact_db,
@@ -227,6 +230,15 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
                     // Monitoring goes on in the tray.
                     api.prevent_close();
                     let _ = window.hide();
+                } else if !tray {
+                    // Nothing could bring a hidden window back: it stays
+                    // open, and the first close explains instead.
+                    let go = window
+                        .try_state::<no_tray::CloseWarned>()
+                        .is_none_or(|w| no_tray::close_requested(window, &w));
+                    if !go {
+                        api.prevent_close();
+                    }
                 }
             }
         })
@@ -237,14 +249,15 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
                 start_demo(app.handle().clone(), api.clone());
             }
             if opts.tray {
-                match tray::create(app.handle()) {
+                match no_tray::create_tray(app.handle()) {
                     Ok(()) => {
                         app.state::<TrayPresent>().0.store(true, Ordering::SeqCst);
                         tray::spawn_updates(app.handle().clone(), api);
                     }
-                    Err(e) => {
-                        tracing::warn!("no tray icon ({e}); closing the window quits Telltale")
-                    }
+                    Err(e) => tracing::warn!(
+                        "no tray icon: {e}. Telltale runs without one; closing the window \
+                         asks first, since it stops monitoring"
+                    ),
                 }
             }
             Ok(())

@@ -3,6 +3,7 @@
 //! ports, and waiting for conditions with a deadline.
 
 pub mod desktop;
+pub mod hidden_libs;
 pub mod tray_host;
 pub mod webdriver;
 pub mod x11_window;

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use telltale_e2e::desktop::{need, start_session, NotifyMonitor};
+use telltale_e2e::hidden_libs;
 use telltale_e2e::tray_host::{self, TrayItem};
 use telltale_e2e::webdriver::WebDriver;
 use telltale_e2e::x11_window;
@@ -350,4 +351,133 @@ async fn wd_xpath(wd: &WebDriver, expr: &str) -> Option<String> {
 
 async fn wd_css(wd: &WebDriver, sel: &str) -> Option<String> {
     wd.css(sel).await.ok()
+}
+
+/// The app binary under test: `TELLTALE_APP_BIN` (the installed package's,
+/// as `scripts/check-package.sh` runs this test) or the workspace's.
+fn app_binary() -> PathBuf {
+    std::env::var_os("TELLTALE_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin("telltale"))
+}
+
+/// Many GNOME desktops lack the tray library. With it hidden (a private
+/// mount namespace covers its file), the app used to panic at start (exit
+/// 101). Now it starts and answers, says once why there is no tray, and
+/// never hides its window: the first close keeps it open and explains, the
+/// second quits cleanly.
+#[test]
+fn without_the_tray_library_the_app_starts_says_so_once_and_keeps_its_window_on_close() {
+    need("/usr/bin/WebKitWebDriver");
+    let driver_bin = tauri_driver();
+    let app = app_binary();
+    let session = start_session();
+    // A tray host runs: only the library is missing.
+    let _tray_host = tray_host::start(&session.address, &session.display);
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let hidden =
+        hidden_libs::library_files(&["libayatana-appindicator3.so.1", "libappindicator3.so.1"]);
+    let runtime_dir = dir.path().join("run");
+    std::fs::create_dir_all(&runtime_dir).unwrap();
+    let stderr_path = dir.path().join("stderr.txt");
+    let port = free_port();
+    let native_port = free_port();
+    let _driver = ChildGuard::spawn(
+        hidden_libs::without_files(&driver_bin, &hidden, &empty)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("DISPLAY", &session.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
+            .env("TELLTALE_DB", dir.path().join("telltale.db"))
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path).unwrap()),
+    );
+    let driver = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("data/dev.telltale.app/logs/Telltale.log");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let wd = wait_for_async("tauri-driver to start the app", Duration::from_secs(60), || {
+            let (driver, app) = (driver.clone(), app.clone());
+            async move { WebDriver::start(&driver, &app.to_string_lossy()).await.ok() }
+        })
+        .await;
+        // It starts and answers: the engine lists its (no) feeds.
+        assert_eq!(wd.title().await.unwrap(), "Telltale");
+        wait_for_async("the empty state from the engine", Duration::from_secs(30), || {
+            wd_xpath(&wd, "//button[normalize-space(.)='Add demo fleet']")
+        })
+        .await;
+        // It says so once, naming the package to install; no panic.
+        let said = wait_for_async("the log to explain the missing tray", Duration::from_secs(10), || async {
+            let text = read(&log);
+            text.contains("no tray icon").then_some(text)
+        })
+        .await;
+        assert_eq!(said.matches("no tray icon").count(), 1, "said once: {said}");
+        assert!(said.contains("libayatana-appindicator3-1"), "names the package: {said}");
+        let stderr = read(&stderr_path);
+        assert!(!stderr.contains("panicked"), "no panic message: {stderr}");
+        assert!(
+            !tray_host::items(&session.address).iter().any(|i| i.title == "telltale"),
+            "no tray item without the library"
+        );
+
+        // The first close keeps the window open and explains.
+        let window = x11_window::find(&session.display, "Telltale")
+            .expect("a window titled Telltale on the test display");
+        assert!(x11_window::viewable(&session.display, window), "the window is shown");
+        assert!(x11_window::request_close(&session.display, window), "sending WM_DELETE_WINDOW");
+        let notice = wait_for_async("the window to explain why it stays open", Duration::from_secs(10), || async {
+            let v = wd
+                .execute("const n = document.querySelector('[data-testid=shell-notice]'); return n ? n.textContent : null;")
+                .await
+                .ok()?;
+            v.as_str().map(str::to_string)
+        })
+        .await;
+        assert!(notice.contains("close it again"), "the notice: {notice}");
+        assert!(x11_window::viewable(&session.display, window), "the window stays open");
+        assert_eq!(wd.execute("return 6 * 7").await.unwrap(), 42, "the app still runs");
+
+        // The second close quits, cleanly. (A close sent within a few
+        // milliseconds of the first can be lost between X and GTK; a person
+        // reads the notice first, so the test asks again until it goes.)
+        let mut quit = false;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if read(&log).contains("engine stopped cleanly") {
+                quit = true;
+                break;
+            }
+            if x11_window::viewable(&session.display, window) {
+                x11_window::request_close(&session.display, window);
+            }
+        }
+        let text = read(&log);
+        assert!(
+            quit && text.contains("closed again without a tray: quitting"),
+            "the second close quits cleanly; log:\n{text}\nstderr:\n{}",
+            read(&stderr_path)
+        );
+        assert_eq!(
+            text.matches("asking to close again").count(),
+            1,
+            "one warning, then the close went ahead: {text}"
+        );
+        assert!(!x11_window::viewable(&session.display, window), "the window is gone");
+    });
 }

@@ -115,6 +115,11 @@ export interface Api {
    * notification (desktop app only); returns the unsubscribe function.
    */
   onAlertOpen?: (cb: (alertId: number) => void) => () => void;
+  /**
+   * Calls `cb` with a line the desktop shell wants shown in the window (for
+   * example why closing did not close it); returns the unsubscribe function.
+   */
+  onShellNotice?: (cb: (text: string) => void) => () => void;
 }
 
 // ---- browser (HTTP + WebSocket) ---------------------------------------------
@@ -299,6 +304,24 @@ export function createHttpApi(deps: HttpDeps): Api {
  * the Rust parameter names. Live data arrives through a `Channel` passed to
  * `subscribe_live`.
  */
+/** Listens for a Tauri event from the shell; returns the unsubscribe function. */
+function listenShell(event: string, cb: (payload: unknown) => void): () => void {
+  let active = true;
+  let unlisten: (() => void) | null = null;
+  void import('@tauri-apps/api/event').then(({ listen }) =>
+    listen<unknown>(event, (e) => {
+      if (active) cb(e.payload);
+    }).then((u) => {
+      if (active) unlisten = u;
+      else u();
+    }),
+  );
+  return () => {
+    active = false;
+    unlisten?.();
+  };
+}
+
 export function createTauriApi(): Api {
   const core = import('@tauri-apps/api/core');
   async function invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
@@ -341,22 +364,14 @@ export function createTauriApi(): Api {
     exportConfig: () => invoke('export_config'),
     importConfig: (text) => invoke('import_config', { text }),
     addDemoFleet: () => invoke('add_demo_fleet'),
-    onAlertOpen: (cb) => {
-      let active = true;
-      let unlisten: (() => void) | null = null;
-      void import('@tauri-apps/api/event').then(({ listen }) =>
-        listen<number>('alert-open', (e) => {
-          if (active && typeof e.payload === 'number') cb(e.payload);
-        }).then((u) => {
-          if (active) unlisten = u;
-          else u();
-        }),
-      );
-      return () => {
-        active = false;
-        unlisten?.();
-      };
-    },
+    onAlertOpen: (cb) =>
+      listenShell('alert-open', (p) => {
+        if (typeof p === 'number') cb(p);
+      }),
+    onShellNotice: (cb) =>
+      listenShell('shell-notice', (p) => {
+        if (typeof p === 'string') cb(p);
+      }),
     live: (handlers) => {
       let active = true;
       void core.then(({ Channel, invoke }) => {

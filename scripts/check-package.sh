@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the Debian package (scripts/package.sh) and checks what an operator
+# gets from it on a clean desktop:
+#  1. its Depends are exactly the web view, GTK and the tray library;
+#  2. the packaged binary starts and answers with the tray library hidden
+#     (many GNOME desktops lack it): the no-tray desktop test runs against
+#     the binary unpacked from the .deb (dpkg-deb -x, no root needed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/package.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+deb=$(ls -t target/package/release/bundle/deb/*.deb | head -n1)
+
+echo "== the package's Depends"
+want="libwebkit2gtk-4.1-0, libgtk-3-0, libayatana-appindicator3-1"
+got=$(dpkg-deb -f "$deb" Depends)
+# Order does not matter to apt; compare as sorted sets.
+norm() { tr ',' '\n' | sed 's/^ *//; s/ *$//' | grep -v '^$' | sort | paste -sd, -; }
+if [ "$(printf '%s' "$got" | norm)" != "$(printf '%s' "$want" | norm)" ]; then
+  echo "check-package: $deb depends on '$got'; expected exactly '$want'" >&2
+  echo "  (bundle.linux.deb.depends in src-tauri/tauri.conf.json adds the tray library)" >&2
+  exit 1
+fi
+echo "Depends: $got"
+
+echo "== the packaged binary without the tray library"
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+dpkg-deb -x "$deb" "$root"
+test -x "$root/usr/bin/telltale" || { echo "check-package: no usr/bin/telltale in $deb" >&2; exit 1; }
+TELLTALE_APP_BIN="$root/usr/bin/telltale" \
+  cargo test --locked -p telltale-e2e --test desktop without_the_tray_library -- --exact \
+  without_the_tray_library_the_app_starts_says_so_once_and_keeps_its_window_on_close
+echo "package: OK ($deb)"
