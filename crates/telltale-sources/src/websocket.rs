@@ -107,6 +107,9 @@ enum Ended {
     Cancelled,
     /// Failed or closed: retry with backoff, for this reason.
     Retry(String),
+    /// The handshake was refused with a 4xx that retrying soon cannot fix
+    /// (URL, credentials): failed, retried on the slow schedule.
+    RetrySlowly(String),
 }
 
 /// Runs a WebSocket feed until `cancel` fires. See the module doc.
@@ -142,6 +145,14 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             Ended::Retry(reason) => {
                 let delay = backoff.next_delay();
                 sink.retrying(backoff.attempt(), delay, reason).await;
+                if !crate::sleep_or_cancel(delay, &cancel).await {
+                    return;
+                }
+            }
+            Ended::RetrySlowly(reason) => {
+                let delay = backoff.next_slow_delay();
+                let reason = crate::http_common::slow_retry_reason(&reason, delay);
+                sink.state(ConnState::Failed { reason }).await;
                 if !crate::sleep_or_cancel(delay, &cancel).await {
                     return;
                 }
@@ -256,7 +267,17 @@ async fn connection(
                     format_duration(CONNECT_TIMEOUT)
                 ))
             }
-            Ok(Err(e)) => return Ended::Retry(describe_connect_error(&e, target, opts)),
+            Ok(Err(e)) => {
+                let reason = describe_connect_error(&e, target, opts);
+                return match &e {
+                    WsError::Http(resp)
+                        if crate::http_common::is_configuration_status(resp.status()) =>
+                    {
+                        Ended::RetrySlowly(reason)
+                    }
+                    _ => Ended::Retry(reason),
+                };
+            }
             Ok(Ok((ws, _response))) => ws,
         },
     };
@@ -504,17 +525,11 @@ async fn ended_by_error(
 /// Human text for an error while connecting.
 fn describe_connect_error(e: &WsError, target: &Target, opts: &WebsocketOptions) -> String {
     match e {
-        WsError::Http(resp) => {
-            let status = resp.status();
-            format!(
-                "{} rejected the WebSocket handshake with HTTP {} {}",
-                target.host_port,
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("")
-            )
-            .trim_end()
-            .to_string()
-        }
+        WsError::Http(resp) => format!(
+            "{} rejected the WebSocket handshake with {}",
+            target.host_port,
+            crate::sse::status_reason(resp.status())
+        ),
         WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(sub)) => match sub {
             SubProtocolError::NoSubProtocol => format!(
                 "{} accepted none of the offered subprotocols ({})",

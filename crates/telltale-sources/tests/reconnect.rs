@@ -230,10 +230,15 @@ async fn fails_slowly(transport: TransportKind, status: StatusCode) -> String {
         }),
     );
     let (addr, server) = serve(app).await;
-    let f = feed(transport, format!("http://{addr}/feed"));
     let mut run = match transport {
-        TransportKind::Sse => Run::start(sse::run, f),
-        _ => Run::start(long_poll::run, f),
+        TransportKind::Sse => Run::start(sse::run, feed(transport, format!("http://{addr}/feed"))),
+        TransportKind::Websocket => {
+            Run::start(websocket::run, feed(transport, format!("ws://{addr}/feed")))
+        }
+        _ => Run::start(
+            long_poll::run,
+            feed(transport, format!("http://{addr}/feed")),
+        ),
     };
     run.until("a failed state", WAIT, |r| {
         r.states().iter().any(|s| s.name() == "failed")
@@ -279,6 +284,16 @@ async fn long_poll_a_4xx_is_failed_and_retried_after_a_minute() {
     let reason = fails_slowly(TransportKind::LongPoll, StatusCode::FORBIDDEN).await;
     assert!(
         reason.starts_with("HTTP 403 Forbidden: check the feed's credentials (headers); ")
+            && says_next_attempt_in_a_minute(&reason),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn websocket_a_4xx_handshake_is_failed_and_retried_after_a_minute() {
+    let reason = fails_slowly(TransportKind::Websocket, StatusCode::UNAUTHORIZED).await;
+    assert!(
+        reason.contains("rejected the WebSocket handshake with HTTP 401 Unauthorized: check the feed's credentials (headers); ")
             && says_next_attempt_in_a_minute(&reason),
         "{reason}"
     );

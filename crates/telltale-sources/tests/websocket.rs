@@ -441,14 +441,17 @@ async fn handshake_rejection_and_missing_env_are_explained() {
     // Unknown host: the sim answers 404 instead of upgrading.
     let url = format!("{}/ws?host=host-99", sim.ws_url());
     let (run, mut ev) = start(feed(url, WebsocketOptions::default()));
-    let reason = ev.retrying().await;
-    assert_eq!(
-        reason,
-        format!(
-            "{} rejected the WebSocket handshake with HTTP 404 Not Found",
-            sim.addr()
-        )
-    );
+    // A 404 is a configuration problem: failed, retried on the slow schedule.
+    match ev.state("failed").await {
+        ConnState::Failed { reason } => assert!(
+            reason.starts_with(&format!(
+                "{} rejected the WebSocket handshake with HTTP 404 Not Found: check the feed URL; a configuration problem: next attempt in ",
+                sim.addr()
+            )),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
     run.stop().await;
 
     let mut f = feed(

@@ -312,8 +312,12 @@ function listenShell(event: string, cb: (payload: unknown) => void): () => void 
     listen<unknown>(event, (e) => {
       if (active) cb(e.payload);
     }).then((u) => {
-      if (active) unlisten = u;
-      else u();
+      if (active) {
+        unlisten = u;
+        // Says which shell events the window hears (end-to-end tests wait for it).
+        const root = document.documentElement;
+        root.dataset.listening = [root.dataset.listening, event].filter(Boolean).join(' ');
+      } else u();
     }),
   );
   return () => {
