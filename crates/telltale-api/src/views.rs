@@ -167,12 +167,17 @@ pub struct FeedView {
     /// Reconnections.
     #[ts(type = "number")]
     pub reconnects: u64,
-    /// Messages shed because the store could not keep up.
+    /// Messages not stored: shed because the store could not keep up, or
+    /// because writing kept failing (a full disk) for too long.
     #[ts(type = "number")]
     pub dropped: u64,
     /// Problems reported.
     #[ts(type = "number")]
     pub errors: u64,
+    /// Messages skipped as replays of ones already received
+    /// (`websocket.id_pointer`).
+    #[ts(type = "number")]
+    pub duplicates: u64,
     /// Last message time (ms).
     #[ts(as = "Option<f64>")]
     pub last_message_at: Option<i64>,
@@ -207,6 +212,7 @@ impl FeedView {
             reconnects: status.map_or(0, |s| s.reconnects),
             dropped: status.map_or(0, |s| s.dropped),
             errors: status.map_or(0, |s| s.errors),
+            duplicates: status.map_or(0, |s| s.duplicates),
             last_message_at: status.and_then(|s| s.last_message_at.map(ms)),
             rate: status.map_or(0.0, |s| s.rate),
         }

@@ -139,6 +139,9 @@ pub struct FeedStatus {
     pub dropped: u64,
     /// Problems reported.
     pub errors: u64,
+    /// Messages skipped as replays of ones already received
+    /// (`websocket.id_pointer`).
+    pub duplicates: u64,
     /// Last message time.
     pub last_message_at: Option<Timestamp>,
     /// Messages per second over the last few seconds.
@@ -605,6 +608,7 @@ impl Engine {
                     dropped: c.dropped.load(Ordering::Relaxed)
                         + not_stored.get(&r.id).copied().unwrap_or(0),
                     errors: c.errors.load(Ordering::Relaxed),
+                    duplicates: c.duplicates.load(Ordering::Relaxed),
                     last_message_at: c.last_message(),
                     rate: cell.map(|c| c.rate).unwrap_or(0.0),
                 }

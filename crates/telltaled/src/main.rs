@@ -599,8 +599,8 @@ fn print_status(feeds: &[telltale_engine::FeedStatus], health: &telltale_engine:
         ));
     }
     out.push_str(&format!(
-        "\n{:<22} {:<10} {:<11} {:>8} {:>7} {:>6} {:>10}  {}\n",
-        "FEED", "TRANSPORT", "STATE", "MSGS", "MSG/S", "RECON", "LAST", "STATUS"
+        "\n{:<22} {:<10} {:<11} {:>8} {:>7} {:>6} {:>7} {:>10}  {}\n",
+        "FEED", "TRANSPORT", "STATE", "MSGS", "MSG/S", "RECON", "DROPPED", "LAST", "STATUS"
     ));
     for f in feeds {
         let last = f
@@ -613,13 +613,14 @@ fn print_status(feeds: &[telltale_engine::FeedStatus], health: &telltale_engine:
             _ => String::new(),
         };
         out.push_str(&format!(
-            "{:<22} {:<10} {:<11} {:>8} {:>7.1} {:>6} {:>10}  {}\n",
+            "{:<22} {:<10} {:<11} {:>8} {:>7.1} {:>6} {:>7} {:>10}  {}\n",
             f.name,
             f.transport.as_str(),
             f.state.name(),
             f.messages,
             f.rate,
             f.reconnects,
+            f.dropped,
             last,
             status
         ));

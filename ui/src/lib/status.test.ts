@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HEALTH, healthOf, worstFirst, type Health } from './status';
+import { HEALTH, healthOf, losses, worstFirst, type Health } from './status';
 import type { ConnState, Feed } from './types';
 
 describe('status look', () => {
@@ -42,5 +42,18 @@ describe('worstFirst', () => {
       { feed: feed('r'), health: 'retrying' as Health },
     ]);
     expect(sorted.map((i) => i.feed.name)).toEqual(['x', 'd', 'r', 's', 'a', 'b', 'z']);
+  });
+});
+
+describe('losses', () => {
+  it('says nothing when nothing was lost or skipped', () => {
+    expect(losses({ dropped: 0, duplicates: 0 })).toEqual([]);
+  });
+  it('names dropped messages as a problem and skipped replays as information', () => {
+    const l = losses({ dropped: 12345, duplicates: 3 });
+    expect(l.map((x) => [x.text, x.bad])).toEqual([
+      ['12,345 dropped', true],
+      ['3 replays skipped', false],
+    ]);
   });
 });

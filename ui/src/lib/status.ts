@@ -79,6 +79,26 @@ export function describeState(state: ConnState): string {
   }
 }
 
+/** What a feed lost or skipped, for its tile and page; empty when nothing was. */
+export function losses(feed: Pick<Feed, 'dropped' | 'duplicates'>): { text: string; title: string; bad: boolean }[] {
+  const out: { text: string; title: string; bad: boolean }[] = [];
+  if (feed.dropped > 0) {
+    out.push({
+      text: `${feed.dropped.toLocaleString('en-US')} dropped`,
+      title: 'messages not stored: the store could not keep up, or writing kept failing (see the health banner)',
+      bad: true,
+    });
+  }
+  if (feed.duplicates > 0) {
+    out.push({
+      text: `${feed.duplicates.toLocaleString('en-US')} replays skipped`,
+      title: 'messages the server sent again after a reconnect, recognised by websocket.id_pointer and not stored twice',
+      bad: false,
+    });
+  }
+  return out;
+}
+
 export interface Ranked {
   feed: Feed;
   health: Health;

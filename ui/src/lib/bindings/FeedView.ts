@@ -81,13 +81,19 @@ bytes: number,
  */
 reconnects: number, 
 /**
- * Messages shed because the store could not keep up.
+ * Messages not stored: shed because the store could not keep up, or
+ * because writing kept failing (a full disk) for too long.
  */
 dropped: number, 
 /**
  * Problems reported.
  */
 errors: number, 
+/**
+ * Messages skipped as replays of ones already received
+ * (`websocket.id_pointer`).
+ */
+duplicates: number, 
 /**
  * Last message time (ms).
  */
