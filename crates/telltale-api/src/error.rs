@@ -5,11 +5,9 @@ use telltale_engine::EngineError;
 use telltale_store::StoreError;
 use ts_rs::TS;
 
-/// A failure, as the UI sees it: a stable machine-readable `code` and a
-/// `message` for people (it names the field, file line or feed at fault and
-/// says what would be valid).
-///
-/// Codes:
+/// Every code an [`ApiError`] can carry, with its HTTP status: one list,
+/// exported to TypeScript (`ErrorCode`), so a new code cannot be added
+/// without saying how it travels over HTTP.
 ///
 /// | code | meaning | HTTP |
 /// |---|---|---|
@@ -19,32 +17,121 @@ use ts_rs::TS;
 /// | `alert_action` | an alert action cannot be applied (e.g. ack of an alert that is not firing) | 400 |
 /// | `unauthorized` | the API token is missing or wrong | 401 |
 /// | `forbidden` | the request came from another web origin or host name | 403 |
-/// | `not_found` | no such feed, series or alert | 404 |
+/// | `not_found` | no such feed, series, alert or route | 404 |
+/// | `method_not_allowed` | the route exists but not with this method | 405 |
 /// | `unsupported_media_type` | the body has the wrong `Content-Type` | 415 |
 /// | `store` | the database failed | 500 |
 /// | `internal` | anything else | 500 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export, export_to = "../../../ui/src/lib/bindings/")]
+pub enum ErrorCode {
+    /// A feed config is invalid; the message names the field.
+    InvalidFeed,
+    /// A parameter or body is malformed.
+    InvalidRequest,
+    /// A setting is invalid; the message names the field.
+    InvalidSettings,
+    /// An alert action cannot be applied.
+    AlertAction,
+    /// The API token is missing or wrong.
+    Unauthorized,
+    /// The request came from another web origin or host name.
+    Forbidden,
+    /// No such feed, series, alert or route.
+    NotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// The body has the wrong `Content-Type`.
+    UnsupportedMediaType,
+    /// The database failed.
+    Store,
+    /// Anything else.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in the order of the table above.
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::InvalidFeed,
+        ErrorCode::InvalidRequest,
+        ErrorCode::InvalidSettings,
+        ErrorCode::AlertAction,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::Store,
+        ErrorCode::Internal,
+    ];
+
+    /// The HTTP status this code is served with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidFeed
+            | ErrorCode::InvalidRequest
+            | ErrorCode::InvalidSettings
+            | ErrorCode::AlertAction => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::Store | ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The wire name (`invalid_feed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidFeed => "invalid_feed",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidSettings => "invalid_settings",
+            ErrorCode::AlertAction => "alert_action",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::Store => "store",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure, as the UI sees it: a stable machine-readable [`ErrorCode`]
+/// and a `message` for people (it names the field, file line or feed at
+/// fault and says what would be valid). On the wire: `{"code":
+/// "invalid_feed", "message": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
 #[error("{code}: {message}")]
 #[ts(export, export_to = "../../../ui/src/lib/bindings/")]
 pub struct ApiError {
-    /// Stable, machine-readable code (see the table above).
-    pub code: String,
+    /// Stable, machine-readable code.
+    pub code: ErrorCode,
     /// What went wrong and what to do, for people.
     pub message: String,
 }
 
 impl ApiError {
     /// An error with any code.
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }
 
     /// `not_found`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new("not_found", message)
+        ApiError::new(ErrorCode::NotFound, message)
     }
 
     /// `invalid_feed`, naming the feed and the field.
@@ -54,25 +141,33 @@ impl ApiError {
         } else {
             format!("feed `{feed}`: field `{field}` {message}")
         };
-        ApiError::new("invalid_feed", message)
+        ApiError::new(ErrorCode::InvalidFeed, message)
     }
 
     /// `invalid_request`.
     pub fn invalid_request(message: impl Into<String>) -> ApiError {
-        ApiError::new("invalid_request", message)
+        ApiError::new(ErrorCode::InvalidRequest, message)
     }
 
     /// `internal`.
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new("internal", message)
+        ApiError::new(ErrorCode::Internal, message)
     }
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
-        match e {
-            EngineError::Store(s) => ApiError::from(s),
-            other => ApiError::new(other.code(), other.to_string()),
+        let code = match &e {
+            EngineError::Store(_) => None,
+            EngineError::Invalid { .. } => Some(ErrorCode::InvalidFeed),
+            EngineError::NotFound(_) => Some(ErrorCode::NotFound),
+            EngineError::Action(_) => Some(ErrorCode::AlertAction),
+            EngineError::Internal(_) => Some(ErrorCode::Internal),
+        };
+        match (code, e) {
+            (_, EngineError::Store(s)) => ApiError::from(s),
+            (Some(code), other) => ApiError::new(code, other.to_string()),
+            (None, other) => ApiError::internal(other.to_string()),
         }
     }
 }
@@ -81,7 +176,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::InvalidQuery(m) => ApiError::invalid_request(m),
-            other => ApiError::new("store", other.to_string()),
+            other => ApiError::new(ErrorCode::Store, other.to_string()),
         }
     }
 }
@@ -97,17 +192,31 @@ mod tests {
             field: "poll.interval".into(),
             message: "is below 100ms".into(),
         });
-        assert_eq!(e.code, "invalid_feed");
+        assert_eq!(e.code, ErrorCode::InvalidFeed);
         assert!(e.message.contains("poll.interval"), "{}", e.message);
         assert_eq!(
             ApiError::from(EngineError::NotFound("x".into())).code,
-            "not_found"
+            ErrorCode::NotFound
         );
-        assert_eq!(ApiError::from(StoreError::Closed).code, "store");
+        assert_eq!(ApiError::from(StoreError::Closed).code, ErrorCode::Store);
         let json = serde_json::to_value(ApiError::not_found("nope")).unwrap();
         assert_eq!(
             json,
             serde_json::json!({"code": "not_found", "message": "nope"})
         );
+    }
+
+    #[test]
+    fn every_code_has_its_wire_name_and_a_status() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, serde_json::json!(code.as_str()));
+            let back: ErrorCode = serde_json::from_value(json).unwrap();
+            assert_eq!(back, code);
+            assert!((400..600).contains(&code.http_status()), "{code}");
+        }
+        assert_eq!(ErrorCode::InvalidFeed.http_status(), 400);
+        assert_eq!(ErrorCode::MethodNotAllowed.http_status(), 405);
+        assert_eq!(ErrorCode::Store.http_status(), 500);
     }
 }

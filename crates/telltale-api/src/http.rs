@@ -51,7 +51,7 @@
 //!   `X-Content-Type-Options: nosniff`; the UI directory serves no dotfiles
 //!   and follows no links out of itself.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::input::AlertActionInput;
 use crate::views::LabelsView;
 use crate::Api;
@@ -361,17 +361,7 @@ fn router(state: AppState, ui: Option<Arc<ui_files::UiFiles>>) -> Router {
 impl ApiError {
     /// The HTTP status for this error's code.
     pub fn status(&self) -> StatusCode {
-        match self.code.as_str() {
-            "not_found" => StatusCode::NOT_FOUND,
-            "invalid_feed" | "invalid_request" | "invalid_settings" | "alert_action" => {
-                StatusCode::BAD_REQUEST
-            }
-            "unauthorized" => StatusCode::UNAUTHORIZED,
-            "forbidden" => StatusCode::FORBIDDEN,
-            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -429,7 +419,10 @@ async fn api_not_found(uri: Uri) -> ApiError {
 }
 
 async fn api_method_not_allowed() -> ApiError {
-    ApiError::new("method_not_allowed", "this route does not take that method")
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method",
+    )
 }
 
 // ---- guard: host, origin, token, simple requests -----------------------------
@@ -474,11 +467,11 @@ fn content_type(headers: &HeaderMap) -> String {
 fn parse_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
-    code: &str,
+    code: ErrorCode,
 ) -> Result<T, ApiError> {
     if content_type(headers) != "application/json" {
         return Err(ApiError::new(
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as JSON with `Content-Type: application/json`",
         ));
     }
@@ -526,7 +519,7 @@ async fn create_feed(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let input: FeedConfig = parse_json(&headers, &body, "invalid_feed")?;
+    let input: FeedConfig = parse_json(&headers, &body, ErrorCode::InvalidFeed)?;
     Ok(Json(st.api.upsert_feed(input).await?))
 }
 
@@ -535,7 +528,7 @@ async fn probe_feed(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let input: crate::ProbeInput = parse_json(&headers, &body, "invalid_feed")?;
+    let input: crate::ProbeInput = parse_json(&headers, &body, ErrorCode::InvalidFeed)?;
     Ok(Json(st.api.test_feed(input).await?))
 }
 
@@ -552,7 +545,7 @@ async fn put_feed(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let input: FeedConfig = parse_json(&headers, &body, "invalid_feed")?;
+    let input: FeedConfig = parse_json(&headers, &body, ErrorCode::InvalidFeed)?;
     if input.name != name {
         return Err(ApiError::invalid_feed(
             &name,
@@ -669,7 +662,7 @@ async fn alert_action(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let action: AlertActionInput = parse_json(&headers, &body, "invalid_request")?;
+    let action: AlertActionInput = parse_json(&headers, &body, ErrorCode::InvalidRequest)?;
     st.api.alert_action(action).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -699,7 +692,7 @@ async fn put_settings(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let input: crate::SettingsInput = parse_json(&headers, &body, "invalid_settings")?;
+    let input: crate::SettingsInput = parse_json(&headers, &body, ErrorCode::InvalidSettings)?;
     Ok(Json(st.api.update_settings(input).await?))
 }
 
@@ -724,8 +717,7 @@ async fn import_config(
 ) -> ApiResult<impl IntoResponse> {
     let ct = content_type(&headers);
     if !(ct.starts_with("text/") || ct == "application/toml") {
-        return Err(ApiError::new(
-            "unsupported_media_type",
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType,
             "send the config as TOML with `Content-Type: application/toml` (or text/plain with an `X-Telltale-Request: 1` header)",
         ));
     }

@@ -33,7 +33,7 @@ pub mod settings;
 pub mod views;
 
 pub use api::{Api, MAX_EVENTS_PAGE, MAX_POINTS, MAX_TIMELINE};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use health::{HealthView, StorageHealthView};
 pub use input::AlertActionInput;
 pub use live::LiveStream;

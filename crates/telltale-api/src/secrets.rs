@@ -183,7 +183,7 @@ mod tests {
     fn a_mask_without_a_matching_secret_is_an_error() {
         let mut f = feed("http://h/x", &[("Authorization", "Bearer ••••••")]);
         let e = restore(&mut f, None).unwrap_err();
-        assert_eq!(e.code, "invalid_feed");
+        assert_eq!(e.code, crate::ErrorCode::InvalidFeed);
         assert!(e.message.contains("headers.Authorization"), "{}", e.message);
         let stored = feed("http://h/x", &[("Authorization", "Token abc")]);
         assert!(restore(&mut f, Some(&stored)).is_err());
@@ -206,7 +206,7 @@ mod tests {
             let mut edited = masked(&stored);
             edited.url = url.into();
             let e = restore(&mut edited, Some(&stored)).unwrap_err();
-            assert_eq!(e.code, "invalid_feed");
+            assert_eq!(e.code, crate::ErrorCode::InvalidFeed);
             assert!(
                 e.message.contains("headers.") && e.message.contains("another host"),
                 "{}",

@@ -137,7 +137,10 @@ impl From<&Settings> for SettingsView {
 
 /// `invalid_settings` naming the field.
 fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::new("invalid_settings", format!("field `{field}` {message}"))
+    ApiError::new(
+        crate::ErrorCode::InvalidSettings,
+        format!("field `{field}` {message}"),
+    )
 }
 
 /// A duration field between `min` and `max` (a zero allowed when `zero_ok`).
@@ -280,7 +283,7 @@ mod tests {
         let mut bad = view.clone();
         bad.store.samples_max_age = "soon".into();
         let e = bad.validate().unwrap_err();
-        assert_eq!(e.code, "invalid_settings");
+        assert_eq!(e.code, crate::ErrorCode::InvalidSettings);
         assert!(
             e.message.contains("`store.samples_max_age`"),
             "{}",

@@ -27,8 +27,8 @@ import type {
 
 /** A failed call: the API's `{code, message}` (plus client-side codes `network`, `http_<status>`, `bad_response`). */
 export class ApiFailure extends Error implements ApiError {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: ApiError['code'];
+  constructor(code: ApiError['code'], message: string) {
     super(message);
     this.name = 'ApiFailure';
     this.code = code;

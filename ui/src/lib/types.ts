@@ -39,7 +39,14 @@ export type { LiveBatchView as LiveBatch } from './bindings/LiveBatchView';
 export type { LiveSampleView as LiveSample } from './bindings/LiveSampleView';
 export type { LiveEventView as LiveEvent } from './bindings/LiveEventView';
 export type { LiveStateView as LiveState } from './bindings/LiveStateView';
-export type { ApiError } from './bindings/ApiError';
+export type { ErrorCode } from './bindings/ErrorCode';
+import type { ErrorCode } from './bindings/ErrorCode';
+
+/** Codes the client adds: the server could not be reached, or answered something that is not the API's JSON. */
+export type ClientErrorCode = 'network' | 'bad_response' | `http_${number}`;
+
+/** A failure as the UI handles it: the API's `{code, message}` (see the generated `ErrorCode`) or the client's own. */
+export type ApiError = { code: ErrorCode | ClientErrorCode; message: string };
 
 /** Metric labels, as every binding spells them. */
 export type Labels = { [key in string]: string };

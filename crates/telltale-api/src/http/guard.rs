@@ -31,7 +31,7 @@
 //!    only; `text/plain`, form and multipart bodies, which any page may send
 //!    without asking, are refused (415; 403 without a body).
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, Uri};
 use sha2::{Digest, Sha256};
@@ -112,8 +112,7 @@ impl Policy {
                     ))
                 }
                 Some(h) if !is_loopback_authority(h) => {
-                    return Err(ApiError::new(
-                        "forbidden",
+                    return Err(ApiError::new(ErrorCode::Forbidden,
                         "without a token this server only answers to localhost, 127.0.0.1 or [::1] (this protects against DNS rebinding); start it with a token to use other host names",
                     ))
                 }
@@ -127,8 +126,7 @@ impl Policy {
             if self.is_listed(origin) {
                 listed = Some(value.clone());
             } else if !is_own_origin(origin, host.as_deref()) {
-                return Err(ApiError::new(
-                    "forbidden",
+                return Err(ApiError::new(ErrorCode::Forbidden,
                     format!(
                         "requests from the web page origin {origin} are not accepted: the API only serves the pages of this server{}. To let pages from {origin} use it, start the server with --allow-origin {origin}",
                         host.as_deref().map(|h| format!(" (http://{h})")).unwrap_or_default()
@@ -144,8 +142,7 @@ impl Policy {
                     s.eq_ignore_ascii_case("cross-site") || s.eq_ignore_ascii_case("same-site")
                 })
             {
-                return Err(ApiError::new(
-                    "forbidden",
+                return Err(ApiError::new(ErrorCode::Forbidden,
                     format!(
                         "the browser marks this request as coming from another web site (Sec-Fetch-Site: {site}): the API only serves the pages of this server. To let another page use it, start the server with --allow-origin <that page's origin>"
                     ),
@@ -202,8 +199,7 @@ impl Policy {
         if ok {
             Ok(())
         } else {
-            Err(ApiError::new(
-                "unauthorized",
+            Err(ApiError::new(ErrorCode::Unauthorized,
                 "this server needs its API token: send `Authorization: Bearer <token>` (or `?token=<token>` on the WebSocket)",
             ))
         }
@@ -252,8 +248,7 @@ fn check_not_simple(method: &Method, headers: &HeaderMap) -> Result<(), ApiError
         return Ok(());
     }
     let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
-        return Err(ApiError::new(
-            "forbidden",
+        return Err(ApiError::new(ErrorCode::Forbidden,
             format!("{method} requests to the API must carry an `X-Telltale-Request: 1` header (or a JSON body with `Content-Type: application/json`): pages on other web origins cannot send either without this server's consent, so the header shows the request is not forged by one"),
         ));
     };
@@ -268,8 +263,7 @@ fn check_not_simple(method: &Method, headers: &HeaderMap) -> Result<(), ApiError
     if essence == "application/json" || essence == "application/toml" {
         return Ok(());
     }
-    Err(ApiError::new(
-        "unsupported_media_type",
+    Err(ApiError::new(ErrorCode::UnsupportedMediaType,
         format!("{method} requests to the API take `Content-Type: application/json` (config imports: `application/toml`), or another type together with an `X-Telltale-Request: 1` header; `{essence}` alone is refused because any web page can send it"),
     ))
 }
