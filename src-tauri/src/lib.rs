@@ -25,9 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tauri::async_runtime::JoinHandle;
 use tauri::{Emitter, Manager, RunEvent, Runtime, WindowEvent};
-use telltale_api::{Api, ApiError};
-use telltale_engine::{Engine, EngineOptions};
-use telltale_store::{Store, StoreOptions};
+use telltale_api::{Api, ApiError, RuntimeOptions, StoreOptions};
 
 /// Label of the one window.
 pub const MAIN_WINDOW: &str = "main";
@@ -284,8 +282,9 @@ fn start_demo<R: Runtime>(app: tauri::AppHandle<R>, api: Api) {
     });
 }
 
-/// Opens the database, starts the engine with the stored feeds and the
-/// desktop notifier, and wraps it in an [`Api`].
+/// Starts Telltale's [`telltale_api::Runtime`] on the database (the app
+/// data directory's `telltale.db` unless given) with the stored feeds; a
+/// click on a notification shows the window on that alert.
 fn start_engine<R: Runtime>(
     app: &tauri::AppHandle<R>,
     opts: &AppOptions,
@@ -294,50 +293,39 @@ fn start_engine<R: Runtime>(
         Some(p) => p.clone(),
         None => app.path().app_data_dir()?.join("telltale.db"),
     };
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // 0700: the database holds the feeds' secrets.
-        telltale_store::create_private_dir(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let store = Store::open_with(
-        &db,
-        Default::default(),
-        StoreOptions {
-            cache_mib: DESKTOP_CACHE_MIB,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| format!("{}: {e}", db.display()))?;
-    // The settings last saved in the Settings screen (or defaults).
-    let settings = store
-        .start_settings(None)
-        .map_err(|e| format!("{}: {e}", db.display()))?;
-    let (notifier, replies) = desktop_notifier(opts.notify);
-    let engine = tauri::async_runtime::block_on(async move {
-        let engine = Engine::start(
-            store,
-            EngineOptions {
-                notifier,
-                alerts: settings.alerts,
+    let open_alert = {
+        let app = app.clone();
+        Arc::new(move |id: i64| {
+            show_main(&app);
+            if let Err(e) = app.emit_to(MAIN_WINDOW, ALERT_OPEN_EVENT, id) {
+                tracing::warn!("cannot tell the UI about alert {id}: {e}");
+            }
+        })
+    };
+    let runtime = tauri::async_runtime::block_on(async {
+        let runtime = telltale_api::Runtime::start(RuntimeOptions {
+            db: db.clone(),
+            store: StoreOptions {
+                cache_mib: DESKTOP_CACHE_MIB,
                 ..Default::default()
             },
-        )?;
-        let n = engine.start_stored().await?;
+            notify: opts.notify,
+            on_open_alert: Some(open_alert),
+            ..Default::default()
+        })
+        .await?;
+        let n = runtime.start_feeds().await?;
         tracing::info!("Telltale running on {} with {n} feed(s)", db.display());
-        Ok::<_, telltale_engine::EngineError>(engine)
+        Ok::<_, telltale_api::RuntimeError>(runtime)
     })?;
-    exit_when_fatal(app.clone(), &engine);
-    let api = Api::new(engine);
-    if let Some(replies) = replies {
-        bridge_replies(replies, app.clone(), api.clone());
-    }
-    Ok(api)
+    exit_when_fatal(app.clone(), runtime.api());
+    Ok(runtime.api().clone())
 }
 
 /// A crashed pipeline or a stopped writer leaves the app blind: after the
 /// engine's notification, exit non-zero (70) rather than look alive.
-fn exit_when_fatal<R: Runtime>(app: tauri::AppHandle<R>, engine: &Engine) {
-    let mut fatal = engine.fatal();
+fn exit_when_fatal<R: Runtime>(app: tauri::AppHandle<R>, api: &Api) {
+    let mut fatal = api.engine().fatal();
     tauri::async_runtime::spawn(async move {
         let what = match fatal.wait_for(|f| f.is_some()).await {
             Ok(f) => f.clone().unwrap_or_default(),
@@ -348,62 +336,6 @@ fn exit_when_fatal<R: Runtime>(app: tauri::AppHandle<R>, engine: &Engine) {
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         app.exit(70);
     });
-}
-
-type Replies = std::sync::mpsc::Receiver<telltale_alerts::desktop::ActionReply>;
-
-/// The desktop notifier, where a session bus exists.
-fn desktop_notifier(
-    enabled: bool,
-) -> (Option<Arc<dyn telltale_alerts::Notifier>>, Option<Replies>) {
-    if !enabled {
-        return (None, None);
-    }
-    if cfg!(all(unix, not(target_os = "macos")))
-        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
-    {
-        tracing::warn!(
-            "no D-Bus session bus: alerts are recorded but not shown as desktop notifications"
-        );
-        return (None, None);
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let n = telltale_alerts::desktop::DesktopNotifier::new("Telltale", tx);
-    (Some(Arc::new(n)), Some(rx))
-}
-
-/// Turns notification button presses into API calls: *Acknowledge* acks,
-/// *Snooze* snoozes, a click shows the window and tells the UI which alert.
-fn bridge_replies<R: Runtime>(replies: Replies, app: tauri::AppHandle<R>, api: Api) {
-    use telltale_alerts::desktop::ActionReply;
-    use telltale_api::AlertActionInput;
-    let spawned = std::thread::Builder::new()
-        .name("notification-replies".into())
-        .spawn(move || {
-            while let Ok(reply) = replies.recv() {
-                let action = match reply {
-                    ActionReply::Acknowledge(id) => AlertActionInput::Ack { id },
-                    ActionReply::Snooze(id, d) => AlertActionInput::SnoozeAlert {
-                        id,
-                        secs: d.as_secs(),
-                    },
-                    ActionReply::Open(id) => {
-                        show_main(&app);
-                        if let Err(e) = app.emit_to(MAIN_WINDOW, ALERT_OPEN_EVENT, id) {
-                            tracing::warn!("cannot tell the UI about alert {id}: {e}");
-                        }
-                        continue;
-                    }
-                };
-                tracing::info!("notification action: {action:?}");
-                if let Err(e) = tauri::async_runtime::block_on(api.alert_action(action)) {
-                    tracing::warn!("notification action failed: {e}");
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!("cannot listen for notification actions: {e}");
-    }
 }
 
 /// Builds the app from `builder` and `context`, and runs it until *Quit*.

@@ -14,6 +14,9 @@
 //! `cargo test -p telltale-api export_bindings` (a test fails when they
 //! drift). Times are **milliseconds since the Unix epoch** as `number`.
 //!
+//! Both shells start through [`Runtime`]: store, settings, engine,
+//! notifier and the notifications' reply bridge, composed once.
+//!
 //! Secrets never reach a UI in clear: header values are masked
 //! (`Bearer ••••••`) and URL credentials redacted; a mask sent back
 //! unchanged keeps the stored secret (see [`secrets`]).
@@ -28,6 +31,7 @@ pub mod input;
 pub mod live;
 mod live_views;
 pub mod probe;
+mod runtime;
 pub mod secrets;
 pub mod settings;
 pub mod views;
@@ -40,8 +44,11 @@ pub use live::LiveStream;
 pub use probe::{
     ProbeInput, ProbeLimits, ProbeMessageView, ProbeReport, ProbeSampleView, ProbeStateView,
 };
+pub use runtime::{OpenAlertHook, Runtime, RuntimeError, RuntimeOptions};
 pub use settings::{
     AlertSettingsView, CompactView, QuietHoursView, SettingsInput, SettingsView, StoreSettingsView,
 };
+pub use telltale_model::ConfigFile;
 pub use telltale_model::FeedConfig;
+pub use telltale_store::StoreOptions;
 pub use views::*;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use telltale_engine::{AlertAction, Engine, EngineOptions};
+use telltale_engine::AlertAction;
 use telltale_model::{ConfigFile, Timestamp};
 use telltale_store::Store;
 
@@ -370,30 +370,20 @@ fn run(
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let result = rt.block_on(async move {
-        let store = open_store(db, Default::default())?;
-        // Stored settings (the GUI's), with the keys the file gives on top.
-        let settings = store
-            .start_settings(file.as_ref())
-            .map_err(|e| e.to_string())?;
-        let (notifier, replies) = desktop_notifier(notify);
-        let engine = Engine::start(
-            store,
-            EngineOptions {
-                alerts: settings.alerts,
-                notifier,
-                panic_on_feed: fault_injection(),
-                ..Default::default()
-            },
-        )
+        let runtime = telltale_api::Runtime::start(telltale_api::RuntimeOptions {
+            db: db.to_path_buf(),
+            file,
+            notify,
+            panic_on_feed: fault_injection(),
+            ..Default::default()
+        })
+        .await
         .map_err(|e| e.to_string())?;
-        if let Some(replies) = replies {
-            bridge_replies(replies, engine.clone());
-        }
+        let engine = runtime.engine().clone();
         // `serve`: bind before importing, so a busy port fails fast.
         let server = match serve {
             Some(opts) => {
-                let api = telltale_api::Api::new(engine.clone());
-                let server = telltale_api::http::bind(api, opts)
+                let server = telltale_api::http::bind(runtime.api().clone(), opts)
                     .await
                     .map_err(|e| e.to_string())?;
                 let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -404,16 +394,12 @@ fn run(
             }
             None => None,
         };
-        if let Some(f) = &file {
-            engine.import(f).await.map_err(|e| e.to_string())?;
-        } else {
-            let n = engine.start_stored().await.map_err(|e| e.to_string())?;
-            if n == 0 {
-                tracing::warn!(
-                    "no enabled feeds in {}: pass --config feeds.toml to import some",
-                    db.display()
-                );
-            }
+        let n = runtime.start_feeds().await.map_err(|e| e.to_string())?;
+        if n == 0 && config.is_none() {
+            tracing::warn!(
+                "no enabled feeds in {}: pass --config feeds.toml to import some",
+                db.display()
+            );
         }
         tracing::info!("telltaled running on {}; Ctrl-C to stop", db.display());
         let status_task = (!status_every.is_zero()).then(|| {
@@ -502,61 +488,6 @@ fn fault_injection() -> Option<String> {
         std::env::var("TELLTALE_FAULT_PANIC_FEED").ok()
     } else {
         None
-    }
-}
-
-type Replies = std::sync::mpsc::Receiver<telltale_alerts::desktop::ActionReply>;
-
-/// The desktop notifier, where a session bus exists (Linux) or always elsewhere.
-fn desktop_notifier(
-    enabled: bool,
-) -> (
-    Option<std::sync::Arc<dyn telltale_alerts::Notifier>>,
-    Option<Replies>,
-) {
-    if !enabled {
-        return (None, None);
-    }
-    if cfg!(all(unix, not(target_os = "macos")))
-        && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
-    {
-        tracing::warn!(
-            "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset): alerts are recorded but not shown as desktop notifications"
-        );
-        return (None, None);
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let n = telltale_alerts::desktop::DesktopNotifier::new("Telltale", tx);
-    (Some(std::sync::Arc::new(n)), Some(rx))
-}
-
-/// Turns notification button presses into engine actions.
-fn bridge_replies(replies: Replies, engine: Engine) {
-    use telltale_alerts::desktop::ActionReply;
-    let handle = tokio::runtime::Handle::current();
-    let spawned = std::thread::Builder::new()
-        .name("notification-replies".into())
-        .spawn(move || {
-            while let Ok(reply) = replies.recv() {
-                let action = match reply {
-                    ActionReply::Acknowledge(id) => AlertAction::Ack { id },
-                    ActionReply::Snooze(id, d) => AlertAction::SnoozeAlert {
-                        id,
-                        secs: d.as_secs(),
-                    },
-                    ActionReply::Open(id) => {
-                        tracing::info!("notification for alert {id} clicked");
-                        continue;
-                    }
-                };
-                tracing::info!("notification action: {action:?}");
-                if let Err(e) = handle.block_on(engine.alert_action(action)) {
-                    tracing::warn!("notification action failed: {e}");
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!("cannot listen for notification actions: {e}");
     }
 }
 
