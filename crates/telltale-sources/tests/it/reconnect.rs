@@ -5,7 +5,6 @@
 //! only ("no reconnect before X"), never as tight upper bounds.
 
 // Test helpers outside `#[test]` functions may unwrap too.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Body;
 use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
@@ -22,8 +21,7 @@ use telltale_model::{ConnState, FeedConfig, SourceEvent, TransportKind};
 use telltale_sources::{long_poll, sse, websocket};
 use tokio::task::JoinHandle;
 
-#[path = "support/recorder.rs"]
-mod recorder;
+use crate::recorder;
 use recorder::Run;
 
 const WAIT: Duration = Duration::from_secs(10);

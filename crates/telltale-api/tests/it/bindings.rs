@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The committed TypeScript bindings in `ui/src/lib/bindings/` must match
 //! the Rust types.
 

@@ -1,12 +1,9 @@
 //! Opening, migrating, writing, flushing, feeds, and surviving failures.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 #[path = "writing/full_disk.rs"]
 mod full_disk;
 
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 use telltale_model::config::StoreSettings;
 use telltale_model::Timestamp;

@@ -3,11 +3,8 @@
 //! the file, and without one it reads nothing. Reads are counted by the
 //! kernel (`rchar` in `/proc/self/io`), so this test binary runs alone.
 #![cfg(target_os = "linux")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use telltale_model::config::StoreSettings;
 use telltale_store::{Store, StoreOptions, WriteBatch};

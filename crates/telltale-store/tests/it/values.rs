@@ -2,11 +2,7 @@
 //! hundredths or as REALs, and databases whose `samples.value` was declared
 //! `REAL` keep working.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use telltale_model::Timestamp;
 use telltale_store::{SampleQuery, SeriesQuery, WriteBatch};
 

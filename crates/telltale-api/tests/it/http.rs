@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The HTTP server end to end: a real engine over a temp SQLite file, the
 //! simulated fleet as the feeds' source, and a real client on 127.0.0.1.
 

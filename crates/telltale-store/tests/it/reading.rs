@@ -1,10 +1,6 @@
 //! Rollups, series queries and tier choice, events, samples, timeline.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::time::Instant;
 use telltale_model::config::StoreSettings;

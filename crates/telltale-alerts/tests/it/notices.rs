@@ -3,8 +3,6 @@
 //! withdrawn or replaced when their alert is acknowledged or resolves, and
 //! after a restart.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

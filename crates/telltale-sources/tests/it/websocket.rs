@@ -2,17 +2,14 @@
 //! for data streams, and small purpose-built servers for close codes, a
 //! silent peer and shutdown.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
+use crate::support;
+use crate::support::{closed_port, fast_backoff, sink, until, Events, Running};
 use axum::extract::ws::{CloseFrame as AxCloseFrame, Message as AxMessage, WebSocketUpgrade};
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{closed_port, fast_backoff, sink, until, Events, Running};
 use telltale_model::duration::{ByteSize, Dur};
 use telltale_model::feed::WebsocketOptions;
 use telltale_model::{ConnState, FeedConfig, SourceEvent, TransportKind};

@@ -3,17 +3,13 @@
 //! origin must not carry any of the feed's configured headers, a redirect
 //! within the origin keeps them, and the redirect shows on the timeline.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
+use crate::support::{fast_backoff, sink, Events, Running};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use support::{fast_backoff, sink, Events, Running};
 use telltale_model::duration::Dur;
 use telltale_model::feed::{LongPollOptions, PollOptions};
 use telltale_model::{FeedConfig, SourceEvent, TransportKind};

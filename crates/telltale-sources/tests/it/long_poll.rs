@@ -2,7 +2,6 @@
 //! simulator (`telltale-sim`) and small purpose-built axum servers.
 
 // Test helpers outside `#[test]` functions may unwrap too.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -50,8 +49,7 @@ fn sim_opts() -> LongPollOptions {
     }
 }
 
-#[path = "support/recorder.rs"]
-mod recorder;
+use crate::recorder;
 use recorder::Run;
 
 /// Asserts `ids` is exactly 1..=n.

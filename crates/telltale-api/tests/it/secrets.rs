@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Secrets go only where they belong (issue 13 §3), through a real server:
 //! masked headers come back only for the stored scheme, host and port, and
 //! `${VAR}` references only name variables the operator allowed.

@@ -3,7 +3,6 @@
 //! world-readable database is tightened when opened.
 
 #![cfg(unix)]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -1,7 +1,5 @@
 //! The alert life cycle under a controlled clock.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

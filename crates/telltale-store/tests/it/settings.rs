@@ -1,11 +1,7 @@
 //! Settings changed at run time: stored in the database, read back after a
 //! reopen, and used by retention at once.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use telltale_model::alert::QuietHours;
 use telltale_model::config::{Settings, StoreSettings};
 use telltale_model::duration::Dur;

@@ -2,7 +2,6 @@
 //! simulator (`telltale-sim`) and a few purpose-built axum servers.
 
 // Test helpers outside `#[test]` functions may unwrap too.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Body;
 use axum::extract::State;
@@ -43,8 +42,7 @@ fn with_opts(mut f: FeedConfig, edit: impl FnOnce(&mut SseOptions)) -> FeedConfi
     f
 }
 
-#[path = "support/recorder.rs"]
-mod recorder;
+use crate::recorder;
 use recorder::Run;
 
 /// Serves `app` on a fresh 127.0.0.1 port.

@@ -18,7 +18,6 @@
 //! bounds only.
 
 // Test helpers outside `#[test]` functions may unwrap too.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::body::Body;
 use axum::extract::State;
@@ -33,8 +32,7 @@ use telltale_model::feed::BackoffConfig;
 use telltale_model::{ConnState, FeedConfig, TransportKind};
 use telltale_sources::sse;
 
-#[path = "support/recorder.rs"]
-mod recorder;
+use crate::recorder;
 use recorder::Run;
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -4,7 +4,6 @@
 //! pongs. Each server here is a raw in-process socket that lies or floods.
 
 // Test helpers outside `#[test]` functions may unwrap too.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use futures_util::SinkExt;
 use std::future::Future;
@@ -23,8 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-#[path = "support/recorder.rs"]
-mod recorder;
+use crate::recorder;
 use recorder::Run;
 
 const WAIT: Duration = Duration::from_secs(10);

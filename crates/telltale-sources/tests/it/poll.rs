@@ -2,10 +2,7 @@
 //! `/poll/{host}` route (ETag/304, injected failures, slowness) and small
 //! purpose-built servers that record when each request arrived.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
+use crate::support::{closed_port, fast_backoff, metric, sink, until, Events, Running};
 use axum::extract::Path;
 use axum::http::Method;
 use axum::routing::any;
@@ -13,7 +10,6 @@ use axum::Router;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{closed_port, fast_backoff, metric, sink, until, Events, Running};
 use telltale_model::duration::Dur;
 use telltale_model::feed::PollOptions;
 use telltale_model::{ConnState, FeedConfig, SourceEvent, TransportKind};

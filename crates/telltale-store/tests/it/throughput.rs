@@ -1,11 +1,7 @@
 //! A quick look at write throughput; prints numbers (run with
 //! `--nocapture`), never asserts on timing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::Arc;
 use std::time::Instant;
 use telltale_model::Timestamp;

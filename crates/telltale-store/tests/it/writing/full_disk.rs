@@ -3,7 +3,7 @@
 //! The writer must keep answering, say what is wrong, hold what it can,
 //! shed (and count) the rest, and recover once space is freed.
 
-use super::common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 use telltale_model::config::StoreSettings;
 use telltale_store::{Store, StoreError, StoreFailure, StoreOptions, WriteBatch};

@@ -1,11 +1,7 @@
 //! Retention by age and count, bounded file size, automatic runs, and the
 //! on-disk cost of a sample.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 use telltale_model::config::StoreSettings;
 use telltale_model::duration::Dur;

@@ -1,0 +1,8 @@
+//! `telltale-api`'s integration tests, one binary: each module was a test
+//! binary of its own before, each linking the whole dependency tree.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bindings;
+mod http;
+mod secrets;

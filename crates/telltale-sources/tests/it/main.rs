@@ -1,0 +1,17 @@
+//! `telltale-sources`'s integration tests, one binary: each module was a test
+//! binary of its own before, each linking the whole dependency tree.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/recorder.rs"]
+mod recorder;
+mod support;
+
+mod bounds;
+mod long_poll;
+mod poll;
+mod reconnect;
+mod redirect;
+mod sse;
+mod websocket;
+mod wpt_eventsource;
