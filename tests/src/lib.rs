@@ -45,19 +45,23 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// A child process killed (SIGKILL) and reaped when dropped.
+/// A child process in a process group of its own; the whole group (the
+/// child and everything it started: nginx's workers, WebKitWebDriver and
+/// the app under tauri-driver) is killed (SIGKILL) when dropped, also when
+/// the test fails.
 #[derive(Debug)]
 pub struct ChildGuard(pub Child);
 
 impl ChildGuard {
-    /// Spawns a command.
+    /// Spawns a command as the leader of a new process group.
     pub fn spawn(cmd: &mut Command) -> ChildGuard {
-        match cmd.spawn() {
+        use std::os::unix::process::CommandExt;
+        match cmd.process_group(0).spawn() {
             Ok(c) => ChildGuard(c),
             Err(e) => panic!("cannot start {cmd:?}: {e}"),
         }
     }
-    /// The process id.
+    /// The process id (also the process group id).
     pub fn id(&self) -> u32 {
         self.0.id()
     }
@@ -65,6 +69,12 @@ impl ChildGuard {
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        // The group first, so that no descendant outlives the test; then
+        // the child itself (in case the group could not be signalled).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(std::process::Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -141,4 +151,45 @@ pub fn quiet_sim(hosts: usize, rate: f64) -> (tokio::runtime::Runtime, telltale_
         Err(e) => panic!("cannot start the simulator: {e}"),
     };
     (rt, sim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `pid` is gone (or a zombie waiting for its new parent).
+    fn gone(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+        }
+    }
+
+    #[test]
+    fn dropping_the_guard_kills_what_the_child_started() {
+        use std::io::BufRead;
+        let mut guard = ChildGuard::spawn(
+            Command::new("sh")
+                .args(["-c", "sleep 600 & echo $!; wait"])
+                .stdout(std::process::Stdio::piped())
+                // Not the test's stderr: a surviving grandchild would hold
+                // it open and keep cargo waiting.
+                .stderr(std::process::Stdio::null()),
+        );
+        let stdout = guard.0.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the grandchild's pid");
+        let grandchild: u32 = line.trim().parse().expect("a pid");
+        assert!(!gone(grandchild), "the grandchild runs");
+        drop(guard);
+        wait_for(
+            "the grandchild to be killed",
+            Duration::from_secs(5),
+            || gone(grandchild).then_some(()),
+        );
+    }
 }
