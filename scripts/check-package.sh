@@ -7,6 +7,8 @@
 #     the binary unpacked from the .deb (dpkg-deb -x, no root needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The package needs the app's setup; its check runs a desktop test.
+bash scripts/setup.sh
 bash scripts/package.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 deb=$(ls -t target/package/release/bundle/deb/*.deb | head -n1)

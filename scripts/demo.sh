@@ -16,7 +16,7 @@ MODE=desktop
 if [ "${1:-}" = "--browser" ] || { [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; }; then
   MODE=browser
 fi
-bash scripts/setup.sh
+bash scripts/setup.sh app
 export PATH="$HOME/.cargo/bin:$PATH"
 
 (cd ui && npm run build)

@@ -9,7 +9,7 @@
 # profiling the benchmarks, which would make the installed binary ~175 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh app
 export PATH="$HOME/.cargo/bin:$PATH"
 (cd ui && npm run build)
 # The CLI finds src-tauri/tauri.conf.json below the working directory.

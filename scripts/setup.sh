@@ -1,23 +1,41 @@
 #!/usr/bin/env bash
-# Installs what Telltale needs to build, run and test, and nothing that is
-# already there. Safe to run again. Needs root or sudo for apt-get.
+# Installs what Telltale needs, and nothing that is already there. Safe to
+# run again. Needs root or sudo for apt-get.
+#
+#   bash scripts/setup.sh app   what building and running the app needs
+#                               (scripts/demo.sh, scripts/package.sh)
+#   bash scripts/setup.sh       that plus what the tests need: the real peers
+#                               (nginx + nchan, node_exporter, Prometheus), the
+#                               desktop test stack (Xvfb, D-Bus, dunst, a tray
+#                               host, WebKitWebDriver, tauri-driver), Chromium,
+#                               clippy and rustfmt (scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SCOPE=${1:-all}
+case "$SCOPE" in
+  app | all) ;;
+  *) echo "usage: bash scripts/setup.sh [app]" >&2; exit 2 ;;
+esac
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# System packages: the build (SQLite is bundled; TLS uses OpenSSL), the real
-# third-party peers the tests run against, and the notification stack.
+# The build (SQLite is bundled; TLS uses OpenSSL) and the desktop app's
+# libraries; curl for the demo's browser mode.
 APT_PACKAGES=(
-  pkg-config libssl-dev ca-certificates
-  nginx-light libnginx-mod-nchan prometheus-node-exporter
-  sqlite3 curl
-  xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver ayatana-indicator-application
+  pkg-config libssl-dev ca-certificates curl
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
-  chromium
-  prometheus
 )
+# The tests: the real third-party peers, the notification and desktop stack,
+# the browser.
+if [ "$SCOPE" = all ]; then
+  APT_PACKAGES+=(
+    nginx-light libnginx-mod-nchan prometheus-node-exporter prometheus
+    sqlite3
+    xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver ayatana-indicator-application
+    chromium
+  )
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -46,14 +64,15 @@ if ! command -v cargo >/dev/null; then
     exit 1
   fi
 fi
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
-
 cargo fetch --locked >/dev/null 2>&1 || cargo fetch
 
-# tauri-driver drives the real desktop app over WebDriver in the tests.
-if ! command -v tauri-driver >/dev/null; then
-  echo "setup: installing tauri-driver"
-  cargo install tauri-driver --locked --quiet
+if [ "$SCOPE" = all ]; then
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+  # tauri-driver drives the real desktop app over WebDriver in the tests.
+  if ! command -v tauri-driver >/dev/null; then
+    echo "setup: installing tauri-driver"
+    cargo install tauri-driver --locked --quiet
+  fi
 fi
 
 # The web UI: Node.js from the machine, or Debian's if there is none.
@@ -66,4 +85,4 @@ if [ -f ui/package-lock.json ] && ! cmp -s ui/package-lock.json ui/node_modules/
   # npm ci installs exactly the lock file; the stamp skips it next time.
   (cd ui && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock)
 fi
-echo "setup: ready"
+echo "setup: ready ($SCOPE)"
