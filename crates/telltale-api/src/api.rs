@@ -407,7 +407,7 @@ impl Api {
             .collect();
         let settings = self.live_settings();
         let body = ConfigFile::to_toml(&feeds, &settings.store, &settings.alerts)
-            .map_err(ApiError::internal)?;
+            .map_err(|e| ApiError::internal(format!("cannot write the export: {e}")))?;
         Ok(format!(
             "# Telltale feeds, exported {}.\n# Secret header values, URL credentials and secret query values are masked\n# (••••••); importing this file into the same database keeps the stored\n# secrets behind the masks while the URLs keep their scheme, host and port.\n\n{body}",
             Timestamp::now().to_rfc3339_millis()

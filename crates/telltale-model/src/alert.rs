@@ -254,7 +254,7 @@ pub struct QuietHours {
 
 impl QuietHours {
     /// Minutes since midnight of start and end, or an error naming the bad one.
-    pub fn minutes(&self) -> Result<(u32, u32), String> {
+    pub fn minutes(&self) -> Result<(u32, u32), crate::ValueError> {
         Ok((
             parse_hhmm(&self.start, "start")?,
             parse_hhmm(&self.end, "end")?,
@@ -271,8 +271,11 @@ impl QuietHours {
     }
 }
 
-fn parse_hhmm(s: &str, field: &str) -> Result<u32, String> {
-    let bad = || format!("`{field}` = `{s}` is not a time of day: write HH:MM, e.g. 22:00");
+fn parse_hhmm(s: &str, field: &'static str) -> Result<u32, crate::ValueError> {
+    let bad = || crate::ValueError::NotATimeOfDay {
+        field,
+        text: s.into(),
+    };
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
     let h: u32 = h.parse().map_err(|_| bad())?;
     let m: u32 = m.parse().map_err(|_| bad())?;

@@ -189,7 +189,7 @@ impl ConfigFile {
         if let Some(alerts) = root.alerts {
             let keys = table_keys(&alerts);
             let check = |a: &AlertSettings| match a.quiet_hours.as_ref().map(|q| q.minutes()) {
-                Some(Err(message)) => Err(("quiet_hours", message)),
+                Some(Err(e)) => Err(("quiet_hours", e.to_string())),
                 _ => Ok(()),
             };
             if let Some(settings) =
@@ -262,13 +262,12 @@ impl ConfigFile {
         feeds: &[FeedConfig],
         store: &StoreSettings,
         alerts: &AlertSettings,
-    ) -> Result<String, String> {
+    ) -> Result<String, toml::ser::Error> {
         toml::to_string_pretty(&OutRoot {
             store,
             alerts,
             feed: feeds,
         })
-        .map_err(|e| e.to_string())
     }
 
     /// The settings to run with: `current` (what the database holds),

@@ -1,11 +1,12 @@
 //! Human durations (`500ms`, `30s`, `5m`, `2h`, `7d`) and byte sizes
 //! (`64KiB`, `16MiB`) as they appear in the config file.
 
+use crate::error::ValueError;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
 
 /// Parses `500ms`, `30s`, `1.5s`, `5m`, `2h`, `7d` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -13,7 +14,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(split);
     let n: f64 = num
         .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. 500ms, 30s, 5m, 2h or 7d"))?;
+        .map_err(|_| ValueError::NotADuration { text: s.into() })?;
     let secs = match unit.trim() {
         "" | "s" | "sec" | "secs" => n,
         "ms" => n / 1000.0,
@@ -23,13 +24,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "w" => n * 7.0 * 86_400.0,
         "y" => n * 365.0 * 86_400.0,
         other => {
-            return Err(format!(
-                "`{s}` has an unknown unit `{other}`: use ms, s, m, h, d, w or y"
-            ))
+            return Err(ValueError::DurationUnit {
+                text: s.into(),
+                unit: other.into(),
+            })
         }
     };
     if !secs.is_finite() || !(0.0..=1e11).contains(&secs) {
-        return Err(format!("`{s}` is out of range"));
+        return Err(ValueError::DurationRange { text: s.into() });
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -99,26 +101,27 @@ impl<'de> Deserialize<'de> for Dur {
 }
 
 /// Parses `512`, `64KiB`, `64KB`, `16MiB`, `1GiB` into bytes (KB = KiB here).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, ValueError> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("`{s}` is not a size: write e.g. 65536, 64KiB or 16MiB"))?;
+        .map_err(|_| ValueError::NotASize { text: s.into() })?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         other => {
-            return Err(format!(
-                "`{s}` has an unknown unit `{other}`: use B, KiB, MiB or GiB"
-            ))
+            return Err(ValueError::SizeUnit {
+                text: s.into(),
+                unit: other.into(),
+            })
         }
     };
     n.checked_mul(mult)
-        .ok_or_else(|| format!("`{s}` is too large"))
+        .ok_or_else(|| ValueError::SizeRange { text: s.into() })
 }
 
 /// A config byte size: deserializes from `"16MiB"`-style strings or a number of bytes.

@@ -123,18 +123,14 @@ pub struct RuleError {
 }
 
 /// Checks an RFC 6901 JSON Pointer's syntax.
-pub fn check_pointer(p: &str) -> Result<(), String> {
+pub fn check_pointer(p: &str) -> Result<(), crate::ValueError> {
     if !p.is_empty() && !p.starts_with('/') {
-        return Err(format!(
-            "`{p}` is not a JSON Pointer: it must be empty or start with `/`, e.g. `/cpu` or `/data/0/value`"
-        ));
+        return Err(crate::ValueError::PointerStart { text: p.into() });
     }
     let mut chars = p.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '~' && !matches!(chars.peek(), Some('0') | Some('1')) {
-            return Err(format!(
-                "`{p}` has `~` not followed by 0 or 1: write `~0` for `~` and `~1` for `/`"
-            ));
+            return Err(crate::ValueError::PointerEscape { text: p.into() });
         }
     }
     Ok(())
@@ -500,7 +496,7 @@ fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule,
             })?;
             check_pointer(&pointer).map_err(|message| RuleError {
                 field: field("pointer"),
-                message,
+                message: message.to_string(),
             })?;
             let tokens = pointer
                 .split('/')
@@ -546,7 +542,7 @@ fn compile_status(s: &StatusRule) -> Result<CompiledStatus, RuleError> {
     if let Some(p) = &s.pointer {
         check_pointer(p).map_err(|message| RuleError {
             field: "status.pointer".into(),
-            message,
+            message: message.to_string(),
         })?;
         if s.healthy.is_empty() {
             return Err(RuleError {

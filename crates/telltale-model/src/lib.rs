@@ -9,6 +9,7 @@ pub mod alert;
 pub mod backoff;
 pub mod config;
 pub mod duration;
+mod error;
 pub mod extract;
 pub mod feed;
 pub mod message;
@@ -19,6 +20,7 @@ mod validate;
 
 pub use backoff::Backoff;
 pub use config::{ConfigError, ConfigFile};
+pub use error::ValueError;
 pub use feed::{FeedConfig, PayloadFormat, TransportKind};
 pub use message::{ConnState, RawMessage, SourceEvent};
 pub use time::Timestamp;

@@ -82,7 +82,7 @@ impl Timestamp {
 
     /// Parses RFC 3339 (`2026-11-25T17:00:00Z`), a date (`2026-11-25`), or a
     /// relative age such as `15m` / `2h` / `7d` meaning that long before `now`.
-    pub fn parse_flexible(s: &str, now: Timestamp) -> Result<Timestamp, String> {
+    pub fn parse_flexible(s: &str, now: Timestamp) -> Result<Timestamp, crate::ValueError> {
         let s = s.trim();
         if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
             return Ok(Timestamp(dt.timestamp_micros()));
@@ -95,9 +95,7 @@ impl Timestamp {
         if let Ok(d) = crate::duration::parse_duration(s) {
             return Ok(now.minus(d));
         }
-        Err(format!(
-            "`{s}` is not a time: use RFC 3339 (2026-11-25T17:00:00Z), a date (2026-11-25) or an age such as 15m, 2h or 7d"
-        ))
+        Err(crate::ValueError::NotATime { text: s.into() })
     }
 }
 

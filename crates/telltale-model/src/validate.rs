@@ -136,7 +136,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         }
         if let CursorMode::Body { pointer, param } = &o.cursor {
             if let Err(e) = crate::extract::check_pointer(pointer) {
-                p.push(("long_poll.cursor.pointer".into(), e));
+                p.push(("long_poll.cursor.pointer".into(), e.to_string()));
             }
             if param.is_empty() {
                 p.push((
@@ -163,7 +163,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         ] {
             if let Some(ptr) = v {
                 if let Err(e) = crate::extract::check_pointer(ptr) {
-                    p.push((f.into(), e));
+                    p.push((f.into(), e.to_string()));
                 }
             }
         }
@@ -179,7 +179,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         match &o.id_pointer {
             Some(ptr) => {
                 if let Err(e) = crate::extract::check_pointer(ptr) {
-                    p.push(("websocket.id_pointer".into(), e));
+                    p.push(("websocket.id_pointer".into(), e.to_string()));
                 }
             }
             None => {

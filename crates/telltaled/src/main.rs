@@ -203,7 +203,7 @@ enum Command {
     },
 }
 
-fn parse_dur(s: &str) -> Result<Duration, String> {
+fn parse_dur(s: &str) -> Result<Duration, telltale_model::ValueError> {
     telltale_model::duration::parse_duration(s)
 }
 
