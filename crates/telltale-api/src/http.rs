@@ -22,7 +22,12 @@
 //! | PUT | `/api/settings` | [`Api::update_settings`] (body `SettingsView`) | 200 `SettingsView` |
 //! | GET | `/api/config/export` | [`Api::export_config`] | 200 TOML (`text/plain`) |
 //! | POST | `/api/config/import` | [`Api::import_config`] (TOML body, `application/toml`) | 200 `ImportReport` |
+//! | POST | `/api/call/{op}` | any operation of [`crate::ops`] (body: its request as JSON) | 200 its response as JSON |
 //! | GET | `/api/live` | [`Api::live`] (WebSocket) | `LiveMessage` JSON text frames |
+//!
+//! The UI uses `/api/call/{op}` only: the operations are declared once in
+//! [`crate::ops`], with their request types and defaults. The other routes
+//! are the same operations in REST form for scripts and `curl`.
 //!
 //! Times in queries are ms since the Unix epoch; `from`/`to` default to the
 //! last hour, `max_points` to 600, `limit` to 100. `labels` is a JSON object
@@ -71,7 +76,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::FeedConfig;
-use telltale_model::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 mod guard;
@@ -343,6 +347,7 @@ fn router(state: AppState, ui: Option<Arc<ui_files::UiFiles>>) -> Router {
         .route("/settings", get(get_settings).put(put_settings))
         .route("/config/export", get(export_config))
         .route("/config/import", axum::routing::post(import_config))
+        .route("/call/{op}", axum::routing::post(call_op))
         .route("/live", get(live_socket::live))
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
@@ -500,15 +505,27 @@ fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
         .map_err(|e| ApiError::invalid_request(e.body_text()))
 }
 
-fn range(from: Option<i64>, to: Option<i64>) -> (i64, i64) {
-    let to = to.unwrap_or_else(|| Timestamp::now().as_millis() + 1);
-    let from = from.unwrap_or(to - 3_600_000);
-    (from, to)
-}
+use crate::ops::range;
 
 // ---- handlers -------------------------------------------------------------
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// `POST /api/call/{op}`: any operation of [`crate::ops`], its request as
+/// the JSON body (an empty body counts as `{}`).
+async fn call_op(
+    State(st): State<AppState>,
+    Path(op): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let request: serde_json::Value = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        parse_json(&headers, &body, ErrorCode::InvalidRequest)?
+    };
+    Ok(Json(crate::dispatch(&st.api, &op, request).await?))
+}
 
 async fn list_feeds(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(st.api.list_feeds().await?))
@@ -599,7 +616,7 @@ async fn series(
                 &labels,
                 from,
                 to,
-                p.max_points.unwrap_or(600),
+                p.max_points.unwrap_or(crate::ops::DEFAULT_MAX_POINTS),
             )
             .await?,
     ))
@@ -637,7 +654,7 @@ async fn events(State(st): State<AppState>, uri: Uri) -> ApiResult<impl IntoResp
                 p.feed.as_deref(),
                 p.before_id,
                 p.search.as_deref(),
-                p.limit.unwrap_or(100),
+                p.limit.unwrap_or(crate::ops::DEFAULT_EVENTS_LIMIT),
             )
             .await?,
     ))

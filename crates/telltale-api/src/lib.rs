@@ -30,6 +30,7 @@ pub mod http;
 pub mod input;
 pub mod live;
 mod live_views;
+pub mod ops;
 pub mod probe;
 mod runtime;
 pub mod secrets;
@@ -41,6 +42,7 @@ pub use error::{ApiError, ErrorCode};
 pub use health::{HealthView, StorageHealthView};
 pub use input::AlertActionInput;
 pub use live::LiveStream;
+pub use ops::{dispatch, OPERATIONS};
 pub use probe::{
     ProbeInput, ProbeLimits, ProbeMessageView, ProbeReport, ProbeSampleView, ProbeStateView,
 };

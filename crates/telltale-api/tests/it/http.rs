@@ -887,3 +887,97 @@ async fn test_connection_shows_first_messages_and_failures_without_storing_anyth
     assert_eq!(err["code"], "invalid_feed");
     assert!(err["message"].as_str().unwrap().contains("url"), "{err}");
 }
+
+/// The operations' one route: `POST /api/call/{op}` with the request as
+/// JSON, what the UI uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_is_served_at_api_call() {
+    let h = Harness::start(None, None).await;
+    let (status, feeds) = h
+        .send(reqwest::Method::POST, "/api/call/list_feeds", &json!({}))
+        .await;
+    assert_eq!((status, feeds), (200, json!([])));
+    // An empty body is an empty request.
+    let res = h
+        .req(reqwest::Method::POST, "/api/call/health")
+        .header("X-Telltale-Request", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let health = json_of(res).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    // A feed that cannot be read is invalid_feed naming the field, as on
+    // the REST route, so the editor can point at it.
+    let bad = json!({"name": "bad", "transport": "poll", "url": "http://127.0.0.1:1/x", "poll": {"interval": "soon"}});
+    let (status, err) = h
+        .send(reqwest::Method::POST, "/api/call/upsert_feed", &bad)
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (400, Some("invalid_feed")),
+        "{err}"
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("`poll.interval`"),
+        "{err}"
+    );
+    // A good one is stored and listed; defaults fill the series request.
+    let feed = json!({"name": "web", "transport": "poll", "url": "http://127.0.0.1:9/x", "enabled": false});
+    let (status, view) = h
+        .send(reqwest::Method::POST, "/api/call/upsert_feed", &feed)
+        .await;
+    assert_eq!(status, 200, "{view}");
+    let (status, err) = h
+        .send(
+            reqwest::Method::POST,
+            "/api/call/series",
+            &json!({"feed": "web", "metric": "cpu"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (404, Some("not_found")),
+        "no samples yet: {err}"
+    );
+    let (status, err) = h
+        .send(
+            reqwest::Method::POST,
+            "/api/call/series",
+            &json!({"feed": "web"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{err}"
+    );
+    assert!(err["message"].as_str().unwrap().contains("metric"), "{err}");
+    // Unknown operations are named; other methods are refused.
+    let (status, err) = h
+        .send(reqwest::Method::POST, "/api/call/drop_all", &json!({}))
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (404, Some("not_found")),
+        "{err}"
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("drop_all"),
+        "{err}"
+    );
+    let (status, _) = h.get("/api/call/list_feeds").await;
+    assert_eq!(status, 405);
+    let (status, _) = h
+        .send(
+            reqwest::Method::POST,
+            "/api/call/delete_feed",
+            &json!({"name": "web"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, feeds) = h
+        .send(reqwest::Method::POST, "/api/call/list_feeds", &json!({}))
+        .await;
+    assert_eq!(feeds, json!([]));
+}
