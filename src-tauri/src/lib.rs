@@ -190,25 +190,7 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
         .manage(TrayPresent::default())
         .manage(no_tray::CloseWarned::default())
         .invoke_handler(tauri::generate_handler![
-            commands::list_feeds,
-            commands::get_feed,
-            commands::upsert_feed,
-            commands::delete_feed,
-            commands::test_feed,
-            commands::series,
-            commands::events,
-            commands::timeline,
-            commands::alerts,
-            commands::alert_action,
-            commands::alert_history,
-            commands::mute_state,
-            commands::health,
-            commands::db_stats,
-            commands::compact_db,
-            commands::settings,
-            commands::update_settings,
-            commands::export_config,
-            commands::import_config,
+            commands::call,
             commands::subscribe_live,
             commands::add_demo_fleet,
         ])

@@ -37,6 +37,15 @@ fn invoke(
     .map(|b| b.deserialize::<Value>().unwrap())
 }
 
+/// Runs an API operation through the one `call` command.
+fn op(
+    w: &WebviewWindow<tauri::test::MockRuntime>,
+    op: &str,
+    request: Value,
+) -> Result<Value, Value> {
+    invoke(w, "call", json!({ "op": op, "request": request }))
+}
+
 const FEED: &str = r#"
 [[feed]]
 name = "web"
@@ -86,31 +95,31 @@ fn commands_answer_over_ipc() {
         .unwrap();
 
     // An empty database lists no feeds.
-    assert_eq!(invoke(&w, "list_feeds", json!({})).unwrap(), json!([]));
+    assert_eq!(op(&w, "list_feeds", json!({})).unwrap(), json!([]));
 
     // Unknown feed: the API's error, as {code, message}.
-    let err = invoke(&w, "get_feed", json!({ "name": "nope" })).unwrap_err();
+    let err = op(&w, "get_feed", json!({ "name": "nope" })).unwrap_err();
     assert_eq!(err["code"], "not_found", "{err}");
     assert!(err["message"].as_str().unwrap().contains("nope"), "{err}");
 
     // Import, then list and get.
-    let report = invoke(&w, "import_config", json!({ "text": FEED })).unwrap();
+    let report = op(&w, "import_config", json!({ "text": FEED })).unwrap();
     assert_eq!(report["imported"], json!(["web"]), "{report}");
-    let feeds = invoke(&w, "list_feeds", json!({})).unwrap();
+    let feeds = op(&w, "list_feeds", json!({})).unwrap();
     assert_eq!(feeds.as_array().unwrap().len(), 1, "{feeds}");
     assert_eq!(feeds[0]["name"], "web");
     assert_eq!(feeds[0]["transport"], "poll");
     assert_eq!(feeds[0]["enabled"], false);
-    let detail = invoke(&w, "get_feed", json!({ "name": "web" })).unwrap();
+    let detail = op(&w, "get_feed", json!({ "name": "web" })).unwrap();
     assert_eq!(detail["feed"]["name"], "web", "{detail}");
     assert_eq!(detail["config"]["url"], "http://127.0.0.1:9/health");
 
     // Test connection: the stored (disabled) feed's config, probed; port 9
     // refuses, so the probe ends at the first failed attempt with its reason.
-    let probe = invoke(
+    let probe = op(
         &w,
         "test_feed",
-        json!({ "input": { "config": detail["config"], "limits": { "timeout_secs": 5 } } }),
+        json!({ "config": detail["config"], "limits": { "timeout_secs": 5 } }),
     )
     .unwrap();
     assert!(
@@ -122,76 +131,61 @@ fn commands_answer_over_ipc() {
         "{probe}"
     );
 
-    // camelCase args and defaults: events with `beforeId`, series with
-    // `maxPoints` and no range.
-    let page = invoke(
+    // Requests with defaults: events with `before_id`, series with
+    // `max_points` and no range.
+    let page = op(
         &w,
         "events",
-        json!({ "feed": "web", "beforeId": null, "limit": 10 }),
+        json!({ "feed": "web", "before_id": null, "limit": 10 }),
     )
     .unwrap();
     assert_eq!(page["events"], json!([]), "{page}");
-    let err = invoke(
+    let err = op(
         &w,
         "series",
-        json!({ "feed": "web", "metric": "cpu", "labels": {}, "maxPoints": 50 }),
+        json!({ "feed": "web", "metric": "cpu", "labels": {}, "max_points": 50 }),
     )
     .unwrap_err();
     assert_eq!(err["code"], "not_found", "no samples yet: {err}");
-    let err = invoke(
+    let err = op(
         &w,
         "series",
-        json!({ "feed": "web", "metric": "cpu", "maxPoints": 0 }),
+        json!({ "feed": "web", "metric": "cpu", "max_points": 0 }),
     )
     .unwrap_err();
     assert_eq!(err["code"], "invalid_request", "{err}");
-    let tl = invoke(&w, "timeline", json!({ "feed": "web" })).unwrap();
+    let tl = op(&w, "timeline", json!({ "feed": "web" })).unwrap();
     assert_eq!(tl["feed"], "web", "{tl}");
 
     // Alerts, mute, stats, export.
-    assert_eq!(invoke(&w, "alerts", json!({})).unwrap(), json!([]));
-    let err = invoke(&w, "alert_history", json!({ "id": 999 })).unwrap_err();
+    assert_eq!(op(&w, "alerts", json!({})).unwrap(), json!([]));
+    let err = op(&w, "alert_history", json!({ "id": 999 })).unwrap_err();
     assert_eq!(err["code"], "not_found", "{err}");
-    invoke(
+    op(
         &w,
         "alert_action",
-        json!({ "action": { "action": "mute", "secs": 3600 } }),
+        json!({ "action": "mute", "secs": 3600 }),
     )
     .unwrap();
-    let mute = invoke(&w, "mute_state", json!({})).unwrap();
+    let mute = op(&w, "mute_state", json!({})).unwrap();
     assert_eq!(mute["muted"], true, "{mute}");
-    invoke(
-        &w,
-        "alert_action",
-        json!({ "action": { "action": "unmute" } }),
-    )
-    .unwrap();
-    assert_eq!(invoke(&w, "mute_state", json!({})).unwrap()["muted"], false);
-    let err = invoke(
-        &w,
-        "alert_action",
-        json!({ "action": { "action": "ack", "id": 5 } }),
-    )
-    .unwrap_err();
+    op(&w, "alert_action", json!({ "action": "unmute" })).unwrap();
+    assert_eq!(op(&w, "mute_state", json!({})).unwrap()["muted"], false);
+    let err = op(&w, "alert_action", json!({ "action": "ack", "id": 5 })).unwrap_err();
     assert_eq!(err["code"], "not_found", "{err}");
-    let stats = invoke(&w, "db_stats", json!({})).unwrap();
+    let stats = op(&w, "db_stats", json!({})).unwrap();
     assert_eq!(stats["feeds"], 1, "{stats}");
-    let toml = invoke(&w, "export_config", json!({})).unwrap();
+    let toml = op(&w, "export_config", json!({})).unwrap();
     assert!(toml.as_str().unwrap().contains("name = \"web\""), "{toml}");
 
     // Settings: read, change, read back; a bad field is named.
-    let mut settings = invoke(&w, "settings", json!({})).unwrap();
+    let mut settings = op(&w, "settings", json!({})).unwrap();
     assert_eq!(settings["store"]["events_max_age"], "7d", "{settings}");
     settings["alerts"]["flood_max"] = json!(3);
-    let saved = invoke(
-        &w,
-        "update_settings",
-        json!({ "settings": settings.clone() }),
-    )
-    .unwrap();
+    let saved = op(&w, "update_settings", settings.clone()).unwrap();
     assert_eq!(saved["alerts"]["flood_max"], 3, "{saved}");
     settings["store"]["events_max_age"] = json!("soon");
-    let err = invoke(&w, "update_settings", json!({ "settings": settings })).unwrap_err();
+    let err = op(&w, "update_settings", settings).unwrap_err();
     assert_eq!(err["code"], "invalid_settings", "{err}");
     assert!(
         err["message"]
@@ -200,14 +194,23 @@ fn commands_answer_over_ipc() {
             .contains("store.events_max_age"),
         "{err}"
     );
-    let compact = invoke(&w, "compact_db", json!({})).unwrap();
+    let compact = op(&w, "compact_db", json!({})).unwrap();
     assert!(
         compact["stats"]["file_bytes"].as_u64().unwrap() > 0,
         "{compact}"
     );
 
     // A malformed argument is refused by Tauri before the API runs.
-    assert!(invoke(&w, "get_feed", json!({})).is_err());
+    assert!(op(&w, "get_feed", json!({})).is_err());
+    // An operation that does not exist is named in the refusal.
+    let err = op(&w, "drop_database", json!({})).unwrap_err();
+    assert_eq!(err["code"], "not_found", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("drop_database"),
+        "{err}"
+    );
+    // The old per-operation commands are gone: one `call` serves them all.
+    assert!(invoke(&w, "list_feeds", json!({})).is_err());
 
     // The live stream: a channel id as the JS `Channel` serializes it.
     let live = invoke(&w, "subscribe_live", json!({ "channel": "__CHANNEL__:7" })).unwrap();
@@ -217,10 +220,10 @@ fn commands_answer_over_ipc() {
 
     // Delete.
     assert_eq!(
-        invoke(&w, "delete_feed", json!({ "name": "web" })).unwrap(),
+        op(&w, "delete_feed", json!({ "name": "web" })).unwrap(),
         Value::Null
     );
-    assert_eq!(invoke(&w, "list_feeds", json!({})).unwrap(), json!([]));
+    assert_eq!(op(&w, "list_feeds", json!({})).unwrap(), json!([]));
 
     // The demo fleet: starts the sim once, imports its feeds; idempotent.
     let first = invoke(&w, "add_demo_fleet", json!({})).unwrap();
@@ -228,7 +231,7 @@ fn commands_answer_over_ipc() {
     assert!(names >= 5, "{first}");
     let again = invoke(&w, "add_demo_fleet", json!({})).unwrap();
     assert_eq!(again["imported"], first["imported"]);
-    let feeds = invoke(&w, "list_feeds", json!({})).unwrap();
+    let feeds = op(&w, "list_feeds", json!({})).unwrap();
     assert_eq!(feeds.as_array().unwrap().len(), names);
 
     // Clean shutdown (what Quit does).

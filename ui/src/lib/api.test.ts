@@ -40,40 +40,44 @@ function deps(over: Partial<HttpDeps> = {}): HttpDeps & { timers: { fn: () => vo
 }
 
 describe('http api', () => {
-  it('calls GET routes with query parameters and the bearer token', async () => {
+  it('posts every operation to /api/call/{op} with its request and the bearer token', async () => {
     const fetch = vi.fn(async () => jsonResponse({ feed: 'a', points: [] }));
     const a = createHttpApi(deps({ fetch: fetch as unknown as typeof globalThis.fetch, token: 's3cret' }));
     await a.series({ feed: 'a b/c', metric: 'cpu', labels: { mode: 'idle' }, from: 1, to: 2, maxPoints: 50 });
     const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
-    const u = new URL(url);
-    expect(u.pathname).toBe('/api/feeds/a%20b%2Fc/series');
-    expect(u.searchParams.get('metric')).toBe('cpu');
-    expect(u.searchParams.get('labels')).toBe('{"mode":"idle"}');
-    expect(u.searchParams.get('max_points')).toBe('50');
+    expect(url).toBe('http://127.0.0.1:7878/api/call/series');
+    expect(init.method).toBe('POST');
+    expect(JSON.parse(init.body as string)).toEqual({
+      feed: 'a b/c',
+      metric: 'cpu',
+      labels: { mode: 'idle' },
+      from: 1,
+      to: 2,
+      max_points: 50,
+    });
     expect((init.headers as Record<string, string>).Authorization).toBe('Bearer s3cret');
   });
 
-  it('sends JSON bodies and PUTs existing feeds', async () => {
+  it('sends a feed as the upsert request itself', async () => {
     const fetch = vi.fn(async () => jsonResponse({ name: 'x' }));
     const a = createHttpApi(deps({ fetch: fetch as unknown as typeof globalThis.fetch }));
     await a.upsertFeed({ name: 'x', transport: 'poll', url: 'http://h/', format: 'json' }, true);
     const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
-    expect(url).toBe('http://127.0.0.1:7878/api/feeds/x');
-    expect(init.method).toBe('PUT');
+    expect(url).toBe('http://127.0.0.1:7878/api/call/upsert_feed');
     expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
     expect(JSON.parse(init.body as string)).toMatchObject({ name: 'x', transport: 'poll' });
   });
 
-  it('posts alert actions and treats 204 as success', async () => {
-    const fetch = vi.fn(async () => new Response(null, { status: 204 }));
+  it('posts alert actions and resolves to nothing', async () => {
+    const fetch = vi.fn(async () => jsonResponse(null));
     const a = createHttpApi(deps({ fetch: fetch as unknown as typeof globalThis.fetch }));
     await expect(a.alertAction({ action: 'snooze_alert', id: 3, secs: 3600 })).resolves.toBeUndefined();
     const [url, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
-    expect(url).toBe('http://127.0.0.1:7878/api/alerts/actions');
-    expect(init.method).toBe('POST');
+    expect(url).toBe('http://127.0.0.1:7878/api/call/alert_action');
+    expect(JSON.parse(init.body as string)).toEqual({ action: 'snooze_alert', id: 3, secs: 3600 });
   });
 
-  it('marks every state-changing call as its own and sends imports as TOML', async () => {
+  it('marks every call as its own and sends requests as JSON', async () => {
     const fetch = vi.fn(async () => jsonResponse({ imported: [], errors: [], notes: [] }));
     const a = createHttpApi(deps({ fetch: fetch as unknown as typeof globalThis.fetch }));
     await a.importConfig('[alerts]\nflood_max = 3\n');
@@ -82,10 +86,16 @@ describe('http api', () => {
     await a.listFeeds();
     const calls = fetch.mock.calls as unknown as [string, RequestInit][];
     const headers = calls.map(([, init]) => init.headers as Record<string, string>);
-    expect(calls.map(([, init]) => init.method)).toEqual(['POST', 'POST', 'DELETE', 'GET']);
-    expect(headers[0]!['Content-Type']).toBe('application/toml; charset=utf-8');
-    expect(headers.slice(0, 3).map((h) => h['X-Telltale-Request'])).toEqual(['1', '1', '1']);
-    expect(headers[3]!['X-Telltale-Request']).toBeUndefined();
+    expect(calls.map(([url]) => new URL(url).pathname)).toEqual([
+      '/api/call/import_config',
+      '/api/call/compact_db',
+      '/api/call/delete_feed',
+      '/api/call/list_feeds',
+    ]);
+    expect(calls.every(([, init]) => init.method === 'POST')).toBe(true);
+    expect(headers.map((h) => h['X-Telltale-Request'])).toEqual(['1', '1', '1', '1']);
+    expect(headers.map((h) => h['Content-Type'])).toEqual(Array(4).fill('application/json'));
+    expect(JSON.parse(calls[0]![1].body as string)).toEqual({ text: '[alerts]\nflood_max = 3\n' });
   });
 
   it('surfaces API errors as {code, message}', async () => {

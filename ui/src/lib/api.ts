@@ -24,6 +24,7 @@ import type {
   Settings,
   Timeline,
 } from './types';
+import type { Operations } from './bindings/Operations';
 
 /** A failed call: the API's `{code, message}` (plus client-side codes `network`, `http_<status>`, `bad_response`). */
 export class ApiFailure extends Error implements ApiError {
@@ -122,6 +123,56 @@ export interface Api {
   onShellNotice?: (cb: (text: string) => void) => () => void;
 }
 
+// ---- operations ---------------------------------------------------------------
+
+/**
+ * Runs one API operation. The operations, their request and response types
+ * come from the Rust declaration (`crates/telltale-api/src/ops.rs`, generated
+ * into `bindings/Operations.ts`); each transport supplies one `call`.
+ */
+export type Call = <K extends keyof Operations>(
+  op: K,
+  request: Operations[K]['request'],
+) => Promise<Operations[K]['response']>;
+
+/** The `Api` methods over one transport's `call`. */
+function operationsOver(call: Call) {
+  return {
+    listFeeds: () => call('list_feeds', {}),
+    getFeed: (name: string) => call('get_feed', { name }),
+    upsertFeed: (config: FeedConfig) => call('upsert_feed', config),
+    deleteFeed: async (name: string) => {
+      await call('delete_feed', { name });
+    },
+    testFeed: (input: ProbeInput) => call('test_feed', input),
+    series: (q: SeriesQuery) =>
+      call('series', {
+        feed: q.feed,
+        metric: q.metric,
+        labels: q.labels,
+        from: q.from,
+        to: q.to,
+        max_points: q.maxPoints,
+      }),
+    events: (q: EventsQuery) =>
+      call('events', { feed: q.feed, before_id: q.beforeId, search: q.search, limit: q.limit }),
+    timeline: (feed: string, from?: number, to?: number) => call('timeline', { feed, from, to }),
+    alerts: () => call('alerts', {}),
+    alertHistory: (id: number) => call('alert_history', { id }),
+    alertAction: async (action: AlertAction) => {
+      await call('alert_action', action);
+    },
+    muteState: () => call('mute_state', {}),
+    health: () => call('health', {}),
+    dbStats: () => call('db_stats', {}),
+    compactDb: () => call('compact_db', {}),
+    settings: () => call('settings', {}),
+    updateSettings: (settings: Settings) => call('update_settings', settings),
+    exportConfig: () => call('export_config', {}),
+    importConfig: (text: string) => call('import_config', { text }),
+  } satisfies Omit<Api, 'mode' | 'live' | 'addDemoFleet' | 'onAlertOpen' | 'onShellNotice'>;
+}
+
 // ---- browser (HTTP + WebSocket) ---------------------------------------------
 
 export interface HttpDeps {
@@ -140,19 +191,9 @@ export function backoffMs(attempt: number): number {
   return Math.min(30_000, 500 * 2 ** Math.min(16, Math.max(0, attempt - 1)));
 }
 
-function qs(params: Record<string, string | number | undefined>): string {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined && v !== '') p.set(k, String(v));
-  }
-  const s = p.toString();
-  return s ? `?${s}` : '';
-}
-
-const enc = encodeURIComponent;
 
 export function createHttpApi(deps: HttpDeps): Api {
-  async function call(method: string, path: string, body?: { json: unknown } | { text: string }): Promise<Response> {
+  async function call(method: string, path: string, body?: { json: unknown }): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (deps.token) headers.Authorization = `Bearer ${deps.token}`;
     // The server refuses a POST, PUT or DELETE that another page could send
@@ -160,12 +201,9 @@ export function createHttpApi(deps: HttpDeps): Api {
     // header, which pages cannot add across origins unasked, marks ours.
     if (method !== 'GET' && method !== 'HEAD') headers['X-Telltale-Request'] = '1';
     let payload: string | undefined;
-    if (body && 'json' in body) {
+    if (body) {
       headers['Content-Type'] = 'application/json';
       payload = JSON.stringify(body.json);
-    } else if (body) {
-      headers['Content-Type'] = 'application/toml; charset=utf-8';
-      payload = body.text;
     }
     let res: Response;
     try {
@@ -185,7 +223,7 @@ export function createHttpApi(deps: HttpDeps): Api {
     }
     return res;
   }
-  async function json<T>(method: string, path: string, body?: { json: unknown } | { text: string }): Promise<T> {
+  async function json<T>(method: string, path: string, body?: { json: unknown }): Promise<T> {
     const res = await call(method, path, body);
     try {
       return (await res.json()) as T;
@@ -253,47 +291,9 @@ export function createHttpApi(deps: HttpDeps): Api {
     };
   }
 
-  return {
-    mode: 'http',
-    listFeeds: () => json<Feed[]>('GET', '/feeds'),
-    getFeed: (name) => json<FeedDetail>('GET', `/feeds/${enc(name)}`),
-    upsertFeed: (config, existing) =>
-      existing
-        ? json<Feed>('PUT', `/feeds/${enc(config.name)}`, { json: config })
-        : json<Feed>('POST', '/feeds', { json: config }),
-    deleteFeed: async (name) => {
-      await call('DELETE', `/feeds/${enc(name)}`);
-    },
-    testFeed: (input) => json<ProbeReport>('POST', '/probe', { json: input }),
-    series: (q) =>
-      json<Series>(
-        'GET',
-        `/feeds/${enc(q.feed)}/series${qs({
-          metric: q.metric,
-          labels: q.labels && Object.keys(q.labels).length ? JSON.stringify(q.labels) : undefined,
-          from: q.from,
-          to: q.to,
-          max_points: q.maxPoints,
-        })}`,
-      ),
-    events: (q) =>
-      json<EventPage>('GET', `/events${qs({ feed: q.feed, before_id: q.beforeId, search: q.search, limit: q.limit })}`),
-    timeline: (feed, from, to) => json<Timeline>('GET', `/feeds/${enc(feed)}/timeline${qs({ from, to })}`),
-    alerts: () => json<Alert[]>('GET', '/alerts'),
-    alertHistory: (id) => json<AlertHistoryEntry[]>('GET', `/alerts/${id}/history`),
-    alertAction: async (action) => {
-      await call('POST', '/alerts/actions', { json: action });
-    },
-    muteState: () => json<MuteState>('GET', '/mute'),
-    health: () => json<ServerHealth>('GET', '/health'),
-    dbStats: () => json<DbStats>('GET', '/db/stats'),
-    compactDb: () => json<CompactReport>('POST', '/db/compact'),
-    settings: () => json<Settings>('GET', '/settings'),
-    updateSettings: (settings) => json<Settings>('PUT', '/settings', { json: settings }),
-    exportConfig: async () => (await call('GET', '/config/export')).text(),
-    importConfig: (text) => json<ImportReport>('POST', '/config/import', { text }),
-    live,
-  };
+  // Every operation is `POST /api/call/{op}` with its request as JSON.
+  const callOp: Call = (op, request) => json('POST', `/call/${op}`, { json: request });
+  return { mode: 'http', ...operationsOver(callOp), live };
 }
 
 // ---- Tauri (IPC) -------------------------------------------------------------
@@ -337,36 +337,11 @@ export function createTauriApi(): Api {
       throw new ApiFailure(err.code, err.message);
     }
   }
+  // Every operation goes through the shell's one `call` command.
+  const callOp: Call = (op, request) => invoke('call', { op, request });
   return {
     mode: 'tauri',
-    listFeeds: () => invoke('list_feeds'),
-    getFeed: (name) => invoke('get_feed', { name }),
-    upsertFeed: (input) => invoke('upsert_feed', { input }),
-    deleteFeed: (name) => invoke('delete_feed', { name }),
-    testFeed: (input) => invoke('test_feed', { input }),
-    series: (q) =>
-      invoke('series', {
-        feed: q.feed,
-        metric: q.metric,
-        labels: q.labels ?? {},
-        from: q.from ?? null,
-        to: q.to ?? null,
-        maxPoints: q.maxPoints ?? 600,
-      }),
-    events: (q) =>
-      invoke('events', { feed: q.feed ?? null, beforeId: q.beforeId ?? null, search: q.search ?? null, limit: q.limit ?? 100 }),
-    timeline: (feed, from, to) => invoke('timeline', { feed, from: from ?? null, to: to ?? null }),
-    alerts: () => invoke('alerts'),
-    alertHistory: (id) => invoke('alert_history', { id }),
-    alertAction: (action) => invoke('alert_action', { action }),
-    muteState: () => invoke('mute_state'),
-    health: () => invoke('health'),
-    dbStats: () => invoke('db_stats'),
-    compactDb: () => invoke('compact_db'),
-    settings: () => invoke('settings'),
-    updateSettings: (settings) => invoke('update_settings', { settings }),
-    exportConfig: () => invoke('export_config'),
-    importConfig: (text) => invoke('import_config', { text }),
+    ...operationsOver(callOp),
     addDemoFleet: () => invoke('add_demo_fleet'),
     onAlertOpen: (cb) =>
       listenShell('alert-open', (p) => {
