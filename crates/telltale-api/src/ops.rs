@@ -154,6 +154,17 @@ macro_rules! operations {
             }
         }
 
+        /// Exports every operation's request and response types (and what
+        /// they use) as TypeScript bindings, so a new operation's types
+        /// need no list of their own.
+        pub fn export_operation_types(cfg: &ts_rs::Config) -> Result<(), ts_rs::ExportError> {
+            $(
+                export_type::<$req>(cfg)?;
+                export_type::<$res>(cfg)?;
+            )+
+            Ok(())
+        }
+
         /// `Operations.ts`: every operation's request and response types.
         pub fn operations_typescript() -> String {
             let cfg = ts_rs::Config::new().with_large_int("number");
@@ -260,6 +271,28 @@ fn request_of<T: DeserializeOwned>(op: &str, request: serde_json::Value) -> Resu
 fn answer<T: Serialize>(response: T) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(response)
         .map_err(|e| ApiError::internal(format!("cannot write the response: {e}")))
+}
+
+/// Exports `T` if it has a bindings file of its own, else what it refers
+/// to (`Vec<FeedView>` → `FeedView`).
+fn export_type<T: TS + 'static + ?Sized>(cfg: &ts_rs::Config) -> Result<(), ts_rs::ExportError> {
+    struct Deps<'a> {
+        cfg: &'a ts_rs::Config,
+        error: Option<ts_rs::ExportError>,
+    }
+    impl ts_rs::TypeVisitor for Deps<'_> {
+        fn visit<U: TS + 'static + ?Sized>(&mut self) {
+            if self.error.is_none() && U::output_path().is_some() {
+                self.error = U::export_all(self.cfg).err();
+            }
+        }
+    }
+    if T::output_path().is_some() {
+        return T::export_all(cfg);
+    }
+    let mut deps = Deps { cfg, error: None };
+    T::visit_dependencies(&mut deps);
+    deps.error.map_or(Ok(()), Err)
 }
 
 /// The exported type names in a TypeScript type expression

@@ -60,6 +60,8 @@ fn export_all_into(cfg: &Config) {
         ops::TimelineRequest,
         ops::ImportRequest,
     );
+    // Every operation's request and response, whatever it is.
+    ops::export_operation_types(cfg).unwrap();
 }
 
 fn ts_files(dir: &Path) -> BTreeMap<String, String> {
