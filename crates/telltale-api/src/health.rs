@@ -83,7 +83,27 @@ impl From<&EngineHealth> for HealthView {
     }
 }
 
+/// The server's version and the operations it offers: a client talking to
+/// another version of Telltale (a desktop attached to a server, later) can
+/// tell what it may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/lib/bindings/")]
+pub struct AboutView {
+    /// Telltale's version.
+    pub version: String,
+    /// Every operation's name (`POST /api/call/{op}`, IPC `call`).
+    pub operations: Vec<String>,
+}
+
 impl Api {
+    /// The version and the operations this server offers.
+    pub fn about(&self) -> AboutView {
+        AboutView {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            operations: crate::OPERATIONS.iter().map(|o| o.to_string()).collect(),
+        }
+    }
+
     /// The version, and whether Telltale is storing what it receives.
     pub async fn health(&self) -> Result<HealthView, ApiError> {
         Ok(HealthView::from(&self.engine().health()))

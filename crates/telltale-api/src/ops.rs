@@ -222,6 +222,8 @@ operations! {
     mute_state(NoArgs) -> MuteView = |api, _r| api.mute_state().await?;
     /// The server's version, and whether it is storing data.
     health(NoArgs) -> HealthView = |api, _r| api.health().await?;
+    /// The server's version and the operations it offers.
+    about(NoArgs) -> crate::health::AboutView = |api, _r| api.about();
     /// The database's size and tiers.
     db_stats(NoArgs) -> DbStatsView = |api, _r| api.db_stats().await?;
     /// Runs retention now and gives free pages back to the disk.

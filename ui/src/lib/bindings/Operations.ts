@@ -1,4 +1,5 @@
 // Generated from crates/telltale-api/src/ops.rs by `cargo test -p telltale-api`. Do not edit.
+import type { AboutView } from "./AboutView";
 import type { AlertActionInput } from "./AlertActionInput";
 import type { AlertHistoryView } from "./AlertHistoryView";
 import type { AlertId } from "./AlertId";
@@ -52,6 +53,8 @@ export interface Operations {
   mute_state: { request: NoArgs; response: MuteView };
   /** The server's version, and whether it is storing data. */
   health: { request: NoArgs; response: HealthView };
+  /** The server's version and the operations it offers. */
+  about: { request: NoArgs; response: AboutView };
   /** The database's size and tiers. */
   db_stats: { request: NoArgs; response: DbStatsView };
   /** Runs retention now and gives free pages back to the disk. */
@@ -67,4 +70,4 @@ export interface Operations {
 }
 
 /** The operations' names, in declaration order. */
-export const OPERATION_NAMES = ["list_feeds", "get_feed", "upsert_feed", "delete_feed", "test_feed", "series", "events", "timeline", "alerts", "alert_action", "alert_history", "mute_state", "health", "db_stats", "compact_db", "settings", "update_settings", "export_config", "import_config"] as const;
+export const OPERATION_NAMES = ["list_feeds", "get_feed", "upsert_feed", "delete_feed", "test_feed", "series", "events", "timeline", "alerts", "alert_action", "alert_history", "mute_state", "health", "about", "db_stats", "compact_db", "settings", "update_settings", "export_config", "import_config"] as const;
