@@ -953,6 +953,20 @@ async fn every_operation_is_served_at_api_call() {
         "{err}"
     );
     assert!(err["message"].as_str().unwrap().contains("metric"), "{err}");
+    // `about` lists what the server offers, itself included.
+    let (status, about) = h
+        .send(reqwest::Method::POST, "/api/call/about", &json!({}))
+        .await;
+    assert_eq!(status, 200, "{about}");
+    let ops: Vec<&str> = about["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    for op in ["about", "list_feeds", "series", "upsert_feed"] {
+        assert!(ops.contains(&op), "{op} in {about}");
+    }
     // Unknown operations are named; other methods are refused.
     let (status, err) = h
         .send(reqwest::Method::POST, "/api/call/drop_all", &json!({}))
