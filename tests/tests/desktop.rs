@@ -25,7 +25,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use telltale_e2e::desktop::{need, start_session, NotifyMonitor};
+use telltale_e2e::desktop::{need, start_session, NotifyMonitor, Session};
 use telltale_e2e::hidden_libs;
 use telltale_e2e::tray_host::{self, TrayItem};
 use telltale_e2e::webdriver::WebDriver;
@@ -51,6 +51,51 @@ fn artifacts() -> PathBuf {
     let dir = workspace_root().join("target/e2e-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// `tauri-driver` on `port` (its WebKitWebDriver on another free port),
+/// with the environment the app inherits through it: the test's display and
+/// bus, the database `db`, and a home of its own under `home` (window state,
+/// WebKit caches and the log stay there).
+fn with_app_env<'a>(
+    cmd: &'a mut Command,
+    session: &Session,
+    home: &Path,
+    db: &Path,
+    port: u16,
+) -> &'a mut Command {
+    let runtime_dir = home.join("run");
+    std::fs::create_dir_all(&runtime_dir).unwrap();
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &free_port().to_string(),
+    ])
+    .env("DISPLAY", &session.display)
+    .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
+    .env("TELLTALE_DB", db)
+    .env("HOME", home)
+    .env("XDG_CONFIG_HOME", home.join("config"))
+    .env("XDG_DATA_HOME", home.join("data"))
+    .env("XDG_CACHE_HOME", home.join("cache"))
+    .env("XDG_RUNTIME_DIR", runtime_dir)
+    .env("RUST_LOG", "info")
+}
+
+/// A WebDriver session with the app `app` once the driver on `port` listens
+/// (it takes a moment).
+async fn webdriver_session(port: u16, app: &Path) -> WebDriver {
+    let driver = format!("http://127.0.0.1:{port}");
+    wait_for_async(
+        "tauri-driver to start the app",
+        Duration::from_secs(60),
+        || {
+            let driver = driver.clone();
+            async move { WebDriver::start(&driver, &app.to_string_lossy()).await.ok() }
+        },
+    )
+    .await
 }
 
 async fn save_screenshot(wd: &WebDriver, name: &str) -> PathBuf {
@@ -117,43 +162,23 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
     let _tray_host = tray_host::start(&session.address, &session.display);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("telltale.db");
-    let runtime_dir = dir.path().join("run");
-    std::fs::create_dir_all(&runtime_dir).unwrap();
     let port = free_port();
-    let native_port = free_port();
     // The app inherits this environment through tauri-driver and
-    // WebKitWebDriver: its own display, bus, database and home (window
-    // state and WebKit caches stay in the temporary directory).
+    // WebKitWebDriver.
     let _driver = ChildGuard::spawn(
-        Command::new(&driver_bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("DISPLAY", &session.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
-            .env("TELLTALE_DB", &db)
-            .env("HOME", dir.path())
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            .env("XDG_RUNTIME_DIR", &runtime_dir)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit()),
+        with_app_env(
+            &mut Command::new(&driver_bin),
+            &session,
+            dir.path(),
+            &db,
+            port,
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit()),
     );
-    let driver = format!("http://127.0.0.1:{port}");
-
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        // The driver takes a moment to listen.
-        let wd = wait_for_async("tauri-driver to start the app", Duration::from_secs(60), || {
-            let (driver, app) = (driver.clone(), app.clone());
-            async move { WebDriver::start(&driver, &app.to_string_lossy()).await.ok() }
-        })
-        .await;
+        let wd = webdriver_session(port, &app).await;
 
         // The window opens on the empty state.
         assert_eq!(wd.title().await.unwrap(), "Telltale");
@@ -379,42 +404,25 @@ fn without_the_tray_library_the_app_starts_says_so_once_and_keeps_its_window_on_
     std::fs::write(&empty, b"").unwrap();
     let hidden =
         hidden_libs::library_files(&["libayatana-appindicator3.so.1", "libappindicator3.so.1"]);
-    let runtime_dir = dir.path().join("run");
-    std::fs::create_dir_all(&runtime_dir).unwrap();
     let stderr_path = dir.path().join("stderr.txt");
     let port = free_port();
-    let native_port = free_port();
     let _driver = ChildGuard::spawn(
-        hidden_libs::without_files(&driver_bin, &hidden, &empty)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("DISPLAY", &session.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", &session.address)
-            .env("TELLTALE_DB", dir.path().join("telltale.db"))
-            .env("HOME", dir.path())
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env("XDG_CACHE_HOME", dir.path().join("cache"))
-            .env("XDG_RUNTIME_DIR", &runtime_dir)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr_path).unwrap()),
+        with_app_env(
+            &mut hidden_libs::without_files(&driver_bin, &hidden, &empty),
+            &session,
+            dir.path(),
+            &dir.path().join("telltale.db"),
+            port,
+        )
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap()),
     );
-    let driver = format!("http://127.0.0.1:{port}");
     let log = dir.path().join("data/dev.telltale.app/logs/Telltale.log");
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let wd = wait_for_async("tauri-driver to start the app", Duration::from_secs(60), || {
-            let (driver, app) = (driver.clone(), app.clone());
-            async move { WebDriver::start(&driver, &app.to_string_lossy()).await.ok() }
-        })
-        .await;
+        let wd = webdriver_session(port, &app).await;
         // It starts and answers: the engine lists its (no) feeds.
         assert_eq!(wd.title().await.unwrap(), "Telltale");
         wait_for_async("the empty state from the engine", Duration::from_secs(30), || {
