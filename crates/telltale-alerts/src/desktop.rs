@@ -12,7 +12,7 @@
 //! a dedicated thread; a missing or failing server only produces errors that
 //! the caller logs and retries, never a stall of ingestion or evaluation.
 
-use crate::notifier::{Notification, NotificationKind, Notifier, Withdrawal};
+use crate::notifier::{Notification, NotificationKind, Notifier, NotifyError, Withdrawal};
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -103,7 +103,7 @@ impl DesktopNotifier {
 
     /// Closes a popup by its server id (`CloseNotification`).
     #[cfg(all(unix, not(target_os = "macos")))]
-    fn close(id: u32) -> Result<(), String> {
+    fn close(id: u32) -> Result<(), NotifyError> {
         zbus::block_on(async {
             let bus = zbus::Connection::session().await?;
             bus.call_method(
@@ -116,11 +116,14 @@ impl DesktopNotifier {
             .await
             .map(|_| ())
         })
-        .map_err(|e| format!("cannot close notification {id}: {e}"))
+        .map_err(|e| NotifyError::Close {
+            id,
+            reason: e.to_string(),
+        })
     }
 
     #[cfg(not(all(unix, not(target_os = "macos"))))]
-    fn close(_id: u32) -> Result<(), String> {
+    fn close(_id: u32) -> Result<(), NotifyError> {
         Ok(())
     }
 }
@@ -140,7 +143,7 @@ fn body_text(body: &str, markup: bool) -> String {
 }
 
 impl Notifier for DesktopNotifier {
-    fn notify(&self, n: &Notification) -> Result<Option<u32>, String> {
+    fn notify(&self, n: &Notification) -> Result<Option<u32>, NotifyError> {
         let caps = self.caps();
         let mut note = notify_rust::Notification::new();
         note.appname(&self.app_name)
@@ -178,7 +181,7 @@ impl Notifier for DesktopNotifier {
         }
         let handle = note.show().map_err(|e| {
             self.forget_caps();
-            format!("the desktop notification server did not take the notification: {e}")
+            NotifyError::Rejected(e.to_string())
         })?;
         let shown_id = handle.id();
         let generation = self
@@ -204,7 +207,7 @@ impl Notifier for DesktopNotifier {
             let tx = self
                 .replies
                 .lock()
-                .map_err(|_| "notification reply channel poisoned".to_string())?
+                .map_err(|_| NotifyError::Broken("the reply channel is poisoned"))?
                 .clone();
             tracing::debug!("notification {} shown for alert {alert_id}", handle.id());
             // Waiting for a reply blocks, so it gets its own short-lived thread;
@@ -247,7 +250,7 @@ impl Notifier for DesktopNotifier {
         Ok(Some(shown_id))
     }
 
-    fn withdraw(&self, w: &Withdrawal) -> Result<(), String> {
+    fn withdraw(&self, w: &Withdrawal) -> Result<(), NotifyError> {
         let shown = self
             .popups
             .lock()

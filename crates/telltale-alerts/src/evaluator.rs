@@ -52,29 +52,15 @@ impl Output {
 }
 
 /// Why an operator action failed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ActionError {
     /// No alert has that id.
+    #[error("there is no alert {0}: `telltaled alerts` lists them")]
     NotFound(i64),
     /// The alert is not firing, so there is nothing to acknowledge.
+    #[error("alert {0} is not firing, so there is nothing to acknowledge")]
     NotFiring(i64),
 }
-
-impl std::fmt::Display for ActionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ActionError::NotFound(id) => {
-                write!(f, "there is no alert {id}: `telltaled alerts` lists them")
-            }
-            ActionError::NotFiring(id) => write!(
-                f,
-                "alert {id} is not firing, so there is nothing to acknowledge"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ActionError {}
 
 #[derive(Debug)]
 struct FeedAlerts {

@@ -20,5 +20,5 @@ pub mod silence;
 pub use evaluator::{AlertEngine, Output};
 pub use instance::{AlertInstance, HistoryEntry, HistoryKind, Phase};
 pub use notifier::{
-    Delivery, DeliveryOutcome, Notification, NotificationKind, Notifier, Withdrawal,
+    Delivery, DeliveryOutcome, Notification, NotificationKind, Notifier, NotifyError, Withdrawal,
 };

@@ -86,15 +86,35 @@ pub enum DeliveryOutcome {
     Dropped(&'static str),
 }
 
+/// Why a notification could not be shown or closed. The engine logs it,
+/// records it in the alert's history and retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    /// The notification server refused or is not there.
+    #[error("the desktop notification server did not take the notification: {0}")]
+    Rejected(String),
+    /// A popup could not be closed.
+    #[error("cannot close notification {id}: {reason}")]
+    Close {
+        /// The server's id of the popup.
+        id: u32,
+        /// What the server said.
+        reason: String,
+    },
+    /// The notifier itself is broken (a poisoned lock).
+    #[error("the notifier is unusable: {0}")]
+    Broken(&'static str),
+}
+
 /// Delivers notifications. Implementations must not block for long: the
 /// engine calls them from a dedicated task, but keep it quick.
 pub trait Notifier: Send + Sync {
     /// Shows a notification and returns the server's id for it, if it has
     /// one. An error is logged, recorded and the notification retried later.
-    fn notify(&self, n: &Notification) -> Result<Option<u32>, String>;
+    fn notify(&self, n: &Notification) -> Result<Option<u32>, NotifyError>;
 
     /// Takes an alert's popup off the screen (closes it), if one is shown.
-    fn withdraw(&self, w: &Withdrawal) -> Result<(), String> {
+    fn withdraw(&self, w: &Withdrawal) -> Result<(), NotifyError> {
         let _ = w;
         Ok(())
     }
@@ -106,10 +126,10 @@ pub trait Notifier: Send + Sync {
 pub struct RecordingNotifier(pub std::sync::Arc<std::sync::Mutex<Vec<Notification>>>);
 
 impl Notifier for RecordingNotifier {
-    fn notify(&self, n: &Notification) -> Result<Option<u32>, String> {
+    fn notify(&self, n: &Notification) -> Result<Option<u32>, NotifyError> {
         self.0
             .lock()
-            .map_err(|_| "poisoned".to_string())?
+            .map_err(|_| NotifyError::Broken("a thread panicked while recording"))?
             .push(n.clone());
         Ok(None)
     }

@@ -82,7 +82,7 @@ mod guard;
 mod live_socket;
 mod ui_files;
 
-pub use guard::{normalize_origin, REQUEST_HEADER};
+pub use guard::{normalize_origin, OriginError, REQUEST_HEADER};
 
 /// The Content-Security-Policy sent with every response.
 ///
@@ -157,8 +157,8 @@ pub enum ServeError {
         addr: SocketAddr,
     },
     /// An `--allow-origin` that is not an origin.
-    #[error("{0}")]
-    AllowOrigin(String),
+    #[error(transparent)]
+    AllowOrigin(#[from] guard::OriginError),
     /// An empty token.
     #[error("the API token is empty: use a long random value (e.g. `openssl rand -hex 32`)")]
     EmptyToken,

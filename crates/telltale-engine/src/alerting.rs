@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+use telltale_alerts::evaluator::ActionError;
 use telltale_alerts::silence::Silences;
 use telltale_alerts::{
     AlertEngine, AlertInstance, Delivery, DeliveryOutcome, Notification, NotificationKind,
@@ -123,12 +124,12 @@ impl Alerting {
     }
 
     /// Applies an action now.
-    pub fn apply(&self, action: &AlertAction) -> Result<(), String> {
+    pub fn apply(&self, action: &AlertAction) -> Result<(), EngineError> {
         let mut e = self
             .engine
             .lock()
-            .map_err(|_| "alert engine poisoned".to_string())?;
-        apply_to(&mut e, action)
+            .map_err(|_| EngineError::Internal("alert engine poisoned".into()))?;
+        apply_to(&mut e, action).map_err(EngineError::Action)
     }
 
     /// One evaluation step: tick, then persist and notify what was decided.
@@ -282,13 +283,12 @@ pub fn output_batch(out: &Output, silences: Option<String>) -> WriteBatch {
 }
 
 /// Applies an action to an alert engine.
-pub fn apply_to(e: &mut AlertEngine, action: &AlertAction) -> Result<(), String> {
+pub fn apply_to(e: &mut AlertEngine, action: &AlertAction) -> Result<(), ActionError> {
     match action {
-        AlertAction::Ack { id } => e.ack(*id, "operator").map_err(|e| e.to_string()),
-        AlertAction::SnoozeAlert { id, secs } => e
-            .snooze_alert(*id, Duration::from_secs(*secs))
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        AlertAction::Ack { id } => e.ack(*id, "operator"),
+        AlertAction::SnoozeAlert { id, secs } => {
+            e.snooze_alert(*id, Duration::from_secs(*secs)).map(|_| ())
+        }
         AlertAction::SnoozeRule {
             feed_id,
             rule,
@@ -420,14 +420,14 @@ fn spawn_notifier_thread(
                             let retrying = a.first.elapsed() < RETRY_FOR && retry.len() < RETRY_MAX;
                             if retrying {
                                 if first {
-                                    let outcome = DeliveryOutcome::Failed { reason: e, retrying };
+                                    let outcome = DeliveryOutcome::Failed { reason: e.to_string(), retrying };
                                     report(a.n.clone(), outcome, 0);
                                 }
                                 retry.push_back(a);
                             } else {
                                 tracing::warn!("gave up on notification: {}", a.n.summary);
                                 let retries = a.failures - 1;
-                                report(a.n, DeliveryOutcome::Failed { reason: e, retrying }, retries);
+                                report(a.n, DeliveryOutcome::Failed { reason: e.to_string(), retrying }, retries);
                             }
                         }
                     }

@@ -87,8 +87,8 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// An alert action could not be applied.
-    #[error("{0}")]
-    Action(String),
+    #[error(transparent)]
+    Action(telltale_alerts::evaluator::ActionError),
     /// A background task failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -355,11 +355,7 @@ impl Engine {
 
     /// Applies an operator action on alerts (ack, snooze, mute) at once.
     pub async fn alert_action(&self, action: AlertAction) -> Result<(), EngineError> {
-        self.inner
-            .shared
-            .alerting
-            .apply(&action)
-            .map_err(EngineError::Action)?;
+        self.inner.shared.alerting.apply(&action)?;
         let out = match self.inner.shared.alerting.engine.lock() {
             Ok(mut e) => e.drain(),
             Err(_) => return Err(EngineError::Internal("alert engine poisoned".into())),

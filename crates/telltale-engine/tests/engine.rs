@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use telltale_alerts::notifier::RecordingNotifier;
-use telltale_alerts::{Notification, NotificationKind, Notifier, Phase, Withdrawal};
+use telltale_alerts::{Notification, NotificationKind, Notifier, NotifyError, Phase, Withdrawal};
 use telltale_engine::live::Item;
 use telltale_engine::{Engine, EngineError, EngineOptions};
 use telltale_model::alert::AlertRule;
@@ -256,12 +256,12 @@ struct Flaky {
 }
 
 impl Notifier for Flaky {
-    fn notify(&self, n: &Notification) -> Result<Option<u32>, String> {
+    fn notify(&self, n: &Notification) -> Result<Option<u32>, NotifyError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) < self.fail {
             std::thread::sleep(Duration::from_millis(200)); // and slow, too
-            return Err(
+            return Err(NotifyError::Rejected(
                 "org.freedesktop.Notifications was not provided by any .service files".into(),
-            );
+            ));
         }
         std::thread::sleep(self.slow);
         let mut shown = self.shown.lock().unwrap();
@@ -269,7 +269,7 @@ impl Notifier for Flaky {
         Ok(Some(100 + shown.len() as u32))
     }
 
-    fn withdraw(&self, w: &Withdrawal) -> Result<(), String> {
+    fn withdraw(&self, w: &Withdrawal) -> Result<(), NotifyError> {
         self.withdrawn.lock().unwrap().push(w.clone());
         Ok(())
     }

@@ -16,18 +16,44 @@ pub struct PromSample {
 }
 
 /// A line that could not be read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("line {line}: {problem}")]
 pub struct PromError {
     /// 1-based line number in the payload.
     pub line: usize,
     /// What was wrong.
-    pub message: String,
+    pub problem: LineProblem,
 }
 
-impl std::fmt::Display for PromError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
+/// What is wrong with a sample line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineProblem {
+    /// A name (or the line) with nothing after it.
+    #[error("`{0}` has no value")]
+    NoValue(String),
+    /// A metric name with characters a name cannot have.
+    #[error("`{0}` is not a valid metric name")]
+    BadName(String),
+    /// A value that is not a number.
+    #[error("`{value}` is not a number (metric `{metric}`)")]
+    NotANumber {
+        /// The text where the value should be.
+        value: String,
+        /// The metric.
+        metric: String,
+    },
+    /// `{a}` instead of `{a="b"}`.
+    #[error("a label has no `=`")]
+    LabelWithoutEquals,
+    /// `{a=b}` instead of `{a="b"}`.
+    #[error("a label value is not quoted")]
+    UnquotedLabel,
+    /// A label value ending in a lone backslash.
+    #[error("a label value ends in `\\`")]
+    LabelEndsInBackslash,
+    /// A label value with no closing quote.
+    #[error("a label value is not closed")]
+    UnclosedLabel,
 }
 
 /// Parses a whole exposition. Bad lines are reported but do not stop the rest.
@@ -41,26 +67,26 @@ pub fn parse(text: &str) -> (Vec<PromSample>, Vec<PromError>) {
         }
         match parse_line(line) {
             Ok(s) => samples.push(s),
-            Err(message) => errors.push(PromError {
+            Err(problem) => errors.push(PromError {
                 line: i + 1,
-                message,
+                problem,
             }),
         }
     }
     (samples, errors)
 }
 
-fn parse_line(line: &str) -> Result<PromSample, String> {
+fn parse_line(line: &str) -> Result<PromSample, LineProblem> {
     let name_end = line
         .find(|c: char| c == '{' || c.is_whitespace())
-        .ok_or_else(|| format!("`{line}` has no value"))?;
+        .ok_or_else(|| LineProblem::NoValue(line.to_string()))?;
     let name = &line[..name_end];
     if name.is_empty()
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
     {
-        return Err(format!("`{name}` is not a valid metric name"));
+        return Err(LineProblem::BadName(name.to_string()));
     }
     let mut rest = &line[name_end..];
     let mut labels = BTreeMap::new();
@@ -72,9 +98,11 @@ fn parse_line(line: &str) -> Result<PromSample, String> {
     let mut parts = rest.split_whitespace();
     let value_text = parts
         .next()
-        .ok_or_else(|| format!("`{name}` has no value"))?;
-    let value = parse_value(value_text)
-        .ok_or_else(|| format!("`{value_text}` is not a number (metric `{name}`)"))?;
+        .ok_or_else(|| LineProblem::NoValue(name.to_string()))?;
+    let value = parse_value(value_text).ok_or_else(|| LineProblem::NotANumber {
+        value: value_text.to_string(),
+        metric: name.to_string(),
+    })?;
     Ok(PromSample {
         name: name.to_string(),
         labels,
@@ -91,17 +119,17 @@ fn parse_value(s: &str) -> Option<f64> {
     }
 }
 
-fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String> {
+fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), LineProblem> {
     let mut labels = BTreeMap::new();
     loop {
         s = s.trim_start();
         if let Some(after) = s.strip_prefix('}') {
             return Ok((labels, after));
         }
-        let eq = s.find('=').ok_or("a label has no `=`")?;
+        let eq = s.find('=').ok_or(LineProblem::LabelWithoutEquals)?;
         let key = s[..eq].trim().to_string();
         s = s[eq + 1..].trim_start();
-        let body = s.strip_prefix('"').ok_or("a label value is not quoted")?;
+        let body = s.strip_prefix('"').ok_or(LineProblem::UnquotedLabel)?;
         let mut value = String::new();
         let mut chars = body.char_indices();
         let mut end = None;
@@ -110,7 +138,7 @@ fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String>
                 '\\' => match chars.next() {
                     Some((_, 'n')) => value.push('\n'),
                     Some((_, c2)) => value.push(c2),
-                    None => return Err("a label value ends in `\\`".into()),
+                    None => return Err(LineProblem::LabelEndsInBackslash),
                 },
                 '"' => {
                     end = Some(i);
@@ -119,7 +147,7 @@ fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String>
                 c => value.push(c),
             }
         }
-        let end = end.ok_or("a label value is not closed")?;
+        let end = end.ok_or(LineProblem::UnclosedLabel)?;
         labels.insert(key, value);
         s = body[end + 1..].trim_start();
         if let Some(after) = s.strip_prefix(',') {

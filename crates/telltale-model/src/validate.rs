@@ -66,7 +66,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             ));
         }
         if let Err(e) = crate::secret::expand_with(value, |_| Some(String::new())) {
-            p.push((format!("headers.{name}"), e));
+            p.push((format!("headers.{name}"), e.to_string()));
         }
     }
     let sections = [

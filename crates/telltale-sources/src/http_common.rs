@@ -4,6 +4,7 @@
 //! [`telltale_model::secret::expand_env`]). Redirects are followed by
 //! [`crate::redirect`], never by the client.
 
+use crate::SetupError;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Mutex;
 use telltale_model::FeedConfig;
@@ -11,15 +12,18 @@ use telltale_model::FeedConfig;
 /// Builds the feed's configured headers, expanding `${ENV}` references.
 ///
 /// The error names the header (never its value) and says what to do.
-pub fn feed_headers(feed: &FeedConfig) -> Result<HeaderMap, String> {
+pub fn feed_headers(feed: &FeedConfig) -> Result<HeaderMap, SetupError> {
     let mut map = HeaderMap::new();
     for (name, raw) in &feed.headers {
         let value =
-            telltale_model::secret::expand_env(raw).map_err(|e| format!("header `{name}` {e}"))?;
+            telltale_model::secret::expand_env(raw).map_err(|problem| SetupError::HeaderEnv {
+                name: name.clone(),
+                problem,
+            })?;
         let name_h = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("header `{name}` is not a valid header name"))?;
-        let mut value_h = HeaderValue::from_str(&value)
-            .map_err(|_| format!("header `{name}` has a value that HTTP cannot carry"))?;
+            .map_err(|_| SetupError::HeaderName(name.clone()))?;
+        let mut value_h =
+            HeaderValue::from_str(&value).map_err(|_| SetupError::HeaderValue(name.clone()))?;
         if telltale_model::secret::is_sensitive_header(name) {
             value_h.set_sensitive(true);
         }
@@ -33,7 +37,7 @@ pub fn feed_headers(feed: &FeedConfig) -> Result<HeaderMap, String> {
 ///
 /// It follows no redirect: [`crate::redirect::Redirects::send`] does, so
 /// that a feed's headers never follow a redirect to another origin.
-pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, String> {
+pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, SetupError> {
     let mut b = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("telltale/", env!("CARGO_PKG_VERSION")))
@@ -42,8 +46,7 @@ pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, S
     if let Some(t) = timeout {
         b = b.timeout(t);
     }
-    b.build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))
+    b.build().map_err(|e| SetupError::Client(describe(&e)))
 }
 
 /// The HTTP client all HTTP feeds (poll, SSE, long poll) of this tokio
@@ -59,7 +62,7 @@ pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, S
 /// the runtime that opened it, and reusing a pooled connection from a
 /// runtime that has since shut down fails (reqwest#1148, #2501) — which
 /// happens as soon as several `#[tokio::test]`s poll.
-pub fn shared_client() -> Result<reqwest::Client, String> {
+pub fn shared_client() -> Result<reqwest::Client, SetupError> {
     const KEEP: usize = 8;
     static CLIENTS: Mutex<Vec<(Option<tokio::runtime::Id>, reqwest::Client)>> =
         Mutex::new(Vec::new());
@@ -133,15 +136,17 @@ pub fn undecodable_encoding(headers: &HeaderMap) -> Option<String> {
     ))
 }
 
-/// Accepts only absolute `http://` and `https://` URLs; `what` names the
-/// transport in the message (e.g. "SSE", "long polling").
-pub fn check_http_url(raw: &str, what: &str) -> Result<(), String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("the feed URL is not valid: {e}"))?;
+/// Accepts only absolute `http://` and `https://` URLs; `transport` names
+/// the transport in the message (e.g. "SSE", "long polling").
+pub fn check_http_url(raw: &str, transport: &'static str) -> Result<(), SetupError> {
+    let url = url::Url::parse(raw).map_err(|e| SetupError::url(raw, e))?;
     match url.scheme() {
         "http" | "https" => Ok(()),
-        other => Err(format!(
-            "{what} needs an http:// or https:// URL, not {other}://"
-        )),
+        other => Err(SetupError::Scheme {
+            transport,
+            scheme: other.to_string(),
+            expected: "`http://` or `https://`",
+        }),
     }
 }
 

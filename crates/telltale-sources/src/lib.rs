@@ -8,6 +8,7 @@
 //! [`run`] picks the transport for a feed and adds the staleness watchdog
 //! that every transport shares.
 
+pub mod error;
 pub mod http_common;
 pub mod long_poll;
 pub mod long_poll_items;
@@ -18,6 +19,7 @@ pub mod sink;
 pub mod sse;
 pub mod websocket;
 
+pub use error::SetupError;
 pub use sink::{FeedCounters, Ingest, IngestBudget, Sink};
 use std::sync::Arc;
 use std::time::Duration;

@@ -180,7 +180,8 @@ struct Session {
 
 /// Runs a long-poll feed until `cancel` fires. See the module docs.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
-    if let Err(reason) = crate::http_common::check_http_url(&feed.url, "long polling") {
+    if let Err(e) = crate::http_common::check_http_url(&feed.url, "long polling") {
+        let reason = e.to_string();
         sink.state(ConnState::Failed { reason }).await;
         cancel.cancelled().await;
         return;
@@ -321,7 +322,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 impl Session {
-    fn client(&mut self) -> Result<reqwest::Client, String> {
+    fn client(&mut self) -> Result<reqwest::Client, crate::SetupError> {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
@@ -337,7 +338,7 @@ impl Session {
         }
     }
 
-    fn request_headers(&self) -> Result<HeaderMap, String> {
+    fn request_headers(&self) -> Result<HeaderMap, crate::SetupError> {
         let mut headers = http_common::feed_headers(&self.feed)?;
         if self.opts.cursor == CursorMode::Headers {
             if let Some(v) = &self.cursor.etag {
@@ -354,11 +355,11 @@ impl Session {
     async fn request(&mut self) -> Outcome {
         let client = match self.client() {
             Ok(c) => c,
-            Err(e) => return Outcome::Failed(e),
+            Err(e) => return Outcome::Failed(e.to_string()),
         };
         let headers = match self.request_headers() {
             Ok(h) => h,
-            Err(e) => return Outcome::Failed(e),
+            Err(e) => return Outcome::Failed(e.to_string()),
         };
         let timeout = self.opts.timeout();
         let timed_out = || {

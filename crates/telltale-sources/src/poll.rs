@@ -57,7 +57,7 @@
 
 use crate::http_common::{describe, feed_headers};
 use crate::redirect::SendError;
-use crate::Sink;
+use crate::{SetupError, Sink};
 use http::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use http::HeaderValue;
 use std::sync::Arc;
@@ -144,8 +144,9 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, r
 
         let (http, request) = match prepare(&feed, &opts, timeout, &validators) {
             Ok(r) => r,
-            Err(reason) => {
+            Err(e) => {
                 live = false;
+                let reason = e.to_string();
                 sink.state(ConnState::Failed { reason }).await;
                 retry_in = Some(recheck);
                 continue;
@@ -217,23 +218,13 @@ fn prepare(
     opts: &PollOptions,
     timeout: Duration,
     validators: &Validators,
-) -> Result<(reqwest::Client, reqwest::Request), String> {
-    let url = url::Url::parse(&feed.url).map_err(|e| {
-        format!(
-            "invalid URL `{}`: {e}",
-            telltale_model::secret::redact_url(&feed.url)
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "invalid URL: scheme `{}` is not `http://` or `https://`",
-            url.scheme()
-        ));
-    }
+) -> Result<(reqwest::Client, reqwest::Request), SetupError> {
+    crate::http_common::check_http_url(&feed.url, "polling")?;
+    let url = url::Url::parse(&feed.url).map_err(|e| SetupError::url(&feed.url, e))?;
     let method_name = opts.method.trim().to_ascii_uppercase();
     let method = reqwest::Method::from_bytes(method_name.as_bytes())
-        .map_err(|_| format!("invalid poll.method `{}`", opts.method))?;
-    let mut headers = feed_headers(feed).map_err(|e| format!("invalid header: {e}"))?;
+        .map_err(|_| SetupError::Method(opts.method.clone()))?;
+    let mut headers = feed_headers(feed)?;
     if opts.conditional {
         if let Some(etag) = &validators.etag {
             headers.insert(IF_NONE_MATCH, etag.clone());
@@ -252,7 +243,7 @@ fn prepare(
     }
     let request = builder
         .build()
-        .map_err(|e| format!("cannot build the request: {}", describe(&e)))?;
+        .map_err(|e| SetupError::Request(describe(&e)))?;
     Ok((client, request))
 }
 
@@ -528,14 +519,14 @@ mod tests {
         let opts = PollOptions::default();
         let t = Duration::from_secs(1);
         let v = Validators::default();
-        let e = prepare(&feed, &opts, t, &v).err().unwrap_or_default();
-        assert!(e.contains("scheme `ws`"), "{e}");
+        let e = prepare(&feed, &opts, t, &v).err().unwrap().to_string();
+        assert!(e.contains("not `ws://`"), "{e}");
         feed.url = "http://127.0.0.1:1/x".into();
         let bad = PollOptions {
             method: "GE T".into(),
             ..PollOptions::default()
         };
-        let e = prepare(&feed, &bad, t, &v).err().unwrap_or_default();
+        let e = prepare(&feed, &bad, t, &v).err().unwrap().to_string();
         assert!(e.contains("poll.method"), "{e}");
         assert!(prepare(&feed, &opts, t, &v).is_ok());
     }

@@ -111,7 +111,8 @@ impl Redirects {
                     "more than {MAX_REDIRECTS} redirects (the last to {shown}): point the feed at the final URL"
                 )));
             }
-            let other_origin = check_hop(&from, &to).map_err(SendError::Refused)?;
+            let other_origin =
+                check_hop(&from, &to).map_err(|e| SendError::Refused(e.to_string()))?;
             let Some(mut next) = again else {
                 return Err(SendError::Refused(format!(
                     "cannot follow the redirect to {shown}: the request body cannot be sent twice"
@@ -169,21 +170,30 @@ impl Redirects {
     }
 }
 
+/// Why a redirect is not followed (URLs redacted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum HopRefused {
+    /// To a scheme other than http(s).
+    #[error("refused a redirect to {to}: only http:// and https:// are followed")]
+    Scheme { to: String },
+    /// From https to http.
+    #[error("refused a redirect from https to plain http ({from} → {to}): the request and its answer would travel unencrypted. If the server really moved, point the feed at the new URL")]
+    Downgrade { from: String, to: String },
+}
+
 /// Whether a redirect from `from` to `to` may be followed: `Ok(true)` when
 /// it leaves the origin (the feed's headers must stay behind), `Ok(false)`
 /// within it, `Err(why)` when refused.
-fn check_hop(from: &url::Url, to: &url::Url) -> Result<bool, String> {
+fn check_hop(from: &url::Url, to: &url::Url) -> Result<bool, HopRefused> {
     let shown = redact_url(to.as_str());
     if !matches!(to.scheme(), "http" | "https") {
-        return Err(format!(
-            "refused a redirect to {shown}: only http:// and https:// are followed"
-        ));
+        return Err(HopRefused::Scheme { to: shown });
     }
     if from.scheme() == "https" && to.scheme() == "http" {
-        return Err(format!(
-            "refused a redirect from https to plain http ({} → {shown}): the request and its answer would travel unencrypted. If the server really moved, point the feed at the new URL",
-            redact_url(from.as_str())
-        ));
+        return Err(HopRefused::Downgrade {
+            from: redact_url(from.as_str()),
+            to: shown,
+        });
     }
     Ok(!same_origin(from.as_str(), to.as_str()))
 }
@@ -201,6 +211,7 @@ mod tests {
             &url::Url::parse(from).unwrap(),
             &url::Url::parse(to).unwrap(),
         )
+        .map_err(|e| e.to_string())
     }
 
     #[test]

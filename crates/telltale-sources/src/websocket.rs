@@ -60,6 +60,7 @@
 //! and ports only (never the URL's query string or credentials).
 
 use crate::replay::{Replay, Verdict};
+use crate::SetupError;
 use crate::Sink;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;
@@ -124,7 +125,8 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         }
         let request = match build_request(&feed, &opts) {
             Ok(r) => r,
-            Err(reason) => {
+            Err(e) => {
+                let reason = e.to_string();
                 sink.state(ConnState::Failed { reason }).await;
                 let recheck = feed.backoff.max.0.max(Duration::from_secs(1));
                 if !crate::sleep_or_cancel(recheck, &cancel).await {
@@ -181,27 +183,21 @@ impl Target {
 }
 
 /// Builds the handshake request; errors are configuration errors.
-fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, String> {
-    let url = url::Url::parse(&feed.url).map_err(|e| {
-        format!(
-            "invalid URL `{}`: {e}",
-            telltale_model::secret::redact_url(&feed.url)
-        )
-    })?;
+fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, SetupError> {
+    let url = url::Url::parse(&feed.url).map_err(|e| SetupError::url(&feed.url, e))?;
     if !matches!(url.scheme(), "ws" | "wss") {
-        return Err(format!(
-            "invalid URL: scheme `{}` is not `ws://` or `wss://`",
-            url.scheme()
-        ));
+        return Err(SetupError::Scheme {
+            transport: "WebSocket",
+            scheme: url.scheme().to_string(),
+            expected: "`ws://` or `wss://`",
+        });
     }
-    let mut request = feed.url.as_str().into_client_request().map_err(|e| {
-        format!(
-            "invalid URL `{}`: {e}",
-            telltale_model::secret::redact_url(&feed.url)
-        )
-    })?;
-    let headers =
-        crate::http_common::feed_headers(feed).map_err(|e| format!("invalid header: {e}"))?;
+    let mut request = feed
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| SetupError::url(&feed.url, e))?;
+    let headers = crate::http_common::feed_headers(feed)?;
     for (name, value) in headers.iter() {
         // `insert` per name: the handshake's own headers (key, version,
         // upgrade) stay as tungstenite generated them unless overridden.
@@ -209,10 +205,7 @@ fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, 
     }
     if !opts.subprotocols.is_empty() {
         let joined = opts.subprotocols.join(", ");
-        let value = http::HeaderValue::from_str(&joined).map_err(|_| {
-            "invalid websocket.subprotocols: a name contains characters HTTP cannot carry"
-                .to_string()
-        })?;
+        let value = http::HeaderValue::from_str(&joined).map_err(|_| SetupError::Subprotocols)?;
         request
             .headers_mut()
             .insert(http::header::SEC_WEBSOCKET_PROTOCOL, value);
@@ -686,14 +679,14 @@ mod tests {
             "http://127.0.0.1:1/x",
         );
         let opts = WebsocketOptions::default();
-        let e = build_request(&feed, &opts).err().unwrap_or_default();
-        assert!(e.contains("scheme `http`"), "{e}");
+        let e = build_request(&feed, &opts).err().unwrap().to_string();
+        assert!(e.contains("not `http://`"), "{e}");
         feed.url = "ws://127.0.0.1:1/x".into();
         feed.headers.insert(
             "Authorization".into(),
             "Bearer ${TELLTALE_SECRET_WS_UNIT_TEST_UNSET}".into(),
         );
-        let e = build_request(&feed, &opts).err().unwrap_or_default();
+        let e = build_request(&feed, &opts).err().unwrap().to_string();
         assert!(
             e.starts_with("invalid header: header `Authorization`")
                 && e.contains("TELLTALE_SECRET_WS_UNIT_TEST_UNSET"),

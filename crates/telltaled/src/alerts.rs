@@ -155,7 +155,7 @@ pub fn act(db: &Path, action: AlertAction) -> Result<ExitCode, String> {
     }
     let mut engine = AlertEngine::new(Default::default(), Arc::new(SystemClock), 0);
     engine.restore(instances, silences);
-    telltale_engine::alerting::apply_to(&mut engine, &action)?;
+    telltale_engine::alerting::apply_to(&mut engine, &action).map_err(|e| e.to_string())?;
     let mut out = engine.drain();
     // Nothing here can close a popup: keep its id, so that the next
     // telltaled closes the popup of an alert acknowledged here.

@@ -60,26 +60,49 @@ pub(super) enum Pass {
     Preflight(HeaderValue),
 }
 
+/// Why an `--allow-origin` value is not an origin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OriginError {
+    /// Not a URL at all.
+    #[error("--allow-origin {text}: not an origin ({problem}); write it as scheme://host[:port], e.g. http://localhost:5173")]
+    NotAUrl {
+        /// The value given.
+        text: String,
+        /// The parser's message.
+        problem: String,
+    },
+    /// A scheme without web pages.
+    #[error("--allow-origin {0}: only http:// and https:// pages have an origin to allow")]
+    Scheme(String),
+    /// A path, query, fragment or user name after the origin.
+    #[error("--allow-origin {text}: an origin is only scheme://host[:port], without a path (did you mean {origin}?)")]
+    NotJustOrigin {
+        /// The value given.
+        text: String,
+        /// Its origin.
+        origin: String,
+    },
+}
+
 /// Checks one `--allow-origin` value and gives its normal form
 /// (`http://localhost:5173`).
-pub fn normalize_origin(text: &str) -> Result<String, String> {
-    let url = url::Url::parse(text.trim()).map_err(|e| {
-        format!("--allow-origin {text}: not an origin ({e}); write it as scheme://host[:port], e.g. http://localhost:5173")
+pub fn normalize_origin(text: &str) -> Result<String, OriginError> {
+    let url = url::Url::parse(text.trim()).map_err(|e| OriginError::NotAUrl {
+        text: text.to_string(),
+        problem: e.to_string(),
     })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "--allow-origin {text}: only http:// and https:// pages have an origin to allow"
-        ));
+        return Err(OriginError::Scheme(text.to_string()));
     }
     if url.path() != "/"
         || url.query().is_some()
         || url.fragment().is_some()
         || !url.username().is_empty()
     {
-        return Err(format!(
-            "--allow-origin {text}: an origin is only scheme://host[:port], without a path (did you mean {}?)",
-            url.origin().ascii_serialization()
-        ));
+        return Err(OriginError::NotJustOrigin {
+            text: text.to_string(),
+            origin: url.origin().ascii_serialization(),
+        });
     }
     Ok(url.origin().ascii_serialization())
 }
@@ -365,6 +388,7 @@ mod tests {
         assert!(normalize_origin("*").is_err());
         assert!(normalize_origin("http://localhost:5173/app")
             .unwrap_err()
+            .to_string()
             .contains("http://localhost:5173"));
         let p = Policy::new(None, vec!["http://localhost:5173".into()]);
         assert!(p.is_listed("http://localhost:5173"));

@@ -67,9 +67,17 @@ async fn live_socket(
 async fn send_json(
     tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     msg: &LiveMessage,
-) -> Result<(), String> {
-    let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
-    tx.send(Message::Text(text.into()))
-        .await
-        .map_err(|e| e.to_string())
+) -> Result<(), LiveSendError> {
+    let text = serde_json::to_string(msg)?;
+    tx.send(Message::Text(text.into())).await?;
+    Ok(())
+}
+
+/// Why a live message did not reach the browser.
+#[derive(Debug, thiserror::Error)]
+enum LiveSendError {
+    #[error("cannot write the message: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Socket(#[from] axum::Error),
 }

@@ -136,41 +136,60 @@ pub fn refused_header_refs(
         .collect()
 }
 
+/// Why a `${VAR}` reference cannot be expanded. Each message starts with a
+/// verb ("has", "references"), to follow the header's name: "header
+/// `Authorization` references …".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    /// `${` with no `}` after it.
+    #[error("has `${{` without a closing `}}`")]
+    Unclosed,
+    /// `${…}` around something that is not a variable name.
+    #[error("references `${{{0}}}`, which is not a valid variable name")]
+    BadName(String),
+    /// The variable may be read but is not set.
+    #[error("references the environment variable `{0}`, which is not set: export {0}=… before starting Telltale")]
+    Unset(String),
+    /// The variable is not one Telltale may read (see [`refusal`]).
+    #[error("{}", refusal(.0))]
+    Refused(String),
+}
+
 /// Replaces `${NAME}` with the environment variable `NAME`, if this process
 /// may read it (see the module docs).
 ///
-/// Returns an error naming the refused or missing variable, so the feed can
-/// say what to do.
-pub fn expand_env(value: &str) -> Result<String, String> {
-    if let Some(refused) = refused_ref(value, env_allowed) {
-        return Err(refused);
+/// The error names the refused or missing variable, so the feed can say
+/// what to do.
+pub fn expand_env(value: &str) -> Result<String, EnvError> {
+    if let Some(name) = env_refs(value)
+        .into_iter()
+        .find(|n| is_env_name(n) && !env_allowed(n))
+    {
+        return Err(EnvError::Refused(name.to_string()));
     }
     expand_with(value, |k| std::env::var(k).ok())
 }
 
 /// Expansion with an explicit lookup (no allow-list: the lookup decides).
-pub fn expand_with(value: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_with(
+    value: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, EnvError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            return Err("has `${` without a closing `}`".into());
+            return Err(EnvError::Unclosed);
         };
         let name = &after[..end];
         if !is_env_name(name) {
-            return Err(format!(
-                "references `${{{name}}}`, which is not a valid variable name"
-            ));
+            return Err(EnvError::BadName(name.to_string()));
         }
         match lookup(name) {
             Some(v) => out.push_str(&v),
-            None => {
-                return Err(format!(
-                    "references the environment variable `{name}`, which is not set: export {name}=… before starting Telltale"
-                ))
-            }
+            None => return Err(EnvError::Unset(name.to_string())),
         }
         rest = &after[end + 1..];
     }
@@ -188,7 +207,7 @@ mod tests {
         let f = |k: &str| (k == "TOKEN").then(|| "s3cret".to_string());
         assert_eq!(expand_with("Bearer ${TOKEN}", f).unwrap(), "Bearer s3cret");
         assert_eq!(expand_with("plain", f).unwrap(), "plain");
-        let e = expand_with("${NOPE}", f).unwrap_err();
+        let e = expand_with("${NOPE}", f).unwrap_err().to_string();
         assert!(e.contains("NOPE") && e.contains("export"), "{e}");
         assert!(expand_with("${oops", f).is_err());
     }
@@ -196,14 +215,16 @@ mod tests {
     #[test]
     fn only_allowed_variables_expand() {
         // PATH is set in every test process, and no feed may send it.
-        let e = expand_env("Bearer ${PATH}").unwrap_err();
+        let e = expand_env("Bearer ${PATH}").unwrap_err().to_string();
         assert!(
             e.contains("`PATH`") && e.contains("allow_env") && e.contains(SECRET_ENV_PREFIX),
             "{e}"
         );
         assert_eq!(expand_env("plain").unwrap(), "plain");
         // The prefix is always allowed (unset here, so "not set").
-        let e = expand_env("${TELLTALE_SECRET_MODEL_TEST_UNSET}").unwrap_err();
+        let e = expand_env("${TELLTALE_SECRET_MODEL_TEST_UNSET}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not set"), "{e}");
         assert_eq!(env_refs("a ${X} b ${Y_2}"), vec!["X", "Y_2"]);
         assert!(refused_ref("${A} ${B}", |n| n == "A")

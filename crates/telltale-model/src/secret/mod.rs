@@ -12,10 +12,12 @@ use std::collections::BTreeMap;
 mod env;
 mod url;
 
-pub use self::url::{is_sensitive_param, origin, redact_url, restore_url, same_origin, scrub_urls};
+pub use self::url::{
+    is_sensitive_param, origin, redact_url, restore_url, same_origin, scrub_urls, RestoreError,
+};
 pub use env::{
     allow_env_names, allowed_env, env_allowed, env_refs, expand_env, expand_with, is_env_name,
-    refusal, refused_header_refs, refused_ref, set_allowed_env, SECRET_ENV_PREFIX,
+    refusal, refused_header_refs, refused_ref, set_allowed_env, EnvError, SECRET_ENV_PREFIX,
 };
 
 /// The placeholder that stands for a secret.

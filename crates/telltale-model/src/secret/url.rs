@@ -130,6 +130,36 @@ fn mask_url_text(url: &str) -> String {
     }
 }
 
+/// Why a URL with masks in it cannot take the stored secrets back. Each
+/// message follows the field's name ("`url` contains …").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// Masks, but no stored URL.
+    #[error("contains the masked placeholder `{}`, but this feed has no stored URL behind it: type the URL with its real credentials", MASK)]
+    NothingStored,
+    /// Masks, and a server other than the stored URL's.
+    #[error("contains masked credentials (`{}`) and now points to another scheme, host or port than the stored URL: the stored secrets are only sent to the server they were given for, so type them again", MASK)]
+    OtherServer,
+    /// Not a URL.
+    #[error("cannot be read as a URL")]
+    Unreadable,
+    /// Masked credentials, none stored.
+    #[error(
+        "has masked credentials (`{}@`), but the stored URL has none: type the real credentials",
+        MASK
+    )]
+    NoStoredCredentials,
+    /// A masked query parameter with no stored value.
+    #[error("has the masked query parameter `{0}`, but the stored URL has no value for it: type the real value")]
+    NoStoredParam(String),
+    /// A mask where nothing was masked.
+    #[error(
+        "contains the masked placeholder `{}` where no secret was masked: type the real value",
+        MASK
+    )]
+    StrayMask,
+}
+
 /// Puts the stored secrets back into a URL the UI sent with masks in it
 /// (`https://••••••@host/…?token=••••••`): the masked credentials and the
 /// masked query values come from `stored`, the rest from `edited`, so the
@@ -140,31 +170,23 @@ fn mask_url_text(url: &str) -> String {
 /// the edited URL points to another scheme, host or port than the stored
 /// one — the secrets were given for that server only — or when a mask has
 /// no stored value behind it.
-pub fn restore_url(edited: &str, stored: Option<&str>) -> Result<String, String> {
+pub fn restore_url(edited: &str, stored: Option<&str>) -> Result<String, RestoreError> {
     if !edited.contains(MASK) {
         return Ok(edited.to_string());
     }
     let Some(stored) = stored else {
-        return Err(format!(
-            "contains the masked placeholder `{MASK}`, but this feed has no stored URL behind it: type the URL with its real credentials"
-        ));
+        return Err(RestoreError::NothingStored);
     };
     if !same_origin(edited, stored) {
-        return Err(format!(
-            "contains masked credentials (`{MASK}`) and now points to another scheme, host or port than the stored URL: the stored secrets are only sent to the server they were given for, so type them again"
-        ));
+        return Err(RestoreError::OtherServer);
     }
     let (Some(e), Some(s)) = (parts(edited), parts(stored)) else {
-        return Err("cannot be read as a URL".into());
+        return Err(RestoreError::Unreadable);
     };
     let userinfo = match e.userinfo {
         Some(u) if u == MASK => match s.userinfo {
             Some(stored_u) => Some(stored_u),
-            None => {
-                return Err(format!(
-                    "has masked credentials (`{MASK}@`), but the stored URL has none: type the real credentials"
-                ))
-            }
+            None => return Err(RestoreError::NoStoredCredentials),
         },
         other => other,
     };
@@ -180,11 +202,7 @@ pub fn restore_url(edited: &str, stored: Option<&str>) -> Result<String, String>
                     Some((name, value)) if value == MASK => {
                         match stored_pairs.iter().find(|(n, _)| *n == name) {
                             Some((_, v)) => out.push(format!("{name}={v}")),
-                            None => {
-                                return Err(format!(
-                                    "has the masked query parameter `{name}`, but the stored URL has no value for it: type the real value"
-                                ))
-                            }
+                            None => return Err(RestoreError::NoStoredParam(name.to_string())),
                         }
                     }
                     _ => out.push(pair.to_string()),
@@ -196,9 +214,7 @@ pub fn restore_url(edited: &str, stored: Option<&str>) -> Result<String, String>
     };
     let restored = e.join(userinfo, query.as_deref());
     if restored.contains(MASK) {
-        return Err(format!(
-            "contains the masked placeholder `{MASK}` where no secret was masked: type the real value"
-        ));
+        return Err(RestoreError::StrayMask);
     }
     Ok(restored)
 }
@@ -290,7 +306,7 @@ mod tests {
             shown.replace("https:", "http:"),
             shown.replace("h.example/", "h.example:8443/"),
         ] {
-            let e = restore_url(&other, Some(stored)).unwrap_err();
+            let e = restore_url(&other, Some(stored)).unwrap_err().to_string();
             assert!(e.contains("another scheme, host or port"), "{e}");
         }
         assert!(restore_url("https://h.example/x?key=••••••", Some(stored)).is_err());

@@ -123,7 +123,8 @@ struct Session {
 
 /// Runs an SSE feed until `cancel` fires. See the module docs.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
-    if let Err(reason) = crate::http_common::check_http_url(&feed.url, "SSE") {
+    if let Err(e) = crate::http_common::check_http_url(&feed.url, "SSE") {
+        let reason = e.to_string();
         sink.state(ConnState::Failed { reason }).await;
         cancel.cancelled().await;
         return;
@@ -195,12 +196,12 @@ impl Session {
                     self.client = Some(c.clone());
                     c
                 }
-                Err(e) => return Ended::failed(e),
+                Err(e) => return Ended::failed(e.to_string()),
             },
         };
         let headers = match self.request_headers().await {
             Ok(h) => h,
-            Err(e) => return Ended::failed(e),
+            Err(e) => return Ended::failed(e.to_string()),
         };
         let read_timeout = self.opts.read_timeout.0;
         let request = match client.get(self.feed.url.as_str()).headers(headers).build() {
@@ -270,7 +271,7 @@ impl Session {
     }
 
     /// The feed's headers plus the SSE ones.
-    async fn request_headers(&mut self) -> Result<http::HeaderMap, String> {
+    async fn request_headers(&mut self) -> Result<http::HeaderMap, crate::SetupError> {
         let mut headers = http_common::feed_headers(&self.feed)?;
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));

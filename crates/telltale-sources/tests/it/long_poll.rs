@@ -285,7 +285,7 @@ async fn an_invalid_url_fails_without_retrying() {
     let mut run = Run::start(long_poll::run, feed("not a url", sim_opts()));
     run.until("a state", WAIT, |r| !r.states().is_empty()).await;
     assert!(
-        matches!(run.states()[0], ConnState::Failed { reason } if reason.starts_with("the feed URL is not valid")),
+        matches!(run.states()[0], ConnState::Failed { reason } if reason.starts_with("invalid URL `not a url`: relative URL")),
         "{}",
         run.summary()
     );

@@ -387,7 +387,7 @@ async fn an_invalid_url_fails_without_retrying() {
     assert_eq!(
         run.states()[0],
         &ConnState::Failed {
-            reason: "SSE needs an http:// or https:// URL, not ws://".into()
+            reason: "invalid URL: SSE needs `http://` or `https://`, not `ws://`".into()
         }
     );
     let more = run.during(Duration::from_millis(200)).await;

@@ -1,0 +1,64 @@
+//! Why a feed's request cannot be built. These are configuration errors:
+//! each is shown as the feed's failure reason, names the field at fault and
+//! never a secret (URLs are shown redacted, header values not at all).
+
+use telltale_model::secret::EnvError;
+
+/// A feed's URL, headers or options that no request can be built from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    /// A header's `${VAR}` cannot be expanded.
+    #[error("invalid header: header `{name}` {problem}")]
+    HeaderEnv {
+        /// The header.
+        name: String,
+        /// What is wrong with its reference.
+        problem: EnvError,
+    },
+    /// A header name HTTP does not allow.
+    #[error("invalid header: header `{0}` is not a valid header name")]
+    HeaderName(String),
+    /// A header value HTTP cannot carry (after expansion).
+    #[error("invalid header: header `{0}` has a value that HTTP cannot carry")]
+    HeaderValue(String),
+    /// The HTTP client cannot be built (TLS roots, resolver).
+    #[error("cannot build an HTTP client: {0}")]
+    Client(String),
+    /// The URL does not parse.
+    #[error("invalid URL `{shown}`: {problem}")]
+    Url {
+        /// The URL, redacted.
+        shown: String,
+        /// The parser's message.
+        problem: String,
+    },
+    /// A URL of a scheme this transport does not speak.
+    #[error("invalid URL: {transport} needs {expected}, not `{scheme}://`")]
+    Scheme {
+        /// The transport, e.g. "SSE".
+        transport: &'static str,
+        /// The URL's scheme.
+        scheme: String,
+        /// The schemes this transport takes, e.g. "`ws://` or `wss://`".
+        expected: &'static str,
+    },
+    /// `poll.method` is not an HTTP method.
+    #[error("invalid poll.method `{0}`")]
+    Method(String),
+    /// A subprotocol name HTTP cannot carry.
+    #[error("invalid websocket.subprotocols: a name contains characters HTTP cannot carry")]
+    Subprotocols,
+    /// reqwest refused the request (described without the URL's secrets).
+    #[error("cannot build the request: {0}")]
+    Request(String),
+}
+
+impl SetupError {
+    /// [`SetupError::Url`] for `raw`, shown redacted.
+    pub fn url(raw: &str, problem: impl std::fmt::Display) -> SetupError {
+        SetupError::Url {
+            shown: telltale_model::secret::redact_url(raw),
+            problem: problem.to_string(),
+        }
+    }
+}
