@@ -1,33 +1,13 @@
 //! The HTTP server: the [`Api`] under `/api` as JSON, the live stream as a
 //! WebSocket at `/api/live`, and the built web UI at `/`.
 //!
-//! | method | path | Api method | success |
-//! |---|---|---|---|
-//! | GET | `/api/feeds` | [`Api::list_feeds`] | 200 `FeedView[]` |
-//! | POST | `/api/feeds` | [`Api::upsert_feed`] (body `FeedConfig`) | 200 `FeedView` |
-//! | GET | `/api/feeds/{name}` | [`Api::get_feed`] | 200 `FeedDetail` |
-//! | PUT | `/api/feeds/{name}` | [`Api::upsert_feed`] (body's name must match) | 200 `FeedView` |
-//! | DELETE | `/api/feeds/{name}` | [`Api::delete_feed`] | 204 |
-//! | GET | `/api/feeds/{name}/series?metric=&labels=&from=&to=&max_points=` | [`Api::series`] | 200 `SeriesView` |
-//! | GET | `/api/feeds/{name}/timeline?from=&to=` | [`Api::timeline`] | 200 `TimelineView` |
-//! | POST | `/api/probe` | [`Api::test_feed`] (body `ProbeInput`) | 200 `ProbeReport` |
-//! | GET | `/api/events?feed=&before_id=&search=&limit=` | [`Api::events`] | 200 `EventPage` |
-//! | GET | `/api/alerts` | [`Api::alerts`] | 200 `AlertView[]` |
-//! | GET | `/api/alerts/{id}/history` | [`Api::alert_history`] | 200 `AlertHistoryView[]` |
-//! | POST | `/api/alerts/actions` | [`Api::alert_action`] (body `AlertActionInput`) | 204 |
-//! | GET | `/api/mute` | [`Api::mute_state`] | 200 `MuteView` |
-//! | GET | `/api/db/stats` | [`Api::db_stats`] | 200 `DbStatsView` |
-//! | POST | `/api/db/compact` | [`Api::compact_db`] | 200 `CompactView` |
-//! | GET | `/api/settings` | [`Api::settings`] | 200 `SettingsView` |
-//! | PUT | `/api/settings` | [`Api::update_settings`] (body `SettingsView`) | 200 `SettingsView` |
-//! | GET | `/api/config/export` | [`Api::export_config`] | 200 TOML (`text/plain`) |
-//! | POST | `/api/config/import` | [`Api::import_config`] (TOML body, `application/toml`) | 200 `ImportReport` |
-//! | POST | `/api/call/{op}` | any operation of [`crate::ops`] (body: its request as JSON) | 200 its response as JSON |
-//! | GET | `/api/live` | [`Api::live`] (WebSocket) | `LiveMessage` JSON text frames |
-//!
-//! The UI uses `/api/call/{op}` only: the operations are declared once in
-//! [`crate::ops`], with their request types and defaults. The other routes
-//! are the same operations in REST form for scripts and `curl`.
+//! Every operation of [`crate::ops`] is served as `POST /api/call/{op}`
+//! (its request as the JSON body; the UI uses only this), and at the REST
+//! routes the operation declares ([`crate::rest::ROUTES`]; the table is in
+//! `docs/cli.md`). Besides them: `GET /api/config/export` answers the
+//! config as a TOML file, `POST /api/config/import` takes one, and
+//! `GET /api/live` is the live stream (WebSocket, `LiveMessage` JSON text
+//! frames). An operation that answers nothing answers `204`.
 //!
 //! Times in queries are ms since the Unix epoch; `from`/`to` default to the
 //! last hour, `max_points` to 600, `limit` to 100. `labels` is a JSON object
@@ -57,25 +37,23 @@
 //!   and follows no links out of itself.
 
 use crate::error::{ApiError, ErrorCode};
-use crate::input::AlertActionInput;
-use crate::views::LabelsView;
+use crate::rest::{RestInput, RestMethod};
 use crate::Api;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{Path, RawPathParams, RawQuery, Request, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, on, post, MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use telltale_model::FeedConfig;
 use tokio_util::sync::CancellationToken;
 
 mod guard;
@@ -327,27 +305,14 @@ struct AppState {
 }
 
 fn router(state: AppState, ui: Option<Arc<ui_files::UiFiles>>) -> Router {
-    let api = Router::new()
-        .route("/feeds", get(list_feeds).post(create_feed))
-        .route(
-            "/feeds/{name}",
-            get(get_feed).put(put_feed).delete(delete_feed),
-        )
-        .route("/feeds/{name}/series", get(series))
-        .route("/feeds/{name}/timeline", get(timeline))
-        .route("/probe", axum::routing::post(probe_feed))
-        .route("/events", get(events))
-        .route("/alerts", get(alerts))
-        .route("/alerts/{id}/history", get(alert_history))
-        .route("/alerts/actions", axum::routing::post(alert_action))
-        .route("/mute", get(mute_state))
-        .route("/health", get(health))
-        .route("/db/stats", get(db_stats))
-        .route("/db/compact", axum::routing::post(compact_db))
-        .route("/settings", get(get_settings).put(put_settings))
+    let mut api = Router::new();
+    for route in crate::rest::ROUTES {
+        api = api.route(route.path, rest_route(route));
+    }
+    let api = api
         .route("/config/export", get(export_config))
-        .route("/config/import", axum::routing::post(import_config))
-        .route("/call/{op}", axum::routing::post(call_op))
+        .route("/config/import", post(import_config))
+        .route("/call/{op}", post(call_op))
         .route("/live", get(live_socket::live))
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
@@ -499,14 +464,6 @@ fn parse_json<T: DeserializeOwned>(
     })
 }
 
-fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
-    axum::extract::Query::<T>::try_from_uri(uri)
-        .map(|q| q.0)
-        .map_err(|e| ApiError::invalid_request(e.body_text()))
-}
-
-use crate::ops::range;
-
 // ---- handlers -------------------------------------------------------------
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -527,190 +484,52 @@ async fn call_op(
     Ok(Json(crate::dispatch(&st.api, &op, request).await?))
 }
 
-async fn list_feeds(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.api.list_feeds().await?))
-}
-
-async fn create_feed(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<impl IntoResponse> {
-    let input: FeedConfig = parse_json(&headers, &body, ErrorCode::InvalidFeed)?;
-    Ok(Json(st.api.upsert_feed(input).await?))
-}
-
-async fn probe_feed(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<impl IntoResponse> {
-    let input: crate::ProbeInput = parse_json(&headers, &body, ErrorCode::InvalidFeed)?;
-    Ok(Json(st.api.test_feed(input).await?))
-}
-
-async fn get_feed(
-    State(st): State<AppState>,
-    Path(name): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.api.get_feed(&name).await?))
-}
-
-async fn put_feed(
-    State(st): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<impl IntoResponse> {
-    let input: FeedConfig = parse_json(&headers, &body, ErrorCode::InvalidFeed)?;
-    if input.name != name {
-        return Err(ApiError::invalid_feed(
-            &name,
-            "name",
-            format!(
-                "is `{}`, but the URL names `{name}`: feeds cannot be renamed (create the new one, then delete the old one)",
-                input.name
-            ),
-        ));
-    }
-    Ok(Json(st.api.upsert_feed(input).await?))
-}
-
-async fn delete_feed(
-    State(st): State<AppState>,
-    Path(name): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    st.api.delete_feed(&name).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize)]
-struct SeriesParams {
-    metric: String,
-    labels: Option<String>,
-    from: Option<i64>,
-    to: Option<i64>,
-    max_points: Option<u32>,
-}
-
-async fn series(
-    State(st): State<AppState>,
-    Path(name): Path<String>,
-    uri: Uri,
-) -> ApiResult<impl IntoResponse> {
-    let p: SeriesParams = query(&uri)?;
-    let labels: LabelsView = match p.labels.as_deref().filter(|l| !l.is_empty()) {
-        Some(text) => serde_json::from_str(text).map_err(|e| {
-            ApiError::invalid_request(format!(
-                "`labels` must be a JSON object of strings, e.g. {{\"mode\":\"idle\"}}: {e}"
-            ))
-        })?,
-        None => LabelsView::new(),
+/// A REST route of an operation: its request from the path and query or
+/// the body, then the operation as [`call_op`] runs it.
+fn rest_route(route: &'static crate::rest::Route) -> MethodRouter<AppState> {
+    let filter = match route.method {
+        RestMethod::GET => MethodFilter::GET,
+        RestMethod::POST => MethodFilter::POST,
+        RestMethod::PUT => MethodFilter::PUT,
+        RestMethod::DELETE => MethodFilter::DELETE,
     };
-    let (from, to) = range(p.from, p.to);
-    Ok(Json(
-        st.api
-            .series(
-                &name,
-                &p.metric,
-                &labels,
-                from,
-                to,
-                p.max_points.unwrap_or(crate::ops::DEFAULT_MAX_POINTS),
-            )
-            .await?,
-    ))
-}
-
-#[derive(Deserialize)]
-struct RangeParams {
-    from: Option<i64>,
-    to: Option<i64>,
-}
-
-async fn timeline(
-    State(st): State<AppState>,
-    Path(name): Path<String>,
-    uri: Uri,
-) -> ApiResult<impl IntoResponse> {
-    let p: RangeParams = query(&uri)?;
-    let (from, to) = range(p.from, p.to);
-    Ok(Json(st.api.timeline(&name, from, to).await?))
-}
-
-#[derive(Deserialize)]
-struct EventParams {
-    feed: Option<String>,
-    before_id: Option<i64>,
-    search: Option<String>,
-    limit: Option<u32>,
-}
-
-async fn events(State(st): State<AppState>, uri: Uri) -> ApiResult<impl IntoResponse> {
-    let p: EventParams = query(&uri)?;
-    Ok(Json(
-        st.api
-            .events(
-                p.feed.as_deref(),
-                p.before_id,
-                p.search.as_deref(),
-                p.limit.unwrap_or(crate::ops::DEFAULT_EVENTS_LIMIT),
-            )
-            .await?,
-    ))
-}
-
-async fn alerts(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.api.alerts().await?))
-}
-
-async fn alert_history(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::invalid_request(format!("`{id}` is not an alert id")))?;
-    Ok(Json(st.api.alert_history(id).await?))
-}
-
-async fn alert_action(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<impl IntoResponse> {
-    let action: AlertActionInput = parse_json(&headers, &body, ErrorCode::InvalidRequest)?;
-    st.api.alert_action(action).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn mute_state(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.api.mute_state().await?))
-}
-
-async fn health(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.api.health().await?))
-}
-
-async fn db_stats(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.api.db_stats().await?))
-}
-
-async fn compact_db(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.api.compact_db().await?))
-}
-
-async fn get_settings(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.api.settings().await?))
-}
-
-async fn put_settings(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<impl IntoResponse> {
-    let input: crate::SettingsInput = parse_json(&headers, &body, ErrorCode::InvalidSettings)?;
-    Ok(Json(st.api.update_settings(input).await?))
+    on(
+        filter,
+        move |State(st): State<AppState>,
+              params: Result<RawPathParams, RawPathParamsRejection>,
+              RawQuery(query): RawQuery,
+              headers: HeaderMap,
+              body: Bytes| async move {
+            let path: Vec<(String, String)> = match params {
+                Ok(p) => p
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                Err(RawPathParamsRejection::MissingPathParams(_)) => Vec::new(),
+                Err(e) => return Err(ApiError::invalid_request(e.body_text())),
+            };
+            let input = if route.method.has_body() {
+                let body = if body.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    parse_json(&headers, &body, crate::ops::request_code(route.op))?
+                };
+                RestInput::Body { path, body }
+            } else {
+                RestInput::Query {
+                    path,
+                    query: query.unwrap_or_default(),
+                }
+            };
+            let request = crate::rest::rest_request(route.op, input)?;
+            let response = crate::dispatch(&st.api, route.op, request).await?;
+            Ok::<Response, ApiError>(if response.is_null() {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                Json(response).into_response()
+            })
+        },
+    )
 }
 
 async fn export_config(State(st): State<AppState>) -> ApiResult<impl IntoResponse> {

@@ -32,6 +32,7 @@ pub mod live;
 mod live_views;
 pub mod ops;
 pub mod probe;
+pub mod rest;
 mod runtime;
 pub mod secrets;
 pub mod settings;

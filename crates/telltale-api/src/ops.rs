@@ -1,14 +1,17 @@
 //! The one list of the API's operations: each is declared once below with
-//! its request type (defaults included) and response type. From the list
-//! come [`dispatch`] (the desktop app's one IPC command, `call`, and the
-//! HTTP route `POST /api/call/{op}`) and the TypeScript map `Operations`
-//! (`ui/src/lib/bindings/Operations.ts`), from which the UI's client is
-//! typed. An operation missing from either side cannot compile or drifts
-//! the committed bindings, which the tests catch.
+//! its request type (defaults included), its response type and its REST
+//! routes. From the list come [`dispatch`] (the desktop app's one IPC
+//! command, `call`, and the HTTP route `POST /api/call/{op}`), the REST
+//! routes the HTTP server serves ([`ROUTES`], read by [`rest_request`]),
+//! the TypeScript map `Operations` (`ui/src/lib/bindings/Operations.ts`),
+//! from which the UI's client is typed, and the routes table in
+//! `docs/cli.md`. An operation missing from any of them cannot compile or
+//! drifts a generated file, which the tests catch.
 //!
 //! Adding an operation: one line in [`operations!`] below, plus its
 //! implementation (an [`Api`] method). Nothing in the shells changes.
 
+use crate::rest::{RestInput, RestMethod, Route};
 use crate::{
     AlertActionInput, AlertHistoryView, AlertView, Api, ApiError, CompactView, DbStatsView,
     ErrorCode, EventPage, FeedDetail, FeedView, HealthView, ImportReport, LabelsView, MuteView,
@@ -63,10 +66,11 @@ pub struct SeriesRequest {
     pub feed: String,
     /// The metric.
     pub metric: String,
-    /// The series' labels (none when left out).
+    /// The series' labels (none when left out; in a query string, as JSON
+    /// text).
     #[serde(default)]
     #[ts(optional, as = "Option<LabelsView>")]
-    pub labels: LabelsView,
+    pub labels: crate::rest::LabelsParam,
     /// Start (ms); an hour before `to` when left out.
     #[serde(default)]
     #[ts(optional, as = "Option<f64>")]
@@ -127,11 +131,48 @@ pub struct ImportRequest {
     pub text: String,
 }
 
-/// Declares the operations: `name(Request) -> Response = |api, request| body;`
+/// Declares the operations:
+/// `name(Request) -> Response [METHOD "/path", …] = |api, request| body;`
 macro_rules! operations {
-    ($( $(#[doc = $doc:literal])+ $name:ident($req:ty) -> $res:ty = |$api:ident, $r:ident| $body:expr; )+) => {
+    ($( $(#[doc = $doc:literal])+
+        $name:ident($req:ty) -> $res:ty [$($method:ident $path:literal),*]
+        = |$api:ident, $r:ident| $body:expr; )+) => {
         /// Every operation's name, in declaration order.
         pub const OPERATIONS: &[&str] = &[$(stringify!($name)),+];
+
+        /// Every REST route, in declaration order.
+        pub const ROUTES: &[Route] = &[$($(Route {
+            method: RestMethod::$method,
+            path: $path,
+            op: stringify!($name),
+        },)*)+];
+
+        /// Operation `op`'s request as JSON, read from a REST call of one
+        /// of its [`ROUTES`].
+        pub fn rest_request(op: &str, input: RestInput) -> Result<serde_json::Value, ApiError> {
+            match op {
+                $(stringify!($name) => {
+                    crate::rest::request_value::<$req>(op, request_code(op), input)
+                })+
+                other => Err(ApiError::not_found(format!("there is no operation `{other}`"))),
+            }
+        }
+
+        /// The routes table of `docs/cli.md`.
+        pub fn routes_markdown() -> String {
+            let cfg = ts_rs::Config::new().with_large_int("number");
+            let mut table = String::from(
+                "| method | path | operation | request | answer |\n|---|---|---|---|---|\n",
+            );
+            $($(
+                table.push_str(&crate::rest::markdown_row(
+                    &Route { method: RestMethod::$method, path: $path, op: stringify!($name) },
+                    &<$req as TS>::name(&cfg),
+                    &<$res as TS>::name(&cfg),
+                ));
+            )*)+
+            table
+        }
 
         /// Runs operation `op` with its request as JSON (`null` counts as
         /// `{}`) and answers its response as JSON.
@@ -187,60 +228,64 @@ macro_rules! operations {
 
 operations! {
     /// Every stored feed with its status.
-    list_feeds(NoArgs) -> Vec<FeedView> = |api, _r| api.list_feeds().await?;
+    list_feeds(NoArgs) -> Vec<FeedView> [GET "/feeds"] = |api, _r| api.list_feeds().await?;
     /// One feed: config (secrets masked), series and status.
-    get_feed(FeedName) -> FeedDetail = |api, r| api.get_feed(&r.name).await?;
+    get_feed(FeedName) -> FeedDetail [GET "/feeds/{name}"] = |api, r| api.get_feed(&r.name).await?;
     /// Adds or replaces the feed of that name.
-    upsert_feed(FeedConfig) -> FeedView = |api, r| api.upsert_feed(r).await?;
+    upsert_feed(FeedConfig) -> FeedView [POST "/feeds", PUT "/feeds/{name}"] =
+        |api, r| api.upsert_feed(r).await?;
     /// Deletes a feed and its history.
-    delete_feed(FeedName) -> () = |api, r| api.delete_feed(&r.name).await?;
+    delete_feed(FeedName) -> () [DELETE "/feeds/{name}"] = |api, r| api.delete_feed(&r.name).await?;
     /// Connects once with a draft config and reports what arrives.
-    test_feed(crate::ProbeInput) -> crate::ProbeReport = |api, r| api.test_feed(r).await?;
+    test_feed(crate::ProbeInput) -> crate::ProbeReport [POST "/probe"] =
+        |api, r| api.test_feed(r).await?;
     /// One series over a time range, in at most `max_points` buckets.
-    series(SeriesRequest) -> SeriesView = |api, r| {
+    series(SeriesRequest) -> SeriesView [GET "/feeds/{feed}/series"] = |api, r| {
         let (from, to) = range(r.from, r.to);
         let points = r.max_points.unwrap_or(DEFAULT_MAX_POINTS);
-        api.series(&r.feed, &r.metric, &r.labels, from, to, points).await?
+        api.series(&r.feed, &r.metric, &r.labels.0, from, to, points).await?
     };
     /// A page of stored events, newest first.
-    events(EventsRequest) -> EventPage = |api, r| {
+    events(EventsRequest) -> EventPage [GET "/events"] = |api, r| {
         let limit = r.limit.unwrap_or(DEFAULT_EVENTS_LIMIT);
         api.events(r.feed.as_deref(), r.before_id, r.search.as_deref(), limit).await?
     };
     /// A feed's connection states and issues over a time range.
-    timeline(TimelineRequest) -> TimelineView = |api, r| {
+    timeline(TimelineRequest) -> TimelineView [GET "/feeds/{feed}/timeline"] = |api, r| {
         let (from, to) = range(r.from, r.to);
         api.timeline(&r.feed, from, to).await?
     };
     /// Every alert instance.
-    alerts(NoArgs) -> Vec<AlertView> = |api, _r| api.alerts().await?;
+    alerts(NoArgs) -> Vec<AlertView> [GET "/alerts"] = |api, _r| api.alerts().await?;
     /// Acknowledge, snooze, mute or unmute.
-    alert_action(AlertActionInput) -> () = |api, r| api.alert_action(r).await?;
+    alert_action(AlertActionInput) -> () [POST "/alerts/actions"] = |api, r| api.alert_action(r).await?;
     /// One alert's history, newest first.
-    alert_history(AlertId) -> Vec<AlertHistoryView> = |api, r| api.alert_history(r.id).await?;
+    alert_history(AlertId) -> Vec<AlertHistoryView> [GET "/alerts/{id}/history"] = |api, r| api.alert_history(r.id).await?;
     /// Whether notifications are muted, and until when.
-    mute_state(NoArgs) -> MuteView = |api, _r| api.mute_state().await?;
+    mute_state(NoArgs) -> MuteView [GET "/mute"] = |api, _r| api.mute_state().await?;
     /// The server's version, and whether it is storing data.
-    health(NoArgs) -> HealthView = |api, _r| api.health().await?;
+    health(NoArgs) -> HealthView [GET "/health"] = |api, _r| api.health().await?;
     /// The server's version and the operations it offers.
-    about(NoArgs) -> crate::health::AboutView = |api, _r| api.about();
+    about(NoArgs) -> crate::health::AboutView [GET "/about"] = |api, _r| api.about();
     /// The database's size and tiers.
-    db_stats(NoArgs) -> DbStatsView = |api, _r| api.db_stats().await?;
+    db_stats(NoArgs) -> DbStatsView [GET "/db/stats"] = |api, _r| api.db_stats().await?;
     /// Runs retention now and gives free pages back to the disk.
-    compact_db(NoArgs) -> CompactView = |api, _r| api.compact_db().await?;
+    compact_db(NoArgs) -> CompactView [POST "/db/compact"] = |api, _r| api.compact_db().await?;
     /// The settings in force.
-    settings(NoArgs) -> SettingsView = |api, _r| api.settings().await?;
+    settings(NoArgs) -> SettingsView [GET "/settings"] = |api, _r| api.settings().await?;
     /// Replaces every setting; stored and applied at once.
-    update_settings(SettingsInput) -> SettingsView = |api, r| api.update_settings(r).await?;
+    update_settings(SettingsInput) -> SettingsView [PUT "/settings"] = |api, r| api.update_settings(r).await?;
     /// Every feed and the settings as a config file (secrets masked).
-    export_config(NoArgs) -> String = |api, _r| api.export_config().await?;
+    /// (REST: `GET /api/config/export` answers the TOML file itself.)
+    export_config(NoArgs) -> String [] = |api, _r| api.export_config().await?;
     /// Adds or replaces the feeds of a config file and applies its settings.
-    import_config(ImportRequest) -> ImportReport = |api, r| api.import_config(&r.text).await?;
+    /// (REST: `POST /api/config/import` takes the TOML file itself.)
+    import_config(ImportRequest) -> ImportReport [] = |api, r| api.import_config(&r.text).await?;
 }
 
 /// The code for a request that cannot be read: a feed's or the settings'
 /// own code where the request is one, so the editor can point at the field.
-fn request_code(op: &str) -> ErrorCode {
+pub(crate) fn request_code(op: &str) -> ErrorCode {
     match op {
         "upsert_feed" | "test_feed" => ErrorCode::InvalidFeed,
         "update_settings" => ErrorCode::InvalidSettings,
@@ -343,6 +388,29 @@ mod tests {
     }
 
     #[test]
+    fn the_routes_table_in_the_docs_is_current() {
+        const BEGIN: &str = "<!-- routes: generated from crates/telltale-api/src/ops.rs by `cargo test -p telltale-api` -->\n";
+        const END: &str = "<!-- /routes -->";
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let start = doc.find(BEGIN).expect("docs/cli.md has the routes markers") + BEGIN.len();
+        let end = start
+            + doc[start..]
+                .find(END)
+                .expect("docs/cli.md has the end marker");
+        let table = routes_markdown();
+        if doc[start..end] != table {
+            let updated = format!("{}{table}{}", &doc[..start], &doc[end..]);
+            std::fs::write(&path, updated).unwrap();
+            panic!(
+                "docs/cli.md's routes table did not match ops.rs; it has been rewritten: commit it"
+            );
+        }
+        assert!(table.contains("| PUT | `/api/feeds/{name}` | `upsert_feed` | `FeedConfig` (JSON body) | `FeedView` |"), "{table}");
+        assert!(table.contains("| DELETE | `/api/feeds/{name}` | `delete_feed` | `FeedName` (path and query) | 204, no body |"), "{table}");
+    }
+
+    #[test]
     fn every_operation_is_in_the_typescript_map() {
         let ts = operations_typescript();
         for op in OPERATIONS {
@@ -366,7 +434,7 @@ mod tests {
     fn requests_take_defaults_and_name_the_bad_field() {
         let r: SeriesRequest =
             request_of("series", serde_json::json!({"feed": "a", "metric": "cpu"})).unwrap();
-        assert!(r.labels.is_empty() && r.from.is_none() && r.max_points.is_none());
+        assert!(r.labels.0.is_empty() && r.from.is_none() && r.max_points.is_none());
         let r: NoArgs = request_of("alerts", serde_json::Value::Null).unwrap();
         let _ = r;
         let e =

@@ -15,6 +15,8 @@ use tokio_tungstenite::tungstenite;
 
 #[path = "http/guard.rs"]
 mod guard;
+#[path = "http/rest.rs"]
+mod rest;
 
 struct Harness {
     engine: Engine,

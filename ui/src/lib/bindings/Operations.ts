@@ -63,9 +63,9 @@ export interface Operations {
   settings: { request: NoArgs; response: SettingsView };
   /** Replaces every setting; stored and applied at once. */
   update_settings: { request: SettingsView; response: SettingsView };
-  /** Every feed and the settings as a config file (secrets masked). */
+  /** Every feed and the settings as a config file (secrets masked). (REST: `GET /api/config/export` answers the TOML file itself.) */
   export_config: { request: NoArgs; response: string };
-  /** Adds or replaces the feeds of a config file and applies its settings. */
+  /** Adds or replaces the feeds of a config file and applies its settings. (REST: `POST /api/config/import` takes the TOML file itself.) */
   import_config: { request: ImportRequest; response: ImportReport };
 }
 

@@ -13,7 +13,8 @@ feed: string,
  */
 metric: string, 
 /**
- * The series' labels (none when left out).
+ * The series' labels (none when left out; in a query string, as JSON
+ * text).
  */
 labels?: { [key in string]: string }, 
 /**
