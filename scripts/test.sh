@@ -13,6 +13,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== the desktop app without the demo fleet (--no-default-features): it builds and links no simulator"
+cargo clippy -p telltale-desktop --no-default-features --all-targets --locked -- -D warnings
+if cargo tree -p telltale-desktop --no-default-features -e normal --locked | grep -q telltale-sim; then
+  echo "telltale-desktop links telltale-sim without the demo feature" >&2
+  exit 1
+fi
 echo "== build binaries used by end-to-end tests"
 cargo build --workspace --bins --locked
 echo "== browser end-to-end: Debian's Chromium driven by playwright-core against telltaled serve + telltale-sim"

@@ -20,7 +20,8 @@
 //! when a desktop notification is clicked, and `shell-notice` (a line of
 //! text) when the shell wants to say something in the window.
 
-use crate::{DemoFleet, LiveTasks};
+use crate::demo::DemoFleet;
+use crate::LiveTasks;
 use tauri::ipc::Channel;
 use tauri::State;
 use telltale_api::{Api, ApiError, ImportReport, LiveMessage};
@@ -55,13 +56,12 @@ pub async fn subscribe_live<R: tauri::Runtime>(
     Ok(())
 }
 
-/// Starts the simulated fleet in-process (once) and imports its five feeds.
+/// Starts the simulated fleet in-process (once) and imports its five feeds
+/// (see [`crate::demo`]).
 #[tauri::command]
 pub async fn add_demo_fleet(
     api: State<'_, Api>,
     demo: State<'_, DemoFleet>,
 ) -> Result<ImportReport, ApiError> {
-    let base = demo.start().await?;
-    api.import_config(&telltale_sim::feeds_toml(&base, crate::DEMO_HOSTS))
-        .await
+    crate::demo::add(&demo, &api).await
 }

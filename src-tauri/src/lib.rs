@@ -16,16 +16,18 @@
 //! *Quit* stops the engine cleanly.
 
 pub mod commands;
+pub mod demo;
 mod no_tray;
 mod tray;
 
+use demo::DemoFleet;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tauri::async_runtime::JoinHandle;
 use tauri::{Emitter, Manager, RunEvent, Runtime, WindowEvent};
-use telltale_api::{Api, ApiError, RuntimeOptions, StoreOptions};
+use telltale_api::{Api, RuntimeOptions, StoreOptions};
 
 /// Label of the one window.
 pub const MAIN_WINDOW: &str = "main";
@@ -38,8 +40,6 @@ pub const ALERT_OPEN_EVENT: &str = "alert-open";
 /// filling with every appended page; the store now releases it every
 /// minute: see `StoreOptions::release_cache_every` and docs/benchmarks.md.)
 pub const DESKTOP_CACHE_MIB: u32 = 8;
-/// Hosts in the demo fleet.
-pub const DEMO_HOSTS: usize = 5;
 
 /// How the app starts.
 #[derive(Debug, Clone)]
@@ -83,48 +83,6 @@ impl LiveTasks {
         let tasks = self.0.lock().ok().and_then(|mut m| m.remove(label));
         for t in tasks.into_iter().flatten() {
             t.abort();
-        }
-    }
-}
-
-/// The in-process demo fleet (`telltale_sim`), started on first use.
-#[derive(Debug, Default)]
-pub struct DemoFleet(tokio::sync::Mutex<Option<telltale_sim::SimHandle>>);
-
-impl DemoFleet {
-    /// Starts the sim on `127.0.0.1:0` unless it runs; returns its base URL.
-    pub async fn start(&self) -> Result<String, ApiError> {
-        let mut sim = self.0.lock().await;
-        if let Some(s) = sim.as_ref() {
-            return Ok(s.base_url());
-        }
-        let cfg = telltale_sim::SimConfig {
-            hosts: DEMO_HOSTS,
-            incident: Some(telltale_sim::Incident {
-                host: "host-3".into(),
-                start_after: std::time::Duration::from_secs(45),
-                ramp: std::time::Duration::from_secs(20),
-                hold: std::time::Duration::from_secs(60),
-            }),
-            // Nothing reads the sim's request records here; kept, they grew
-            // the app's heap by ~0.8 MiB in 15 minutes (heaptrack,
-            // docs/benchmarks.md).
-            record: 0,
-            ..Default::default()
-        };
-        let handle = telltale_sim::Sim::start(cfg)
-            .await
-            .map_err(|e| ApiError::internal(format!("cannot start the demo fleet: {e}")))?;
-        let base = handle.base_url();
-        tracing::info!("demo fleet running on {base}");
-        *sim = Some(handle);
-        Ok(base)
-    }
-
-    /// Stops the sim if it runs.
-    pub async fn stop(&self) {
-        if let Some(s) = self.0.lock().await.take() {
-            s.shutdown().await;
         }
     }
 }
@@ -251,14 +209,7 @@ fn start_demo<R: Runtime>(app: tauri::AppHandle<R>, api: Api) {
         let Some(demo) = app.try_state::<DemoFleet>() else {
             return;
         };
-        let added = match demo.start().await {
-            Ok(base) => {
-                api.import_config(&telltale_sim::feeds_toml(&base, DEMO_HOSTS))
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = added {
+        if let Err(e) = demo::add(&demo, &api).await {
             tracing::warn!("TELLTALE_DEMO: cannot add the demo fleet: {}", e.message);
         }
     });

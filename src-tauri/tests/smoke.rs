@@ -226,13 +226,22 @@ fn commands_answer_over_ipc() {
     assert_eq!(op(&w, "list_feeds", json!({})).unwrap(), json!([]));
 
     // The demo fleet: starts the sim once, imports its feeds; idempotent.
-    let first = invoke(&w, "add_demo_fleet", json!({})).unwrap();
-    let names = first["imported"].as_array().unwrap().len();
-    assert!(names >= 5, "{first}");
-    let again = invoke(&w, "add_demo_fleet", json!({})).unwrap();
-    assert_eq!(again["imported"], first["imported"]);
-    let feeds = op(&w, "list_feeds", json!({})).unwrap();
-    assert_eq!(feeds.as_array().unwrap().len(), names);
+    #[cfg(feature = "demo")]
+    {
+        let first = invoke(&w, "add_demo_fleet", json!({})).unwrap();
+        let names = first["imported"].as_array().unwrap().len();
+        assert!(names >= 5, "{first}");
+        let again = invoke(&w, "add_demo_fleet", json!({})).unwrap();
+        assert_eq!(again["imported"], first["imported"]);
+        let feeds = op(&w, "list_feeds", json!({})).unwrap();
+        assert_eq!(feeds.as_array().unwrap().len(), names);
+    }
+    // Without it, the command says so.
+    #[cfg(not(feature = "demo"))]
+    {
+        let e = invoke(&w, "add_demo_fleet", json!({})).unwrap_err();
+        assert!(e.to_string().contains("no demo fleet"), "{e}");
+    }
 
     // Clean shutdown (what Quit does).
     tauri::async_runtime::block_on(telltale_desktop::shutdown(app.handle()));
