@@ -8,7 +8,7 @@
 //! `notified` only once a server took it, `not_delivered` with the reason
 //! otherwise.
 
-use crate::registry::EngineError;
+use crate::error::EngineError;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::{mpsc, Arc, Mutex};

@@ -11,14 +11,10 @@
 //!   once, shown as health, and signalled through [`crate::Engine::fatal`]
 //!   so that the shells exit non-zero and a supervisor restarts them.
 
-use crate::pipeline::Pipeline;
-use crate::registry::{Engine, Shared};
 use serde::Serialize;
-use std::sync::Arc;
 use telltale_alerts::{Notification, NotificationKind};
 use telltale_model::alert::Severity;
 use telltale_store::{StoreFailure, StoreHealth};
-use tokio::task::JoinHandle;
 
 /// The engine's own health.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -105,73 +101,4 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "a panic without a message".to_string()
     }
-}
-
-impl Engine {
-    /// The engine's own health: whether the store writes, and whether
-    /// anything fatal happened.
-    pub fn health(&self) -> EngineHealth {
-        EngineHealth {
-            store: self.inner.store.health(),
-            fatal: self.inner.shared.fatal.borrow().clone(),
-        }
-    }
-
-    /// Becomes `Some(what happened)` when the engine can no longer work
-    /// (the pipeline crashed, the store's writer stopped). Shells exit
-    /// non-zero on it, so that a supervisor restarts them.
-    pub fn fatal(&self) -> tokio::sync::watch::Receiver<Option<String>> {
-        self.inner.shared.fatal.subscribe()
-    }
-
-    /// Notifies when storage starts failing and when it recovers.
-    pub(crate) fn spawn_health_watch(&self) {
-        let weak = Arc::downgrade(&self.inner);
-        let mut health = self.inner.store.watch_health();
-        tokio::spawn(async move {
-            let mut failing = false;
-            while health.changed().await.is_ok() {
-                let now = health.borrow_and_update().clone();
-                let Some(inner) = weak.upgrade() else { break };
-                match (&now.failure, failing) {
-                    (Some(f), false) => {
-                        failing = true;
-                        inner
-                            .shared
-                            .alerting
-                            .notify_now(crate::health::storage_failing(f));
-                    }
-                    (None, true) => {
-                        failing = false;
-                        inner
-                            .shared
-                            .alerting
-                            .notify_now(crate::health::storage_recovered(&now));
-                    }
-                    _ => {}
-                }
-            }
-        });
-    }
-}
-
-/// Runs the pipeline in its own task and turns a panic into a fatal
-/// engine failure instead of a silent stop. The returned task ends when the
-/// pipeline does.
-pub(crate) fn supervise_pipeline(pipeline: Pipeline, shared: Arc<Shared>) -> JoinHandle<()> {
-    let task = tokio::spawn(pipeline.run());
-    tokio::spawn(async move {
-        if let Err(e) = task.await {
-            let what = if e.is_panic() {
-                let payload = e.into_panic();
-                format!(
-                    "the ingest pipeline crashed ({})",
-                    crate::health::panic_message(payload.as_ref())
-                )
-            } else {
-                "the ingest pipeline was cancelled".to_string()
-            };
-            shared.set_fatal(what);
-        }
-    })
 }

@@ -7,7 +7,7 @@
 
 use crate::live::{LiveBatch, LiveEvent, LiveSample, LiveState};
 use crate::problems::ProblemLimiter;
-use crate::registry::Shared;
+use crate::shared::Shared;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use telltale_model::message::FeedIssue;
@@ -131,7 +131,7 @@ impl Pipeline {
     #[allow(clippy::too_many_arguments)]
     fn message(
         &self,
-        feed: &crate::registry::FeedRuntime,
+        feed: &crate::shared::FeedRuntime,
         m: RawMessage,
         batch: &mut WriteBatch,
         live: &mut LiveBatch,

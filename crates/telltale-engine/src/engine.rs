@@ -1,24 +1,30 @@
-//! The feed registry: which feeds run, their live status, and changes applied
-//! without a restart.
+//! The [`Engine`]: which feeds run, their live status, changes applied
+//! without a restart, and the supervision of the pipeline it owns (a
+//! crashed pipeline or a stopped writer becomes a fatal failure, never a
+//! silent stop).
 
 use crate::alerting::{AlertAction, Alerting};
 use crate::live::{LiveBatch, LiveSubscriber};
 use crate::pipeline::Pipeline;
-use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use telltale_alerts::{AlertInstance, Notifier};
 use telltale_model::alert::AlertSettings;
 use telltale_model::config::validate_feed;
-use telltale_model::extract::{Extractor, Health};
-use telltale_model::{ConfigFile, ConnState, FeedConfig, Timestamp, TransportKind};
+use telltale_model::extract::Extractor;
+use telltale_model::{ConfigFile, ConnState, FeedConfig, Timestamp};
 use telltale_sources::{FeedCounters, Ingest, IngestBudget, Sink};
 use telltale_store::{FeedOrigin, Store, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// Engine tuning.
+use crate::error::EngineError;
+use crate::health::EngineHealth;
+use crate::shared::{FeedRuntime, FeedStatus, SeriesSeen, Shared, StatusCell};
 
 /// Engine tuning.
 #[derive(Clone)]
@@ -64,217 +70,6 @@ impl Default for EngineOptions {
             notify_retry: Duration::from_secs(30),
             panic_on_feed: None,
         }
-    }
-}
-
-/// Why an engine operation failed. `code()` is stable for API clients.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// The feed config is invalid.
-    #[error("feed `{feed}`: field `{field}` {message}")]
-    Invalid {
-        /// Feed name.
-        feed: String,
-        /// Field path.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// No feed has that name.
-    #[error("there is no feed named `{0}`: `telltaled feeds` lists them")]
-    NotFound(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// An alert action could not be applied.
-    #[error(transparent)]
-    Action(telltale_alerts::evaluator::ActionError),
-    /// A background task failed.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl EngineError {
-    /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            EngineError::Invalid { .. } => "invalid_feed",
-            EngineError::NotFound(_) => "not_found",
-            EngineError::Store(_) => "store",
-            EngineError::Action(_) => "alert_action",
-            EngineError::Internal(_) => "internal",
-        }
-    }
-}
-
-/// One feed's status, for lists and tiles.
-#[derive(Debug, Clone, Serialize)]
-pub struct FeedStatus {
-    /// Store id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Transport.
-    pub transport: TransportKind,
-    /// URL with any credentials removed.
-    pub url: String,
-    /// Whether it is subscribed.
-    pub enabled: bool,
-    /// Current connection state.
-    pub state: ConnState,
-    /// Since when.
-    pub state_since: Timestamp,
-    /// The latest status verdict, if the feed has a status rule.
-    pub healthy: Option<bool>,
-    /// The latest status text.
-    pub status_text: Option<String>,
-    /// Messages received since the engine started.
-    pub messages: u64,
-    /// Payload bytes received.
-    pub bytes: u64,
-    /// Reconnections.
-    pub reconnects: u64,
-    /// Messages not stored: shed because the store could not keep up, or
-    /// because commits kept failing (a full disk) for too long.
-    pub dropped: u64,
-    /// Problems reported.
-    pub errors: u64,
-    /// Messages skipped as replays of ones already received
-    /// (`websocket.id_pointer`).
-    pub duplicates: u64,
-    /// Last message time.
-    pub last_message_at: Option<Timestamp>,
-    /// Messages per second over the last few seconds.
-    pub rate: f64,
-}
-
-/// What the pipeline needs to know about a feed.
-pub(crate) struct FeedRuntime {
-    pub id: i64,
-    pub name: Arc<str>,
-    pub extractor: Extractor,
-    pub max_event_size: usize,
-    /// The feed's series cap (`max_series`).
-    pub max_series: usize,
-    /// Metric names and the label sets seen with them, under one lock.
-    series: Mutex<SeriesSeen>,
-}
-
-/// The label sets seen with one metric name.
-type LabelSets = std::collections::HashSet<BTreeMap<String, String>>;
-
-/// Metric name → its shared name and the label sets seen with it.
-#[derive(Default)]
-struct SeriesSeen {
-    known: HashMap<String, (Arc<str>, LabelSets)>,
-    count: usize,
-}
-
-impl FeedRuntime {
-    /// The metric's shared name (so that samples do not allocate names),
-    /// or `None` when the sample must not be stored: a new series while
-    /// the feed already has `max_series`. One lock and one lookup per
-    /// sample, on the pipeline's hot path.
-    pub fn admit(&self, metric: &str, labels: &BTreeMap<String, String>) -> Option<Arc<str>> {
-        let Ok(mut seen) = self.series.lock() else {
-            return Some(Arc::from(metric));
-        };
-        let seen = &mut *seen;
-        if let Some((name, sets)) = seen.known.get_mut(metric) {
-            if sets.contains(labels) {
-                return Some(name.clone());
-            }
-            if seen.count >= self.max_series {
-                return None;
-            }
-            seen.count += 1;
-            sets.insert(labels.clone());
-            return Some(name.clone());
-        }
-        if seen.count >= self.max_series {
-            return None;
-        }
-        seen.count += 1;
-        let name: Arc<str> = Arc::from(metric);
-        seen.known.insert(
-            metric.to_string(),
-            (
-                name.clone(),
-                std::collections::HashSet::from([labels.clone()]),
-            ),
-        );
-        Some(name)
-    }
-}
-
-#[derive(Debug, Clone)]
-struct StatusCell {
-    state: ConnState,
-    since: Timestamp,
-    health: Option<Health>,
-    rate: f64,
-    last_count: u64,
-}
-
-/// State shared by the engine and its pipeline.
-pub(crate) struct Shared {
-    /// Copy-on-write: the pipeline takes a cheap `Arc` snapshot per step
-    /// (it used to clone the whole map, 5 % of the CPU with 1,000 feeds).
-    runtimes: RwLock<Arc<HashMap<i64, Arc<FeedRuntime>>>>,
-    status: Mutex<HashMap<i64, StatusCell>>,
-    pub alerting: Alerting,
-    /// See [`Engine::fatal`].
-    pub(crate) fatal: tokio::sync::watch::Sender<Option<String>>,
-    /// Bytes of messages queued for the pipeline (see `EngineOptions::ingest_bytes`).
-    pub ingest_budget: Arc<IngestBudget>,
-}
-
-impl Shared {
-    pub fn runtime_snapshot(&self) -> Arc<HashMap<i64, Arc<FeedRuntime>>> {
-        self.runtimes
-            .read()
-            .map(|m| Arc::clone(&m))
-            .unwrap_or_default()
-    }
-    pub fn set_state(&self, id: i64, state: ConnState, ts: Timestamp) {
-        if let Ok(mut m) = self.status.lock() {
-            if let Some(c) = m.get_mut(&id) {
-                c.state = state;
-                c.since = ts;
-            }
-        }
-    }
-    pub fn set_health(&self, id: i64, h: Health) {
-        if let Ok(mut m) = self.status.lock() {
-            if let Some(c) = m.get_mut(&id) {
-                c.health = Some(h);
-            }
-        }
-    }
-    /// Records a failure the engine cannot recover from: logged and
-    /// notified once, then shown as health and signalled to the shell.
-    pub fn set_fatal(&self, what: String) {
-        let first = self.fatal.send_if_modified(|f| {
-            if f.is_some() {
-                false
-            } else {
-                *f = Some(what.clone());
-                true
-            }
-        });
-        if first {
-            tracing::error!(
-                "{what}: Telltale no longer stores, evaluates or shows new data; restart it"
-            );
-            self.alerting.notify_now(crate::health::fatal(&what));
-        }
-    }
-
-    pub fn state_of(&self, id: i64) -> Option<ConnState> {
-        self.status
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&id).map(|c| c.state.clone()))
     }
 }
 
@@ -335,7 +130,7 @@ impl Engine {
             shared: shared.clone(),
             panic_on_feed: opts.panic_on_feed.clone(),
         };
-        let handle = crate::health::supervise_pipeline(pipeline, shared.clone());
+        let handle = supervise_pipeline(pipeline, shared.clone());
         let engine = Engine {
             inner: Arc::new(Inner {
                 store,
@@ -763,4 +558,73 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("blocking task failed: {e}")))?
             .map_err(EngineError::from)
     }
+}
+
+impl Engine {
+    /// The engine's own health: whether the store writes, and whether
+    /// anything fatal happened.
+    pub fn health(&self) -> EngineHealth {
+        EngineHealth {
+            store: self.inner.store.health(),
+            fatal: self.inner.shared.fatal.borrow().clone(),
+        }
+    }
+
+    /// Becomes `Some(what happened)` when the engine can no longer work
+    /// (the pipeline crashed, the store's writer stopped). Shells exit
+    /// non-zero on it, so that a supervisor restarts them.
+    pub fn fatal(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.inner.shared.fatal.subscribe()
+    }
+
+    /// Notifies when storage starts failing and when it recovers.
+    pub(crate) fn spawn_health_watch(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let mut health = self.inner.store.watch_health();
+        tokio::spawn(async move {
+            let mut failing = false;
+            while health.changed().await.is_ok() {
+                let now = health.borrow_and_update().clone();
+                let Some(inner) = weak.upgrade() else { break };
+                match (&now.failure, failing) {
+                    (Some(f), false) => {
+                        failing = true;
+                        inner
+                            .shared
+                            .alerting
+                            .notify_now(crate::health::storage_failing(f));
+                    }
+                    (None, true) => {
+                        failing = false;
+                        inner
+                            .shared
+                            .alerting
+                            .notify_now(crate::health::storage_recovered(&now));
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+/// Runs the pipeline in its own task and turns a panic into a fatal
+/// engine failure instead of a silent stop. The returned task ends when the
+/// pipeline does.
+pub(crate) fn supervise_pipeline(pipeline: Pipeline, shared: Arc<Shared>) -> JoinHandle<()> {
+    let task = tokio::spawn(pipeline.run());
+    tokio::spawn(async move {
+        if let Err(e) = task.await {
+            let what = if e.is_panic() {
+                let payload = e.into_panic();
+                format!(
+                    "the ingest pipeline crashed ({})",
+                    crate::health::panic_message(payload.as_ref())
+                )
+            } else {
+                "the ingest pipeline was cancelled".to_string()
+            };
+            shared.set_fatal(what);
+        }
+    })
 }
