@@ -15,7 +15,7 @@ use std::time::Duration;
 use telltale_engine::{AlertAction, Engine};
 use telltale_model::config::Settings;
 use telltale_model::{ConfigFile, FeedConfig, Timestamp};
-use telltale_store::{EventQuery, FeedOrigin, SeriesQuery, Store, StoreError, StoredFeed};
+use telltale_store::{EventQuery, FeedOrigin, SeriesQuery, Storage, StoreError, StoredFeed};
 
 /// Most points a chart may ask for.
 pub const MAX_POINTS: u32 = 10_000;
@@ -53,8 +53,10 @@ impl Api {
     async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Storage) -> Result<T, StoreError> + Send + 'static,
     {
+        // The API reaches storage only through the `Storage` seam (a
+        // server-mode backend implements it too), on a blocking thread.
         let store = self.engine.store().clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
@@ -504,7 +506,7 @@ impl Api {
     /// The `[store]` and `[alerts]` settings in force.
     fn live_settings(&self) -> Settings {
         Settings {
-            store: self.engine.store().settings(),
+            store: Storage::settings(self.engine.store()),
             alerts: self.engine.alert_settings(),
         }
     }

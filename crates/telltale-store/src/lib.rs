@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 
 mod alerts;
+mod backend;
 mod batch;
 mod error;
 mod feeds;
@@ -62,6 +63,7 @@ pub mod schema;
 mod space;
 mod writer;
 
+pub use backend::Storage;
 pub use batch::{AlertHistoryRow, AlertRow, EventRow, Labels, SampleRow, TimelineRow, WriteBatch};
 pub use error::StoreError;
 pub use feeds::{FeedOrigin, StoredFeed};

@@ -1,0 +1,125 @@
+//! The storage seam: what the rest of Telltale may ask of its history, so
+//! that a second backend (PostgreSQL, for the server mode where several
+//! nodes share one database) can stand in for SQLite without the engine or
+//! the API changing.
+//!
+//! It has two halves.
+//!
+//! * **[`Storage`]: reads and control calls.** Everything the API asks
+//!   (feeds, series, events, timelines, alert history, statistics,
+//!   settings, retention). The calls block: run them on a blocking thread
+//!   (`spawn_blocking`), never on an async worker. [`crate::Store`]
+//!   implements it; `telltale-api` reaches storage only as `&dyn Storage`.
+//! * **The write path: ordered [`crate::WriteBatch`]es to one writer.**
+//!   The engine's pipeline hands each step's events, samples, timeline
+//!   rows and alert changes to `Store::send` (async, bounded: back-pressure
+//!   instead of unbounded memory), `Store::flush` waits until everything
+//!   sent is committed (a sample counted as committed survives `kill -9`),
+//!   and `Store::health`/`Store::watch_health` say whether commits are
+//!   failing (a full disk) and since when. A backend keeps those
+//!   contracts: batches applied in order and atomically, rollups and
+//!   retention its own business, failures reported through health rather
+//!   than by blocking the sender for ever. The engine still holds the
+//!   concrete `Store` for this half; making it a trait is the first step
+//!   of the server mode, with this list as its surface.
+//!
+//! What a backend does not promise: SQLite's single-file layout, its
+//! `PRAGMA`s, or the row ids' values (ids are opaque and stable).
+
+use crate::{
+    AlertHistoryRow, DbStats, EventQuery, RetentionReport, SeriesData, SeriesInfo, SeriesQuery,
+    StoreError, StoredEvent, StoredFeed, TimelineEntry,
+};
+use telltale_model::config::{Settings, StoreSettings};
+use telltale_model::Timestamp;
+
+/// Reads and control calls on Telltale's history (see the module docs).
+/// Every call blocks and is bounded in time; errors are [`StoreError`]s,
+/// whose messages say what to do.
+pub trait Storage: Send + Sync {
+    /// Every stored feed (a feed whose stored config cannot be read is
+    /// left out and logged).
+    fn list_feeds(&self) -> Result<Vec<StoredFeed>, StoreError>;
+    /// One feed by name.
+    fn feed_by_name(&self, name: &str) -> Result<Option<StoredFeed>, StoreError>;
+    /// The series a feed has stored.
+    fn list_series(&self, feed_id: i64) -> Result<Vec<SeriesInfo>, StoreError>;
+    /// A series over a range in at most `max_points` buckets, from the
+    /// coarsest tier that fills them.
+    fn query_series(&self, q: &SeriesQuery) -> Result<SeriesData, StoreError>;
+    /// Stored events, newest first.
+    fn events(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
+    /// A feed's timeline rows in `[from, to)`, at most `limit`.
+    fn timeline(
+        &self,
+        feed_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>, StoreError>;
+    /// A feed's state at `ts` (the last timeline row before it).
+    fn state_at(&self, feed_id: i64, ts: Timestamp) -> Result<Option<TimelineEntry>, StoreError>;
+    /// One alert's history (or every alert's), newest first.
+    fn alert_history(
+        &self,
+        alert_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertHistoryRow>, StoreError>;
+    /// Sizes, row counts and tiers.
+    fn db_stats(&self) -> Result<DbStats, StoreError>;
+    /// The `[store]` settings in force.
+    fn settings(&self) -> StoreSettings;
+    /// Stores the settings and applies the `[store]` ones (retention).
+    fn save_settings(&self, settings: &Settings) -> Result<(), StoreError>;
+    /// Runs retention as of `now` and gives free space back.
+    fn run_retention(&self, now: Timestamp) -> Result<RetentionReport, StoreError>;
+}
+
+impl Storage for crate::Store {
+    fn list_feeds(&self) -> Result<Vec<StoredFeed>, StoreError> {
+        crate::Store::list_feeds(self)
+    }
+    fn feed_by_name(&self, name: &str) -> Result<Option<StoredFeed>, StoreError> {
+        crate::Store::feed_by_name(self, name)
+    }
+    fn list_series(&self, feed_id: i64) -> Result<Vec<SeriesInfo>, StoreError> {
+        crate::Store::list_series(self, feed_id)
+    }
+    fn query_series(&self, q: &SeriesQuery) -> Result<SeriesData, StoreError> {
+        crate::Store::query_series(self, q)
+    }
+    fn events(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
+        crate::Store::events(self, q)
+    }
+    fn timeline(
+        &self,
+        feed_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        crate::Store::timeline(self, feed_id, from, to, limit)
+    }
+    fn state_at(&self, feed_id: i64, ts: Timestamp) -> Result<Option<TimelineEntry>, StoreError> {
+        crate::Store::state_at(self, feed_id, ts)
+    }
+    fn alert_history(
+        &self,
+        alert_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertHistoryRow>, StoreError> {
+        crate::Store::alert_history(self, alert_id, limit)
+    }
+    fn db_stats(&self) -> Result<DbStats, StoreError> {
+        crate::Store::db_stats(self)
+    }
+    fn settings(&self) -> StoreSettings {
+        crate::Store::settings(self)
+    }
+    fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        crate::Store::save_settings(self, settings)
+    }
+    fn run_retention(&self, now: Timestamp) -> Result<RetentionReport, StoreError> {
+        crate::Store::run_retention(self, now)
+    }
+}
