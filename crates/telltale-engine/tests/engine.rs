@@ -13,30 +13,11 @@ use telltale_model::alert::AlertRule;
 use telltale_model::{ConfigFile, ConnState, FeedConfig, TransportKind};
 use telltale_sim::{Incident, Sim, SimConfig, SimHandle};
 use telltale_store::{EventQuery, FeedOrigin, Order, Store, StoreOptions};
+use telltale_testsupport::{quiet_sim, until};
 
+/// Two quiet hosts at `rate` messages a second.
 async fn sim(rate: f64) -> SimHandle {
-    Sim::start(SimConfig {
-        hosts: 2,
-        rate,
-        incident: None,
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
-
-async fn until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    quiet_sim(2, rate).await
 }
 
 fn ws_feed(name: &str, sim: &SimHandle, host: &str) -> FeedConfig {
@@ -122,7 +103,7 @@ async fn a_slow_subscriber_lags_and_is_told_without_slowing_ingestion() {
         .await
         .unwrap();
     let store2 = store.clone();
-    until("3,000 stored events", 30, || {
+    until("3,000 stored events", Duration::from_secs(30), || {
         (store2.event_count(Some(id)).ok()? >= 3000).then_some(())
     })
     .await;
@@ -150,7 +131,7 @@ async fn feed_changes_apply_without_a_restart() {
         .await
         .unwrap();
     let s = store.clone();
-    until("host-1 events", 10, || {
+    until("host-1 events", Duration::from_secs(10), || {
         (newest_event(&s, id)?["host"] == "host-1").then_some(())
     })
     .await;
@@ -161,9 +142,11 @@ async fn feed_changes_apply_without_a_restart() {
         .unwrap();
     assert_eq!(id, id2);
     let s = store.clone();
-    until("host-2 events after the edit", 10, || {
-        (newest_event(&s, id)?["host"] == "host-2").then_some(())
-    })
+    until(
+        "host-2 events after the edit",
+        Duration::from_secs(10),
+        || (newest_event(&s, id)?["host"] == "host-2").then_some(()),
+    )
     .await;
     // Disable: it stops and stays stopped.
     let mut cfg = ws_feed("a", &sim, "host-2");
@@ -308,10 +291,14 @@ async fn a_failing_notification_server_is_retried_and_never_blocks_ingestion() {
     feed.alerts.push(always_rule());
     let id = engine.upsert_feed(feed, FeedOrigin::Gui).await.unwrap();
     let f = flaky.clone();
-    let shown = until("the notification after retries", 15, || {
-        let v = f.shown.lock().unwrap().clone();
-        (!v.is_empty()).then_some(v)
-    })
+    let shown = until(
+        "the notification after retries",
+        Duration::from_secs(15),
+        || {
+            let v = f.shown.lock().unwrap().clone();
+            (!v.is_empty()).then_some(v)
+        },
+    )
     .await;
     assert_eq!(shown.len(), 1);
     assert_eq!(shown[0].kind, NotificationKind::Fired);
@@ -323,10 +310,14 @@ async fn a_failing_notification_server_is_retried_and_never_blocks_ingestion() {
     assert!(flaky.calls.load(Ordering::SeqCst) >= 4);
     // The history tells the truth: not delivered at first, then shown.
     let alert_id = engine.alerts()[0].id;
-    let rows = until("the delivery in the alert's history", 10, || {
-        let rows = history(&store, alert_id);
-        rows.iter().any(|(k, _)| k == "notified").then_some(rows)
-    })
+    let rows = until(
+        "the delivery in the alert's history",
+        Duration::from_secs(10),
+        || {
+            let rows = history(&store, alert_id);
+            rows.iter().any(|(k, _)| k == "notified").then_some(rows)
+        },
+    )
     .await;
     let notes: Vec<&(String, String)> = rows
         .iter()
@@ -371,9 +362,11 @@ async fn a_notification_shown_while_stopping_is_still_in_the_history() {
     feed.alerts.push(always_rule());
     engine.upsert_feed(feed, FeedOrigin::Gui).await.unwrap();
     let s = slow.clone();
-    until("the notification on its way", 10, || {
-        (s.calls.load(Ordering::SeqCst) > 0).then_some(())
-    })
+    until(
+        "the notification on its way",
+        Duration::from_secs(10),
+        || (s.calls.load(Ordering::SeqCst) > 0).then_some(()),
+    )
     .await;
     // The server is still taking it when the engine stops.
     let alert_id = engine.alerts()[0].id;
@@ -408,9 +401,11 @@ async fn firing_alerts_survive_a_restart_their_popup_renewed_once_and_ack_closes
             .unwrap();
         // The popup's server id is kept with the alert.
         let e = engine.clone();
-        until("the popup's id on the alert", 10, || {
-            (e.alerts().first()?.notice_id == Some(101)).then_some(())
-        })
+        until(
+            "the popup's id on the alert",
+            Duration::from_secs(10),
+            || (e.alerts().first()?.notice_id == Some(101)).then_some(()),
+        )
         .await;
         let id = engine.alerts()[0].id;
         engine.shutdown().await.unwrap();
@@ -433,9 +428,11 @@ async fn firing_alerts_survive_a_restart_their_popup_renewed_once_and_ack_closes
     let s = store.clone();
     let id = s.feed_by_name("a").unwrap().unwrap().id;
     let start_count = s.event_count(Some(id)).unwrap();
-    until("new data after the restart", 10, || {
-        (s.event_count(Some(id)).ok()? > start_count + 20).then_some(())
-    })
+    until(
+        "new data after the restart",
+        Duration::from_secs(10),
+        || (s.event_count(Some(id)).ok()? > start_count + 20).then_some(()),
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // The popup shown before the restart has buttons that reach nothing:
@@ -459,7 +456,7 @@ async fn firing_alerts_survive_a_restart_their_popup_renewed_once_and_ack_closes
         .await
         .unwrap();
     let s2 = second.clone();
-    let w = until("the popup withdrawn", 10, || {
+    let w = until("the popup withdrawn", Duration::from_secs(10), || {
         s2.withdrawn.lock().unwrap().first().cloned()
     })
     .await;
@@ -499,7 +496,7 @@ async fn a_stalled_disk_sheds_load_visibly_and_loses_nothing_silently() {
         .await
         .unwrap();
     let s = store.clone();
-    until("first commits", 10, || {
+    until("first commits", Duration::from_secs(10), || {
         (s.event_count(Some(id)).ok()? > 100).then_some(())
     })
     .await;
@@ -527,7 +524,7 @@ async fn a_stalled_disk_sheds_load_visibly_and_loses_nothing_silently() {
     // either stored or counted as dropped.
     let s = store.clone();
     let before = s.event_count(Some(id)).unwrap();
-    until("ingestion to resume", 20, || {
+    until("ingestion to resume", Duration::from_secs(20), || {
         (s.event_count(Some(id)).ok()? > before + 1000).then_some(())
     })
     .await;
@@ -604,9 +601,11 @@ async fn a_full_disk_is_notified_while_alerts_and_live_data_go_on() {
     engine.upsert_feed(filler, FeedOrigin::Gui).await.unwrap();
 
     let e = engine.clone();
-    let failure = until("the store to report a failure", 30, || {
-        e.health().store.failure
-    })
+    let failure = until(
+        "the store to report a failure",
+        Duration::from_secs(30),
+        || e.health().store.failure,
+    )
     .await;
     assert_eq!(failure.code, "disk_full", "{failure:?}");
     assert!(
@@ -614,7 +613,7 @@ async fn a_full_disk_is_notified_while_alerts_and_live_data_go_on() {
         "the database filled only after the incident began: this run proves nothing"
     );
     let n = notifier.clone();
-    let note = until("the built-in notification", 10, || {
+    let note = until("the built-in notification", Duration::from_secs(10), || {
         shown(&n)
             .into_iter()
             .find(|x| x.kind == NotificationKind::Health)
@@ -638,11 +637,15 @@ async fn a_full_disk_is_notified_while_alerts_and_live_data_go_on() {
 
     // The incident fires its alert while the store still fails.
     let n = notifier.clone();
-    let fired = until("the cpu alert while the disk is full", 40, || {
-        shown(&n)
-            .into_iter()
-            .find(|x| x.kind == NotificationKind::Fired)
-    })
+    let fired = until(
+        "the cpu alert while the disk is full",
+        Duration::from_secs(40),
+        || {
+            shown(&n)
+                .into_iter()
+                .find(|x| x.kind == NotificationKind::Fired)
+        },
+    )
     .await;
     assert!(
         fired.summary.starts_with("watched: cpu"),
@@ -652,13 +655,17 @@ async fn a_full_disk_is_notified_while_alerts_and_live_data_go_on() {
     assert!(engine.health().store.failure.is_some());
     // Messages that could not be stored show on their feed.
     let e = engine.clone();
-    until("not-stored messages counted on the feed", 30, || {
-        let feeds = futures_lite(e.feeds());
-        feeds
-            .into_iter()
-            .find(|f| f.name == "filler" && f.dropped > 0)
-            .map(|_| ())
-    })
+    until(
+        "not-stored messages counted on the feed",
+        Duration::from_secs(30),
+        || {
+            let feeds = futures_lite(e.feeds());
+            feeds
+                .into_iter()
+                .find(|f| f.name == "filler" && f.dropped > 0)
+                .map(|_| ())
+        },
+    )
     .await;
 
     // Shutting down does not hang on the full disk.
@@ -706,7 +713,7 @@ async fn a_crashed_pipeline_is_fatal_logged_and_notified_not_silent() {
     assert!(!health.is_ok());
     assert_eq!(health.fatal.as_deref(), Some(what.as_str()));
     let n = notifier.clone();
-    let note = until("the fatal notification", 10, || {
+    let note = until("the fatal notification", Duration::from_secs(10), || {
         shown(&n)
             .into_iter()
             .find(|x| x.kind == NotificationKind::Health)
@@ -792,7 +799,7 @@ async fn a_value_inside_a_payload_problem_does_not_defeat_its_rate_limit() {
     feed.metrics = vec![toml::from_str("name = \"seq\"\nregex = '(\"seq\":\\d+)'\n").unwrap()];
     let id = engine.upsert_feed(feed, FeedOrigin::Gui).await.unwrap();
     let s = store.clone();
-    until("60 messages", 20, || {
+    until("60 messages", Duration::from_secs(20), || {
         (s.event_count(Some(id)).ok()? >= 60).then_some(())
     })
     .await;
@@ -864,7 +871,7 @@ async fn a_label_that_changes_every_scrape_stops_at_the_series_cap() {
         .await
         .unwrap();
     let s = store.clone();
-    until("20 scrapes", 30, || {
+    until("20 scrapes", Duration::from_secs(30), || {
         (s.event_count(Some(id)).ok()? >= 20).then_some(())
     })
     .await;

@@ -135,7 +135,7 @@ async fn subscriptions_are_resent_after_a_reconnect() {
     until(
         "two subscribe messages reached the server",
         support::WAIT,
-        || sim.ws_client_messages().len() >= 2,
+        || (sim.ws_client_messages().len() >= 2).then_some(()),
     )
     .await;
     let got = sim.ws_client_messages();
@@ -277,7 +277,7 @@ async fn keepalive_detects_a_peer_that_stopped_answering() {
     until(
         "the server accepted a second connection",
         support::WAIT,
-        || *accepted.lock().unwrap_or_else(|e| e.into_inner()) >= 2,
+        || (*accepted.lock().unwrap_or_else(|e| e.into_inner()) >= 2).then_some(()),
     )
     .await;
     run.stop().await;
@@ -311,10 +311,11 @@ async fn answered_pings_keep_a_quiet_connection_live() {
         .load(std::sync::atomic::Ordering::Relaxed);
     // Pongs advance the activity clock although no message arrives.
     until("a pong is recorded as activity", support::WAIT, || {
-        counters
+        (counters
             .last_activity_at
             .load(std::sync::atomic::Ordering::Relaxed)
-            > after_message
+            > after_message)
+            .then_some(())
     })
     .await;
     // No retry happens over several ping rounds.

@@ -220,16 +220,7 @@ pub fn metric(m: &RawMessage, name: &str) -> Option<f64> {
         .map(|(_, v)| *v)
 }
 
-/// Waits until `cond` holds (checking every 10 ms), or panics after `within`.
-pub async fn until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !cond() {
-        if tokio::time::Instant::now() >= deadline {
-            panic!("timed out after {within:?} waiting until {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+pub use telltale_testsupport::until;
 
 /// A local port with nothing listening on it.
 pub async fn closed_port() -> u16 {
