@@ -401,19 +401,8 @@ impl Api {
     /// file again keeps the stored secrets behind those masks (for the same
     /// scheme, host and port only).
     pub async fn export_config(&self) -> Result<String, ApiError> {
-        let feeds: Vec<FeedConfig> = self
-            .blocking(|s| s.list_feeds())
-            .await?
-            .iter()
-            .map(|f| secrets::masked(&f.config))
-            .collect();
-        let settings = self.live_settings();
-        let body = ConfigFile::to_toml(&feeds, &settings.store, &settings.alerts)
-            .map_err(|e| ApiError::internal(format!("cannot write the export: {e}")))?;
-        Ok(format!(
-            "# Telltale feeds, exported {}.\n# Secret header values, URL credentials and secret query values are masked\n# (••••••); importing this file into the same database keeps the stored\n# secrets behind the masks while the URLs keep their scheme, host and port.\n\n{body}",
-            Timestamp::now().to_rfc3339_millis()
-        ))
+        let feeds = self.blocking(|s| s.list_feeds()).await?;
+        Ok(crate::export::config_export(&feeds, &self.live_settings())?.text)
     }
 
     /// Imports config text (TOML, the config file format): each valid feed

@@ -25,6 +25,7 @@
 
 mod api;
 mod error;
+pub mod export;
 pub mod health;
 pub mod http;
 pub mod input;

@@ -647,36 +647,12 @@ fn snooze(
 
 fn export_config(db: &Path) -> Result<ExitCode, String> {
     let store = open_store(db, Default::default())?;
-    let mut masked = 0;
-    // The API export's masking, so the two exports never differ in what
-    // they reveal (URL credentials and secret query values included).
-    let feeds: Vec<_> = store
-        .list_feeds()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|f| {
-            let shown = telltale_api::secrets::masked(&f.config);
-            masked += shown
-                .headers
-                .iter()
-                .filter(|(k, v)| f.config.headers.get(*k) != Some(v))
-                .count();
-            if shown.url != f.config.url {
-                masked += 1;
-            }
-            shown
-        })
-        .collect();
+    let feeds = store.list_feeds().map_err(|e| e.to_string())?;
     let settings = store
         .current_settings(&Default::default())
         .map_err(|e| e.to_string())?;
-    let text = ConfigFile::to_toml(&feeds, &settings.store, &settings.alerts)
-        .map_err(|e| e.to_string())?;
-    if masked > 0 {
-        println!(
-            "# {masked} header value(s) or URL(s) held a literal secret, masked as ••••••.\n# Put secrets in environment variables named TELLTALE_SECRET_… and write them\n# as ${{VAR}} (or list other names in the config file's allow_env).\n"
-        );
-    }
-    print!("{text}");
+    // The API's export, so the two never differ in what they reveal.
+    let export = telltale_api::export::config_export(&feeds, &settings).map_err(|e| e.message)?;
+    print!("{}", export.text);
     Ok(ExitCode::SUCCESS)
 }
