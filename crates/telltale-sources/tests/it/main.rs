@@ -13,5 +13,6 @@ mod poll;
 mod reconnect;
 mod redirect;
 mod sse;
+mod sse_alternative;
 mod websocket;
 mod wpt_eventsource;
