@@ -36,9 +36,8 @@ pub const ALERT_OPEN_EVENT: &str = "alert-open";
 /// The SQLite writer's page cache in the desktop app, in MiB. The store's
 /// default (64) suits `telltaled` with a thousand feeds; a desktop's tens
 /// of feeds have a small hot set, so a smaller cache bounds the app
-/// process's memory. (The slow growth over 30 minutes came from the cache
-/// filling with every appended page; the store now releases it every
-/// minute: see `StoreOptions::release_cache_every` and docs/benchmarks.md.)
+/// process's memory (the store also releases it every minute:
+/// `StoreOptions::release_cache_every`; figures in docs/benchmarks.md).
 pub const DESKTOP_CACHE_MIB: u32 = 8;
 
 /// How the app starts.
