@@ -1,6 +1,6 @@
-//! The tray lamp: its colour and tooltip show the worst state (dark red:
-//! Telltale cannot store data or stopped, red: alerts firing, amber: feeds
-//! not live, green: all live, grey: no feeds), its
+//! The tray lamp: its colour and tooltip show the API's overview, the worst
+//! state (dark red: Telltale cannot store data or stopped, red: alerts
+//! firing, amber: feeds not live, green: all live, grey: no feeds), its
 //! label the number of firing alerts (where the tray host shows labels, as
 //! AppIndicator hosts on Linux do; tooltips are not shown there), and its
 //! menu shows the window, mutes notifications or quits.
@@ -11,7 +11,7 @@ use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
-use telltale_api::{AlertActionInput, Api, ConnStateView, PhaseView};
+use telltale_api::{AlertActionInput, Api, OverviewLevel};
 
 /// The tray icon's id.
 const TRAY_ID: &str = "telltale";
@@ -20,32 +20,20 @@ const REFRESH: Duration = Duration::from_secs(2);
 /// Side of the tray icon, in pixels.
 const ICON_SIZE: u32 = 32;
 
-/// The worst state of the app, as the tray shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Idle,
-    Ok,
-    Degraded,
-    Firing,
-    /// Telltale itself cannot store data, or stopped.
-    Failing,
-}
-
-impl Level {
-    fn colour(self) -> [u8; 3] {
-        match self {
-            Level::Idle => [0x8a, 0x93, 0x9c],
-            Level::Ok => [0x2e, 0xcc, 0x71],
-            Level::Degraded => [0xf5, 0xa6, 0x23],
-            Level::Firing => [0xe7, 0x4c, 0x3c],
-            Level::Failing => [0x9b, 0x1c, 0x1c],
-        }
+/// The lamp's colour for the overview's level (`telltale_api::overview`).
+fn colour(level: OverviewLevel) -> [u8; 3] {
+    match level {
+        OverviewLevel::Idle => [0x8a, 0x93, 0x9c],
+        OverviewLevel::Ok => [0x2e, 0xcc, 0x71],
+        OverviewLevel::Degraded => [0xf5, 0xa6, 0x23],
+        OverviewLevel::Firing => [0xe7, 0x4c, 0x3c],
+        OverviewLevel::Failing => [0x9b, 0x1c, 0x1c],
     }
 }
 
 /// A round lamp of `level`'s colour with a dark rim, as RGBA.
-fn lamp(level: Level) -> Image<'static> {
-    let [r, g, b] = level.colour();
+fn lamp(level: OverviewLevel) -> Image<'static> {
+    let [r, g, b] = colour(level);
     let n = ICON_SIZE as usize;
     let c = n as f32 / 2.0;
     let mut rgba = vec![0u8; n * n * 4];
@@ -83,7 +71,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         ],
     )?;
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(lamp(Level::Idle))
+        .icon(lamp(OverviewLevel::Idle))
         .tooltip("Telltale — starting")
         .menu(&menu)
         .show_menu_on_left_click(false)
@@ -151,86 +139,29 @@ pub fn spawn_updates<R: Runtime>(app: AppHandle<R>, api: Api) {
     });
 }
 
-/// What the tray shows for these alerts and feeds: the level, the tooltip
-/// and the number of firing alerts.
-fn summarize(
-    alerts: &[telltale_api::AlertView],
-    feeds: &[telltale_api::FeedView],
-    muted: bool,
-    health: Option<&telltale_api::HealthView>,
-) -> (Level, String, usize) {
-    let firing = alerts
-        .iter()
-        .filter(|a| a.phase == PhaseView::Firing)
-        .count();
-    let enabled = feeds.iter().filter(|f| f.enabled).count();
-    let not_live = feeds
-        .iter()
-        .filter(|f| f.enabled && !matches!(f.state, ConnStateView::Live))
-        .count();
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let failing = health.and_then(|h| match h.status.as_str() {
-        "fatal" => Some(format!(
-            "STOPPED: {}",
-            h.fatal.as_deref().unwrap_or("the engine failed")
-        )),
-        "failing" => Some(format!(
-            "NOT STORING DATA: {}",
-            h.storage
-                .code
-                .as_deref()
-                .unwrap_or("write error")
-                .replace('_', " ")
-        )),
-        _ => None,
-    });
-    let (level, text) = if let Some(text) = failing {
-        (Level::Failing, text)
-    } else if firing > 0 {
-        let mut t = format!("{} firing", plural(firing, "alert", "alerts"));
-        if not_live > 0 {
-            t.push_str(&format!(", {} not live", plural(not_live, "feed", "feeds")));
-        }
-        (Level::Firing, t)
-    } else if not_live > 0 {
-        (
-            Level::Degraded,
-            format!(
-                "{} of {enabled} not live",
-                plural(not_live, "feed", "feeds")
-            ),
-        )
-    } else if enabled == 0 {
-        (Level::Idle, "no feeds".to_string())
-    } else {
-        (Level::Ok, "all feeds live".to_string())
-    };
-    let mute = if muted { " (notifications muted)" } else { "" };
-    (level, format!("Telltale — {text}{mute}"), firing)
-}
-
 /// Updates tooltip and icon; `false` once the tray is gone.
-async fn refresh<R: Runtime>(app: &AppHandle<R>, api: &Api, shown: &mut Option<Level>) -> bool {
+async fn refresh<R: Runtime>(
+    app: &AppHandle<R>,
+    api: &Api,
+    shown: &mut Option<OverviewLevel>,
+) -> bool {
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return false;
     };
-    let (Ok(alerts), Ok(feeds)) = (api.alerts().await, api.list_feeds().await) else {
+    let Ok(o) = api.overview().await else {
         return true;
     };
-    let muted = api.mute_state().await.map(|m| m.muted).unwrap_or(false);
-    let health = api.health().await.ok();
-    let (level, tooltip, firing) = summarize(&alerts, &feeds, muted, health.as_ref());
-    apply(&tray, level, &tooltip, firing, shown);
+    let tooltip = format!("Telltale — {}", o.text);
+    apply(&tray, o.level, &tooltip, o.firing, shown);
     true
 }
 
 fn apply<R: Runtime>(
     tray: &TrayIcon<R>,
-    level: Level,
+    level: OverviewLevel,
     tooltip: &str,
-    firing: usize,
-    shown: &mut Option<Level>,
+    firing: u32,
+    shown: &mut Option<OverviewLevel>,
 ) {
     if let Err(e) = tray.set_tooltip(Some(tooltip)) {
         tracing::debug!("tray tooltip: {e}");
@@ -254,55 +185,12 @@ mod tests {
 
     #[test]
     fn lamp_is_rgba_of_the_right_size() {
-        let img = lamp(Level::Firing);
+        let img = lamp(OverviewLevel::Firing);
         assert_eq!(img.width(), ICON_SIZE);
         assert_eq!(img.rgba().len(), (ICON_SIZE * ICON_SIZE * 4) as usize);
         // Centre pixel is the level's colour, a corner is transparent.
         let c = ((ICON_SIZE / 2 * ICON_SIZE + ICON_SIZE / 2) * 4) as usize;
         assert_eq!(&img.rgba()[c..c + 4], &[0xe7, 0x4c, 0x3c, 0xff]);
         assert_eq!(img.rgba()[3], 0);
-    }
-
-    #[test]
-    fn no_feeds_is_idle() {
-        let (level, text, firing) = summarize(&[], &[], false, None);
-        assert_eq!(level, Level::Idle);
-        assert_eq!(text, "Telltale — no feeds");
-        assert_eq!(firing, 0);
-        let (_, muted, _) = summarize(&[], &[], true, None);
-        assert!(muted.ends_with("(notifications muted)"), "{muted}");
-    }
-
-    #[test]
-    fn storage_that_fails_outranks_everything() {
-        let health = telltale_api::HealthView {
-            version: "0".into(),
-            status: "failing".into(),
-            storage: telltale_api::StorageHealthView {
-                ok: false,
-                code: Some("disk_full".into()),
-                message: Some("the disk is full".into()),
-                since: Some(0),
-                attempts: 3,
-                held_rows: 10,
-                shed_rows: 0,
-                discarded_rows: 0,
-            },
-            fatal: None,
-        };
-        let (level, text, _) = summarize(&[], &[], false, Some(&health));
-        assert_eq!(level, Level::Failing);
-        assert_eq!(text, "Telltale — NOT STORING DATA: disk full");
-        let fatal = telltale_api::HealthView {
-            status: "fatal".into(),
-            fatal: Some("the ingest pipeline crashed".into()),
-            ..health
-        };
-        let (level, text, _) = summarize(&[], &[], false, Some(&fatal));
-        assert_eq!(level, Level::Failing);
-        assert!(
-            text.contains("STOPPED: the ingest pipeline crashed"),
-            "{text}"
-        );
     }
 }

@@ -32,6 +32,7 @@ pub mod input;
 pub mod live;
 mod live_views;
 pub mod ops;
+pub mod overview;
 pub mod probe;
 pub mod rest;
 mod runtime;
@@ -45,6 +46,7 @@ pub use health::{HealthView, StorageHealthView};
 pub use input::AlertActionInput;
 pub use live::LiveStream;
 pub use ops::{dispatch, OPERATIONS};
+pub use overview::{OverviewLevel, OverviewView};
 pub use probe::{
     ProbeInput, ProbeLimits, ProbeMessageView, ProbeReport, ProbeSampleView, ProbeStateView,
 };

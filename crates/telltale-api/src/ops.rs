@@ -265,6 +265,8 @@ operations! {
     mute_state(NoArgs) -> MuteView [GET "/mute"] = |api, _r| api.mute_state().await?;
     /// The server's version, and whether it is storing data.
     health(NoArgs) -> HealthView [GET "/health"] = |api, _r| api.health().await?;
+    /// Telltale's worst state in one level and one line (the tray lamp).
+    overview(NoArgs) -> crate::OverviewView [GET "/overview"] = |api, _r| api.overview().await?;
     /// The server's version and the operations it offers.
     about(NoArgs) -> crate::health::AboutView [GET "/about"] = |api, _r| api.about();
     /// The database's size and tiers.

@@ -17,6 +17,7 @@ import type { ImportReport } from "./ImportReport";
 import type { ImportRequest } from "./ImportRequest";
 import type { MuteView } from "./MuteView";
 import type { NoArgs } from "./NoArgs";
+import type { OverviewView } from "./OverviewView";
 import type { ProbeInput } from "./ProbeInput";
 import type { ProbeReport } from "./ProbeReport";
 import type { SeriesRequest } from "./SeriesRequest";
@@ -53,6 +54,8 @@ export interface Operations {
   mute_state: { request: NoArgs; response: MuteView };
   /** The server's version, and whether it is storing data. */
   health: { request: NoArgs; response: HealthView };
+  /** Telltale's worst state in one level and one line (the tray lamp). */
+  overview: { request: NoArgs; response: OverviewView };
   /** The server's version and the operations it offers. */
   about: { request: NoArgs; response: AboutView };
   /** The database's size and tiers. */
@@ -70,4 +73,4 @@ export interface Operations {
 }
 
 /** The operations' names, in declaration order. */
-export const OPERATION_NAMES = ["list_feeds", "get_feed", "upsert_feed", "delete_feed", "test_feed", "series", "events", "timeline", "alerts", "alert_action", "alert_history", "mute_state", "health", "about", "db_stats", "compact_db", "settings", "update_settings", "export_config", "import_config"] as const;
+export const OPERATION_NAMES = ["list_feeds", "get_feed", "upsert_feed", "delete_feed", "test_feed", "series", "events", "timeline", "alerts", "alert_action", "alert_history", "mute_state", "health", "overview", "about", "db_stats", "compact_db", "settings", "update_settings", "export_config", "import_config"] as const;
