@@ -32,7 +32,8 @@ pub async fn call(
     api: State<'_, Api>,
     op: String,
     request: serde_json::Value,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<Box<serde_json::value::RawValue>, ApiError> {
+    // JSON text, so the fields keep their declared order.
     telltale_api::dispatch(&api, &op, request).await
 }
 

@@ -523,7 +523,7 @@ fn rest_route(route: &'static crate::rest::Route) -> MethodRouter<AppState> {
             };
             let request = crate::rest::rest_request(route.op, input)?;
             let response = crate::dispatch(&st.api, route.op, request).await?;
-            Ok::<Response, ApiError>(if response.is_null() {
+            Ok::<Response, ApiError>(if response.get() == "null" {
                 StatusCode::NO_CONTENT.into_response()
             } else {
                 Json(response).into_response()

@@ -19,6 +19,7 @@ use crate::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use telltale_model::{FeedConfig, Timestamp};
 use ts_rs::TS;
 
@@ -175,12 +176,13 @@ macro_rules! operations {
         }
 
         /// Runs operation `op` with its request as JSON (`null` counts as
-        /// `{}`) and answers its response as JSON.
+        /// `{}`) and answers its response as JSON text, its fields in their
+        /// declared order (a `serde_json::Value` would sort them).
         pub async fn dispatch(
             api: &Api,
             op: &str,
             request: serde_json::Value,
-        ) -> Result<serde_json::Value, ApiError> {
+        ) -> Result<Box<RawValue>, ApiError> {
             match op {
                 $(stringify!($name) => {
                     let $r: $req = request_of(stringify!($name), request)?;
@@ -317,8 +319,8 @@ fn request_of<T: DeserializeOwned>(op: &str, request: serde_json::Value) -> Resu
     })
 }
 
-fn answer<T: Serialize>(response: T) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(response)
+fn answer<T: Serialize>(response: T) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(&response)
         .map_err(|e| ApiError::internal(format!("cannot write the response: {e}")))
 }
 

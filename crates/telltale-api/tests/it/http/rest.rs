@@ -60,6 +60,17 @@ async fn every_declared_route_is_served_and_reads_path_query_and_body() {
             .contains("the URL names `web`"),
         "{err}"
     );
+    // Fields come in their declared order, as a person reading `curl`
+    // output expects (not sorted, as a serde_json::Value would have them).
+    let text = h
+        .req(Method::GET, "/api/feeds/web")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("\"config\":{\"name\":\"web\""), "{text}");
     // PUT without a name takes the path's.
     let unnamed = json!({"transport": "poll", "url": "http://127.0.0.1:9/y", "enabled": false});
     let (status, view) = h.send(Method::PUT, "/api/feeds/web", &unnamed).await;
