@@ -136,12 +136,13 @@ pub fn undecodable_encoding(headers: &HeaderMap) -> Option<String> {
     ))
 }
 
-/// Accepts only absolute `http://` and `https://` URLs; `transport` names
-/// the transport in the message (e.g. "SSE", "long polling").
-pub fn check_http_url(raw: &str, transport: &'static str) -> Result<(), SetupError> {
+/// Accepts only absolute `http://` and `https://` URLs, and gives the
+/// parsed URL; `transport` names the transport in the message (e.g. "SSE",
+/// "long polling").
+pub fn check_http_url(raw: &str, transport: &'static str) -> Result<url::Url, SetupError> {
     let url = url::Url::parse(raw).map_err(|e| SetupError::url(raw, e))?;
     match url.scheme() {
-        "http" | "https" => Ok(()),
+        "http" | "https" => Ok(url),
         other => Err(SetupError::Scheme {
             transport,
             scheme: other.to_string(),

@@ -219,8 +219,7 @@ fn prepare(
     timeout: Duration,
     validators: &Validators,
 ) -> Result<(reqwest::Client, reqwest::Request), SetupError> {
-    crate::http_common::check_http_url(&feed.url, "polling")?;
-    let url = url::Url::parse(&feed.url).map_err(|e| SetupError::url(&feed.url, e))?;
+    let url = crate::http_common::check_http_url(&feed.url, "polling")?;
     let method_name = opts.method.trim().to_ascii_uppercase();
     let method = reqwest::Method::from_bytes(method_name.as_bytes())
         .map_err(|_| SetupError::Method(opts.method.clone()))?;
