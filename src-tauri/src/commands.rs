@@ -20,10 +20,10 @@
 //! when a desktop notification is clicked, and `shell-notice` (a line of
 //! text) when the shell wants to say something in the window.
 
-use crate::demo::DemoFleet;
 use crate::LiveTasks;
 use tauri::ipc::Channel;
 use tauri::State;
+use telltale_api::demo::{self, DemoFleet};
 use telltale_api::{Api, ApiError, ImportReport, LiveMessage};
 
 /// Runs the API operation `op` (see `telltale_api::ops`) with `request`.
@@ -58,11 +58,11 @@ pub async fn subscribe_live<R: tauri::Runtime>(
 }
 
 /// Starts the simulated fleet in-process (once) and imports its five feeds
-/// (see [`crate::demo`]).
+/// (see [`telltale_api::demo`]).
 #[tauri::command]
 pub async fn add_demo_fleet(
     api: State<'_, Api>,
     demo: State<'_, DemoFleet>,
 ) -> Result<ImportReport, ApiError> {
-    crate::demo::add(&demo, &api).await
+    demo::add(&demo, &api).await
 }

@@ -16,17 +16,16 @@
 //! *Quit* stops the engine cleanly.
 
 pub mod commands;
-pub mod demo;
 mod no_tray;
 mod tray;
 
-use demo::DemoFleet;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tauri::async_runtime::JoinHandle;
 use tauri::{Emitter, Manager, RunEvent, Runtime, WindowEvent};
+use telltale_api::demo::{self, DemoFleet};
 use telltale_api::{Api, RuntimeOptions, StoreOptions};
 
 /// Label of the one window.
@@ -248,26 +247,11 @@ fn start_engine<R: Runtime>(
         .await?;
         let n = runtime.start_feeds().await?;
         tracing::info!("Telltale running on {} with {n} feed(s)", db.display());
+        let app = app.clone();
+        runtime.on_fatal(move |_| app.exit(70));
         Ok::<_, telltale_api::RuntimeError>(runtime)
     })?;
-    exit_when_fatal(app.clone(), runtime.api());
     Ok(runtime.api().clone())
-}
-
-/// A crashed pipeline or a stopped writer leaves the app blind: after the
-/// engine's notification, exit non-zero (70) rather than look alive.
-fn exit_when_fatal<R: Runtime>(app: tauri::AppHandle<R>, api: &Api) {
-    let mut fatal = api.engine().fatal();
-    tauri::async_runtime::spawn(async move {
-        let what = match fatal.wait_for(|f| f.is_some()).await {
-            Ok(f) => f.clone().unwrap_or_default(),
-            Err(_) => return,
-        };
-        tracing::error!("Telltale stops: {what}; start it again");
-        // Leave a moment for the notification to be shown.
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        app.exit(70);
-    });
 }
 
 /// Builds the app from `builder` and `context`, and runs it until *Quit*.

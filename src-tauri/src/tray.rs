@@ -11,48 +11,15 @@ use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
-use telltale_api::{AlertActionInput, Api, OverviewLevel};
+use telltale_api::{shell, AlertActionInput, Api, OverviewLevel};
 
 /// The tray icon's id.
 const TRAY_ID: &str = "telltale";
 /// How often the tray is refreshed.
 const REFRESH: Duration = Duration::from_secs(2);
-/// Side of the tray icon, in pixels.
-const ICON_SIZE: u32 = 32;
-
-/// The lamp's colour for the overview's level (`telltale_api::overview`).
-fn colour(level: OverviewLevel) -> [u8; 3] {
-    match level {
-        OverviewLevel::Idle => [0x8a, 0x93, 0x9c],
-        OverviewLevel::Ok => [0x2e, 0xcc, 0x71],
-        OverviewLevel::Degraded => [0xf5, 0xa6, 0x23],
-        OverviewLevel::Firing => [0xe7, 0x4c, 0x3c],
-        OverviewLevel::Failing => [0x9b, 0x1c, 0x1c],
-    }
-}
-
-/// A round lamp of `level`'s colour with a dark rim, as RGBA.
+/// The lamp for an overview level (`telltale_api::shell::lamp_rgba`).
 fn lamp(level: OverviewLevel) -> Image<'static> {
-    let [r, g, b] = colour(level);
-    let n = ICON_SIZE as usize;
-    let c = n as f32 / 2.0;
-    let mut rgba = vec![0u8; n * n * 4];
-    for y in 0..n {
-        for x in 0..n {
-            let d = ((x as f32 + 0.5 - c).powi(2) + (y as f32 + 0.5 - c).powi(2)).sqrt();
-            let (px, alpha) = if d <= c - 4.0 {
-                ([r, g, b], 1.0)
-            } else if d <= c - 1.0 {
-                ([0x1e, 0x24, 0x2b], 1.0)
-            } else {
-                ([0x1e, 0x24, 0x2b], (c - d).clamp(0.0, 1.0))
-            };
-            let i = (y * n + x) * 4;
-            rgba[i..i + 3].copy_from_slice(&px);
-            rgba[i + 3] = (alpha * 255.0) as u8;
-        }
-    }
-    Image::new_owned(rgba, ICON_SIZE, ICON_SIZE)
+    Image::new_owned(shell::lamp_rgba(level), shell::LAMP_SIZE, shell::LAMP_SIZE)
 }
 
 /// Creates the tray icon and its menu.
@@ -176,21 +143,5 @@ fn apply<R: Runtime>(
             Ok(()) => *shown = Some(level),
             Err(e) => tracing::debug!("tray icon: {e}"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lamp_is_rgba_of_the_right_size() {
-        let img = lamp(OverviewLevel::Firing);
-        assert_eq!(img.width(), ICON_SIZE);
-        assert_eq!(img.rgba().len(), (ICON_SIZE * ICON_SIZE * 4) as usize);
-        // Centre pixel is the level's colour, a corner is transparent.
-        let c = ((ICON_SIZE / 2 * ICON_SIZE + ICON_SIZE / 2) * 4) as usize;
-        assert_eq!(&img.rgba()[c..c + 4], &[0xe7, 0x4c, 0x3c, 0xff]);
-        assert_eq!(img.rgba()[3], 0);
     }
 }

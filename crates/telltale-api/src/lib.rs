@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod api;
+pub mod demo;
 mod error;
 pub mod export;
 pub mod health;
@@ -38,6 +39,7 @@ pub mod rest;
 mod runtime;
 pub mod secrets;
 pub mod settings;
+pub mod shell;
 pub mod views;
 
 pub use api::{Api, MAX_EVENTS_PAGE, MAX_POINTS, MAX_TIMELINE};

@@ -35,6 +35,9 @@ pub struct RuntimeOptions {
     pub panic_on_feed: Option<String>,
     /// What a click on a notification does, besides logging it.
     pub on_open_alert: Option<OpenAlertHook>,
+    /// For a one-off command (`telltaled ack`…): see
+    /// [`EngineOptions::passive`].
+    pub passive: bool,
 }
 
 impl std::fmt::Debug for RuntimeOptions {
@@ -46,6 +49,7 @@ impl std::fmt::Debug for RuntimeOptions {
             .field("notify", &self.notify)
             .field("panic_on_feed", &self.panic_on_feed)
             .field("on_open_alert", &self.on_open_alert.is_some())
+            .field("passive", &self.passive)
             .finish()
     }
 }
@@ -115,6 +119,7 @@ impl Runtime {
                 notifier,
                 alerts: settings.alerts,
                 panic_on_feed: opts.panic_on_feed,
+                passive: opts.passive,
                 ..Default::default()
             },
         )?;
@@ -155,6 +160,28 @@ impl Runtime {
     /// The database path.
     pub fn db(&self) -> &std::path::Path {
         &self.db
+    }
+
+    /// A crashed pipeline or a stopped writer leaves the monitor blind:
+    /// once the engine says so (and has had a moment to show its
+    /// notification), calls `then` with what failed, for the shell to exit
+    /// non-zero rather than look alive.
+    pub fn on_fatal(&self, then: impl FnOnce(String) + Send + 'static) {
+        let mut fatal = self.engine().fatal();
+        tokio::spawn(async move {
+            let what = match fatal.wait_for(|f| f.is_some()).await {
+                Ok(f) => f.clone().unwrap_or_default(),
+                Err(_) => return,
+            };
+            tracing::error!("Telltale stops: {what}; start it again");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            then(what);
+        });
+    }
+
+    /// Stops the feeds, drains the pipeline and commits what is pending.
+    pub async fn shutdown(self) -> Result<(), RuntimeError> {
+        Ok(self.api.engine().clone().shutdown().await?)
     }
 }
 

@@ -158,6 +158,18 @@ impl Alerting {
         } else {
             None
         };
+        let mut out = out;
+        let has_notifier = self.notify_tx.lock().is_ok_and(|tx| tx.is_some());
+        if !has_notifier {
+            // Nothing here can close a popup: keep its id, so that the next
+            // engine with a notifier closes the popup of an alert
+            // acknowledged or resolved here.
+            for w in &out.withdrawn {
+                if let Some(i) = out.changed.iter_mut().find(|i| i.id == w.alert_id) {
+                    i.notice_id = w.notice_id;
+                }
+            }
+        }
         let batch = output_batch(&out, silences);
         for n in &out.notifications {
             tracing::info!("alert: {} — {}", n.summary, n.body);

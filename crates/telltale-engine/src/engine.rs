@@ -46,6 +46,11 @@ pub struct EngineOptions {
     /// of the feed with this name (a crash cannot be produced otherwise).
     #[doc(hidden)]
     pub panic_on_feed: Option<String>,
+    /// An operator's one-off command (`telltaled ack`…): alerts are
+    /// restored and actions applied, but nothing runs on a clock (no alert
+    /// ticks, no reminders, no queued commands taken), so the command
+    /// changes only what it was asked to.
+    pub passive: bool,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -69,6 +74,7 @@ impl Default for EngineOptions {
             notifier: None,
             notify_retry: Duration::from_secs(30),
             panic_on_feed: None,
+            passive: false,
         }
     }
 }
@@ -95,6 +101,8 @@ pub(crate) struct Inner {
     feeds: tokio::sync::Mutex<HashMap<String, RunningFeed>>,
     pipeline: Mutex<Option<JoinHandle<()>>>,
     shutdown: CancellationToken,
+    /// See [`EngineOptions::passive`].
+    passive: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -140,11 +148,14 @@ impl Engine {
                 feeds: tokio::sync::Mutex::new(HashMap::new()),
                 pipeline: Mutex::new(Some(handle)),
                 shutdown: CancellationToken::new(),
+                passive: opts.passive,
             }),
         };
-        engine.spawn_rate_ticker();
-        engine.spawn_alert_ticker();
-        engine.spawn_health_watch();
+        if !opts.passive {
+            engine.spawn_rate_ticker();
+            engine.spawn_alert_ticker();
+            engine.spawn_health_watch();
+        }
         Ok(engine)
     }
 
@@ -425,7 +436,9 @@ impl Engine {
             p.await
                 .map_err(|e| EngineError::Internal(format!("pipeline task failed: {e}")))?;
         }
-        self.inner.shared.alerting.step(&self.inner.store).await;
+        if !self.inner.passive {
+            self.inner.shared.alerting.step(&self.inner.store).await;
+        }
         self.inner
             .shared
             .alerting

@@ -1,143 +1,185 @@
-//! `telltaled alerts`, `ack`, `snooze`, `mute`, `unmute`.
+//! `telltaled alerts`, `ack`, `snooze`, `mute`, `unmute`, through the same
+//! [`Api`] the UI uses.
 //!
-//! Actions are queued in the database. A running `telltaled run` on the same
-//! database applies them within a second (so its in-memory state stays the
-//! one truth); when none is running, the command applies them itself.
+//! The commands open the database with a passive [`Runtime`] (no feeds, no
+//! clock: nothing changes but what was asked). Actions are first queued in
+//! the database: a running `telltaled run` on the same database applies
+//! them within a second, so that its in-memory state stays the one truth.
+//! When none is running, the command applies them itself with
+//! `Api::alert_action`.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use telltale_alerts::silence::Silences;
-use telltale_alerts::{AlertEngine, AlertInstance, Phase};
+use telltale_api::{AlertActionInput, AlertView, Api, PhaseView, Runtime, RuntimeOptions};
 use telltale_engine::AlertAction;
-use telltale_model::time::SystemClock;
 use telltale_model::Timestamp;
-use telltale_store::Store;
 
-fn open(db: &Path) -> Result<Store, String> {
+/// Runs `f` on a passive runtime over `db`, then commits and closes it.
+fn with_api<T, F, Fut>(db: &Path, f: F) -> Result<T, String>
+where
+    F: FnOnce(Api) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
     if !db.exists() {
         return Err(format!(
             "{} does not exist: pass the database that `telltaled run --db` uses",
             db.display()
         ));
     }
-    Store::open(db, Default::default()).map_err(|e| e.to_string())
-}
-
-fn load(store: &Store) -> Result<(Vec<AlertInstance>, Silences), String> {
-    let (rows, silences) = store.load_alerts().map_err(|e| e.to_string())?;
-    let instances = rows
-        .iter()
-        .filter_map(|j| serde_json::from_str(j).ok())
-        .collect();
-    let silences = silences
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default();
-    Ok((instances, silences))
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    rt.block_on(async {
+        let runtime = Runtime::start(RuntimeOptions {
+            db: db.to_path_buf(),
+            passive: true,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let out = f(runtime.api().clone()).await;
+        runtime.shutdown().await.map_err(|e| e.to_string())?;
+        out
+    })
 }
 
 /// `telltaled alerts`.
 pub fn list(db: &Path, firing_only: bool, history: Option<i64>) -> Result<ExitCode, String> {
-    let store = open(db)?;
-    let (mut instances, silences) = load(&store)?;
-    if let Some(id) = history {
-        let rows = store
-            .alert_history(Some(id), 1000)
-            .map_err(|e| e.to_string())?;
-        if rows.is_empty() && !instances.iter().any(|i| i.id == id) {
-            return Err(format!(
-                "there is no alert {id}: `telltaled alerts` lists them"
-            ));
+    with_api(db, |api| async move {
+        let mut alerts = api.alerts().await.map_err(|e| e.message)?;
+        if let Some(id) = history {
+            if !alerts.iter().any(|a| a.id == id) {
+                return Err(format!(
+                    "there is no alert {id}: `telltaled alerts` lists them"
+                ));
+            }
+            let rows = api.alert_history(id).await.map_err(|e| e.message)?;
+            println!("{:<24}  {:<13} {:>8}  DETAIL", "TIME", "EVENT", "VALUE");
+            for h in rows {
+                println!(
+                    "{:<24}  {:<13} {:>8}  {}",
+                    time(h.ts),
+                    h.kind,
+                    h.value.map(fmt_value).unwrap_or_default(),
+                    h.detail
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
         }
-        println!("{:<24}  {:<13} {:>8}  DETAIL", "TIME", "EVENT", "VALUE");
-        for h in rows {
-            println!(
-                "{:<24}  {:<13} {:>8}  {}",
-                h.ts.to_rfc3339_millis(),
-                h.kind,
-                h.value.map(fmt_value).unwrap_or_default(),
-                h.detail
-            );
+        if firing_only {
+            alerts.retain(|a| a.phase == PhaseView::Firing);
         }
-        return Ok(ExitCode::SUCCESS);
-    }
-    if firing_only {
-        instances.retain(|i| i.phase == Phase::Firing);
-    }
-    instances.sort_by(|a, b| {
-        (b.phase == Phase::Firing)
-            .cmp(&(a.phase == Phase::Firing))
-            .then(b.severity.cmp(&a.severity))
-            .then(b.since.cmp(&a.since))
-    });
-    match silences.muted {
-        Some(None) => println!("notifications: MUTED until unmuted"),
-        Some(Some(t)) if t > Timestamp::now() => {
-            println!("notifications: MUTED until {}", t.to_rfc3339_millis())
+        alerts.sort_by(|a, b| {
+            (b.phase == PhaseView::Firing)
+                .cmp(&(a.phase == PhaseView::Firing))
+                .then(b.severity.cmp(&a.severity))
+                .then(b.since.cmp(&a.since))
+        });
+        let mute = api.mute_state().await.map_err(|e| e.message)?;
+        match (mute.muted, mute.until) {
+            (true, None) => println!("notifications: MUTED until unmuted"),
+            (true, Some(t)) => println!("notifications: MUTED until {}", time(t)),
+            _ => {}
         }
-        _ => {}
-    }
+        print_table(&alerts, firing_only);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_table(alerts: &[AlertView], firing_only: bool) {
     println!(
         "{:>4}  {:<9} {:<8} {:<18} {:<16} {:<24} {:>8}  {:<5} SUMMARY",
         "ID", "STATE", "SEVERITY", "FEED", "RULE", "SINCE", "VALUE", "ACKED"
     );
-    for i in &instances {
+    for a in alerts {
         println!(
             "{:>4}  {:<9} {:<8} {:<18} {:<16} {:<24} {:>8}  {:<5} {}",
-            i.id,
-            i.phase.as_str(),
-            i.severity.as_str(),
-            i.feed,
-            i.rule,
-            i.since.to_rfc3339_millis(),
-            i.value.map(fmt_value).unwrap_or_default(),
-            if i.acked_at.is_some() { "yes" } else { "" },
-            i.summary
+            a.id,
+            phase(a.phase),
+            a.severity.as_str(),
+            a.feed,
+            a.rule,
+            time(a.since),
+            a.value.map(fmt_value).unwrap_or_default(),
+            if a.acked_at.is_some() { "yes" } else { "" },
+            a.summary
         );
     }
-    if instances.is_empty() {
+    if alerts.is_empty() {
         println!("(no {}alerts)", if firing_only { "firing " } else { "" });
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+fn phase(p: PhaseView) -> &'static str {
+    match p {
+        PhaseView::Ok => "ok",
+        PhaseView::Pending => "pending",
+        PhaseView::Firing => "firing",
+        PhaseView::Resolved => "resolved",
+    }
+}
+
+fn time(ms: i64) -> String {
+    Timestamp::from_millis(ms).to_rfc3339_millis()
 }
 
 fn fmt_value(v: f64) -> String {
     telltale_alerts::rule::fmt_num(v)
 }
 
-/// Resolves a feed name to its id.
-pub fn feed_id(db: &Path, name: &str) -> Result<i64, String> {
-    let store = open(db)?;
-    store
-        .feed_by_name(name)
-        .map_err(|e| e.to_string())?
-        .map(|f| f.id)
-        .ok_or_else(|| format!("there is no feed named `{name}`: `telltaled feeds` lists them"))
+/// What to snooze, before feed names are resolved.
+pub enum SnoozeTarget {
+    /// The rule behind an alert.
+    Alert(i64),
+    /// One rule of a feed, or the whole feed.
+    Feed {
+        /// The feed's name.
+        name: String,
+        /// The rule's name, or every rule.
+        rule: Option<String>,
+    },
 }
 
-/// Queues an action; applies it here if no `telltaled run` picks it up.
-pub fn act(db: &Path, action: AlertAction) -> Result<ExitCode, String> {
-    let store = open(db)?;
-    // Validate against the stored state first, for a clear error.
-    let (instances, silences) = load(&store)?;
-    if let AlertAction::Ack { id } | AlertAction::SnoozeAlert { id, .. } = &action {
-        match instances.iter().find(|i| i.id == *id) {
-            None => {
-                return Err(format!(
-                    "there is no alert {id}: `telltaled alerts` lists them"
-                ))
+/// `telltaled snooze`.
+pub fn snooze(db: &Path, target: SnoozeTarget, secs: u64) -> Result<ExitCode, String> {
+    let action = match target {
+        SnoozeTarget::Alert(id) => AlertActionInput::SnoozeAlert { id, secs },
+        SnoozeTarget::Feed { name, rule } => {
+            let feed_id = with_api(db, |api| async move {
+                match api.get_feed(&name).await {
+                    Ok(f) => Ok(f.feed.id),
+                    Err(e) if e.code == telltale_api::ErrorCode::NotFound => Err(format!(
+                        "there is no feed named `{name}`: `telltaled feeds` lists them"
+                    )),
+                    Err(e) => Err(e.message),
+                }
+            })?;
+            match rule {
+                Some(rule) => AlertActionInput::SnoozeRule {
+                    feed_id,
+                    rule,
+                    secs,
+                },
+                None => AlertActionInput::SnoozeFeed { feed_id, secs },
             }
-            Some(i) if matches!(action, AlertAction::Ack { .. }) && i.phase != Phase::Firing => {
-                return Err(format!(
-                    "alert {id} is {}, not firing: there is nothing to acknowledge",
-                    i.phase.as_str()
-                ))
-            }
-            _ => {}
         }
-    }
-    let json = serde_json::to_string(&action).map_err(|e| e.to_string())?;
+    };
+    act(db, action)
+}
+
+/// Queues an action for a running `telltaled run`; applies it here through
+/// the API if none picks it up.
+pub fn act(db: &Path, action: AlertActionInput) -> Result<ExitCode, String> {
+    // Check against the stored state first, for a clear error.
+    let alerts = with_api(db, |api| async move {
+        api.alerts().await.map_err(|e| e.message)
+    })?;
+    check(&alerts, &action)?;
+    let store = telltale_store::Store::open(db, Default::default()).map_err(|e| e.to_string())?;
+    let json =
+        serde_json::to_string(&AlertAction::from(action.clone())).map_err(|e| e.to_string())?;
     let cmd = store.push_alert_command(&json).map_err(|e| e.to_string())?;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(3) {
@@ -153,33 +195,34 @@ pub fn act(db: &Path, action: AlertAction) -> Result<ExitCode, String> {
         println!("done: the running telltaled applied it");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut engine = AlertEngine::new(Default::default(), Arc::new(SystemClock), 0);
-    engine.restore(instances, silences);
-    telltale_engine::alerting::apply_to(&mut engine, &action).map_err(|e| e.to_string())?;
-    let mut out = engine.drain();
-    // Nothing here can close a popup: keep its id, so that the next
-    // telltaled closes the popup of an alert acknowledged here.
-    for w in &out.withdrawn {
-        if let Some(i) = out.changed.iter_mut().find(|i| i.id == w.alert_id) {
-            i.notice_id = w.notice_id;
-        }
-    }
-    let silences = out
-        .silences_changed
-        .then(|| serde_json::to_string(engine.silences()).ok())
-        .flatten();
-    let batch = telltale_engine::alerting::output_batch(&out, silences);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        store.send(batch).await.map_err(|e| e.to_string())?;
-        store.flush().await.map_err(|e| e.to_string())
+    drop(store);
+    with_api(db, |api| async move {
+        api.alert_action(action).await.map_err(|e| e.message)
     })?;
     println!(
         "done (no telltaled was running on {}; applied directly)",
         db.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn check(alerts: &[AlertView], action: &AlertActionInput) -> Result<(), String> {
+    let id = match action {
+        AlertActionInput::Ack { id } | AlertActionInput::SnoozeAlert { id, .. } => *id,
+        _ => return Ok(()),
+    };
+    match alerts.iter().find(|a| a.id == id) {
+        None => Err(format!(
+            "there is no alert {id}: `telltaled alerts` lists them"
+        )),
+        Some(a)
+            if matches!(action, AlertActionInput::Ack { .. }) && a.phase != PhaseView::Firing =>
+        {
+            Err(format!(
+                "alert {id} is {}, not firing: there is nothing to acknowledge",
+                phase(a.phase)
+            ))
+        }
+        Some(_) => Ok(()),
+    }
 }

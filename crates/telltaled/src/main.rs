@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use telltale_engine::AlertAction;
+use telltale_api::AlertActionInput;
 use telltale_model::{ConfigFile, Timestamp};
 use telltale_store::Store;
 
@@ -279,7 +279,7 @@ fn main() -> ExitCode {
             firing,
             history,
         } => alerts::list(&db, firing, history),
-        Command::Ack { id, db } => alerts::act(&db, AlertAction::Ack { id }),
+        Command::Ack { id, db } => alerts::act(&db, AlertActionInput::Ack { id }),
         Command::Snooze {
             alert,
             feed,
@@ -289,11 +289,11 @@ fn main() -> ExitCode {
         } => snooze(&db, alert, feed, rule, duration),
         Command::Mute { duration, db } => alerts::act(
             &db,
-            AlertAction::Mute {
+            AlertActionInput::Mute {
                 secs: duration.map(|d| d.as_secs()),
             },
         ),
-        Command::Unmute { db } => alerts::act(&db, AlertAction::Unmute),
+        Command::Unmute { db } => alerts::act(&db, AlertActionInput::Unmute),
     };
     match result {
         Ok(code) => code,
@@ -626,23 +626,14 @@ fn snooze(
     rule: Option<String>,
     d: Duration,
 ) -> Result<ExitCode, String> {
-    let secs = d.as_secs().max(1);
-    let action = match (alert, feed, rule) {
-        (Some(id), _, _) => AlertAction::SnoozeAlert { id, secs },
-        (None, Some(feed), Some(rule)) => AlertAction::SnoozeRule {
-            feed_id: alerts::feed_id(db, &feed)?,
-            rule,
-            secs,
-        },
-        (None, Some(feed), None) => AlertAction::SnoozeFeed {
-            feed_id: alerts::feed_id(db, &feed)?,
-            secs,
-        },
-        (None, None, _) => {
+    let target = match (alert, feed) {
+        (Some(id), _) => alerts::SnoozeTarget::Alert(id),
+        (None, Some(name)) => alerts::SnoozeTarget::Feed { name, rule },
+        (None, None) => {
             return Err("say what to snooze: --alert ID, or --feed NAME [--rule NAME]".into())
         }
     };
-    alerts::act(db, action)
+    alerts::snooze(db, target, d.as_secs().max(1))
 }
 
 fn export_config(db: &Path) -> Result<ExitCode, String> {

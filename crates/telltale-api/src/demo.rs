@@ -2,12 +2,13 @@
 //! started in-process on first use, five hosts with a scripted incident on
 //! host-3, its feeds imported like a config file.
 //!
-//! It is the cargo feature `demo` (on by default, so `scripts/demo.sh` and
-//! the package have it). A build without it
-//! (`cargo build -p telltale-desktop --no-default-features`) links no
-//! simulator, and *Add demo fleet* answers that this build has none.
+//! It is this crate's cargo feature `demo`, which the desktop app turns on
+//! by default (so `scripts/demo.sh` and the package have it). A build
+//! without it (`cargo build -p telltale-desktop --no-default-features`)
+//! links no simulator, and *Add demo fleet* answers that this build has
+//! none.
 
-use telltale_api::{Api, ApiError, ImportReport};
+use crate::{Api, ApiError, ImportReport};
 
 /// Hosts in the demo fleet.
 pub const DEMO_HOSTS: usize = 5;
@@ -23,7 +24,7 @@ pub use imp::DemoFleet;
 #[cfg(feature = "demo")]
 mod imp {
     use super::DEMO_HOSTS;
-    use telltale_api::ApiError;
+    use crate::ApiError;
 
     /// The in-process demo fleet, started on first use.
     #[derive(Debug, Default)]
@@ -71,7 +72,7 @@ mod imp {
 
 #[cfg(not(feature = "demo"))]
 mod imp {
-    use telltale_api::{ApiError, ErrorCode};
+    use crate::{ApiError, ErrorCode};
 
     /// No demo fleet in this build (a field, so that both builds construct
     /// it as `DemoFleet::default()`).

@@ -1,0 +1,210 @@
+//! What a desktop shell shows that needs no GUI toolkit: the tray lamp's
+//! pixels, the "close again to quit" rule for a desktop without a tray,
+//! and how to tell a missing tray library from any other panic. The Tauri
+//! shell only puts these on screen.
+
+use crate::OverviewLevel;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Side of the tray lamp, in pixels.
+pub const LAMP_SIZE: u32 = 32;
+/// A second close within this time after the warning quits.
+pub const CONFIRM_WITHIN: Duration = Duration::from_secs(60);
+/// The package that provides the tray library on Debian and Ubuntu.
+pub const TRAY_PACKAGE: &str = "libayatana-appindicator3-1";
+
+/// The lamp's colour for an overview level.
+pub fn lamp_colour(level: OverviewLevel) -> [u8; 3] {
+    match level {
+        OverviewLevel::Idle => [0x8a, 0x93, 0x9c],
+        OverviewLevel::Ok => [0x2e, 0xcc, 0x71],
+        OverviewLevel::Degraded => [0xf5, 0xa6, 0x23],
+        OverviewLevel::Firing => [0xe7, 0x4c, 0x3c],
+        OverviewLevel::Failing => [0x9b, 0x1c, 0x1c],
+    }
+}
+
+/// A round lamp of `level`'s colour with a dark rim: [`LAMP_SIZE`]²
+/// RGBA pixels.
+pub fn lamp_rgba(level: OverviewLevel) -> Vec<u8> {
+    let [r, g, b] = lamp_colour(level);
+    let n = LAMP_SIZE as usize;
+    let c = n as f32 / 2.0;
+    let mut rgba = vec![0u8; n * n * 4];
+    for y in 0..n {
+        for x in 0..n {
+            let d = ((x as f32 + 0.5 - c).powi(2) + (y as f32 + 0.5 - c).powi(2)).sqrt();
+            let (px, alpha) = if d <= c - 4.0 {
+                ([r, g, b], 1.0)
+            } else if d <= c - 1.0 {
+                ([0x1e, 0x24, 0x2b], 1.0)
+            } else {
+                ([0x1e, 0x24, 0x2b], (c - d).clamp(0.0, 1.0))
+            };
+            let i = (y * n + x) * 4;
+            rgba[i..i + 3].copy_from_slice(&px);
+            rgba[i + 3] = (alpha * 255.0) as u8;
+        }
+    }
+    rgba
+}
+
+/// The text of a panic payload.
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Whether a panic is the tray crate's way of saying its library is
+/// missing.
+pub fn is_tray_library_panic(text: &str) -> bool {
+    text.contains("appindicator3")
+}
+
+/// Why the tray could not start, from the panic that said so.
+pub fn tray_panic_error(text: &str) -> String {
+    if is_tray_library_panic(text) {
+        format!(
+            "the tray library libayatana-appindicator3.so.1 is not installed \
+             (install the package {TRAY_PACKAGE})"
+        )
+    } else {
+        format!("the tray failed to start: {text}")
+    }
+}
+
+/// What the window says when it stays open on a close without a tray.
+pub fn close_without_tray_notice() -> String {
+    format!(
+        "Telltale has no tray icon on this desktop, so closing the window stops monitoring \
+         and notifications. Minimise the window to keep watching, or close it again within \
+         {} seconds to quit. For a tray icon, install {TRAY_PACKAGE}.",
+        CONFIRM_WITHIN.as_secs()
+    )
+}
+
+/// The environment variables a desktop shell sets for its web view before
+/// any thread starts (`get` reads the current environment):
+/// - under the C/POSIX locale, `LC_ALL=en_US.UTF-8` and `LANGUAGE=en_US`:
+///   WebKitGTK would report `navigator.language` as `"C"`, which is no
+///   BCP 47 tag, and `Intl.NumberFormat(navigator.language)` (uPlot calls
+///   it at load) throws, leaving the window blank. GLib ignores `LANGUAGE`
+///   under the C locale, hence `LC_ALL` too;
+/// - on Linux, `JSC_useDFGJIT=false` unless set: the dashboard's scripts
+///   are light, the baseline JIT still compiles hot code, and the
+///   optimising tiers cost about 9 MiB of the web process's memory
+///   (measured: 125 → 116 MiB PSS with the demo fleet).
+pub fn web_view_environment(
+    get: impl Fn(&str) -> Option<String>,
+) -> Vec<(&'static str, &'static str)> {
+    let mut set = Vec::new();
+    if get("LANGUAGE").is_none_or(|v| v.is_empty()) {
+        let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .filter_map(|k| get(k))
+            .find(|v| !v.is_empty())
+            .unwrap_or_default();
+        let base = locale.split(['.', '@']).next().unwrap_or_default();
+        if base.is_empty() || base == "C" || base == "POSIX" {
+            set.push(("LC_ALL", "en_US.UTF-8"));
+            set.push(("LANGUAGE", "en_US"));
+        }
+    }
+    if cfg!(target_os = "linux") && get("JSC_useDFGJIT").is_none() {
+        set.push(("JSC_useDFGJIT", "false"));
+    }
+    set
+}
+
+/// When the window was last asked to close without a tray.
+#[derive(Debug, Default)]
+pub struct CloseWarned(Mutex<Option<Instant>>);
+
+impl CloseWarned {
+    /// Whether a close at `now` should go ahead: true when it follows a
+    /// warning within [`CONFIRM_WITHIN`]; otherwise records the warning.
+    pub fn confirm(&self, now: Instant) -> bool {
+        let Ok(mut last) = self.0.lock() else {
+            return true;
+        };
+        match *last {
+            Some(t) if now.saturating_duration_since(t) <= CONFIRM_WITHIN => true,
+            _ => {
+                *last = Some(now);
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_c_locale_gets_a_web_language_and_a_real_one_is_kept() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let c = web_view_environment(env(&[("LANG", "C.UTF-8")]));
+        assert!(c.contains(&("LANGUAGE", "en_US")) && c.contains(&("LC_ALL", "en_US.UTF-8")));
+        let none = web_view_environment(env(&[]));
+        assert!(none.contains(&("LANGUAGE", "en_US")));
+        let de = web_view_environment(env(&[("LANG", "de_DE.UTF-8"), ("JSC_useDFGJIT", "true")]));
+        assert!(de.is_empty(), "{de:?}");
+        let set = web_view_environment(env(&[("LANGUAGE", "fr"), ("LANG", "C")]));
+        assert!(!set.iter().any(|(k, _)| *k == "LANGUAGE"));
+    }
+
+    #[test]
+    fn lamp_is_rgba_of_the_right_size() {
+        let img = lamp_rgba(OverviewLevel::Firing);
+        assert_eq!(img.len(), (LAMP_SIZE * LAMP_SIZE * 4) as usize);
+        // Centre pixel is the level's colour, a corner is transparent.
+        let c = ((LAMP_SIZE / 2 * LAMP_SIZE + LAMP_SIZE / 2) * 4) as usize;
+        assert_eq!(&img[c..c + 4], &[0xe7, 0x4c, 0x3c, 0xff]);
+        assert_eq!(img[3], 0);
+    }
+
+    #[test]
+    fn a_second_close_within_the_minute_goes_ahead_and_a_late_one_warns_again() {
+        let w = CloseWarned::default();
+        let t0 = Instant::now();
+        assert!(!w.confirm(t0), "the first close is held");
+        assert!(
+            w.confirm(t0 + Duration::from_secs(5)),
+            "a second close quits"
+        );
+        let w = CloseWarned::default();
+        assert!(!w.confirm(t0));
+        assert!(
+            !w.confirm(t0 + CONFIRM_WITHIN + Duration::from_secs(1)),
+            "a close long after the warning warns again"
+        );
+        assert!(w.confirm(t0 + CONFIRM_WITHIN + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn only_the_tray_librarys_panic_counts_as_a_missing_tray_library() {
+        assert!(is_tray_library_panic(
+            "Failed to load ayatana-appindicator3 or appindicator3 dynamic library\nx\ny"
+        ));
+        assert!(!is_tray_library_panic("index out of bounds"));
+        assert!(tray_panic_error("appindicator3 missing").contains(TRAY_PACKAGE));
+        let p: Box<dyn std::any::Any + Send> = Box::new(String::from("boom"));
+        assert_eq!(panic_text(p.as_ref()), "boom");
+        let p: Box<dyn std::any::Any + Send> = Box::new("static boom");
+        assert_eq!(panic_text(p.as_ref()), "static boom");
+    }
+}
