@@ -465,6 +465,10 @@ impl Engine {
             extractor,
             max_event_size: cfg.max_event_size().min(usize::MAX as u64) as usize,
             max_series: cfg.max_series(),
+            payloads: {
+                let (keep, every) = cfg.payload_policy();
+                crate::payloads::PayloadGate::new(keep, every)
+            },
             series: Mutex::new(SeriesSeen::default()),
         });
         if let Ok(mut m) = self.inner.shared.runtimes.write() {

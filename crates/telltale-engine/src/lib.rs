@@ -18,6 +18,7 @@ mod engine;
 mod error;
 pub mod health;
 pub mod live;
+mod payloads;
 mod pipeline;
 mod problems;
 mod shared;

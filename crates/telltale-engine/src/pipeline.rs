@@ -203,6 +203,7 @@ impl Pipeline {
                 feed.max_series
             ),
         });
+        let problem = !x.problems.is_empty();
         for p in x.problems.into_iter().chain(cap) {
             if let Some(message) = problems.admit(feed.id, p, m.received_at) {
                 self.issue(
@@ -239,6 +240,23 @@ impl Pipeline {
             data: text,
             truncated: truncated || live_cut < data.len(),
         });
+        if let Some(note) = feed.payloads.announcement() {
+            batch.timeline.push(TimelineRow {
+                feed_id: feed.id,
+                ts: m.received_at,
+                kind: "payloads".into(),
+                state: self
+                    .shared
+                    .state_of(feed.id)
+                    .unwrap_or(ConnState::Connecting)
+                    .name()
+                    .into(),
+                detail: Some(note),
+            });
+        }
+        if !feed.payloads.admit(&m.data, problem, m.received_at) {
+            return;
+        }
         batch.events.push(EventRow {
             feed_id: feed.id,
             received_at: m.received_at,

@@ -60,6 +60,8 @@ pub(crate) struct FeedRuntime {
     pub max_event_size: usize,
     /// The feed's series cap (`max_series`).
     pub max_series: usize,
+    /// Which payloads are stored (`payloads`, `payloads_every`).
+    pub payloads: crate::payloads::PayloadGate,
     /// Metric names and the label sets seen with them, under one lock.
     pub(crate) series: Mutex<SeriesSeen>,
 }

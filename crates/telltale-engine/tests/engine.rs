@@ -862,7 +862,7 @@ async fn a_label_that_changes_every_scrape_stops_at_the_series_cap() {
     let cfg: ConfigFile = ConfigFile::parse(
         "feeds.toml",
         &format!(
-            "[[feed]]\nname = \"churn\"\ntransport = \"poll\"\nurl = \"{url}\"\nformat = \"prometheus\"\nmax_series = 8\n[[feed.metric]]\nname = \"reqs\"\n[feed.poll]\ninterval = \"100ms\"\n"
+            "[[feed]]\nname = \"churn\"\ntransport = \"poll\"\nurl = \"{url}\"\nformat = \"prometheus\"\npayloads = \"all\"\nmax_series = 8\n[[feed.metric]]\nname = \"reqs\"\n[feed.poll]\ninterval = \"100ms\"\n"
         ),
     );
     assert!(cfg.errors.is_empty(), "{:?}", cfg.errors);
@@ -896,5 +896,59 @@ async fn a_label_that_changes_every_scrape_stops_at_the_series_cap() {
         })
         .collect();
     assert_eq!(issues.len(), 1, "{issues:?}");
+    engine.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_keep_their_samples_but_not_every_payload() {
+    let url = churning_metrics_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db"), Default::default()).unwrap();
+    let engine = Engine::start(store.clone(), EngineOptions::default()).unwrap();
+    let cfg = ConfigFile::parse(
+        "feeds.toml",
+        &format!(
+            "[[feed]]\nname = \"scrape\"\ntransport = \"poll\"\nurl = \"{url}\"\nformat = \"prometheus\"\n[[feed.metric]]\nname = \"reqs\"\n[feed.poll]\ninterval = \"100ms\"\n"
+        ),
+    );
+    assert!(cfg.errors.is_empty(), "{:?}", cfg.errors);
+    let id = engine
+        .upsert_feed(cfg.feeds[0].clone(), FeedOrigin::Gui)
+        .await
+        .unwrap();
+    let e = engine.clone();
+    telltale_testsupport::wait_for_async("10 scrapes", Duration::from_secs(30), || {
+        let e = e.clone();
+        async move {
+            let f = e.feeds().await;
+            f.iter()
+                .any(|f| f.name == "scrape" && f.messages >= 10)
+                .then_some(())
+        }
+    })
+    .await;
+    store.flush().await.unwrap();
+    // The default for Prometheus text: the first payload after a start (and
+    // one per 10 minutes), not one per scrape; every scrape's samples.
+    assert_eq!(store.event_count(Some(id)).unwrap(), 1);
+    let series = store.list_series(id).unwrap();
+    assert!(series.len() >= 10, "{} series", series.len());
+    let notes: Vec<_> = store
+        .timeline(
+            id,
+            telltale_model::Timestamp(0),
+            telltale_model::Timestamp::now(),
+            1000,
+        )
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.kind == "payloads")
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0]
+        .detail
+        .as_deref()
+        .unwrap_or("")
+        .contains("fail to parse"));
     engine.shutdown().await.unwrap();
 }

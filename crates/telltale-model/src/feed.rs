@@ -63,6 +63,37 @@ pub enum PayloadFormat {
     Prometheus,
 }
 
+/// Which payloads a feed stores as events (`payloads = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
+pub enum PayloadKeep {
+    /// Every payload.
+    All,
+    /// A payload unlike the last one kept.
+    Changes,
+    /// Only payloads that fail to parse or yield a problem.
+    Errors,
+    /// No payload (samples, states and alerts still are).
+    None,
+}
+
+impl PayloadKeep {
+    /// The config word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadKeep::All => "all",
+            PayloadKeep::Changes => "changes",
+            PayloadKeep::Errors => "errors",
+            PayloadKeep::None => "none",
+        }
+    }
+}
+
 /// One feed as configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +133,20 @@ pub struct FeedConfig {
     /// Payloads larger than this are stored truncated (default 64 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_event_size: Option<ByteSize>,
+    /// Which payloads are stored as events: `all`, `changes` (a payload
+    /// equal to the last kept one is not stored again), `errors` (only
+    /// payloads that fail to parse or yield a problem) or `none`. Default:
+    /// `errors` for Prometheus text (its samples are what matters; a scrape
+    /// is large and alike), `all` otherwise. Samples, states and alerts do
+    /// not depend on it, and live data still shows every payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payloads: Option<PayloadKeep>,
+    /// Besides what `payloads` keeps, keep one payload per this interval
+    /// (and the first after a start), so the editor and the event log have
+    /// a recent body. With `payloads = "all"` it instead thins them to one
+    /// per interval. Default: `10m` for Prometheus text, none otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payloads_every: Option<Dur>,
     /// At most this many series (metric and label set) per feed (default
     /// 1,000): samples of further new series are dropped, and the feed says
     /// so, rather than filling the disk with one series per scrape.
@@ -154,6 +199,8 @@ impl FeedConfig {
             status: None,
             stale_after: None,
             max_event_size: None,
+            payloads: None,
+            payloads_every: None,
             max_series: None,
             alerts: Vec::new(),
             backoff: BackoffConfig::default(),
@@ -186,6 +233,24 @@ impl FeedConfig {
             }
             _ => Duration::from_secs(60),
         }
+    }
+
+    /// Which payloads are stored, and how often one is kept regardless
+    /// (see [`FeedConfig::payloads`]).
+    pub fn payload_policy(&self) -> (PayloadKeep, Option<Duration>) {
+        let prometheus = self.format == PayloadFormat::Prometheus;
+        let keep = self.payloads.unwrap_or(if prometheus {
+            PayloadKeep::Errors
+        } else {
+            PayloadKeep::All
+        });
+        let every = match self.payloads_every {
+            Some(d) if d.0.is_zero() => None,
+            Some(d) => Some(d.0),
+            None if prometheus && self.payloads.is_none() => Some(Duration::from_secs(600)),
+            None => None,
+        };
+        (keep, every)
     }
 
     /// The effective series cap.

@@ -21,6 +21,6 @@ mod validate;
 pub use backoff::Backoff;
 pub use config::{ConfigError, ConfigFile};
 pub use error::ValueError;
-pub use feed::{FeedConfig, PayloadFormat, TransportKind};
+pub use feed::{FeedConfig, PayloadFormat, PayloadKeep, TransportKind};
 pub use message::{ConnState, RawMessage, SourceEvent};
 pub use time::Timestamp;

@@ -6,6 +6,7 @@ import type { Dur } from "./Dur";
 import type { LongPollOptions } from "./LongPollOptions";
 import type { MetricRule } from "./MetricRule";
 import type { PayloadFormat } from "./PayloadFormat";
+import type { PayloadKeep } from "./PayloadKeep";
 import type { PollOptions } from "./PollOptions";
 import type { SseOptions } from "./SseOptions";
 import type { StatusRule } from "./StatusRule";
@@ -59,6 +60,22 @@ stale_after?: Dur | null,
  * Payloads larger than this are stored truncated (default 64 KiB).
  */
 max_event_size?: ByteSize | null, 
+/**
+ * Which payloads are stored as events: `all`, `changes` (a payload
+ * equal to the last kept one is not stored again), `errors` (only
+ * payloads that fail to parse or yield a problem) or `none`. Default:
+ * `errors` for Prometheus text (its samples are what matters; a scrape
+ * is large and alike), `all` otherwise. Samples, states and alerts do
+ * not depend on it, and live data still shows every payload.
+ */
+payloads?: PayloadKeep | null, 
+/**
+ * Besides what `payloads` keeps, keep one payload per this interval
+ * (and the first after a start), so the editor and the event log have
+ * a recent body. With `payloads = "all"` it instead thins them to one
+ * per interval. Default: `10m` for Prometheus text, none otherwise.
+ */
+payloads_every?: Dur | null, 
 /**
  * At most this many series (metric and label set) per feed (default
  * 1,000): samples of further new series are dropped, and the feed says
