@@ -166,6 +166,7 @@ pub(crate) fn delete(conn: &mut Connection, name: &str) -> rusqlite::Result<Opti
         "DELETE FROM rollup_1h WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
         "DELETE FROM series WHERE feed_id = ?1",
         "DELETE FROM events WHERE feed_id = ?1",
+        "DELETE FROM payload_dicts WHERE feed_id = ?1",
         "DELETE FROM feed_states WHERE feed_id = ?1",
         "DELETE FROM feeds WHERE id = ?1",
     ] {

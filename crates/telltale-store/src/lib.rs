@@ -52,8 +52,10 @@ mod alerts;
 mod backend;
 mod batch;
 mod error;
+mod events;
 mod feeds;
 mod health;
+mod payload;
 mod perms;
 mod query;
 mod readers;
@@ -693,7 +695,7 @@ impl Store {
 
     /// Events matching `q` (see [`EventQuery`] for order and paging).
     pub fn events(&self, q: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
-        self.read("reading events", |c| query::events(c, q))
+        self.read("reading events", |c| events::events(c, q))
     }
 
     /// Raw samples of a feed for export, ordered by series then time.

@@ -8,7 +8,7 @@
 use crate::batch::Labels;
 use crate::retention::Coverage;
 use crate::rollup::{Tier, HOUR_US, MINUTE_US};
-use rusqlite::types::{Type, Value};
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::Path;
@@ -462,96 +462,6 @@ fn merge_to(points: &[Point], max: usize) -> Vec<Point> {
         .collect()
 }
 
-const EVENT_COLUMNS: &str =
-    "SELECT id, feed_id, received_at, server_id, event_type, data, size, truncated FROM events";
-
-/// Events matching a query.
-pub(crate) fn events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<StoredEvent>> {
-    if q.limit == 0 {
-        return Ok(Vec::new());
-    }
-    let mut sql = String::with_capacity(256);
-    sql.push_str(EVENT_COLUMNS);
-    let mut params: Vec<Value> = Vec::new();
-    match q.feed_id {
-        Some(feed) => {
-            sql.push_str(" INDEXED BY events_feed_time WHERE feed_id = ?");
-            params.push(Value::Integer(feed));
-        }
-        None => sql.push_str(" INDEXED BY events_time WHERE 1"),
-    }
-    if let Some(from) = q.from {
-        sql.push_str(" AND received_at >= ?");
-        params.push(Value::Integer(from.0));
-    }
-    if let Some(until) = q.until {
-        sql.push_str(" AND received_at < ?");
-        params.push(Value::Integer(until.0));
-    }
-    for (cursor, older) in [(q.before_id, true), (q.after_id, false)] {
-        let Some(id) = cursor else { continue };
-        let at: Option<i64> = conn
-            .prepare_cached("SELECT received_at FROM events WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        match (at, older) {
-            (Some(t), true) => {
-                sql.push_str(" AND received_at <= ? AND (received_at < ? OR id < ?)");
-                params.extend([Value::Integer(t), Value::Integer(t), Value::Integer(id)]);
-            }
-            (Some(t), false) => {
-                sql.push_str(" AND received_at >= ? AND (received_at > ? OR id > ?)");
-                params.extend([Value::Integer(t), Value::Integer(t), Value::Integer(id)]);
-            }
-            (None, true) => {
-                sql.push_str(" AND id < ?");
-                params.push(Value::Integer(id));
-            }
-            (None, false) => {
-                sql.push_str(" AND id > ?");
-                params.push(Value::Integer(id));
-            }
-        }
-    }
-    if let Some(needle) = q.search.as_deref().filter(|s| !s.is_empty()) {
-        sql.push_str(r" AND CAST(data AS TEXT) LIKE ? ESCAPE '\'");
-        params.push(Value::Text(like_pattern(needle)));
-    }
-    sql.push_str(match q.order {
-        Order::NewestFirst => " ORDER BY received_at DESC, id DESC LIMIT ?",
-        Order::OldestFirst => " ORDER BY received_at ASC, id ASC LIMIT ?",
-    });
-    params.push(Value::Integer(q.limit.min(i64::MAX as usize) as i64));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-        Ok(StoredEvent {
-            id: r.get(0)?,
-            feed_id: r.get(1)?,
-            received_at: Timestamp(r.get(2)?),
-            server_id: r.get(3)?,
-            event_type: r.get(4)?,
-            data: r.get(5)?,
-            size: r.get::<_, i64>(6)?.clamp(0, u32::MAX as i64) as u32,
-            truncated: r.get(7)?,
-        })
-    })?;
-    rows.collect()
-}
-
-/// `%needle%` with LIKE's wildcards escaped.
-fn like_pattern(needle: &str) -> String {
-    let mut p = String::with_capacity(needle.len() + 2);
-    p.push('%');
-    for c in needle.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
 /// Raw samples of a feed, series by series.
 pub(crate) fn samples(
     conn: &Connection,
@@ -744,11 +654,6 @@ mod tests {
         let all_gone = |_: Tier| i64::MAX;
         let (tier, _) = choose_tier(t, Timestamp(t.0 + 600_000_000), 1000, all_gone);
         assert_eq!(tier, Tier::Hour);
-    }
-
-    #[test]
-    fn like_wildcards_are_literal() {
-        assert_eq!(like_pattern("50%_a\\"), r"%50\%\_a\\%");
     }
 
     #[test]

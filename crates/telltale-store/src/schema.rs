@@ -53,10 +53,25 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The migration steps; `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 4: compressed payloads. `events.codec` is 0 for `data` as it
+/// came, 1 for zstd (with the dictionary `events.dict` of
+/// `payload_dicts`, or none when NULL); older rows stay raw.
+const V4: &str = r#"
+ALTER TABLE events ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN dict INTEGER;
+CREATE TABLE payload_dicts (
+    id         INTEGER PRIMARY KEY,
+    feed_id    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    dict       BLOB NOT NULL
+);
+CREATE INDEX payload_dicts_by_feed ON payload_dicts (feed_id);
+"#;
 
 /// Version 3: operator settings changed at run time (the GUI, an import,
 /// or a config file's explicit `[store]`/`[alerts]` keys at start). One row

@@ -68,6 +68,7 @@ impl Writer {
             &mut self.conn,
             &self.pending,
             &mut self.series,
+            &mut self.codec,
             &self.feeds,
             &mut self.rollups,
             &mut self.skipped,
@@ -127,6 +128,7 @@ impl Writer {
     /// their last timestamps: forget all of it.
     fn forget_uncommitted(&mut self) {
         self.series.clear();
+        self.codec.clear();
         self.rollups.clear();
         self.skipped = Skipped {
             last_log: self.skipped.last_log,
@@ -190,6 +192,7 @@ impl Writer {
                 &mut self.conn,
                 &one,
                 &mut self.series,
+                &mut self.codec,
                 &self.feeds,
                 &mut self.rollups,
                 &mut self.skipped,

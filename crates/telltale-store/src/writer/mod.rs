@@ -124,6 +124,8 @@ pub(crate) struct Writer {
     pending_rows: usize,
     pending_since: Option<Instant>,
     series: SeriesCache,
+    /// Payload compression: each feed's dictionary.
+    codec: crate::payload::PayloadCodec,
     feeds: HashSet<i64>,
     rollups: Rollups,
     skipped: Skipped,
@@ -170,6 +172,7 @@ impl Writer {
             pending_rows: 0,
             pending_since: None,
             series: SeriesCache::default(),
+            codec: Default::default(),
             feeds,
             rollups: Rollups::default(),
             skipped: Skipped::default(),
@@ -364,6 +367,7 @@ impl Writer {
                 if let Ok(Some(id)) = r {
                     self.feeds.remove(&id);
                     self.series.forget_feed(id);
+                    self.codec.forget_feed(id);
                     tracing::info!("feed {name} and its history deleted");
                     self.retry_soon();
                 }

@@ -2,6 +2,7 @@
 //! `(feed, metric, labels)` to a series id, and the alert and settings rows.
 
 use crate::batch::{Labels, WriteBatch};
+use crate::payload::PayloadCodec;
 use crate::rollup::Rollups;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
@@ -37,8 +38,8 @@ impl RowInsert {
 
 static EVENT_INSERT: LazyLock<RowInsert> = LazyLock::new(|| {
     RowInsert::new(
-        "INSERT INTO events (feed_id, received_at, server_id, event_type, data, size, truncated) VALUES ",
-        7,
+        "INSERT INTO events (feed_id, received_at, server_id, event_type, data, size, truncated, codec, dict) VALUES ",
+        9,
     )
 });
 
@@ -256,10 +257,12 @@ fn write_alerts(tx: &rusqlite::Transaction<'_>, batch: &WriteBatch) -> rusqlite:
 }
 
 /// Writes all pending batches in one transaction.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn write_pending(
     conn: &mut Connection,
     pending: &[WriteBatch],
     series: &mut SeriesCache,
+    codec: &mut PayloadCodec,
     feeds: &HashSet<i64>,
     rollups: &mut Rollups,
     skipped: &mut Skipped,
@@ -279,7 +282,8 @@ pub(super) fn write_pending(
                     skipped.unknown_feed_ids.insert(e.feed_id);
                     continue;
                 }
-                events.push(e);
+                let stored = codec.encode(&tx, e.feed_id, &e.data, e.received_at.0)?;
+                events.push((e, stored));
             }
             for s in &batch.samples {
                 if !feeds.contains(&s.feed_id) {
@@ -328,14 +332,16 @@ pub(super) fn write_pending(
         // Events keep their arrival order (their ids are the order of the
         // log). Samples go in key order: consecutive rows of a series land
         // next to each other in the same, already cached, B-tree pages.
-        w.events = insert_rows(&tx, &EVENT_INSERT, &events, |st, at, e| {
+        w.events = insert_rows(&tx, &EVENT_INSERT, &events, |st, at, (e, stored)| {
             st.raw_bind_parameter(at, e.feed_id)?;
             st.raw_bind_parameter(at + 1, e.received_at.0)?;
             st.raw_bind_parameter(at + 2, e.server_id.as_deref())?;
             st.raw_bind_parameter(at + 3, e.event_type.as_deref())?;
-            st.raw_bind_parameter(at + 4, &e.data[..])?;
+            st.raw_bind_parameter(at + 4, &stored.data[..])?;
             st.raw_bind_parameter(at + 5, e.size)?;
-            st.raw_bind_parameter(at + 6, e.truncated)
+            st.raw_bind_parameter(at + 6, e.truncated)?;
+            st.raw_bind_parameter(at + 7, stored.codec)?;
+            st.raw_bind_parameter(at + 8, stored.dict)
         })?;
         samples.sort_unstable_by_key(|(series, ts, _)| (*series, *ts));
         w.samples = insert_rows(&tx, &SAMPLE_INSERT, &samples, |st, at, s| {

@@ -6,6 +6,7 @@
 mod common;
 
 mod cache;
+mod payloads;
 mod permissions;
 mod reading;
 mod retention;

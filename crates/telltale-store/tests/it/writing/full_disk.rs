@@ -34,7 +34,17 @@ async fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 's
 
 fn big_batch(feed: i64, i: i64, bytes: usize) -> WriteBatch {
     let mut b = WriteBatch::new();
-    let payload = format!("{i:08}").repeat(bytes / 8);
+    // Printable noise: stored payloads are compressed, and a repeated
+    // pattern would not fill the database.
+    let mut x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let payload: String = (0..bytes)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'!' + (x % 94) as u8)
+        })
+        .collect();
     b.events.push(event(feed, T0 + i * 1000, &payload));
     b.samples.push(sample(feed, "cpu", T0 + i * 1000, i as f64));
     b
