@@ -213,6 +213,17 @@ fn start_demo<R: Runtime>(app: tauri::AppHandle<R>, api: Api) {
     });
 }
 
+/// A desktop's disk is shared with everything else on it: a new database
+/// gets a 1 GiB disk budget (changeable in Settings → Storage).
+fn desktop_defaults() -> telltale_api::Settings {
+    let mut s = telltale_api::Settings::default();
+    s.store.disk_budget = Some(telltale_api::ByteSize(DESKTOP_DISK_BUDGET));
+    s
+}
+
+/// The disk budget of a new desktop database.
+pub const DESKTOP_DISK_BUDGET: u64 = 1 << 30;
+
 /// Starts Telltale's [`telltale_api::Runtime`] on the database (the app
 /// data directory's `telltale.db` unless given) with the stored feeds; a
 /// click on a notification shows the window on that alert.
@@ -242,6 +253,7 @@ fn start_engine<R: Runtime>(
             },
             notify: opts.notify,
             on_open_alert: Some(open_alert),
+            defaults: desktop_defaults(),
             ..Default::default()
         })
         .await?;

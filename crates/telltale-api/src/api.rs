@@ -369,7 +369,7 @@ impl Api {
 
     /// Database size and row counts (counts scan tables: not for polling).
     pub async fn db_stats(&self) -> Result<DbStatsView, ApiError> {
-        Ok(self.blocking(|s| s.db_stats()).await?.into())
+        self.blocking(stats_view).await
     }
 
     /// Runs retention now with the settings in force and compacts the file
@@ -380,14 +380,14 @@ impl Api {
         let (report, stats) = self
             .blocking(|s| {
                 let report = s.run_retention(Timestamp::now())?;
-                Ok((report, s.db_stats()?))
+                Ok((report, stats_view(s)?))
             })
             .await?;
         Ok(CompactView {
             rows_deleted: report.rows(),
             bytes_freed: report.pages_freed.saturating_mul(stats.page_size),
             took_ms: u64::try_from(report.took.as_millis()).unwrap_or(u64::MAX),
-            stats: stats.into(),
+            stats,
         })
     }
 
@@ -537,6 +537,18 @@ impl Api {
     pub fn live_with_window(&self, window: Duration) -> LiveStream {
         LiveStream::new(self.engine.subscribe(), window)
     }
+}
+
+/// The database's statistics with feed names and the budget in force.
+fn stats_view(s: &dyn Storage) -> Result<DbStatsView, telltale_store::StoreError> {
+    let stats = s.db_stats()?;
+    let names = s
+        .list_feeds()?
+        .into_iter()
+        .map(|f| (f.id, f.config.name))
+        .collect();
+    let budget = s.settings().disk_budget.map(|b| b.0);
+    Ok(DbStatsView::new(stats, &names, budget))
 }
 
 fn no_feed(name: &str) -> ApiError {

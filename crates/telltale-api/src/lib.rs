@@ -56,6 +56,8 @@ pub use runtime::{OpenAlertHook, Runtime, RuntimeError, RuntimeOptions};
 pub use settings::{
     AlertSettingsView, CompactView, QuietHoursView, SettingsInput, SettingsView, StoreSettingsView,
 };
+pub use telltale_model::config::Settings;
+pub use telltale_model::duration::ByteSize;
 pub use telltale_model::ConfigFile;
 pub use telltale_model::FeedConfig;
 pub use telltale_store::StoreOptions;

@@ -35,6 +35,10 @@ pub struct RuntimeOptions {
     pub panic_on_feed: Option<String>,
     /// What a click on a notification does, besides logging it.
     pub on_open_alert: Option<OpenAlertHook>,
+    /// The `[store]` and `[alerts]` settings of a database that has never
+    /// stored any (the desktop app starts with a 1 GiB disk budget;
+    /// `telltaled` with none).
+    pub defaults: telltale_model::config::Settings,
     /// For a one-off command (`telltaled ack`…): see
     /// [`EngineOptions::passive`].
     pub passive: bool,
@@ -110,7 +114,7 @@ impl Runtime {
         let store = Store::open_with(&db, Default::default(), opts.store).map_err(store_err)?;
         // The settings last saved (or defaults), with the file's keys on top.
         let settings = store
-            .start_settings(opts.file.as_ref())
+            .start_settings(opts.file.as_ref(), &opts.defaults)
             .map_err(store_err)?;
         let (notifier, replies) = desktop_notifier(opts.notify);
         let engine = Engine::start(

@@ -56,6 +56,11 @@ pub struct StoreSettingsView {
     /// … or after this many rows.
     #[ts(type = "number")]
     pub commit_rows: u64,
+    /// The most the database may hold (`1GiB`, `500MiB`); past it,
+    /// retention deletes the oldest raw data first, fairly per feed.
+    /// `null`: no budget.
+    #[serde(default)]
+    pub disk_budget: Option<String>,
 }
 
 /// `[alerts]`.
@@ -120,6 +125,12 @@ impl From<&Settings> for SettingsView {
                 states_max_age: d(st.states_max_age),
                 commit_interval: d(st.commit_interval),
                 commit_rows: st.commit_rows as u64,
+                disk_budget: st.disk_budget.map(|b| {
+                    serde_json::to_value(b)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_else(|| b.0.to_string())
+                }),
             },
             alerts: AlertSettingsView {
                 quiet_hours: al.quiet_hours.as_ref().map(|q| QuietHoursView {
@@ -220,6 +231,24 @@ impl SettingsView {
                         format!("is {}: it must be between 100 and 1000000", s.commit_rows),
                     ))
                 }
+            },
+            disk_budget: match s.disk_budget.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(text) => match telltale_model::duration::parse_size(text) {
+                    Ok(b) if b >= 16 << 20 => Some(telltale_model::duration::ByteSize(b)),
+                    Ok(_) => {
+                        return Err(invalid(
+                            "store.disk_budget",
+                            format!("is `{text}`: a budget under 16 MiB leaves no room for history; write e.g. 1GiB, or leave it empty for none"),
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(invalid(
+                            "store.disk_budget",
+                            format!("is `{text}`, not a size ({e}): write e.g. 1GiB or 500MiB"),
+                        ))
+                    }
+                },
             },
         };
         let a = &self.alerts;

@@ -632,11 +632,76 @@ pub struct DbStatsView {
     /// Timeline rows.
     #[ts(type = "number")]
     pub feed_states: u64,
+    /// Bytes in use (pages not free): what the disk budget counts.
+    #[ts(type = "number")]
+    pub used_bytes: u64,
+    /// The disk budget in force, if any.
+    #[ts(as = "Option<f64>")]
+    pub budget_bytes: Option<u64>,
+    /// What each feed holds, largest first (estimates).
+    pub per_feed: Vec<FeedStorageView>,
+}
+
+/// What one feed holds on disk (estimated from rows and payload lengths).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/lib/bindings/")]
+pub struct FeedStorageView {
+    /// The feed's name.
+    pub feed: String,
+    /// Stored events.
+    #[ts(type = "number")]
+    pub events: u64,
+    /// Their bytes (payloads as stored, compressed, plus rows).
+    #[ts(type = "number")]
+    pub event_bytes: u64,
+    /// Raw samples.
+    #[ts(type = "number")]
+    pub samples: u64,
+    /// Their bytes.
+    #[ts(type = "number")]
+    pub sample_bytes: u64,
+    /// Rollup rows' bytes.
+    #[ts(type = "number")]
+    pub rollup_bytes: u64,
+}
+
+impl DbStatsView {
+    /// The view of `s`, naming feeds from `names`.
+    pub fn new(
+        s: DbStats,
+        names: &std::collections::HashMap<i64, String>,
+        budget_bytes: Option<u64>,
+    ) -> DbStatsView {
+        let per_feed = s
+            .per_feed
+            .iter()
+            .map(|f| FeedStorageView {
+                feed: names
+                    .get(&f.feed_id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("feed #{}", f.feed_id)),
+                events: f.events,
+                event_bytes: f.event_bytes,
+                samples: f.samples,
+                sample_bytes: f.sample_bytes,
+                rollup_bytes: f.rollup_bytes,
+            })
+            .collect();
+        DbStatsView {
+            used_bytes: s.used_bytes,
+            budget_bytes,
+            per_feed,
+            ..DbStatsView::from(s)
+        }
+    }
 }
 
 impl From<DbStats> for DbStatsView {
     fn from(s: DbStats) -> Self {
         DbStatsView {
+            used_bytes: s.used_bytes,
+            budget_bytes: None,
+            per_feed: Vec::new(),
             file_bytes: s.file_bytes,
             free_bytes: s.free_bytes,
             wal_bytes: s.wal_bytes,

@@ -64,6 +64,11 @@ pub struct StoreSettings {
     pub commit_interval: Dur,
     /// … or after this many rows, whichever comes first (default 20,000).
     pub commit_rows: usize,
+    /// The most the database may hold; retention then deletes by size too,
+    /// oldest raw data first, fairly per feed (default: none; the desktop
+    /// app starts with 1 GiB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_budget: Option<crate::duration::ByteSize>,
 }
 
 impl Default for StoreSettings {
@@ -77,6 +82,7 @@ impl Default for StoreSettings {
             states_max_age: Dur::secs(90 * 86_400),
             commit_interval: Dur::millis(100),
             commit_rows: 20_000,
+            disk_budget: None,
         }
     }
 }

@@ -136,7 +136,9 @@ pub struct ByteSize(pub u64);
 impl Serialize for ByteSize {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let b = self.0;
-        let text = if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
+        let text = if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
+            format!("{}GiB", b >> 30)
+        } else if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
             format!("{}MiB", b >> 20)
         } else if b >= 1 << 10 && b.is_multiple_of(1 << 10) {
             format!("{}KiB", b >> 10)

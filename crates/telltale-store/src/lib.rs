@@ -51,6 +51,7 @@
 mod alerts;
 mod backend;
 mod batch;
+mod budget;
 mod error;
 mod events;
 mod feeds;
@@ -72,8 +73,8 @@ pub use feeds::{FeedOrigin, StoredFeed};
 pub use health::{StoreFailure, StoreHealth};
 pub use perms::create_private_dir;
 pub use query::{
-    choose_tier, DbStats, EventQuery, Order, Point, SampleQuery, SeriesData, SeriesInfo,
-    SeriesQuery, StoredEvent, StoredSample, TimelineEntry,
+    choose_tier, DbStats, EventQuery, FeedStorage, Order, Point, SampleQuery, SeriesData,
+    SeriesInfo, SeriesQuery, StoredEvent, StoredSample, TimelineEntry,
 };
 pub use retention::RetentionReport;
 pub use rollup::{bucket_start, Tier, HOUR_US, MINUTE_US};
@@ -398,7 +399,7 @@ impl Store {
     }
 
     /// Decides the settings to start with and makes them the stored ones:
-    /// the stored settings (defaults for a section never stored), with the
+    /// the stored settings (`defaults` for a section never stored), with the
     /// keys a config file's `[store]`/`[alerts]` tables give explicitly
     /// written over them (see [`ConfigFile::settings_over`]). The `[store]`
     /// part is applied to the writer at once; the caller starts the alert
@@ -408,11 +409,18 @@ impl Store {
     pub fn start_settings(
         &self,
         file: Option<&telltale_model::ConfigFile>,
+        defaults: &Settings,
     ) -> Result<Settings, StoreError> {
         let stored = self.stored_settings()?;
         let current = Settings {
-            store: stored.store.clone().unwrap_or_default(),
-            alerts: stored.alerts.clone().unwrap_or_default(),
+            store: stored
+                .store
+                .clone()
+                .unwrap_or_else(|| defaults.store.clone()),
+            alerts: stored
+                .alerts
+                .clone()
+                .unwrap_or_else(|| defaults.alerts.clone()),
         };
         let settings = match file {
             Some(f) => f.settings_over(&current),

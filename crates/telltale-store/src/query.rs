@@ -212,6 +212,37 @@ pub struct DbStats {
     pub rollup_1h: u64,
     /// Rows in `feed_states`.
     pub feed_states: u64,
+    /// Bytes in use (pages not free), what the disk budget counts.
+    pub used_bytes: u64,
+    /// What each feed holds, largest first.
+    pub per_feed: Vec<FeedStorage>,
+}
+
+/// What one feed holds. Bytes are estimates from row counts and payload
+/// lengths (indexes included), the ones the disk budget plans with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FeedStorage {
+    /// The feed.
+    pub feed_id: i64,
+    /// Stored events.
+    pub events: u64,
+    /// Their payloads as stored (compressed) plus their rows.
+    pub event_bytes: u64,
+    /// Raw samples.
+    pub samples: u64,
+    /// Their bytes.
+    pub sample_bytes: u64,
+    /// Rollup rows (both tiers).
+    pub rollups: u64,
+    /// Their bytes.
+    pub rollup_bytes: u64,
+}
+
+impl FeedStorage {
+    /// All of the feed's bytes.
+    pub fn bytes(&self) -> u64 {
+        self.event_bytes + self.sample_bytes + self.rollup_bytes
+    }
 }
 
 fn conversion(col: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
@@ -618,6 +649,8 @@ pub(crate) fn db_stats(conn: &Connection, path: &Path) -> rusqlite::Result<DbSta
         rollup_1m: count(conn, "SELECT count(*) FROM rollup_1m")?,
         rollup_1h: count(conn, "SELECT count(*) FROM rollup_1h")?,
         feed_states: count(conn, "SELECT count(*) FROM feed_states")?,
+        used_bytes: crate::budget::used_bytes(conn)?,
+        per_feed: crate::budget::per_feed(conn)?,
     })
 }
 

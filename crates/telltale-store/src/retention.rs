@@ -14,6 +14,7 @@
 //! limit. The newest `state` entry of each feed is kept regardless of age,
 //! so a feed's current state is always known.
 
+use crate::budget::{self, Cut};
 use crate::rollup::Tier;
 use crate::schema;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -49,6 +50,14 @@ pub struct RetentionReport {
     pub rollup_1h: u64,
     /// Timeline entries and alert history entries older than `states_max_age`.
     pub states: u64,
+    /// Events deleted to bring the database under its disk budget.
+    pub events_by_budget: u64,
+    /// Raw samples deleted for the disk budget.
+    pub samples_by_budget: u64,
+    /// 1-minute rollups deleted for the disk budget.
+    pub rollup_1m_by_budget: u64,
+    /// Bytes in use when the budget was checked, if one is set.
+    pub used_bytes: Option<u64>,
     /// Pages given back to the file system by incremental vacuum.
     pub pages_freed: u64,
     /// How long the run took (wall clock, including interleaved writes).
@@ -64,6 +73,9 @@ impl RetentionReport {
             + self.rollup_1m
             + self.rollup_1h
             + self.states
+            + self.events_by_budget
+            + self.samples_by_budget
+            + self.rollup_1m_by_budget
     }
 }
 
@@ -136,6 +148,15 @@ impl Coverage {
         self.cell(tier).load(Ordering::Relaxed)
     }
 
+    /// Moves one tier's cut-off forward to `cut` (a size-based deletion).
+    fn raise(&self, conn: &Connection, tier: Tier, cut: i64) -> rusqlite::Result<()> {
+        let Some((_, key)) = COVERAGE_KEYS.iter().find(|(t, _)| *t == tier) else {
+            return Ok(());
+        };
+        let v = self.cell(tier).fetch_max(cut, Ordering::Relaxed).max(cut);
+        schema::set_meta(conn, key, &v.to_string())
+    }
+
     /// Records the cut-offs of a starting run (they only move forward).
     fn advance(&self, conn: &Connection, c: &Cutoffs) -> rusqlite::Result<()> {
         for (tier, key) in COVERAGE_KEYS {
@@ -163,6 +184,10 @@ enum Step {
     States(i64),
     /// Alert history older than the state-history age (alert state itself is kept).
     AlertHistory,
+    /// Measure against the disk budget and plan [`Step::Cut`]s if over.
+    Budget(u64),
+    /// One deletion for the disk budget.
+    Cut(Cut),
     Vacuum,
 }
 
@@ -214,6 +239,9 @@ impl RetentionJob {
             steps.extend(feeds.iter().map(|&f| Step::States(f)));
             steps.push_back(Step::AlertHistory);
         }
+        if let Some(b) = settings.disk_budget.filter(|b| b.0 > 0) {
+            steps.push_back(Step::Budget(b.0));
+        }
         steps.push_back(Step::Vacuum);
         Ok(RetentionJob {
             cutoffs,
@@ -227,7 +255,39 @@ impl RetentionJob {
     }
 
     /// Runs one transaction's worth of work. Returns true when the run is done.
-    pub fn step(&mut self, conn: &mut Connection, epoch: i64) -> rusqlite::Result<bool> {
+    pub fn step(
+        &mut self,
+        conn: &mut Connection,
+        epoch: i64,
+        coverage: &Coverage,
+    ) -> rusqlite::Result<bool> {
+        if let Some(&Step::Budget(budget)) = self.steps.front() {
+            self.steps.pop_front();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let planned = budget::plan(&tx, budget, epoch)?;
+            self.report.used_bytes = Some(match &planned {
+                Some(p) => p.used,
+                None => budget::used_bytes(&tx)?,
+            });
+            if let Some(p) = planned {
+                tracing::warn!(
+                    "the database holds {} MiB, over its disk budget of {} MiB: deleting the oldest payloads, then raw samples, then 1-minute rollups, fairly per feed",
+                    p.used >> 20,
+                    p.budget >> 20
+                );
+                if let Some(cut) = p.raw_cutoff {
+                    coverage.raise(&tx, Tier::Raw, cut)?;
+                }
+                if let Some(cut) = p.minute_cutoff {
+                    coverage.raise(&tx, Tier::Minute, cut)?;
+                }
+                for c in p.cuts.into_iter().rev() {
+                    self.steps.push_front(Step::Cut(c));
+                }
+            }
+            tx.commit()?;
+            return Ok(self.steps.is_empty());
+        }
         if self.steps.front() == Some(&Step::Vacuum) {
             let before = page_pragma(conn, "freelist_count")?;
             // The pragma yields one row per page released: step through all of them.
@@ -249,7 +309,7 @@ impl RetentionJob {
             let Some(&step) = self.steps.front() else {
                 break;
             };
-            if step == Step::Vacuum {
+            if matches!(step, Step::Vacuum | Step::Budget(_)) {
                 break;
             }
             let n = delete_chunk(&tx, step, &self.cutoffs, epoch, budget)?;
@@ -260,7 +320,10 @@ impl RetentionJob {
                 Step::Rollup(Tier::Hour, _) => self.report.rollup_1h += n,
                 Step::Rollup(_, _) => self.report.rollup_1m += n,
                 Step::States(_) | Step::AlertHistory => self.report.states += n,
-                Step::Vacuum => {}
+                Step::Cut(Cut::Events { .. }) => self.report.events_by_budget += n,
+                Step::Cut(Cut::Samples { .. }) => self.report.samples_by_budget += n,
+                Step::Cut(Cut::Minute { .. }) => self.report.rollup_1m_by_budget += n,
+                Step::Budget(_) | Step::Vacuum => {}
             }
             if n < budget {
                 self.steps.pop_front();
@@ -381,7 +444,28 @@ fn delete_chunk(
             )?
             .execute((cut, budget_i))?
         }
-        Step::Vacuum => 0,
+        Step::Cut(Cut::Events { feed, at, id }) => tx
+            .prepare_cached(
+                "DELETE FROM events WHERE id IN
+                   (SELECT id FROM events WHERE feed_id = ?1 AND received_at <= ?2
+                      AND (received_at < ?2 OR id <= ?3) LIMIT ?4)",
+            )?
+            .execute((feed, at, id, budget_i))?,
+        Step::Cut(Cut::Samples { series, before }) => range_delete(
+            tx,
+            "SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
+            "DELETE FROM samples WHERE series_id = ?1 AND ts < ?2",
+            series,
+            before,
+            budget_i,
+        )?,
+        Step::Cut(Cut::Minute { before }) => tx
+            .prepare_cached(
+                "DELETE FROM rollup_1m WHERE (series_id, bucket) IN
+                   (SELECT series_id, bucket FROM rollup_1m WHERE bucket < ?1 LIMIT ?2)",
+            )?
+            .execute((before, budget_i))?,
+        Step::Budget(_) | Step::Vacuum => 0,
     };
     Ok(n as u64)
 }

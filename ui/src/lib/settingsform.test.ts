@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloneSettings, formatBytes, isDuration, splitFieldError, validateSettings } from './settingsform';
+import { budgetForecast, cloneSettings, formatBytes, isDuration, isSize, splitFieldError, validateSettings } from './settingsform';
 import { applyTheme, loadChoice, parseChoice, resolveTheme, saveChoice, type ThemeEnv } from './theme';
 import type { Settings } from './types';
 
@@ -14,10 +14,33 @@ function defaults(): Settings {
       states_max_age: '90d',
       commit_interval: '100ms',
       commit_rows: 20000,
+      disk_budget: null,
     },
     alerts: { quiet_hours: null, flood_max: 5, flood_window: '1m', renotify: null, notify_resolved: true },
   };
 }
+
+describe('disk budget', () => {
+  it('takes sizes and names a bad one', () => {
+    for (const t of ['1GiB', '500MiB', '2 GB', '1048576', '1.5GiB']) expect(isSize(t), t).toBe(true);
+    for (const t of ['lots', '1 GiBs', '-1GiB']) expect(isSize(t), t).toBe(false);
+    const s = defaults();
+    s.store.disk_budget = 'lots';
+    expect(Object.keys(validateSettings(s))).toEqual(['store.disk_budget']);
+    s.store.disk_budget = '';
+    expect(validateSettings(s)).toEqual({});
+  });
+
+  it('forecasts when the budget is reached at the current rate', () => {
+    const MiB = 1 << 20;
+    const f = budgetForecast({ at: 0, used: 100 * MiB }, { at: 3_600_000, used: 110 * MiB }, 1024 * MiB);
+    expect(f?.perHour).toBe(10 * MiB);
+    expect(f?.hoursLeft).toBeCloseTo(91.4, 1);
+    expect(budgetForecast({ at: 0, used: 5 }, { at: 0, used: 9 }, 10)).toBeNull();
+    expect(budgetForecast({ at: 0, used: 5 }, { at: 1000, used: 5 }, 10)?.hoursLeft).toBeNull();
+    expect(budgetForecast({ at: 0, used: 5 }, { at: 1000, used: 12 }, 10)?.hoursLeft).toBe(0);
+  });
+});
 
 describe('settings form', () => {
   it('accepts the defaults and the config file’s duration forms', () => {

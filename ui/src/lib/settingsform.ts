@@ -5,6 +5,12 @@ import type { Settings } from './types';
 
 const DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|sec|secs|m|min|mins|h|d|w|y)?\s*$/;
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+const SIZE = /^\s*\d+(\.\d+)?\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?\s*$/i;
+
+/** True for `1GiB`, `500MiB`, `2 GB`, `1048576`, … */
+export function isSize(text: string): boolean {
+  return SIZE.test(text);
+}
 
 /** True for `500ms`, `30s`, `5m`, `2h`, `7d`, `0s`, … */
 export function isDuration(text: string): boolean {
@@ -25,6 +31,9 @@ export function validateSettings(s: Settings): FieldErrors {
   duration('store.commit_interval', s.store.commit_interval, '100ms');
   if (!Number.isInteger(s.store.events_max_per_feed) || s.store.events_max_per_feed < 0) {
     errors['store.events_max_per_feed'] = 'must be a whole number (0 keeps every event)';
+  }
+  if (s.store.disk_budget !== null && s.store.disk_budget.trim() !== '' && !isSize(s.store.disk_budget)) {
+    errors['store.disk_budget'] = `“${s.store.disk_budget}” is not a size: write e.g. 1GiB or 500MiB, or leave it empty for no budget`;
   }
   if (!Number.isInteger(s.store.commit_rows) || s.store.commit_rows < 100 || s.store.commit_rows > 1_000_000) {
     errors['store.commit_rows'] = 'must be a whole number between 100 and 1000000';
@@ -65,4 +74,20 @@ export function formatBytes(n: number): string {
 /** A deep copy, so a form can be edited and compared with what is saved. */
 export function cloneSettings(s: Settings): Settings {
   return JSON.parse(JSON.stringify(s)) as Settings;
+}
+
+/** What the storage panel says about the budget: how fast the database
+ * grows (bytes per hour, from two readings) and when, at that rate, the
+ * budget is reached. `null` when there is no budget or no growth to speak of. */
+export function budgetForecast(
+  before: { at: number; used: number },
+  now: { at: number; used: number },
+  budget: number | null,
+): { perHour: number; hoursLeft: number | null } | null {
+  const hours = (now.at - before.at) / 3_600_000;
+  if (hours <= 0) return null;
+  const perHour = (now.used - before.used) / hours;
+  if (budget === null) return { perHour, hoursLeft: null };
+  if (now.used >= budget) return { perHour, hoursLeft: 0 };
+  return { perHour, hoursLeft: perHour > 0 ? (budget - now.used) / perHour : null };
 }

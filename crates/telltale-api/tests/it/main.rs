@@ -5,4 +5,5 @@
 
 mod bindings;
 mod http;
+mod runtime;
 mod secrets;

@@ -508,7 +508,7 @@ impl Writer {
         let Some(job) = self.job.as_mut() else {
             return;
         };
-        match job.step(&mut self.conn, self.epoch) {
+        match job.step(&mut self.conn, self.epoch, &self.coverage) {
             Ok(false) => {}
             Ok(true) => {
                 let Some(job) = self.job.take() else { return };

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod budget;
 mod cache;
 mod payloads;
 mod permissions;

@@ -92,7 +92,10 @@ fn a_config_file_overrides_only_the_keys_it_gives_and_they_are_stored() {
     let path = dir.path().join("t.db");
     let store = open(&path);
     // A new database starts with the defaults, and stores them.
-    assert_eq!(store.start_settings(None).unwrap(), Settings::default());
+    assert_eq!(
+        store.start_settings(None, &Settings::default()).unwrap(),
+        Settings::default()
+    );
     assert_eq!(
         store.stored_settings().unwrap().store,
         Some(StoreSettings::default())
@@ -106,7 +109,9 @@ fn a_config_file_overrides_only_the_keys_it_gives_and_they_are_stored() {
         "[store]\nevents_max_age = \"1d\"\n[alerts]\nnotify_resolved = false\n",
     );
     let store = open(&path);
-    let s = store.start_settings(Some(&file)).unwrap();
+    let s = store
+        .start_settings(Some(&file), &Settings::default())
+        .unwrap();
     assert_eq!(s.store.events_max_age, Dur::secs(86_400));
     assert!(!s.alerts.notify_resolved);
     // What the file leaves out keeps the GUI's value.
@@ -116,5 +121,5 @@ fn a_config_file_overrides_only_the_keys_it_gives_and_they_are_stored() {
     drop(store);
     // A later start without the file keeps what the last start stored.
     let store = open(&path);
-    assert_eq!(store.start_settings(None).unwrap(), s);
+    assert_eq!(store.start_settings(None, &Settings::default()).unwrap(), s);
 }

@@ -36,4 +36,10 @@ commit_interval: string,
 /**
  * … or after this many rows.
  */
-commit_rows: number, };
+commit_rows: number, 
+/**
+ * The most the database may hold (`1GiB`, `500MiB`); past it,
+ * retention deletes the oldest raw data first, fairly per feed.
+ * `null`: no budget.
+ */
+disk_budget: string | null, };
