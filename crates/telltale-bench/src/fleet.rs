@@ -78,12 +78,15 @@ fn mixed_config(base: &str, ws: &str, n: usize) -> String {
     s
 }
 
+/// Every scrape's payload is stored (`payloads = "all"`), as in the runs
+/// recorded before payload policies: the poll drift is read from the stored
+/// responses. The default for Prometheus text stores far fewer.
 fn prom_config(base: &str, n: usize) -> String {
     let mut s = String::new();
     for i in 1..=n {
         let _ = write!(
             s,
-            "[[feed]]\nname = \"prom-{i}\"\ntransport = \"poll\"\nurl = \"{base}/metrics/host-{i}\"\nformat = \"prometheus\"\n{PROM_METRICS}\n[feed.poll]\ninterval = \"1s\"\ntimeout = \"1s\"\nconditional = false\n\n"
+            "[[feed]]\nname = \"prom-{i}\"\ntransport = \"poll\"\nurl = \"{base}/metrics/host-{i}\"\nformat = \"prometheus\"\npayloads = \"all\"\n{PROM_METRICS}\n[feed.poll]\ninterval = \"1s\"\ntimeout = \"1s\"\nconditional = false\n\n"
         );
     }
     s

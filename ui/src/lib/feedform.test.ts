@@ -7,6 +7,7 @@ import {
   formFromConfig,
   parseDuration,
   parseLabels,
+  payloadDefault,
   ruleToConfig,
   validateForm,
   validateRule,
@@ -80,6 +81,18 @@ describe('config ↔ form', () => {
     const out = configFromForm(f, BASE);
     expect(out.websocket).toBeNull();
     expect(out.long_poll).toEqual({ hold: '20s', timeout: null, cursor: { from: 'body', pointer: '/cursor', param: 'since' }, items: null, id_pointer: null });
+  });
+
+  it('the payload policy round-trips, and empty means the format default', () => {
+    const f = formFromConfig({ ...BASE, payloads: 'changes', payloads_every: '1m' });
+    expect([f.payloads, f.payloadsEvery]).toEqual(['changes', '1m']);
+    expect(configFromForm(f, BASE)).toMatchObject({ payloads: 'changes', payloads_every: '1m' });
+    f.payloads = '';
+    f.payloadsEvery = '';
+    expect(configFromForm(f, BASE)).toMatchObject({ payloads: null, payloads_every: null });
+    expect(payloadDefault('prometheus')).toContain('10 minutes');
+    f.payloadsEvery = 'often';
+    expect(Object.keys(validateForm(f))).toContain('payloads_every');
   });
 
   it('a poll form sends method, body and interval', () => {

@@ -6,6 +6,7 @@
 import type { AlertRule, FeedConfig, MetricRule, PayloadFormat, Severity, TransportKind } from './types';
 import type { AlertKind } from './bindings/AlertKind';
 import type { CmpOp } from './bindings/CmpOp';
+import type { PayloadKeep } from './bindings/PayloadKeep';
 
 export type { AlertKind, CmpOp };
 export const ALERT_KINDS: AlertKind[] = ['threshold', 'stale', 'down', 'status', 'keyword'];
@@ -45,6 +46,9 @@ export interface FeedForm {
   enabled: boolean;
   headers: string;
   staleAfter: string;
+  /** `''`: the format's default (see `payloadDefault`). */
+  payloads: PayloadKeep | '';
+  payloadsEvery: string;
   metrics: MetricForm[];
   alerts: RuleForm[];
   ws: { subprotocols: string; subscribe: string; pingInterval: string; pongTimeout: string };
@@ -209,6 +213,8 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       .map(([k, v]) => `${k}: ${v}`)
       .join('\n'),
     staleAfter: c?.stale_after ?? '',
+    payloads: c?.payloads ?? '',
+    payloadsEvery: c?.payloads_every ?? '',
     metrics: (c?.metric ?? []).map((m) => ({
       name: m.name,
       pointer: m.pointer ?? '',
@@ -281,6 +287,8 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     metric,
     alert: f.alerts.map(ruleToConfig),
     stale_after: opt(f.staleAfter),
+    payloads: f.payloads === '' ? null : f.payloads,
+    payloads_every: opt(f.payloadsEvery),
     websocket: null,
     sse: null,
     poll: null,
@@ -409,6 +417,7 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
       e.headers = `\`${line.slice(0, i).trim()}\` is not a valid HTTP header name`;
   }
   checkDuration(e, 'stale_after', f.staleAfter);
+  checkDuration(e, 'payloads_every', f.payloadsEvery);
 
   if (f.transport === 'websocket') {
     checkDuration(e, 'websocket.ping_interval', f.ws.pingInterval);
@@ -481,4 +490,12 @@ export function errorAt(errors: FieldErrors, field: string): string | null {
     if (k.startsWith(`${field}.`) || k.startsWith(`${field}[`)) return v;
   }
   return null;
+}
+
+/** What a feed of `format` stores when `payloads` is not set (the engine's
+ * defaults, docs/config.md). */
+export function payloadDefault(format: PayloadFormat): string {
+  return format === 'prometheus'
+    ? 'only scrapes that fail to parse, and one every 10 minutes'
+    : 'every payload';
 }
