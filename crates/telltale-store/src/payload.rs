@@ -42,6 +42,10 @@ struct FeedCodec {
     loaded: bool,
     samples: Vec<Vec<u8>>,
     sample_bytes: usize,
+    /// The budget bytes this feed holds for its samples while it samples
+    /// (0: not sampling). Reserved whole at the start, so feeds sampling
+    /// side by side cannot fill the budget and all wait for each other.
+    reserved: usize,
     /// The dictionary's id and its compressor.
     dict: Option<(i64, zstd::bulk::Compressor<'static>)>,
     /// Training failed or is done: no more samples are kept.
@@ -49,12 +53,24 @@ struct FeedCodec {
 }
 
 /// The writer's compressors, by feed.
-#[derive(Default)]
 pub(crate) struct PayloadCodec {
     feeds: HashMap<i64, FeedCodec>,
     plain: Option<zstd::bulk::Compressor<'static>>,
     /// Bytes held in training samples, over all feeds.
     sampling: usize,
+    /// The most bytes held as training samples ([`TRAIN_BUDGET`]).
+    train_budget: usize,
+}
+
+impl Default for PayloadCodec {
+    fn default() -> Self {
+        PayloadCodec {
+            feeds: HashMap::new(),
+            plain: None,
+            sampling: 0,
+            train_budget: TRAIN_BUDGET,
+        }
+    }
 }
 
 /// A payload as stored: the bytes, the codec and the dictionary.
@@ -75,7 +91,7 @@ impl PayloadCodec {
     /// Forgets a deleted feed.
     pub fn forget_feed(&mut self, feed_id: i64) {
         if let Some(f) = self.feeds.remove(&feed_id) {
-            self.sampling = self.sampling.saturating_sub(f.sample_bytes);
+            self.sampling = self.sampling.saturating_sub(f.reserved);
         }
     }
 
@@ -113,13 +129,26 @@ impl PayloadCodec {
             }
         }
         let sample = &data[..data.len().min(SAMPLE_CUT)];
-        if !feed.settled && self.sampling + sample.len() <= TRAIN_BUDGET {
-            feed.samples.push(sample.to_vec());
-            feed.sample_bytes += sample.len();
-            self.sampling += sample.len();
-            if feed.samples.len() >= TRAIN_SAMPLES || feed.sample_bytes >= TRAIN_BYTES {
+        if !feed.settled && feed.reserved == 0 {
+            let want = (TRAIN_SAMPLES * sample.len())
+                .min(TRAIN_BYTES)
+                .min(self.train_budget);
+            if self.sampling + want <= self.train_budget {
+                feed.reserved = want;
+                self.sampling += want;
+            }
+        }
+        if !feed.settled && feed.reserved > 0 {
+            if feed.sample_bytes + sample.len() <= feed.reserved {
+                feed.samples.push(sample.to_vec());
+                feed.sample_bytes += sample.len();
+            }
+            let full = feed.sample_bytes + sample.len() > feed.reserved;
+            if feed.samples.len() >= TRAIN_SAMPLES || full {
                 feed.settled = true;
-                self.sampling = self.sampling.saturating_sub(feed.sample_bytes);
+                self.sampling = self
+                    .sampling
+                    .saturating_sub(std::mem::take(&mut feed.reserved));
                 let samples = std::mem::take(&mut feed.samples);
                 let size = (std::mem::take(&mut feed.sample_bytes) / 4).clamp(1024, MAX_DICT);
                 if let Ok(dict) = zstd::dict::from_samples(&samples, size) {
@@ -273,6 +302,35 @@ mod tests {
             ratio > 4.0,
             "a dictionary should shrink health JSON >4x, got {ratio:.1}x"
         );
+    }
+
+    #[test]
+    fn feeds_sampling_side_by_side_all_get_a_dictionary_under_a_small_budget() {
+        let mut conn = db();
+        let mut codec = PayloadCodec {
+            train_budget: 5 * 64 * 256,
+            ..PayloadCodec::default()
+        };
+        let tx = conn.transaction().unwrap();
+        // 20 feeds take turns, as a fleet polled together does: the budget
+        // holds the samples of about 5 feeds at a time.
+        for round in 0..400 {
+            for feed in 0..20 {
+                codec
+                    .encode(&tx, feed, &health(round * 20 + feed as usize), 0)
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(DISTINCT feed_id) FROM payload_dicts",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 20, "every feed trained a dictionary");
+        assert_eq!(codec.sampling, 0, "every reservation given back");
     }
 
     #[test]
