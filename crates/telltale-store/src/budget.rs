@@ -103,11 +103,12 @@ pub(crate) fn plan(conn: &Connection, budget: u64, epoch: i64) -> rusqlite::Resu
         budget,
         ..Plan::default()
     };
-    let events = feed_event_bytes(conn)?;
-    let samples = feed_sample_counts(conn)?;
+    let held = per_feed(conn)?;
     let minute: i64 = conn.query_row("SELECT count(*) FROM rollup_1m", [], |r| r.get(0))?;
-    let estimated = events.values().map(|e| e.1).sum::<u64>()
-        + samples.values().map(|(_, n)| n * SAMPLE_BYTES).sum::<u64>()
+    let estimated = held
+        .iter()
+        .map(|f| f.event_bytes + f.sample_bytes)
+        .sum::<u64>()
         + minute.max(0) as u64 * ROLLUP_BYTES;
     // Scale the estimate to what the file really holds.
     let scale = if estimated > 0 {
@@ -119,10 +120,18 @@ pub(crate) fn plan(conn: &Connection, budget: u64, epoch: i64) -> rusqlite::Resu
     let mut need = ((used - target.min(used)) as f64 / scale) as u64;
 
     // 1. Payloads, fairly, keeping the newest few of each feed.
-    let feeds: Vec<(i64, u64, u64)> = events
+    let mut newest = conn.prepare_cached(&format!(
+        "SELECT coalesce(sum(length(data)) + count(*) * {EVENT_OVERHEAD}, 0) FROM
+           (SELECT data FROM events WHERE feed_id = ?1 ORDER BY received_at DESC, id DESC LIMIT ?2)"
+    ))?;
+    let feeds: Vec<(i64, u64, u64)> = held
         .iter()
-        .map(|(&f, &(keep_bytes, bytes))| (f, bytes, keep_bytes))
-        .collect();
+        .filter(|f| f.events > 0)
+        .map(|f| {
+            let keep: i64 = newest.query_row((f.feed_id, KEEP_EVENTS), |r| r.get(0))?;
+            Ok((f.feed_id, f.event_bytes, keep.max(0) as u64))
+        })
+        .collect::<rusqlite::Result<_>>()?;
     let cuttable: Vec<u64> = feeds.iter().map(|(_, b, k)| b.saturating_sub(*k)).collect();
     let from_events = need.min(cuttable.iter().sum());
     if from_events > 0 {
@@ -142,9 +151,10 @@ pub(crate) fn plan(conn: &Connection, budget: u64, epoch: i64) -> rusqlite::Resu
     }
     // 2. Raw samples, fairly.
     if need > 0 {
-        let feeds: Vec<(i64, u64)> = samples
+        let feeds: Vec<(i64, u64)> = held
             .iter()
-            .map(|(&f, &(_, n))| (f, n * SAMPLE_BYTES))
+            .filter(|f| f.samples > 0)
+            .map(|f| (f.feed_id, f.sample_bytes))
             .collect();
         let sizes: Vec<u64> = feeds.iter().map(|f| f.1).collect();
         let from_samples = need.min(sizes.iter().sum());
@@ -226,48 +236,6 @@ pub(crate) fn per_feed(conn: &Connection) -> rusqlite::Result<Vec<crate::query::
         .collect();
     v.sort_by(|a, b| b.bytes().cmp(&a.bytes()).then(a.feed_id.cmp(&b.feed_id)));
     Ok(v)
-}
-
-/// Per feed: the bytes of its newest [`KEEP_EVENTS`] events (never cut) and
-/// of all its events.
-fn feed_event_bytes(conn: &Connection) -> rusqlite::Result<HashMap<i64, (u64, u64)>> {
-    let mut out = HashMap::new();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT feed_id, sum(length(data)) + count(*) * {EVENT_OVERHEAD} FROM events GROUP BY feed_id"
-    ))?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-    let totals: Vec<(i64, i64)> = rows.collect::<rusqlite::Result<_>>()?;
-    let mut newest = conn.prepare(&format!(
-        "SELECT coalesce(sum(length(data)) + count(*) * {EVENT_OVERHEAD}, 0) FROM
-           (SELECT data FROM events WHERE feed_id = ?1 ORDER BY received_at DESC, id DESC LIMIT ?2)"
-    ))?;
-    for (feed, total) in totals {
-        let keep: i64 = newest.query_row((feed, KEEP_EVENTS), |r| r.get(0))?;
-        out.insert(feed, (keep.max(0) as u64, total.max(0) as u64));
-    }
-    Ok(out)
-}
-
-/// Per feed: its series and their raw sample counts summed.
-fn feed_sample_counts(conn: &Connection) -> rusqlite::Result<HashMap<i64, (Vec<i64>, u64)>> {
-    let mut out: HashMap<i64, (Vec<i64>, u64)> = HashMap::new();
-    let mut stmt = conn.prepare(
-        "SELECT r.feed_id, r.id, (SELECT count(*) FROM samples s WHERE s.series_id = r.id) FROM series r",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (feed, series, n) = row?;
-        let e = out.entry(feed).or_default();
-        e.0.push(series);
-        e.1 += n.max(0) as u64;
-    }
-    Ok(out)
 }
 
 /// The newest event of `feed` that no longer fits in `keep` bytes: it and
