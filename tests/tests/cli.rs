@@ -140,7 +140,8 @@ url = "ftp://nowhere"
             || {
                 let n = count_rows(
                 &db,
-                &format!("SELECT count(*) FROM samples s JOIN series r ON r.id = s.series_id WHERE r.metric = '{metric}'"),
+                &format!("SELECT (SELECT count(*) FROM samples s JOIN series r ON r.id = s.series_id WHERE r.metric = '{metric}')
+                         + (SELECT coalesce(sum(c.count), 0) FROM sample_chunks c JOIN series r ON r.id = c.series_id WHERE r.metric = '{metric}')"),
             )?;
                 (n >= 2).then_some(n)
             },

@@ -66,7 +66,11 @@ fn kill_dash_nine_loses_nothing_committed() {
     assert_eq!(after, n, "no duplicate events");
     // Samples committed with their events.
     let samples: i64 = conn
-        .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))
+        .query_row(
+            "SELECT (SELECT count(*) FROM samples) + (SELECT coalesce(sum(count), 0) FROM sample_chunks)",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(samples, after);
 }

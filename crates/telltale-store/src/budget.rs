@@ -15,9 +15,9 @@
 //! 3. **1-minute rollups**, oldest first. 1-hour rollups are never cut by
 //!    size: they are what is left of the long history.
 //!
-//! Sizes per feed are estimated from row counts and payload lengths (the
-//! bytes per row below, measured with indexes); the plan scales them to
-//! the measured total.
+//! Sizes per feed are estimated from row counts, payload lengths and
+//! chunk lengths (the bytes per row below, measured with indexes); the
+//! plan scales them to the measured total.
 
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
@@ -29,7 +29,8 @@ pub(crate) const TARGET: f64 = 0.9;
 pub(crate) const KEEP_EVENTS: i64 = 100;
 /// Bytes an event row costs besides its payload (row and two indexes).
 const EVENT_OVERHEAD: u64 = 64;
-/// Bytes a raw sample costs, indexes included (docs/benchmarks.md: 17.4).
+/// Bytes a raw sample in the head costs, indexes included
+/// (docs/benchmarks.md: 17.4); chunked samples count their real size.
 const SAMPLE_BYTES: u64 = 18;
 /// Bytes a 1-minute rollup row costs.
 const ROLLUP_BYTES: u64 = 48;
@@ -227,6 +228,8 @@ pub(crate) fn per_feed(conn: &Connection) -> rusqlite::Result<Vec<crate::query::
         e.rollups = rollups.max(0) as u64;
         e.rollup_bytes = e.rollups * ROLLUP_BYTES;
     }
+    // Chunked samples: their encoded size as stored.
+    crate::chunk::add_per_feed(conn, &mut out)?;
     let mut v: Vec<_> = out
         .into_iter()
         .map(|(feed_id, mut f)| {
@@ -264,21 +267,14 @@ fn sample_cuts(
     epoch: i64,
     plan: &mut Plan,
 ) -> rusqlite::Result<()> {
-    let mut series = conn.prepare_cached(
-        "SELECT id, (SELECT count(*) FROM samples s WHERE s.series_id = r.id) FROM series r WHERE feed_id = ?1",
-    )?;
-    let list: Vec<(i64, i64)> = series
-        .query_map([feed], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let list: Vec<i64> = conn
+        .prepare_cached("SELECT id FROM series WHERE feed_id = ?1")?
+        .query_map([feed], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut edge = conn.prepare_cached(
-        "SELECT ts FROM samples WHERE series_id = ?1 ORDER BY ts DESC LIMIT 1 OFFSET ?2",
-    )?;
-    for (id, n) in list {
-        let keep_n = (n as f64 * keep).floor() as i64;
-        let Some(ts) = edge
-            .query_row((id, keep_n), |r| r.get::<_, i64>(0))
-            .optional()?
-        else {
+    for id in list {
+        let n = crate::chunk::series_count(conn, id)?;
+        let keep_n = (n as f64 * keep).floor() as u64;
+        let Some(ts) = crate::chunk::nth_newest_ts(conn, id, keep_n)? else {
             continue;
         };
         // Delete this sample and everything older.

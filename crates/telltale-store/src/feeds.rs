@@ -148,7 +148,8 @@ pub(crate) fn upsert(
     Ok(id)
 }
 
-/// Deletes a feed and all its history (events, series, samples, rollups,
+/// Deletes a feed and all its history (events, series, samples and their
+/// chunks, rollups,
 /// timeline) in one transaction. Returns the deleted feed's id, or `None`
 /// when there was no such feed.
 pub(crate) fn delete(conn: &mut Connection, name: &str) -> rusqlite::Result<Option<i64>> {
@@ -162,6 +163,7 @@ pub(crate) fn delete(conn: &mut Connection, name: &str) -> rusqlite::Result<Opti
     };
     for sql in [
         "DELETE FROM samples WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
+        "DELETE FROM sample_chunks WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
         "DELETE FROM rollup_1m WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
         "DELETE FROM rollup_1h WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
         "DELETE FROM series WHERE feed_id = ?1",

@@ -52,6 +52,7 @@ mod alerts;
 mod backend;
 mod batch;
 mod budget;
+mod chunk;
 mod error;
 mod events;
 mod feeds;
@@ -68,6 +69,7 @@ mod writer;
 
 pub use backend::Storage;
 pub use batch::{AlertHistoryRow, AlertRow, EventRow, Labels, SampleRow, TimelineRow, WriteBatch};
+pub use chunk::CompactReport;
 pub use error::StoreError;
 pub use feeds::{FeedOrigin, StoredFeed};
 pub use health::{StoreFailure, StoreHealth};
@@ -131,6 +133,9 @@ pub struct StoreOptions {
     pub retention_interval: Option<Duration>,
     /// Delay of the first automatic retention run after opening (default 15 s).
     pub retention_first_run: Duration,
+    /// How often older raw samples are moved into compressed chunks;
+    /// `None` disables it (default 60 s).
+    pub compact_every: Option<Duration>,
     /// How long dropping the last [`Store`] waits for the writer to commit
     /// before giving up with an error log (default 10 s).
     pub drop_wait: Duration,
@@ -157,6 +162,7 @@ impl Default for StoreOptions {
             cache_mib: 64,
             retention_interval: Some(Duration::from_secs(600)),
             retention_first_run: Duration::from_secs(15),
+            compact_every: Some(Duration::from_secs(60)),
             drop_wait: Duration::from_secs(10),
             hold_while_failing: 64 * 1024 * 1024,
             max_db_bytes: None,
@@ -310,6 +316,7 @@ impl Store {
             committed: committed_tx,
             retention_first: Some(options.retention_first_run),
             retention_every: options.retention_interval,
+            compact_every: options.compact_every,
             release_cache_every: options.release_cache_every,
             health: health_tx,
             hold_limit: options.hold_while_failing,

@@ -326,15 +326,6 @@ fn ceil_div(a: i64, b: i64) -> i64 {
     }
 }
 
-// Raw sample values: an INTEGER is hundredths (see `schema::encode_value`),
-// a REAL is the value itself; every read of `samples.value` decodes.
-const RAW_BUCKETS: &str = "SELECT ((ts + ?2) / ?3) * ?3 AS b,
-            min(CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END),
-            max(CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END),
-            sum(CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END),
-            count(*)
-     FROM samples WHERE series_id = ?1 AND ts >= ?4 AND ts < ?5
-     GROUP BY b ORDER BY b";
 // Rollup rows in key order; they are folded into chart buckets in Rust
 // (`fold_rollups`): a `GROUP BY` on the bucket expression made SQLite sort
 // all 10,080 minute rows of a 7-day chart through a temporary B-tree.
@@ -422,31 +413,20 @@ pub(crate) fn query_series(
     if q.to <= q.from {
         return Ok(data);
     }
-    let map = |r: &rusqlite::Row<'_>| {
-        let sum: f64 = r.get(3)?;
-        let count: i64 = r.get(4)?;
-        Ok(Point {
-            ts: Timestamp(r.get(0)?),
-            min: r.get(1)?,
-            max: r.get(2)?,
-            avg: if count > 0 { sum / count as f64 } else { 0.0 },
-            count: count.max(0) as u64,
-        })
-    };
     data.points = match tier {
         Tier::Raw => {
-            let mut stmt = conn.prepare_cached(RAW_BUCKETS)?;
-            let rows = stmt.query_map(
-                (
-                    q.series_id,
-                    epoch,
-                    width,
-                    q.from.0.saturating_sub(epoch),
-                    q.to.0.saturating_sub(epoch),
-                ),
-                map,
+            // Head rows and decoded chunks alike (see `crate::chunk`).
+            let raw = crate::chunk::read(
+                conn,
+                q.series_id,
+                q.from.0.saturating_sub(epoch),
+                q.to.0.saturating_sub(epoch),
+                usize::MAX,
             )?;
-            rows.collect::<rusqlite::Result<_>>()?
+            let rows = raw
+                .into_iter()
+                .map(|(ts, v)| Ok((ts.saturating_add(epoch), v, v, v, 1)));
+            fold_rollups(rows, width)?
         }
         Tier::Minute | Tier::Hour => {
             let sql = if tier == Tier::Minute {
@@ -518,11 +498,6 @@ pub(crate) fn samples(
         })?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT ts, CASE typeof(value) WHEN 'integer' THEN value / 100.0 ELSE value END
-         FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3
-         ORDER BY ts LIMIT ?4",
-    )?;
     for (id, metric, labels_text) in series {
         let remaining = q.limit - out.len();
         if remaining == 0 {
@@ -536,17 +511,14 @@ pub(crate) fn samples(
             continue;
         }
         let labels = parse_labels(2, &labels_text)?;
-        let rows = stmt.query_map(
-            (
-                id,
-                lower.saturating_sub(epoch),
-                until.saturating_sub(epoch),
-                remaining.min(i64::MAX as usize) as i64,
-            ),
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)),
+        let rows = crate::chunk::read(
+            conn,
+            id,
+            lower.saturating_sub(epoch),
+            until.saturating_sub(epoch),
+            remaining,
         )?;
-        for row in rows {
-            let (ts, value) = row?;
+        for (ts, value) in rows {
             out.push(StoredSample {
                 series_id: id,
                 metric: metric.clone(),
@@ -625,7 +597,7 @@ fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
 
 /// Raw samples of all series.
 pub(crate) fn sample_count(conn: &Connection) -> rusqlite::Result<u64> {
-    count(conn, "SELECT count(*) FROM samples")
+    crate::chunk::total(conn)
 }
 
 /// Size and row counts.
@@ -645,7 +617,7 @@ pub(crate) fn db_stats(conn: &Connection, path: &Path) -> rusqlite::Result<DbSta
         feeds: count(conn, "SELECT count(*) FROM feeds")?,
         events: count(conn, "SELECT count(*) FROM events")?,
         series: count(conn, "SELECT count(*) FROM series")?,
-        samples: count(conn, "SELECT count(*) FROM samples")?,
+        samples: crate::chunk::total(conn)?,
         rollup_1m: count(conn, "SELECT count(*) FROM rollup_1m")?,
         rollup_1h: count(conn, "SELECT count(*) FROM rollup_1h")?,
         feed_states: count(conn, "SELECT count(*) FROM feed_states")?,

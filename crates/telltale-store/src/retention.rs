@@ -198,7 +198,13 @@ pub(crate) struct RetentionJob {
     steps: VecDeque<Step>,
     report: RetentionReport,
     started: Instant,
+    /// Budget plans made so far in this run (see [`BUDGET_PASSES`]).
+    budget_passes: u8,
 }
+
+/// A run measures the budget again after its cuts and plans more if it is
+/// still over (the plan works from estimated sizes), at most this often.
+const BUDGET_PASSES: u8 = 3;
 
 impl RetentionJob {
     /// Plans a run: records its cut-offs, then lists its steps.
@@ -251,6 +257,7 @@ impl RetentionJob {
                 ..RetentionReport::default()
             },
             started,
+            budget_passes: 0,
         })
     }
 
@@ -265,25 +272,27 @@ impl RetentionJob {
             self.steps.pop_front();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let planned = budget::plan(&tx, budget, epoch)?;
-            self.report.used_bytes = Some(match &planned {
-                Some(p) => p.used,
-                None => budget::used_bytes(&tx)?,
-            });
+            // The report tells what the run found, before its own cuts.
+            if self.report.used_bytes.is_none() {
+                self.report.used_bytes = Some(match &planned {
+                    Some(p) => p.used,
+                    None => budget::used_bytes(&tx)?,
+                });
+            }
             if let Some(p) = planned {
-                tracing::warn!(
+                if self.budget_passes > 0 {
+                    tracing::debug!(
+                        "still {} MiB after the budget's cuts: planning more",
+                        p.used >> 20
+                    );
+                } else {
+                    tracing::warn!(
                     "the database holds {} MiB, over its disk budget of {} MiB: deleting the oldest payloads, then raw samples, then 1-minute rollups, fairly per feed",
                     p.used >> 20,
                     p.budget >> 20
                 );
-                if let Some(cut) = p.raw_cutoff {
-                    coverage.raise(&tx, Tier::Raw, cut)?;
                 }
-                if let Some(cut) = p.minute_cutoff {
-                    coverage.raise(&tx, Tier::Minute, cut)?;
-                }
-                for c in p.cuts.into_iter().rev() {
-                    self.steps.push_front(Step::Cut(c));
-                }
+                self.plan_cuts(&tx, p, budget, coverage)?;
             }
             tx.commit()?;
             return Ok(self.steps.is_empty());
@@ -312,7 +321,7 @@ impl RetentionJob {
             if matches!(step, Step::Vacuum | Step::Budget(_)) {
                 break;
             }
-            let n = delete_chunk(&tx, step, &self.cutoffs, epoch, budget)?;
+            let (n, more) = delete_chunk(&tx, step, &self.cutoffs, epoch, budget)?;
             match step {
                 Step::EventsByAge => self.report.events_by_age += n,
                 Step::EventsByCount(_) => self.report.events_by_count += n,
@@ -325,7 +334,7 @@ impl RetentionJob {
                 Step::Cut(Cut::Minute { .. }) => self.report.rollup_1m_by_budget += n,
                 Step::Budget(_) | Step::Vacuum => {}
             }
-            if n < budget {
+            if !more {
                 self.steps.pop_front();
             }
             // Even a step that deletes nothing costs a few queries.
@@ -333,6 +342,31 @@ impl RetentionJob {
         }
         tx.commit()?;
         Ok(self.steps.is_empty())
+    }
+
+    /// Queues a budget plan's cuts, then (up to [`BUDGET_PASSES`]) another
+    /// measurement after them.
+    fn plan_cuts(
+        &mut self,
+        tx: &Transaction<'_>,
+        p: budget::Plan,
+        budget: u64,
+        coverage: &Coverage,
+    ) -> rusqlite::Result<()> {
+        if let Some(cut) = p.raw_cutoff {
+            coverage.raise(tx, Tier::Raw, cut)?;
+        }
+        if let Some(cut) = p.minute_cutoff {
+            coverage.raise(tx, Tier::Minute, cut)?;
+        }
+        self.budget_passes += 1;
+        if self.budget_passes < BUDGET_PASSES && !p.cuts.is_empty() {
+            self.steps.push_front(Step::Budget(budget));
+        }
+        for c in p.cuts.into_iter().rev() {
+            self.steps.push_front(Step::Cut(c));
+        }
+        Ok(())
     }
 
     /// Records the run in `meta` and returns its report.
@@ -351,18 +385,21 @@ fn page_pragma(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
     conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
 }
 
-/// Deletes at most `budget` rows for one step; returns how many went.
+/// Deletes at most `budget` rows for one step; returns how many went and
+/// whether the step has more to delete.
 fn delete_chunk(
     tx: &Transaction<'_>,
     step: Step,
     c: &Cutoffs,
     epoch: i64,
     budget: u64,
-) -> rusqlite::Result<u64> {
+) -> rusqlite::Result<(u64, bool)> {
     let budget_i = budget.min(i64::MAX as u64) as i64;
     let n = match step {
         Step::EventsByAge => {
-            let Some(cut) = c.events else { return Ok(0) };
+            let Some(cut) = c.events else {
+                return Ok((0, false));
+            };
             tx.prepare_cached(
                 "DELETE FROM events WHERE id IN
                    (SELECT id FROM events WHERE received_at < ?1 LIMIT ?2)",
@@ -371,7 +408,7 @@ fn delete_chunk(
         }
         Step::EventsByCount(feed) => {
             let Some(keep) = c.events_per_feed else {
-                return Ok(0);
+                return Ok((0, false));
             };
             // The newest event that no longer fits; it and everything older go.
             let edge: Option<(i64, i64)> = tx
@@ -383,7 +420,9 @@ fn delete_chunk(
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()?;
-            let Some((t, id)) = edge else { return Ok(0) };
+            let Some((t, id)) = edge else {
+                return Ok((0, false));
+            };
             tx.prepare_cached(
                 "DELETE FROM events WHERE id IN
                    (SELECT id FROM events WHERE feed_id = ?1 AND received_at <= ?2
@@ -392,18 +431,15 @@ fn delete_chunk(
             .execute((feed, t, id, budget_i))?
         }
         Step::Samples(series) => {
-            let Some(cut) = c.samples else { return Ok(0) };
-            range_delete(
-                tx,
-                "SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
-                "DELETE FROM samples WHERE series_id = ?1 AND ts < ?2",
-                series,
-                cut.saturating_sub(epoch),
-                budget_i,
-            )?
+            let Some(cut) = c.samples else {
+                return Ok((0, false));
+            };
+            return delete_samples(tx, series, cut.saturating_sub(epoch), budget);
         }
         Step::Rollup(Tier::Hour, series) => {
-            let Some(cut) = c.hour else { return Ok(0) };
+            let Some(cut) = c.hour else {
+                return Ok((0, false));
+            };
             range_delete(
                 tx,
                 "SELECT bucket FROM rollup_1h WHERE series_id = ?1 AND bucket < ?2 ORDER BY bucket LIMIT 1 OFFSET ?3",
@@ -414,7 +450,9 @@ fn delete_chunk(
             )?
         }
         Step::Rollup(_, series) => {
-            let Some(cut) = c.minute else { return Ok(0) };
+            let Some(cut) = c.minute else {
+                return Ok((0, false));
+            };
             range_delete(
                 tx,
                 "SELECT bucket FROM rollup_1m WHERE series_id = ?1 AND bucket < ?2 ORDER BY bucket LIMIT 1 OFFSET ?3",
@@ -425,7 +463,9 @@ fn delete_chunk(
             )?
         }
         Step::States(feed) => {
-            let Some(cut) = c.states else { return Ok(0) };
+            let Some(cut) = c.states else {
+                return Ok((0, false));
+            };
             tx.prepare_cached(
                 "DELETE FROM feed_states WHERE id IN
                    (SELECT id FROM feed_states WHERE feed_id = ?1 AND ts < ?2
@@ -437,7 +477,9 @@ fn delete_chunk(
             .execute((feed, cut, budget_i))?
         }
         Step::AlertHistory => {
-            let Some(cut) = c.states else { return Ok(0) };
+            let Some(cut) = c.states else {
+                return Ok((0, false));
+            };
             tx.prepare_cached(
                 "DELETE FROM alert_history WHERE id IN
                    (SELECT id FROM alert_history WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
@@ -451,14 +493,9 @@ fn delete_chunk(
                       AND (received_at < ?2 OR id <= ?3) LIMIT ?4)",
             )?
             .execute((feed, at, id, budget_i))?,
-        Step::Cut(Cut::Samples { series, before }) => range_delete(
-            tx,
-            "SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
-            "DELETE FROM samples WHERE series_id = ?1 AND ts < ?2",
-            series,
-            before,
-            budget_i,
-        )?,
+        Step::Cut(Cut::Samples { series, before }) => {
+            return delete_samples(tx, series, before, budget);
+        }
         Step::Cut(Cut::Minute { before }) => tx
             .prepare_cached(
                 "DELETE FROM rollup_1m WHERE (series_id, bucket) IN
@@ -467,7 +504,31 @@ fn delete_chunk(
             .execute((before, budget_i))?,
         Step::Budget(_) | Step::Vacuum => 0,
     };
-    Ok(n as u64)
+    Ok((n as u64, n as u64 >= budget))
+}
+
+/// Deletes a series' raw samples older than `cut` (relative µs): its
+/// chunks first (they are the older ones), then head rows.
+fn delete_samples(
+    tx: &Transaction<'_>,
+    series: i64,
+    cut: i64,
+    budget: u64,
+) -> rusqlite::Result<(u64, bool)> {
+    let (chunked, more) = crate::chunk::delete_before(tx, series, cut, budget)?;
+    if more || chunked >= budget {
+        return Ok((chunked, true));
+    }
+    let head = range_delete(
+        tx,
+        "SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
+        "DELETE FROM samples WHERE series_id = ?1 AND ts < ?2",
+        series,
+        cut,
+        (budget - chunked).min(i64::MAX as u64) as i64,
+    )?;
+    let n = chunked + head as u64;
+    Ok((n, n >= budget))
 }
 
 /// Deletes the oldest rows of one series below `cut`, at most `budget` of

@@ -22,8 +22,11 @@
 //! `feeds`, and samples with a non-finite value.
 //!
 //! Between commits the writer advances a running retention job one chunk at
-//! a time, and starts one automatically every `retention_interval`.
+//! a time, and starts one automatically every `retention_interval`; the
+//! same way it runs sample compaction (see `crate::chunk`) every
+//! `compact_every`.
 
+mod compact;
 mod failing;
 mod sql;
 
@@ -76,6 +79,11 @@ pub(crate) enum Command {
         now: Timestamp,
         reply: Reply<RetentionReport>,
     },
+    /// Move older raw samples into chunks as of `now` and report.
+    Compact {
+        now: Timestamp,
+        reply: Reply<crate::chunk::CompactReport>,
+    },
     /// Commit everything, stop, then answer.
     Shutdown(oneshot::Sender<()>),
 }
@@ -92,6 +100,7 @@ pub(crate) struct WriterSetup {
     pub committed: watch::Sender<u64>,
     pub retention_first: Option<Duration>,
     pub retention_every: Option<Duration>,
+    pub compact_every: Option<Duration>,
     pub release_cache_every: Option<Duration>,
     pub health: watch::Sender<StoreHealth>,
     pub hold_limit: usize,
@@ -134,6 +143,8 @@ pub(crate) struct Writer {
     queued_runs: Vec<(Timestamp, Reply<RetentionReport>)>,
     next_auto_retention: Option<Instant>,
     retention_every: Option<Duration>,
+    /// Sample compaction: see [`compact`].
+    compaction: compact::Compaction,
     /// See [`Writer::maybe_release_cache`].
     release_cache_every: Option<Duration>,
     next_cache_release: Option<Instant>,
@@ -181,6 +192,7 @@ impl Writer {
             queued_runs: Vec::new(),
             next_auto_retention: s.retention_every.and(s.retention_first).map(|d| now + d),
             retention_every: s.retention_every,
+            compaction: compact::Compaction::new(s.compact_every),
             release_cache_every: s.release_cache_every,
             next_cache_release: s.release_cache_every.map(|d| now + d),
             shutdown_acks: Vec::new(),
@@ -237,6 +249,7 @@ impl Writer {
             if open {
                 self.maybe_start_auto_retention();
                 self.advance_retention();
+                self.advance_compaction();
             }
         }
         // Refuse new commands, but commit whatever was accepted before.
@@ -244,6 +257,9 @@ impl Writer {
         while let Ok(c) = self.rx.try_recv() {
             match c {
                 Command::Retention { reply, .. } => {
+                    let _ = reply.send(Err(StoreError::Closed));
+                }
+                Command::Compact { reply, .. } => {
                     let _ = reply.send(Err(StoreError::Closed));
                 }
                 other => {
@@ -262,6 +278,7 @@ impl Writer {
         for (_, reply) in self.queued_runs.drain(..) {
             let _ = reply.send(Err(StoreError::Closed));
         }
+        self.compaction.abandon();
         // Leave a small WAL behind, but do not wait long for readers.
         let checkpoint = self
             .conn
@@ -287,13 +304,14 @@ impl Writer {
         // A running retention job takes its next chunk at once, pending rows
         // or not; their commit still happens at its deadline (the loop checks
         // `bounds_reached` after every chunk).
-        if self.job.is_some() {
+        if self.job.is_some() || self.compaction.running() {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
+        let due = self.due();
         if let Some(at) = self.failing_deadline() {
             let wait = at.saturating_duration_since(now);
-            return Some(match self.next_auto_retention {
+            return Some(match due {
                 Some(r) => wait.min(r.saturating_duration_since(now)),
                 None => wait,
             });
@@ -301,8 +319,15 @@ impl Writer {
         if let Some(since) = self.pending_since {
             return Some(self.commit_interval.saturating_sub(since.elapsed()));
         }
-        self.next_auto_retention
-            .map(|t| t.saturating_duration_since(now))
+        due.map(|t| t.saturating_duration_since(now))
+    }
+
+    /// The next automatic retention or compaction run.
+    fn due(&self) -> Option<Instant> {
+        match (self.next_auto_retention, self.compaction.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn receive(&mut self, wait: Option<Duration>) -> Received {
@@ -395,6 +420,7 @@ impl Writer {
                     self.start_queued_retention();
                 }
             }
+            Command::Compact { now, reply } => self.compaction.request(now, reply),
             Command::Shutdown(ack) => {
                 self.shutdown_acks.push(ack);
                 return false;

@@ -50,12 +50,13 @@ const INSERT_STATE: &str =
 const FIND_SERIES: &str =
     "SELECT id FROM series WHERE feed_id = ?1 AND metric = ?2 AND labels = ?3";
 const INSERT_SERIES: &str = "INSERT INTO series (feed_id, metric, labels) VALUES (?1, ?2, ?3)";
-const LAST_TS: &str = "SELECT max(ts) FROM samples WHERE series_id = ?1";
 
-/// A known series and the last timestamp written to it (absolute µs).
+/// A known series, the last timestamp written to it (absolute µs) and the
+/// cadence its samples arrive at (see [`align`]).
 struct SeriesEntry {
     id: i64,
     last_ts: Option<i64>,
+    cadence: Option<i64>,
 }
 
 /// `(feed, metric, labels)` → series, with the newest timestamp per series
@@ -121,8 +122,7 @@ impl SeriesCache {
             .optional()?;
         let (id, last_ts) = match found {
             Some(id) => {
-                let last: Option<i64> =
-                    tx.prepare_cached(LAST_TS)?.query_row([id], |r| r.get(0))?;
+                let last = crate::chunk::last_ts(tx, id)?;
                 (id, last.map(|t| t + epoch))
             }
             None => {
@@ -132,7 +132,11 @@ impl SeriesCache {
             }
         };
         let i = self.entries.len();
-        self.entries.push(SeriesEntry { id, last_ts });
+        self.entries.push(SeriesEntry {
+            id,
+            last_ts,
+            cadence: None,
+        });
         self.index
             .entry(feed_id)
             .or_default()
@@ -301,7 +305,8 @@ pub(super) fn write_pending(
                 // is moved to just after the previous one.
                 let ts = match entry.last_ts {
                     Some(last) if s.ts.0 <= last => last.saturating_add(1),
-                    _ => s.ts.0,
+                    Some(last) => align(last, s.ts.0, &mut entry.cadence),
+                    None => s.ts.0,
                 };
                 entry.last_ts = Some(ts);
                 let value = if compact {
@@ -355,6 +360,35 @@ pub(super) fn write_pending(
     Ok(w)
 }
 
+/// Cadences are whole multiples of this (polls run on a 10 ms grid).
+const CADENCE_STEP: i64 = 10_000;
+/// Only cadences of at least this are aligned (polls, not streams).
+const MIN_CADENCE: i64 = 100_000;
+/// The most a time is moved: 1 % of the cadence, at most this.
+const MAX_SHIFT: i64 = 25_000;
+
+/// Aligns a sample's time to its series' cadence, as Prometheus does with
+/// its scrape timestamps (2 ms tolerance): a sample that arrives within 1 %
+/// of the cadence (at most 25 ms) of `last + cadence` is stored at exactly
+/// that instant. A regular feed's timestamps then compress to a bit each
+/// (delta-of-delta 0, see `crate::chunk`) instead of paying for its
+/// network jitter; a stored time is never more than that tolerance from
+/// the arrival, events keep their exact `received_at`, and a sample off
+/// its cadence (a retry, a restart) keeps its own time and sets the
+/// cadence anew, rounded to 10 ms.
+pub(super) fn align(last: i64, ts: i64, cadence: &mut Option<i64>) -> i64 {
+    if let Some(c) = *cadence {
+        let expected = last.saturating_add(c);
+        if (ts - expected).abs() <= (c / 100).min(MAX_SHIFT) {
+            return expected;
+        }
+    }
+    let delta = ts.saturating_sub(last);
+    let rounded = (delta + CADENCE_STEP / 2) / CADENCE_STEP * CADENCE_STEP;
+    *cadence = (rounded >= MIN_CADENCE).then_some(rounded);
+    ts
+}
+
 /// Inserts `rows` with `insert`, in statements of [`ROWS_PER_INSERT`] rows
 /// and single-row ones for the rest; `bind` binds one row's values starting
 /// at parameter `at`. Returns the number of rows inserted.
@@ -403,4 +437,35 @@ fn multi_row_sql(head: &str, columns: usize, rows: usize) -> String {
         sql.push(')');
     }
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::align;
+
+    #[test]
+    fn jittered_polls_are_aligned_and_streams_are_not() {
+        let mut cadence = None;
+        let mut last = 1_000_000_000i64;
+        let mut stored = vec![last];
+        // 1 s polls arriving 0.3..2.8 ms late.
+        for (k, jitter) in [2_100, 300, 2_800, 900, 1_500, 400].iter().enumerate() {
+            let t = 1_000_000_000 + (k as i64 + 1) * 1_000_000 + jitter;
+            last = align(last, t, &mut cadence);
+            assert!((last - t).abs() <= 10_000, "moved by at most 1 %");
+            stored.push(last);
+        }
+        let deltas: Vec<i64> = stored.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(deltas[1..], [1_000_000; 5], "{deltas:?}");
+        // A late poll keeps its time and starts the cadence over.
+        let late = last + 1_500_000;
+        assert_eq!(align(last, late, &mut cadence), late);
+        // A stream of 10 ms messages is never moved.
+        let mut cadence = None;
+        let mut last = 0;
+        for t in [10_000, 20_300, 30_100, 40_900] {
+            assert_eq!(align(last, t, &mut cadence), t);
+            last = t;
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod common;
 
 mod budget;
 mod cache;
+mod chunks;
 mod payloads;
 mod permissions;
 mod reading;

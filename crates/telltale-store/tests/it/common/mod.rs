@@ -16,10 +16,12 @@ pub const MIN: i64 = 60 * SEC;
 pub const HOUR: i64 = 60 * MIN;
 pub const DAY: i64 = 24 * HOUR;
 
-/// Options for tests: no automatic retention (it would use the real clock).
+/// Options for tests: no automatic retention or compaction (they would
+/// use the real clock).
 pub fn options() -> StoreOptions {
     StoreOptions {
         retention_interval: None,
+        compact_every: None,
         ..StoreOptions::default()
     }
 }
