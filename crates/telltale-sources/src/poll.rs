@@ -397,10 +397,12 @@ async fn poll_once(
     polled
 }
 
+/// `response_ms` is kept to 10 µs: finer digits are noise, and two
+/// decimals store as a small integer (see `telltale_store::schema`).
 fn metrics(status: reqwest::StatusCode, ms: f64, up: bool) -> Vec<(&'static str, f64)> {
     vec![
         ("http_status", f64::from(status.as_u16())),
-        ("response_ms", ms),
+        ("response_ms", (ms * 100.0).round() / 100.0),
         ("up", if up { 1.0 } else { 0.0 }),
     ]
 }
