@@ -81,18 +81,20 @@ fn mixed_config(base: &str, ws: &str, n: usize) -> String {
 /// Every scrape's payload is stored (`payloads = "all"`), as in the runs
 /// recorded before payload policies: the poll drift is read from the stored
 /// responses. The default for Prometheus text stores far fewer.
-fn prom_config(base: &str, n: usize) -> String {
+/// `n` feeds polling the sim's Prometheus text every second; `payloads`
+/// is the feed's line for it (empty: the default policy).
+pub(crate) fn prom_config(base: &str, n: usize, payloads: &str) -> String {
     let mut s = String::new();
     for i in 1..=n {
         let _ = write!(
             s,
-            "[[feed]]\nname = \"prom-{i}\"\ntransport = \"poll\"\nurl = \"{base}/metrics/host-{i}\"\nformat = \"prometheus\"\npayloads = \"all\"\n{PROM_METRICS}\n[feed.poll]\ninterval = \"1s\"\ntimeout = \"1s\"\nconditional = false\n\n"
+            "[[feed]]\nname = \"prom-{i}\"\ntransport = \"poll\"\nurl = \"{base}/metrics/host-{i}\"\nformat = \"prometheus\"\n{payloads}\n{PROM_METRICS}\n[feed.poll]\ninterval = \"1s\"\ntimeout = \"1s\"\nconditional = false\n\n"
         );
     }
     s
 }
 
-fn prometheus_yml(addr: &str, n: usize) -> String {
+pub(crate) fn prometheus_yml(addr: &str, n: usize) -> String {
     let mut s = String::from(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1m\nscrape_configs:\n  - job_name: sim\n    static_configs:\n",
     );
@@ -106,7 +108,7 @@ fn prometheus_yml(addr: &str, n: usize) -> String {
 }
 
 /// A child process that is stopped (SIGTERM, then waited for) on drop.
-struct Proc(Child);
+pub(crate) struct Proc(pub Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -114,7 +116,7 @@ impl Drop for Proc {
     }
 }
 
-fn telltaled(dir: &Path, name: &str, config: &str) -> Result<(Proc, PathBuf, i64)> {
+pub(crate) fn telltaled(dir: &Path, name: &str, config: &str) -> Result<(Proc, PathBuf, i64)> {
     let bin = workspace_bin("telltaled")?;
     let cfg = dir.join(format!("{name}.toml"));
     std::fs::write(&cfg, config)?;
@@ -136,7 +138,7 @@ fn telltaled(dir: &Path, name: &str, config: &str) -> Result<(Proc, PathBuf, i64
 
 /// Waits until `n` feeds have reported `live`; returns the time from
 /// `started` to the last one's first `live` (from the feeds' timelines).
-async fn all_live(db: &Path, n: usize, started: i64, limit: Duration) -> Result<f64> {
+pub(crate) async fn all_live(db: &Path, n: usize, started: i64, limit: Duration) -> Result<f64> {
     let t0 = Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -295,7 +297,11 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
     }
 
     // Part 2: the Prometheus peer.
-    let (proc_, db, started) = telltaled(dir.path(), "prom", &prom_config(&base, n))?;
+    let (proc_, db, started) = telltaled(
+        dir.path(),
+        "prom",
+        &prom_config(&base, n, "payloads = \"all\""),
+    )?;
     let prom = match which("prometheus") {
         Some(bin) => {
             let port = std::net::TcpListener::bind("127.0.0.1:0")?

@@ -17,6 +17,7 @@ mod history;
 mod ingest;
 mod latency;
 mod report;
+mod storage;
 mod util;
 
 use clap::{Parser, ValueEnum};
@@ -39,7 +40,7 @@ struct Args {
     /// Scenario sizes.
     #[arg(long, value_enum, default_value = "full")]
     scale: Scale,
-    /// Only these scenarios (comma-separated numbers 1-6; `0` runs none,
+    /// Only these scenarios (comma-separated numbers 1-7; `0` runs none,
     /// which with `--merge` re-renders an existing report).
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
@@ -151,6 +152,25 @@ async fn run(args: Args) -> ExitCode {
             }
         };
         rep.sections.push(desktop::run(opts).await);
+    }
+    if want(7) {
+        eprintln!("telltale-bench: 7. storage");
+        let opts = if full {
+            storage::Opts {
+                feeds: 1000,
+                node_feeds: 100,
+                warmup: std::time::Duration::from_secs(180),
+                window: std::time::Duration::from_secs(300),
+            }
+        } else {
+            storage::Opts {
+                feeds: 20,
+                node_feeds: 3,
+                warmup: std::time::Duration::from_secs(2),
+                window: std::time::Duration::from_secs(8),
+            }
+        };
+        rep.sections.push(storage::run(opts).await);
     }
     rep.machine.load_end = report::loadavg();
     if args.merge {
