@@ -372,18 +372,25 @@ impl Api {
         self.blocking(stats_view).await
     }
 
-    /// Runs retention now with the settings in force and compacts the file
-    /// (incremental vacuum), then reports what it freed and the new sizes.
+    /// Moves older raw samples into compressed chunks, runs retention now
+    /// with the settings in force and compacts the file (incremental
+    /// vacuum), then reports what it did and the new sizes.
     /// Ingestion continues meanwhile: the work is done in small steps on the
     /// store's writer thread.
     pub async fn compact_db(&self) -> Result<CompactView, ApiError> {
         let (report, stats) = self
             .blocking(|s| {
-                let report = s.run_retention(Timestamp::now())?;
-                Ok((report, stats_view(s)?))
+                let started = std::time::Instant::now();
+                let now = Timestamp::now();
+                let chunked = s.compact_samples(now)?;
+                let mut report = s.run_retention(now)?;
+                report.took = started.elapsed();
+                Ok(((chunked, report), stats_view(s)?))
             })
             .await?;
+        let (chunked, report) = report;
         Ok(CompactView {
+            samples_chunked: chunked.samples,
             rows_deleted: report.rows(),
             bytes_freed: report.pages_freed.saturating_mul(stats.page_size),
             took_ms: u64::try_from(report.took.as_millis()).unwrap_or(u64::MAX),

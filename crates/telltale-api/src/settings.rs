@@ -91,12 +91,16 @@ pub struct QuietHoursView {
     pub end: String,
 }
 
-/// What "Compact now" did: a retention run with the settings in force,
-/// ending in an incremental vacuum that gives free pages back to the file
-/// system, and the database's statistics afterwards.
+/// What "Compact now" did: older raw samples moved into compressed chunks,
+/// a retention run with the settings in force, ending in an incremental
+/// vacuum that gives free pages back to the file system, and the
+/// database's statistics afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export, export_to = "../../../ui/src/lib/bindings/")]
 pub struct CompactView {
+    /// Raw samples moved into compressed chunks.
+    #[ts(type = "number")]
+    pub samples_chunked: u64,
     /// Rows deleted by retention (events, samples, rollups, timeline).
     #[ts(type = "number")]
     pub rows_deleted: u64,

@@ -50,16 +50,8 @@ pub fn lamp_rgba(level: OverviewLevel) -> Vec<u8> {
     rgba
 }
 
-/// The text of a panic payload.
-pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
-}
+/// The text of a panic payload (the engine's own reading of one).
+pub use telltale_engine::health::panic_message as panic_text;
 
 /// Whether a panic is the tray crate's way of saying its library is
 /// missing.

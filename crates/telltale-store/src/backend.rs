@@ -73,6 +73,9 @@ pub trait Storage: Send + Sync {
     fn save_settings(&self, settings: &Settings) -> Result<(), StoreError>;
     /// Runs retention as of `now` and gives free space back.
     fn run_retention(&self, now: Timestamp) -> Result<RetentionReport, StoreError>;
+    /// Moves raw samples older than a minute before `now` into compressed
+    /// chunks (done every minute anyway; this does it now).
+    fn compact_samples(&self, now: Timestamp) -> Result<crate::CompactReport, StoreError>;
 }
 
 impl Storage for crate::Store {
@@ -121,5 +124,8 @@ impl Storage for crate::Store {
     }
     fn run_retention(&self, now: Timestamp) -> Result<RetentionReport, StoreError> {
         crate::Store::run_retention(self, now)
+    }
+    fn compact_samples(&self, now: Timestamp) -> Result<crate::CompactReport, StoreError> {
+        crate::Store::compact_samples(self, now)
     }
 }

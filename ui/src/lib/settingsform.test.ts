@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { budgetForecast, cloneSettings, formatBytes, isDuration, isSize, splitFieldError, validateSettings } from './settingsform';
+import { budgetForecast, cloneSettings, forecastChart, formatBytes, isDuration, isSize, splitFieldError, validateSettings } from './settingsform';
 import { applyTheme, loadChoice, parseChoice, resolveTheme, saveChoice, type ThemeEnv } from './theme';
 import type { Settings } from './types';
 
@@ -146,5 +146,37 @@ describe('settings route', () => {
     const { href, parseHash } = await import('./router.svelte');
     expect(parseHash('#/settings')).toEqual({ name: 'settings' });
     expect(href({ name: 'settings' })).toBe('#/settings');
+  });
+});
+
+describe('forecast chart', () => {
+  const MiB = 1024 * 1024;
+  it('rises to the budget and stays there', () => {
+    // 10 MiB an hour, 100 MiB left: reached in 10 h, drawn over 15 h.
+    const c = forecastChart(924 * MiB, 10 * MiB, 1024 * MiB, 150, 50);
+    expect(c.hours).toBe(15);
+    expect(c.reachX).toBe(100);
+    expect(c.budgetY).not.toBeNull();
+    const pts = c.line.split(' ').map((p) => p.split(',').map(Number));
+    expect(pts).toHaveLength(3);
+    expect(pts[1]).toEqual([100, c.budgetY]);
+    expect(pts[2]).toEqual([150, c.budgetY]);
+    expect(pts[0]?.[1]).toBeGreaterThan(c.budgetY ?? 0);
+  });
+  it('without a budget or growth shows a day, flat or rising', () => {
+    const flat = forecastChart(10 * MiB, 0, 1024 * MiB, 100, 40);
+    expect(flat.hours).toBe(24);
+    expect(flat.reachX).toBeNull();
+    const [a, b] = flat.line.split(' ').map((p) => Number(p.split(',')[1]));
+    expect(a).toBe(b);
+    const rising = forecastChart(10 * MiB, 1 * MiB, null, 100, 40);
+    expect(rising.budgetY).toBeNull();
+    const [c, d] = rising.line.split(' ').map((p) => Number(p.split(',')[1]));
+    expect(d ?? 0).toBeLessThan(c ?? 0);
+  });
+  it('over the budget already, the line is the budget', () => {
+    const c = forecastChart(2048 * MiB, 5 * MiB, 1024 * MiB, 100, 40);
+    expect(c.reachX).toBe(0);
+    expect(c.hours).toBe(6);
   });
 });

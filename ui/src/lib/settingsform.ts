@@ -91,3 +91,38 @@ export function budgetForecast(
   if (now.used >= budget) return { perHour, hoursLeft: 0 };
   return { perHour, hoursLeft: perHour > 0 ? (budget - now.used) / perHour : null };
 }
+
+/** The forecast as a small chart in a `w` × `h` box: bytes in use from now
+ * on at `perHour`, held at the budget once they reach it (retention then
+ * deletes the oldest data), and the budget as a line. The horizon is half
+ * again the time to reach the budget (between 6 hours and 30 days), or a
+ * day without a budget or growth. */
+export function forecastChart(
+  used: number,
+  perHour: number,
+  budget: number | null,
+  w: number,
+  h: number,
+): { hours: number; line: string; budgetY: number | null; reachX: number | null } {
+  const rate = Math.max(0, perHour);
+  const left = budget !== null && rate > 0 ? Math.max(0, (budget - used) / rate) : null;
+  const hours = left === null ? 24 : Math.min(24 * 30, Math.max(6, left * 1.5));
+  const end = used + rate * hours;
+  const top = Math.max(budget ?? 0, budget !== null ? Math.min(end, budget) : end, used, 1) * 1.1;
+  const y = (b: number) => Math.round((h - (h * b) / top) * 10) / 10;
+  const x = (t: number) => Math.round(((w * t) / hours) * 10) / 10;
+  const pts: Array<[number, number]> = [[0, y(used)]];
+  let reachX: number | null = null;
+  if (budget !== null && left !== null && left <= hours) {
+    reachX = x(left);
+    pts.push([reachX, y(budget)], [w, y(budget)]);
+  } else {
+    pts.push([w, y(budget !== null ? Math.min(end, budget) : end)]);
+  }
+  return {
+    hours,
+    line: pts.map(([a, b]) => `${a},${b}`).join(' '),
+    budgetY: budget !== null ? y(budget) : null,
+    reachX,
+  };
+}

@@ -773,7 +773,8 @@ async fn settings_are_read_changed_validated_and_applied_live() {
     assert_eq!(report["errors"][0]["field"], "alerts.flood_max", "{report}");
     assert_eq!(h.engine.alert_settings().flood_max, 7);
 
-    // Compact now: a retention run with an incremental vacuum, then the stats.
+    // Compact now: samples into chunks, a retention run with an incremental
+    // vacuum, then the stats.
     let (status, compact) = h
         .send(reqwest::Method::POST, "/api/db/compact", &json!({}))
         .await;
@@ -783,6 +784,7 @@ async fn settings_are_read_changed_validated_and_applied_live() {
         "{compact}"
     );
     assert!(compact["rows_deleted"].is_u64(), "{compact}");
+    assert!(compact["samples_chunked"].is_u64(), "{compact}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,11 +2,16 @@
 import type { DbStatsView } from "./DbStatsView";
 
 /**
- * What "Compact now" did: a retention run with the settings in force,
- * ending in an incremental vacuum that gives free pages back to the file
- * system, and the database's statistics afterwards.
+ * What "Compact now" did: older raw samples moved into compressed chunks,
+ * a retention run with the settings in force, ending in an incremental
+ * vacuum that gives free pages back to the file system, and the
+ * database's statistics afterwards.
  */
 export type CompactView = { 
+/**
+ * Raw samples moved into compressed chunks.
+ */
+samples_chunked: number, 
 /**
  * Rows deleted by retention (events, samples, rollups, timeline).
  */
