@@ -167,7 +167,9 @@ async fn run(args: Args) -> ExitCode {
                 feeds: 20,
                 node_feeds: 3,
                 warmup: std::time::Duration::from_secs(2),
-                window: std::time::Duration::from_secs(8),
+                // Longer than (b)'s 15 s polls, so that every feed stores
+                // samples in the window.
+                window: std::time::Duration::from_secs(16),
             }
         };
         rep.sections.push(storage::run(opts).await);

@@ -271,13 +271,16 @@ async fn measure(s: &mut Section, dir: &Path, o: &Opts, case: Case<'_>) -> Resul
         drop(store);
         let c = rusqlite::Connection::open(&copy)?;
         let (pages, bytes, n, head): (i64, i64, i64, i64) = c.query_row(
-            "SELECT (SELECT sum(pgsize) FROM dbstat WHERE name IN ('sample_chunks', 'sample_chunks_by_series')),
-                    (SELECT sum(length(data)) FROM sample_chunks),
-                    (SELECT sum(count) FROM sample_chunks),
+            "SELECT (SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ('sample_chunks', 'sample_chunks_by_series')),
+                    (SELECT coalesce(sum(length(data)), 0) FROM sample_chunks),
+                    (SELECT coalesce(sum(count), 0) FROM sample_chunks),
                     (SELECT count(*) FROM samples)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
+        if n == 0 {
+            bail!("compacting a copy of the database made no chunk");
+        }
         Ok((pages as f64 / n as f64, bytes as f64 / n as f64, head as f64))
     })
     .await??;

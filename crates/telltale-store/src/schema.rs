@@ -43,7 +43,9 @@
 //! REALs: [`compact_values`] tells the writer which kind it has.
 //!
 //! The view `samples_abs` shows absolute times and decoded values for
-//! ad-hoc inspection with the `sqlite3` shell.
+//! ad-hoc inspection with the `sqlite3` shell: of head rows only, since
+//! version 5 (chunks are decoded in Rust; `telltaled export --samples`
+//! reads both).
 //!
 //! Feed and series ids are `AUTOINCREMENT`: an id is never reused after a
 //! delete, so rows still in flight for a deleted feed (or an id a client

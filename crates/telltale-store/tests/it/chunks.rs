@@ -143,7 +143,10 @@ async fn compaction_changes_no_answer_and_makes_a_sample_small() {
     assert!(encoded < 4.0, "{encoded:.2} B/sample encoded");
     // Chunks are appended, so their pages are nearly full; each chunk's
     // row and index entry add about a byte a sample.
-    assert!(on_disk < encoded * 1.2 + 0.6, "{on_disk:.2} B/sample on disk");
+    assert!(
+        on_disk < encoded * 1.2 + 0.6,
+        "{on_disk:.2} B/sample on disk"
+    );
     assert!(per_sample < 8.0, "{per_sample:.2} B/sample per feed");
 
     // A second run has nothing left to move; new samples append after the
