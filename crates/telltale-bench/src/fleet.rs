@@ -107,6 +107,19 @@ pub(crate) fn prometheus_yml(addr: &str, n: usize) -> String {
     s
 }
 
+/// The sim with `hosts` hosts at 1 msg/s, recording nothing: the bench
+/// reads no records, and 1,000 requests a second would fill them.
+pub(crate) async fn quiet_sim(hosts: usize) -> Result<telltale_sim::SimHandle> {
+    Ok(Sim::start(SimConfig {
+        hosts,
+        rate: 1.0,
+        incident: None,
+        record: 0,
+        ..Default::default()
+    })
+    .await?)
+}
+
 /// A child process that is stopped (SIGTERM, then waited for) on drop.
 pub(crate) struct Proc(pub Child);
 
@@ -234,15 +247,7 @@ pub async fn run(o: Opts) -> Section {
 
 async fn inner(s: &mut Section, o: Opts) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let sim = Sim::start(SimConfig {
-        hosts: o.feeds,
-        rate: 1.0,
-        incident: None,
-        // The bench reads no records; 1,000 requests a second would fill them.
-        record: 0,
-        ..Default::default()
-    })
-    .await?;
+    let sim = quiet_sim(o.feeds).await?;
     let base = sim.base_url();
     let n = o.feeds;
 

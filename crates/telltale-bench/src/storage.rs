@@ -28,7 +28,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use telltale_model::Timestamp;
-use telltale_sim::{Sim, SimConfig};
 use telltale_store::{Store, StoreOptions};
 
 /// Scenario sizes.
@@ -389,14 +388,7 @@ pub async fn run(o: Opts) -> Section {
 
 async fn inner(s: &mut Section, o: Opts) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let sim = Sim::start(SimConfig {
-        hosts: o.feeds,
-        rate: 1.0,
-        incident: None,
-        record: 0,
-        ..Default::default()
-    })
-    .await?;
+    let sim = crate::fleet::quiet_sim(o.feeds).await?;
     let base = sim.base_url();
     let a = Case {
         label: "(a) Prometheus text, 1 s",

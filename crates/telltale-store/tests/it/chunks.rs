@@ -81,6 +81,17 @@ fn snapshot(store: &Store, feeds: &[i64]) -> (Vec<StoredSample>, Vec<SeriesData>
     (samples, charts, series)
 }
 
+/// Every sample of a feed, series by series.
+fn every_sample(feed_id: i64) -> SampleQuery {
+    SampleQuery {
+        feed_id,
+        from: None,
+        until: None,
+        after: None,
+        limit: usize::MAX,
+    }
+}
+
 fn chunk_stats(path: &std::path::Path) -> (i64, i64, i64) {
     let c = raw(path);
     c.query_row(
@@ -167,15 +178,7 @@ async fn compaction_changes_no_answer_and_makes_a_sample_small() {
         .find(|s| s.metric == "load")
         .unwrap();
     assert_eq!(load.last_value, Some(1.0));
-    let all = store
-        .samples(&SampleQuery {
-            feed_id: feeds[0],
-            from: None,
-            until: None,
-            after: None,
-            limit: usize::MAX,
-        })
-        .unwrap();
+    let all = store.samples(&every_sample(feeds[0])).unwrap();
     let mine: Vec<_> = all.iter().filter(|s| s.series_id == load.id).collect();
     assert_eq!(mine.len(), 3 * 3600 + 1);
     assert!(mine.windows(2).all(|w| w[0].ts < w[1].ts));
@@ -194,15 +197,7 @@ async fn retention_cuts_through_chunks() {
     fill(&store, &[feed], 3 * 3600).await;
     store.compact_samples(Timestamp(T0)).unwrap();
     let report = store.run_retention(Timestamp(T0)).unwrap();
-    let left = store
-        .samples(&SampleQuery {
-            feed_id: feed,
-            from: None,
-            until: None,
-            after: None,
-            limit: usize::MAX,
-        })
-        .unwrap();
+    let left = store.samples(&every_sample(feed)).unwrap();
     let cut = T0 - HOUR - 17 * SEC;
     assert!(left.iter().all(|s| s.ts.0 >= cut));
     // 3,617 s of each of the three series, give or take the jitter.
@@ -259,13 +254,7 @@ async fn an_upgraded_database_keeps_and_compacts_its_samples() {
     let store = open(&path);
     let c = raw(&path);
     assert_eq!(scalar(&c, "PRAGMA user_version"), schema::SCHEMA_VERSION);
-    let q = SampleQuery {
-        feed_id: 1,
-        from: None,
-        until: None,
-        after: None,
-        limit: usize::MAX,
-    };
+    let q = every_sample(1);
     let before = store.samples(&q).unwrap();
     assert_eq!(before.len(), 1_000);
     assert_eq!(before[999].value, 999.0 / 4.0);
@@ -324,17 +313,7 @@ async fn the_budget_cuts_chunked_samples_fairly() {
         "{} > {budget}",
         after.used_bytes
     );
-    let all = |feed| {
-        store
-            .samples(&SampleQuery {
-                feed_id: feed,
-                from: None,
-                until: None,
-                after: None,
-                limit: usize::MAX,
-            })
-            .unwrap()
-    };
+    let all = |feed| store.samples(&every_sample(feed)).unwrap();
     assert_eq!(all(quiet).len() as i64, n / 10, "the quiet feed keeps all");
     let left = all(noisy);
     let mut per_series = std::collections::BTreeMap::new();
@@ -466,15 +445,7 @@ fn kill_dash_nine_during_compaction_loses_no_committed_sample() {
         .unwrap();
     assert_eq!(check, "ok");
     let store = open(&path);
-    let all = store
-        .samples(&SampleQuery {
-            feed_id: 1,
-            from: None,
-            until: None,
-            after: None,
-            limit: usize::MAX,
-        })
-        .unwrap();
+    let all = store.samples(&every_sample(1)).unwrap();
     let series = store.list_series(1).unwrap();
     assert_eq!(series.len(), 2);
     for (k, s) in series.iter().enumerate() {
