@@ -133,8 +133,7 @@ pub struct StoreOptions {
     pub retention_interval: Option<Duration>,
     /// Delay of the first automatic retention run after opening (default 15 s).
     pub retention_first_run: Duration,
-    /// How often older raw samples are moved into compressed chunks;
-    /// `None` disables it (default 60 s).
+    /// How often raw samples are compressed into chunks (default 60 s; `None`: never).
     pub compact_every: Option<Duration>,
     /// How long dropping the last [`Store`] waits for the writer to commit
     /// before giving up with an error log (default 10 s).
