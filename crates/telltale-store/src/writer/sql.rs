@@ -379,12 +379,12 @@ const MAX_SHIFT: i64 = 25_000;
 pub(super) fn align(last: i64, ts: i64, cadence: &mut Option<i64>) -> i64 {
     if let Some(c) = *cadence {
         let expected = last.saturating_add(c);
-        if (ts - expected).abs() <= (c / 100).min(MAX_SHIFT) {
+        if ts.saturating_sub(expected).saturating_abs() <= (c / 100).min(MAX_SHIFT) {
             return expected;
         }
     }
     let delta = ts.saturating_sub(last);
-    let rounded = (delta + CADENCE_STEP / 2) / CADENCE_STEP * CADENCE_STEP;
+    let rounded = delta.saturating_add(CADENCE_STEP / 2) / CADENCE_STEP * CADENCE_STEP;
     *cadence = (rounded >= MIN_CADENCE).then_some(rounded);
     ts
 }
@@ -467,5 +467,10 @@ mod tests {
             assert_eq!(align(last, t, &mut cadence), t);
             last = t;
         }
+        // A lying server's times at the ends of the range are kept as they
+        // are, without overflowing.
+        let mut cadence = Some(1_000_000);
+        assert_eq!(align(i64::MIN, i64::MAX, &mut cadence), i64::MAX);
+        assert_eq!(align(i64::MAX, i64::MIN, &mut cadence), i64::MIN);
     }
 }
