@@ -57,10 +57,14 @@ impl Writer {
     /// Starts a due or requested compaction run, or takes one step of the
     /// current one.
     pub(super) fn advance_compaction(&mut self) {
+        let c = &mut self.compaction;
         if self.failing.is_some() {
+            // Not due while failing: the writer must not spin on it.
+            if c.next.is_some_and(|t| Instant::now() >= t) {
+                c.next = c.every.map(|d| Instant::now() + d);
+            }
             return;
         }
-        let c = &mut self.compaction;
         if c.job.is_none() {
             let now = if !c.queued.is_empty() {
                 let now = c

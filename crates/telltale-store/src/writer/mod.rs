@@ -304,7 +304,8 @@ impl Writer {
         // A running retention job takes its next chunk at once, pending rows
         // or not; their commit still happens at its deadline (the loop checks
         // `bounds_reached` after every chunk).
-        if self.job.is_some() || self.compaction.running() {
+        // (Compaction waits while commits fail: see `compact`.)
+        if self.job.is_some() || (self.compaction.running() && self.failing.is_none()) {
             return Some(Duration::ZERO);
         }
         let now = Instant::now();
@@ -322,9 +323,11 @@ impl Writer {
         due.map(|t| t.saturating_duration_since(now))
     }
 
-    /// The next automatic retention or compaction run.
+    /// The next automatic retention or compaction run (compaction waits
+    /// while commits fail).
     fn due(&self) -> Option<Instant> {
-        match (self.next_auto_retention, self.compaction.next()) {
+        let compaction = self.compaction.next().filter(|_| self.failing.is_none());
+        match (self.next_auto_retention, compaction) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

@@ -198,3 +198,82 @@ fn event_batch(feed: i64, ts: i64, data: &str) -> WriteBatch {
     b.events.push(event(feed, ts, data));
     b
 }
+
+/// Set only in the child process of
+/// [`a_full_database_does_not_make_the_writer_spin_on_compaction`].
+const SPIN_CHILD: &str = "TELLTALE_FULL_SPIN_CHILD";
+
+/// This process's CPU time (user + system) in ms, from `/proc/self/stat`.
+fn cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    (f[0] + f[1]) * 10
+}
+
+/// Not a test by itself: without its variable it returns at once. With it,
+/// it fills a store whose compaction is due every 10 ms, asks for one more,
+/// and prints the CPU the process then uses in 2 s of waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spinning_child() {
+    if std::env::var_os(SPIN_CHILD).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let options = StoreOptions {
+        compact_every: Some(Duration::from_millis(10)),
+        // Little held for the retries, so that they cost little CPU.
+        ..full_options(256 << 10)
+    };
+    let store = Store::open_with(&path, StoreSettings::default(), options).unwrap();
+    let feed = add_feed(&store, "noisy");
+    for i in 0..256 {
+        store.send(big_batch(feed, i, 8 * 1024)).await.unwrap();
+    }
+    wait_for_failure(&store).await;
+    let s = store.clone();
+    std::thread::spawn(move || s.compact_samples(telltale_model::Timestamp(T0 + DAY)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = cpu_ms();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!("cpu_ms {}", cpu_ms() - before);
+    std::process::exit(0);
+}
+
+/// While commits fail, compaction waits; the writer must not busy-loop on
+/// a due or requested run (it did, at 100 % of a core, before this test).
+#[test]
+fn a_full_database_does_not_make_the_writer_spin_on_compaction() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "writing::full_disk::spinning_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SPIN_CHILD, "1")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cpu: u64 = text
+        .lines()
+        .find_map(|l| l.split_once("cpu_ms ").map(|(_, n)| n))
+        .unwrap_or_else(|| panic!("the child printed no CPU time: {text}"))
+        .trim()
+        .parse()
+        .unwrap();
+    // A failing store's retries cost ~300 ms in 2 s in a debug build (as
+    // much with compaction off); a writer spinning on compaction took
+    // 1,200–2,000.
+    assert!(
+        cpu < 700,
+        "{cpu} ms of CPU in 2 s of a failing store's idling"
+    );
+}
