@@ -19,7 +19,8 @@
 //! chunk lengths (the bytes per row below, measured with indexes); the
 //! plan scales them to the measured total.
 
-use rusqlite::{Connection, OptionalExtension};
+use crate::query::FeedStorage;
+use rusqlite::Connection;
 use std::collections::HashMap;
 
 /// A run over budget aims at this share of it, so that the next few
@@ -28,11 +29,11 @@ pub(crate) const TARGET: f64 = 0.9;
 /// Each feed keeps at least this many newest events.
 pub(crate) const KEEP_EVENTS: i64 = 100;
 /// Bytes an event row costs besides its payload (row and two indexes).
-const EVENT_OVERHEAD: u64 = 64;
+pub(crate) const EVENT_OVERHEAD: u64 = 64;
 /// Bytes a raw sample in the head costs, indexes included
 /// (docs/benchmarks.md: 17.4); chunked samples count their real size.
 const SAMPLE_BYTES: u64 = 18;
-/// Bytes a 1-minute rollup row costs.
+/// Bytes a rollup row costs (in a head, or the hour tier).
 const ROLLUP_BYTES: u64 = 48;
 
 /// One deletion the plan asks for.
@@ -105,12 +106,9 @@ pub(crate) fn plan(conn: &Connection, budget: u64, epoch: i64) -> rusqlite::Resu
         ..Plan::default()
     };
     let held = per_feed(conn)?;
-    let minute: i64 = conn.query_row("SELECT count(*) FROM rollup_1m", [], |r| r.get(0))?;
-    let estimated = held
-        .iter()
-        .map(|f| f.event_bytes + f.sample_bytes)
-        .sum::<u64>()
-        + minute.max(0) as u64 * ROLLUP_BYTES;
+    // Rollup bytes are the 1-minute tier's but for the small hour tier.
+    let estimated = held.iter().map(FeedStorage::bytes).sum::<u64>();
+    let minute_bytes: u64 = held.iter().map(|f| f.rollup_bytes).sum();
     // Scale the estimate to what the file really holds.
     let scale = if estimated > 0 {
         used as f64 / estimated as f64
@@ -171,15 +169,8 @@ pub(crate) fn plan(conn: &Connection, budget: u64, epoch: i64) -> rusqlite::Resu
         }
     }
     // 3. 1-minute rollups, oldest first.
-    if need > 0 && minute > 0 {
-        let rows = (need / ROLLUP_BYTES).min(minute as u64) as i64;
-        let edge: Option<i64> = conn
-            .query_row(
-                "SELECT bucket FROM rollup_1m ORDER BY bucket LIMIT 1 OFFSET ?1",
-                [rows],
-                |r| r.get(0),
-            )
-            .optional()?;
+    if need > 0 && minute_bytes > 0 {
+        let edge = crate::chunk::minutes::oldest_worth(conn, need, ROLLUP_BYTES)?;
         let before = edge.unwrap_or(i64::MAX);
         plan.cuts.push(Cut::Minute { before });
         plan.minute_cutoff = Some(before);
@@ -228,8 +219,9 @@ pub(crate) fn per_feed(conn: &Connection) -> rusqlite::Result<Vec<crate::query::
         e.rollups = rollups.max(0) as u64;
         e.rollup_bytes = e.rollups * ROLLUP_BYTES;
     }
-    // Chunked samples: their encoded size as stored.
+    // Chunked samples and minutes: their encoded size as stored.
     crate::chunk::add_per_feed(conn, &mut out)?;
+    crate::chunk::minutes::add_per_feed(conn, &mut out)?;
     let mut v: Vec<_> = out
         .into_iter()
         .map(|(feed_id, mut f)| {
@@ -272,9 +264,10 @@ fn sample_cuts(
         .query_map([feed], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in list {
-        let n = crate::chunk::series_count(conn, id)?;
+        let (head, chunked) = crate::chunk::series_count(conn, id)?;
+        let n = head + chunked;
         let keep_n = (n as f64 * keep).floor() as u64;
-        let Some(ts) = crate::chunk::nth_newest_ts(conn, id, keep_n)? else {
+        let Some(ts) = crate::chunk::nth_newest_ts(conn, id, keep_n, head)? else {
             continue;
         };
         // Delete this sample and everything older.

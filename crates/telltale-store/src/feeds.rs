@@ -165,6 +165,7 @@ pub(crate) fn delete(conn: &mut Connection, name: &str) -> rusqlite::Result<Opti
         "DELETE FROM samples WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
         "DELETE FROM sample_chunks WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
         "DELETE FROM rollup_1m WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
+        "DELETE FROM rollup_1m_chunks WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
         "DELETE FROM rollup_1h WHERE series_id IN (SELECT id FROM series WHERE feed_id = ?1)",
         "DELETE FROM series WHERE feed_id = ?1",
         "DELETE FROM events WHERE feed_id = ?1",

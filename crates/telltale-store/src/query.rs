@@ -206,7 +206,7 @@ pub struct DbStats {
     pub series: u64,
     /// Rows in `samples`.
     pub samples: u64,
-    /// Rows in `rollup_1m`.
+    /// 1-minute rollups (head rows and chunked).
     pub rollup_1m: u64,
     /// Rows in `rollup_1h`.
     pub rollup_1h: u64,
@@ -329,8 +329,6 @@ fn ceil_div(a: i64, b: i64) -> i64 {
 // Rollup rows in key order; they are folded into chart buckets in Rust
 // (`fold_rollups`): a `GROUP BY` on the bucket expression made SQLite sort
 // all 10,080 minute rows of a 7-day chart through a temporary B-tree.
-const MINUTE_ROWS: &str = "SELECT bucket, min, max, sum, count FROM rollup_1m
-     WHERE series_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket";
 const HOUR_ROWS: &str = "SELECT bucket, min, max, sum, count FROM rollup_1h
      WHERE series_id = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket";
 
@@ -360,17 +358,24 @@ impl Fold {
 }
 
 /// Folds rollup rows (in bucket order) into buckets `width` wide.
-fn fold_rollups(
-    rows: impl Iterator<Item = rusqlite::Result<(i64, f64, f64, f64, i64)>>,
+struct Folder {
     width: i64,
-) -> rusqlite::Result<Vec<Point>> {
-    let width = width.max(1);
-    let mut points = Vec::new();
-    let mut cur: Option<Fold> = None;
-    for row in rows {
-        let (bucket, min, max, sum, count) = row?;
-        let ts = bucket.div_euclid(width) * width;
-        match cur.as_mut() {
+    points: Vec<Point>,
+    cur: Option<Fold>,
+}
+
+impl Folder {
+    fn new(width: i64) -> Folder {
+        Folder {
+            width: width.max(1),
+            points: Vec::new(),
+            cur: None,
+        }
+    }
+
+    fn push(&mut self, (bucket, min, max, sum, count): (i64, f64, f64, f64, i64)) {
+        let ts = bucket.div_euclid(self.width) * self.width;
+        match self.cur.as_mut() {
             Some(f) if f.ts == ts => {
                 f.min = f.min.min(min);
                 f.max = f.max.max(max);
@@ -378,10 +383,10 @@ fn fold_rollups(
                 f.count += count;
             }
             _ => {
-                if let Some(f) = cur.take() {
-                    points.push(f.point());
+                if let Some(f) = self.cur.take() {
+                    self.points.push(f.point());
                 }
-                cur = Some(Fold {
+                self.cur = Some(Fold {
                     ts,
                     min,
                     max,
@@ -391,10 +396,24 @@ fn fold_rollups(
             }
         }
     }
-    if let Some(f) = cur {
-        points.push(f.point());
+
+    fn finish(mut self) -> Vec<Point> {
+        if let Some(f) = self.cur.take() {
+            self.points.push(f.point());
+        }
+        self.points
     }
-    Ok(points)
+}
+
+fn fold_rollups(
+    rows: impl Iterator<Item = rusqlite::Result<(i64, f64, f64, f64, i64)>>,
+    width: i64,
+) -> rusqlite::Result<Vec<Point>> {
+    let mut f = Folder::new(width);
+    for row in rows {
+        f.push(row?);
+    }
+    Ok(f.finish())
 }
 
 /// A series over a range, from the best tier (see [`choose_tier`]).
@@ -415,31 +434,33 @@ pub(crate) fn query_series(
     }
     data.points = match tier {
         Tier::Raw => {
-            // Head rows and decoded chunks alike (see `crate::chunk`).
-            let raw = crate::chunk::read(
+            // Head rows and decoded chunks alike (see `crate::chunk`),
+            // folded as they are decoded.
+            let mut f = Folder::new(width);
+            crate::chunk::for_each(
                 conn,
                 q.series_id,
                 q.from.0.saturating_sub(epoch),
                 q.to.0.saturating_sub(epoch),
-                usize::MAX,
+                |ts, v| {
+                    f.push((ts.saturating_add(epoch), v, v, v, 1));
+                    true
+                },
             )?;
-            let rows = raw
-                .into_iter()
-                .map(|(ts, v)| Ok((ts.saturating_add(epoch), v, v, v, 1)));
-            fold_rollups(rows, width)?
+            f.finish()
         }
-        Tier::Minute | Tier::Hour => {
-            let sql = if tier == Tier::Minute {
-                MINUTE_ROWS
-            } else {
-                HOUR_ROWS
-            };
-            let res = tier.resolution_us();
-            let mut stmt = conn.prepare_cached(sql)?;
+        Tier::Minute => {
+            // Head rows and decoded chunks alike (see `crate::chunk::minutes`).
+            let lo = crate::rollup::bucket_start(q.from.0, MINUTE_US);
+            let rows = crate::chunk::minutes::read(conn, q.series_id, lo, q.to.0)?;
+            fold_rollups(rows.into_iter().map(Ok), width)?
+        }
+        Tier::Hour => {
+            let mut stmt = conn.prepare_cached(HOUR_ROWS)?;
             let rows = stmt.query_map(
                 (
                     q.series_id,
-                    crate::rollup::bucket_start(q.from.0, res),
+                    crate::rollup::bucket_start(q.from.0, HOUR_US),
                     q.to.0,
                 ),
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
@@ -618,7 +639,7 @@ pub(crate) fn db_stats(conn: &Connection, path: &Path) -> rusqlite::Result<DbSta
         events: count(conn, "SELECT count(*) FROM events")?,
         series: count(conn, "SELECT count(*) FROM series")?,
         samples: crate::chunk::total(conn)?,
-        rollup_1m: count(conn, "SELECT count(*) FROM rollup_1m")?,
+        rollup_1m: crate::chunk::minutes::total(conn)?,
         rollup_1h: count(conn, "SELECT count(*) FROM rollup_1h")?,
         feed_states: count(conn, "SELECT count(*) FROM feed_states")?,
         used_bytes: crate::budget::used_bytes(conn)?,

@@ -453,14 +453,7 @@ fn delete_chunk(
             let Some(cut) = c.minute else {
                 return Ok((0, false));
             };
-            range_delete(
-                tx,
-                "SELECT bucket FROM rollup_1m WHERE series_id = ?1 AND bucket < ?2 ORDER BY bucket LIMIT 1 OFFSET ?3",
-                "DELETE FROM rollup_1m WHERE series_id = ?1 AND bucket < ?2",
-                series,
-                cut,
-                budget_i,
-            )?
+            return delete_minutes(tx, series, cut, budget);
         }
         Step::States(feed) => {
             let Some(cut) = c.states else {
@@ -496,12 +489,9 @@ fn delete_chunk(
         Step::Cut(Cut::Samples { series, before }) => {
             return delete_samples(tx, series, before, budget);
         }
-        Step::Cut(Cut::Minute { before }) => tx
-            .prepare_cached(
-                "DELETE FROM rollup_1m WHERE (series_id, bucket) IN
-                   (SELECT series_id, bucket FROM rollup_1m WHERE bucket < ?1 LIMIT ?2)",
-            )?
-            .execute((before, budget_i))?,
+        Step::Cut(Cut::Minute { before }) => {
+            return crate::chunk::minutes::delete_all_before(tx, before, budget);
+        }
         Step::Budget(_) | Step::Vacuum => 0,
     };
     Ok((n as u64, n as u64 >= budget))
@@ -515,14 +505,51 @@ fn delete_samples(
     cut: i64,
     budget: u64,
 ) -> rusqlite::Result<(u64, bool)> {
-    let (chunked, more) = crate::chunk::delete_before(tx, series, cut, budget)?;
+    chunks_then_head::<crate::chunk::Samples>(
+        tx,
+        [
+            "SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
+            "DELETE FROM samples WHERE series_id = ?1 AND ts < ?2",
+        ],
+        series,
+        cut,
+        budget,
+    )
+}
+
+/// Deletes a series' 1-minute rollups older than `cut` (absolute µs), as
+/// [`delete_samples`] does.
+fn delete_minutes(
+    tx: &Transaction<'_>,
+    series: i64,
+    cut: i64,
+    budget: u64,
+) -> rusqlite::Result<(u64, bool)> {
+    chunks_then_head::<crate::chunk::minutes::Minutes>(
+        tx,
+        ["SELECT bucket FROM rollup_1m WHERE series_id = ?1 AND bucket < ?2 ORDER BY bucket LIMIT 1 OFFSET ?3",
+         "DELETE FROM rollup_1m WHERE series_id = ?1 AND bucket < ?2"],
+        series,
+        cut,
+        budget,
+    )
+}
+
+fn chunks_then_head<L: crate::chunk::Layout>(
+    tx: &Transaction<'_>,
+    [find_edge, delete_below]: [&str; 2],
+    series: i64,
+    cut: i64,
+    budget: u64,
+) -> rusqlite::Result<(u64, bool)> {
+    let (chunked, more) = crate::chunk::delete_before::<L>(tx, series, cut, budget)?;
     if more || chunked >= budget {
         return Ok((chunked, true));
     }
     let head = range_delete(
         tx,
-        "SELECT ts FROM samples WHERE series_id = ?1 AND ts < ?2 ORDER BY ts LIMIT 1 OFFSET ?3",
-        "DELETE FROM samples WHERE series_id = ?1 AND ts < ?2",
+        find_edge,
+        delete_below,
         series,
         cut,
         (budget - chunked).min(i64::MAX as u64) as i64,

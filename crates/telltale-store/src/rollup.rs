@@ -78,6 +78,34 @@ pub(crate) struct Agg {
     pub count: i64,
 }
 
+/// `a + b`, exact when both are whole hundredths (as a raw value is
+/// stored, see `crate::schema::encode_value`): `0.1 + 0.2` is `0.3`, not
+/// `0.30000000000000004`. A sum that stays in hundredths compresses as
+/// integers in a chunk (see `crate::chunk::minutes`); its float noise
+/// would make the whole stream floats.
+pub(crate) fn add_sum(a: f64, b: f64) -> f64 {
+    fn cents(v: f64) -> Option<f64> {
+        let h = (v * 100.0).round();
+        (h.abs() < 9.0e15 && h / 100.0 == v).then_some(h)
+    }
+    match (cents(a), cents(b)) {
+        (Some(x), Some(y)) if (x + y).abs() < 9.0e15 => (x + y) / 100.0,
+        _ => a + b,
+    }
+}
+
+/// The same rule in SQL, for the upsert's `sum + excluded.sum`.
+macro_rules! sum_sql {
+    () => {
+        "CASE WHEN abs(round(sum * 100)) < 9.0e15 AND round(sum * 100) / 100.0 = sum
+               AND abs(round(excluded.sum * 100)) < 9.0e15
+               AND round(excluded.sum * 100) / 100.0 = excluded.sum
+               AND abs(round(sum * 100) + round(excluded.sum * 100)) < 9.0e15
+          THEN (round(sum * 100) + round(excluded.sum * 100)) / 100.0
+          ELSE sum + excluded.sum END"
+    };
+}
+
 impl Agg {
     fn of(v: f64) -> Agg {
         Agg {
@@ -91,22 +119,36 @@ impl Agg {
     fn add(&mut self, v: f64) {
         self.min = self.min.min(v);
         self.max = self.max.max(v);
-        self.sum += v;
+        self.sum = add_sum(self.sum, v);
         self.count += 1;
+    }
+
+    /// Adds another aggregate of the same bucket (as the upsert does).
+    pub fn merge(&mut self, o: &Agg) {
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.sum = add_sum(self.sum, o.sum);
+        self.count += o.count;
     }
 }
 
-const UPSERT_1M: &str = "INSERT INTO rollup_1m (series_id, bucket, min, max, sum, count)
+const UPSERT_1M: &str = concat!(
+    "INSERT INTO rollup_1m (series_id, bucket, min, max, sum, count)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
      ON CONFLICT (series_id, bucket) DO UPDATE SET
        min = min(min, excluded.min), max = max(max, excluded.max),
-       sum = sum + excluded.sum, count = count + excluded.count";
+       count = count + excluded.count, sum = ",
+    sum_sql!()
+);
 
-const UPSERT_1H: &str = "INSERT INTO rollup_1h (series_id, bucket, min, max, sum, count)
+const UPSERT_1H: &str = concat!(
+    "INSERT INTO rollup_1h (series_id, bucket, min, max, sum, count)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
      ON CONFLICT (series_id, bucket) DO UPDATE SET
        min = min(min, excluded.min), max = max(max, excluded.max),
-       sum = sum + excluded.sum, count = count + excluded.count";
+       count = count + excluded.count, sum = ",
+    sum_sql!()
+);
 
 /// A fast hasher for the writer's own integer keys (series id, bucket):
 /// SipHash's resistance to chosen keys buys nothing here, and it was a
@@ -195,6 +237,23 @@ mod tests {
         assert_eq!(bucket_start(59_999_999, MINUTE_US), 0);
         assert_eq!(bucket_start(60_000_000, MINUTE_US), MINUTE_US);
         assert_eq!(bucket_start(-1, MINUTE_US), -MINUTE_US);
+    }
+
+    #[test]
+    fn sums_of_hundredths_stay_exact() {
+        assert_eq!(add_sum(0.1, 0.2), 0.3);
+        assert_eq!(add_sum(1e10, 0.01), 10_000_000_000.01);
+        assert_eq!(add_sum(0.5, 1.0 / 3.0), 0.5 + 1.0 / 3.0);
+        assert_eq!(
+            add_sum(8.0e13, 8.0e13),
+            1.6e14,
+            "beyond 2^53 hundredths: plain"
+        );
+        let mut a = Agg::of(0.1);
+        for _ in 0..9 {
+            a.add(0.1);
+        }
+        assert_eq!(a.sum, 1.0);
     }
 
     #[test]

@@ -20,7 +20,10 @@
 //! Version 5 adds `sample_chunks` (`series_id`, `start_ts`, `end_ts`,
 //! `count`, `data`): raw samples compressed 120 at a time, unique index
 //! `(series_id, start_ts)`; `samples` is then the head of recent samples
-//! (see `crate::chunk`).
+//! (see `crate::chunk`). Version 6 adds `rollup_1m_chunks`, laid out the
+//! same way (`start_ts` and `end_ts` being buckets, in absolute µs): 1-minute
+//! rollups compressed 120 minutes at a time, `rollup_1m` then being their
+//! head.
 //!
 //! Version 2 adds `alerts`, `alert_history` and `alert_commands`; version 3
 //! adds `settings` (`key` = `store` or `alerts`, `value` = that section as
@@ -60,10 +63,26 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The migration steps; `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 6: 1-minute rollups in compressed chunks (see
+/// `crate::chunk::minutes`), laid out as `sample_chunks`. `rollup_1m` stays
+/// as the head of recent minutes; an upgraded database keeps its rollups
+/// there until the first compaction runs over them.
+const V6: &str = r#"
+CREATE TABLE rollup_1m_chunks (
+    id           INTEGER PRIMARY KEY,
+    series_id    INTEGER NOT NULL,
+    start_ts     INTEGER NOT NULL,
+    end_ts       INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    data         BLOB NOT NULL
+);
+CREATE UNIQUE INDEX rollup_1m_chunks_by_series ON rollup_1m_chunks (series_id, start_ts);
+"#;
 
 /// Version 5: raw samples in compressed chunks (see `crate::chunk`).
 /// `samples` stays as the head of recent samples; compaction moves older

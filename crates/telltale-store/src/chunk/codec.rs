@@ -305,7 +305,7 @@ fn get_bucketed(r: &mut BitReader<'_>, widths: &[u32]) -> Result<i64, BadChunk> 
     Ok(unzigzag(r.get(widths[i - 1])?))
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -313,7 +313,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn get_varint(data: &[u8], pos: &mut usize) -> Result<u64, BadChunk> {
+pub(crate) fn get_varint(data: &[u8], pos: &mut usize) -> Result<u64, BadChunk> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let b = *data.get(*pos).ok_or(BadChunk("truncated header"))?;

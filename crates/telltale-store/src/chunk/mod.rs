@@ -14,6 +14,7 @@
 //! its chunks, then its head rows.
 
 mod codec;
+pub(crate) mod minutes;
 
 pub(crate) use codec::Val;
 
@@ -45,6 +46,55 @@ fn decode(data: &[u8]) -> rusqlite::Result<Vec<(i64, Val)>> {
     codec::decode(data).map_err(damaged)
 }
 
+/// What a chunk table holds: rows of `(ts, value)` per series, `TABLE`
+/// having the columns of `sample_chunks`.
+pub(crate) trait Layout {
+    const TABLE: &'static str;
+    type Value: Copy;
+    fn encode(items: &[(i64, Self::Value)]) -> Vec<u8>;
+    fn decode(data: &[u8]) -> rusqlite::Result<Vec<(i64, Self::Value)>>;
+}
+
+/// Raw samples (`sample_chunks`).
+pub(crate) struct Samples;
+
+impl Layout for Samples {
+    const TABLE: &'static str = "sample_chunks";
+    type Value = Val;
+    fn encode(items: &[(i64, Val)]) -> Vec<u8> {
+        codec::encode(items)
+    }
+    fn decode(data: &[u8]) -> rusqlite::Result<Vec<(i64, Val)>> {
+        decode(data)
+    }
+}
+
+/// Calls `f` with each chunked item of a series with `lo <= ts < hi`,
+/// oldest first, until it returns false; returns false if it did.
+pub(crate) fn scan<L: Layout>(
+    conn: &Connection,
+    series: i64,
+    lo: i64,
+    hi: i64,
+    mut f: impl FnMut((i64, L::Value)) -> bool,
+) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT data FROM {}
+         WHERE series_id = ?1 AND start_ts >= ?2 AND start_ts < ?3 AND end_ts >= ?4
+         ORDER BY start_ts",
+        L::TABLE
+    ))?;
+    let mut rows = stmt.query((series, lo.saturating_sub(MAX_SPAN_US), hi, lo))?;
+    while let Some(r) = rows.next()? {
+        for item in L::decode(r.get_ref(0)?.as_blob()?)? {
+            if item.0 >= lo && item.0 < hi && !f(item) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// A head value as stored (hundredths or a float).
 pub(crate) fn head_value(v: ValueRef<'_>) -> rusqlite::Result<Val> {
     match v {
@@ -68,36 +118,42 @@ pub(crate) fn read(
     limit: usize,
 ) -> rusqlite::Result<Vec<(i64, f64)>> {
     let mut out = Vec::new();
-    if lo >= hi || limit == 0 {
-        return Ok(out);
-    }
-    let mut stmt = conn.prepare_cached(
-        "SELECT data FROM sample_chunks
-         WHERE series_id = ?1 AND start_ts >= ?2 AND start_ts < ?3 AND end_ts >= ?4
-         ORDER BY start_ts",
-    )?;
-    let mut rows = stmt.query((series, lo.saturating_sub(MAX_SPAN_US), hi, lo))?;
-    while let Some(r) = rows.next()? {
-        let data = r.get_ref(0)?.as_blob()?;
-        for (ts, v) in decode(data)? {
-            if ts >= lo && ts < hi {
-                out.push((ts, v.get()));
-                if out.len() == limit {
-                    return Ok(out);
-                }
-            }
+    for_each(conn, series, lo, hi, |ts, v| {
+        if out.len() < limit {
+            out.push((ts, v));
         }
+        out.len() < limit
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with a series' raw samples with `lo <= ts < hi` (relative
+/// µs), oldest first, chunks then head, until it returns false. Nothing is
+/// collected: a chart folds them as they are decoded.
+pub(crate) fn for_each(
+    conn: &Connection,
+    series: i64,
+    lo: i64,
+    hi: i64,
+    mut f: impl FnMut(i64, f64) -> bool,
+) -> rusqlite::Result<()> {
+    if lo >= hi {
+        return Ok(());
+    }
+    if !scan::<Samples>(conn, series, lo, hi, |(ts, v)| f(ts, v.get()))? {
+        return Ok(());
     }
     let mut stmt = conn.prepare_cached(
         "SELECT ts, value FROM samples WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3
-         ORDER BY ts LIMIT ?4",
+         ORDER BY ts",
     )?;
-    let left = (limit - out.len()).min(i64::MAX as usize) as i64;
-    let mut rows = stmt.query((series, lo, hi, left))?;
+    let mut rows = stmt.query((series, lo, hi))?;
     while let Some(r) = rows.next()? {
-        out.push((r.get(0)?, head_value(r.get_ref(1)?)?.get()));
+        if !f(r.get(0)?, head_value(r.get_ref(1)?)?.get()) {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The newest timestamp of a series (relative µs).
@@ -138,27 +194,25 @@ pub(crate) fn add_per_feed(
     Ok(())
 }
 
-/// Samples of one series (head and chunks).
-pub(crate) fn series_count(conn: &Connection, series: i64) -> rusqlite::Result<u64> {
-    let n: i64 = conn
+/// Samples of one series: `(in the head, in chunks)`.
+pub(crate) fn series_count(conn: &Connection, series: i64) -> rusqlite::Result<(u64, u64)> {
+    let (head, chunked): (i64, i64) = conn
         .prepare_cached(
-            "SELECT (SELECT count(*) FROM samples WHERE series_id = ?1)
-                  + (SELECT coalesce(sum(count), 0) FROM sample_chunks WHERE series_id = ?1)",
+            "SELECT (SELECT count(*) FROM samples WHERE series_id = ?1),
+                    (SELECT coalesce(sum(count), 0) FROM sample_chunks WHERE series_id = ?1)",
         )?
-        .query_row([series], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
+        .query_row([series], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((head.max(0) as u64, chunked.max(0) as u64))
 }
 
-/// The timestamp of the sample that has `n` newer ones in its series.
+/// The timestamp of the sample that has `n` newer ones in its series,
+/// whose head holds `head` samples (from [`series_count`]).
 pub(crate) fn nth_newest_ts(
     conn: &Connection,
     series: i64,
     n: u64,
+    head: u64,
 ) -> rusqlite::Result<Option<i64>> {
-    let head: i64 = conn
-        .prepare_cached("SELECT count(*) FROM samples WHERE series_id = ?1")?
-        .query_row([series], |r| r.get(0))?;
-    let head = head.max(0) as u64;
     if n < head {
         return conn
             .prepare_cached(
@@ -188,57 +242,96 @@ pub(crate) fn nth_newest_ts(
 /// most about `budget` of them; a chunk across `cut` is re-encoded without
 /// its older part. Returns the samples deleted, and whether whole chunks
 /// were left for another call.
-pub(crate) fn delete_before(
+pub(crate) fn delete_before<L: Layout>(
     tx: &Transaction<'_>,
     series: i64,
     cut: i64,
     budget: u64,
 ) -> rusqlite::Result<(u64, bool)> {
+    let table = L::TABLE;
     let limit = (budget / CHUNK_SAMPLES as u64).max(1);
     let whole: Vec<(i64, i64)> = tx
-        .prepare_cached(
-            "SELECT start_ts, count FROM sample_chunks WHERE series_id = ?1 AND end_ts < ?2
-             ORDER BY start_ts LIMIT ?3",
-        )?
+        .prepare_cached(&format!(
+            "SELECT start_ts, count FROM {table} WHERE series_id = ?1 AND end_ts < ?2
+             ORDER BY start_ts LIMIT ?3"
+        ))?
         .query_map((series, cut, limit as i64), |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut deleted: u64 = whole.iter().map(|w| w.1.max(0) as u64).sum();
     if let Some(&(last, _)) = whole.last() {
-        tx.prepare_cached("DELETE FROM sample_chunks WHERE series_id = ?1 AND start_ts <= ?2")?
-            .execute((series, last))?;
+        tx.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE series_id = ?1 AND start_ts <= ?2"
+        ))?
+        .execute((series, last))?;
     }
     if whole.len() as u64 == limit {
         return Ok((deleted, true));
     }
     let across: Option<(i64, Vec<u8>)> = tx
-        .prepare_cached(
-            "SELECT start_ts, data FROM sample_chunks
-             WHERE series_id = ?1 AND start_ts < ?2 AND end_ts >= ?2",
-        )?
+        .prepare_cached(&format!(
+            "SELECT start_ts, data FROM {table}
+             WHERE series_id = ?1 AND start_ts < ?2 AND end_ts >= ?2"
+        ))?
         .query_row((series, cut), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((start, data)) = across {
-        let samples = decode(&data)?;
-        let keep: Vec<(i64, Val)> = samples.iter().copied().filter(|s| s.0 >= cut).collect();
-        deleted += (samples.len() - keep.len()) as u64;
-        tx.prepare_cached("DELETE FROM sample_chunks WHERE series_id = ?1 AND start_ts = ?2")?
-            .execute((series, start))?;
-        insert(tx, series, &keep)?;
+        let items = L::decode(&data)?;
+        let keep: Vec<(i64, L::Value)> = items.iter().copied().filter(|s| s.0 >= cut).collect();
+        deleted += (items.len() - keep.len()) as u64;
+        tx.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE series_id = ?1 AND start_ts = ?2"
+        ))?
+        .execute((series, start))?;
+        insert::<L>(tx, series, &keep)?;
     }
     Ok((deleted, false))
 }
 
-fn insert(tx: &Transaction<'_>, series: i64, samples: &[(i64, Val)]) -> rusqlite::Result<usize> {
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+pub(crate) fn insert<L: Layout>(
+    tx: &Transaction<'_>,
+    series: i64,
+    items: &[(i64, L::Value)],
+) -> rusqlite::Result<usize> {
+    let (Some(first), Some(last)) = (items.first(), items.last()) else {
         return Ok(0);
     };
-    let data = codec::encode(samples);
-    tx.prepare_cached(
-        "INSERT INTO sample_chunks (series_id, start_ts, end_ts, count, data)
+    let data = L::encode(items);
+    tx.prepare_cached(&format!(
+        "INSERT INTO {} (series_id, start_ts, end_ts, count, data)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute((series, first.0, last.0, samples.len() as i64, &data))?;
+        L::TABLE
+    ))?
+    .execute((series, first.0, last.0, items.len() as i64, &data))?;
     Ok(data.len())
+}
+
+/// Cuts rows (oldest first) into chunks of at most [`CHUNK_SAMPLES`]
+/// spanning less than [`MAX_SPAN_US`]; the last one is left out (to wait
+/// for more) unless it is full or, with nothing `more` unread, its first
+/// row is older than `now` minus [`MAX_SPAN_US`].
+pub(crate) fn complete_groups<V>(rows: &[(i64, V)], more: bool, now: i64) -> Vec<&[(i64, V)]> {
+    let mut groups: Vec<&[(i64, V)]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        if i == rows.len()
+            || i - start == CHUNK_SAMPLES
+            || rows[i].0.saturating_sub(rows[start].0) >= MAX_SPAN_US
+        {
+            groups.push(&rows[start..i]);
+            start = i;
+        }
+    }
+    if let Some(last) = groups.last() {
+        let complete = last.len() == CHUNK_SAMPLES
+            || (!more
+                && last
+                    .first()
+                    .is_some_and(|s| s.0 < now.saturating_sub(MAX_SPAN_US)));
+        if !complete {
+            groups.pop();
+        }
+    }
+    groups
 }
 
 impl crate::Store {
@@ -259,9 +352,11 @@ pub struct CompactReport {
     pub series: u64,
     /// Samples moved from the head into chunks.
     pub samples: u64,
-    /// Chunks written.
+    /// Chunks written (samples' and minutes').
     pub chunks: u64,
-    /// Their encoded bytes.
+    /// 1-minute rollups moved from their head into chunks.
+    pub minutes: u64,
+    /// Their encoded bytes (samples' and minutes' chunks).
     pub bytes: u64,
 }
 
@@ -271,6 +366,9 @@ pub(crate) struct CompactJob {
     series: VecDeque<i64>,
     /// "Now" relative to the samples epoch.
     now: i64,
+    epoch: i64,
+    /// The front series' samples are done; its minutes are next.
+    minutes: bool,
     pub report: CompactReport,
 }
 
@@ -283,6 +381,8 @@ impl CompactJob {
         Ok(CompactJob {
             series,
             now: now.0.saturating_sub(epoch),
+            epoch,
+            minutes: false,
             report: CompactReport::default(),
         })
     }
@@ -295,13 +395,24 @@ impl CompactJob {
             let Some(&series) = self.series.front() else {
                 break;
             };
-            let packed = pack(&tx, series, self.now, budget)?;
-            self.report.samples += packed.samples as u64;
+            let packed = if self.minutes {
+                let now = self.now.saturating_add(self.epoch);
+                let p = minutes::pack(&tx, series, now, budget)?;
+                self.report.minutes += p.samples as u64;
+                p
+            } else {
+                let p = pack(&tx, series, self.now, budget)?;
+                self.report.samples += p.samples as u64;
+                p
+            };
             self.report.chunks += packed.chunks;
             self.report.bytes += packed.bytes;
             if !packed.more {
-                self.series.pop_front();
-                self.report.series += 1;
+                if self.minutes {
+                    self.series.pop_front();
+                    self.report.series += 1;
+                }
+                self.minutes = !self.minutes;
             }
             budget = budget.saturating_sub(packed.samples.max(VISIT_COST));
         }
@@ -337,35 +448,12 @@ fn pack(tx: &Transaction<'_>, series: i64, now: i64, budget: usize) -> rusqlite:
     }
     drop(rows);
     p.more = head.len() == budget;
-    // Cut into chunks; the last one waits for more samples unless it is
-    // full or already as old as a chunk may span.
-    let mut groups: Vec<&[(i64, Val)]> = Vec::new();
-    let mut start = 0;
-    for i in 1..=head.len() {
-        let end = i == head.len();
-        if end
-            || i - start == CHUNK_SAMPLES
-            || head[i].0.saturating_sub(head[start].0) >= MAX_SPAN_US
-        {
-            groups.push(&head[start..i]);
-            start = i;
-        }
-    }
-    if let Some(last) = groups.last() {
-        let complete = last.len() == CHUNK_SAMPLES
-            || (!p.more
-                && last
-                    .first()
-                    .is_some_and(|s| s.0 < now.saturating_sub(MAX_SPAN_US)));
-        if !complete {
-            groups.pop();
-        }
-    }
+    let groups = complete_groups(&head, p.more, now);
     let Some(upto) = groups.last().and_then(|g| g.last()).map(|s| s.0) else {
         return Ok(p);
     };
     for g in &groups {
-        p.bytes += insert(tx, series, g)? as u64;
+        p.bytes += insert::<Samples>(tx, series, g)? as u64;
         p.chunks += 1;
         p.samples += g.len();
     }
@@ -440,12 +528,13 @@ mod tests {
         // The newest-n lookup agrees with the plain list.
         for n in [0u64, 1, 119, 120, 500, 999] {
             assert_eq!(
-                nth_newest_ts(&c, 1, n).unwrap(),
+                nth_newest_ts(&c, 1, n, 1).unwrap(),
                 Some(before1[999 - n as usize].0),
                 "n = {n}"
             );
         }
-        assert_eq!(nth_newest_ts(&c, 1, 1_000).unwrap(), None);
+        assert_eq!(series_count(&c, 1).unwrap(), (1, 999));
+        assert_eq!(nth_newest_ts(&c, 1, 1_000, 1).unwrap(), None);
         // A second run finds nothing more to move.
         assert_eq!(compact(&mut c, 100_000_000_000).samples, 0);
     }
@@ -474,13 +563,17 @@ mod tests {
         add(&c, 1, &s);
         compact(&mut c, i64::MAX / 2);
         let tx = c.transaction().unwrap();
-        let (n, more) = delete_before(&tx, 1, 250_000, 1_000_000).unwrap();
+        let (n, more) = delete_before::<Samples>(&tx, 1, 250_000, 1_000_000).unwrap();
         assert!(!more);
         tx.commit().unwrap();
         assert_eq!(n, 250);
         let left = read(&c, 1, i64::MIN, i64::MAX, usize::MAX).unwrap();
         assert_eq!(left, s[250..].to_vec());
-        assert_eq!(series_count(&c, 1).unwrap(), 250);
+        assert_eq!(
+            series_count(&c, 1).unwrap(),
+            (1, 249),
+            "the newest stays in the head"
+        );
     }
 
     #[test]

@@ -219,8 +219,9 @@ async fn retention_cuts_through_chunks() {
     );
 }
 
-/// A database written by the previous release (schema 4, every sample a
-/// head row) opens, keeps its samples, and compacts them.
+/// A database written by an earlier release (schema 4, every sample and
+/// 1-minute rollup a head row) opens, keeps its samples and rollups, and
+/// compacts them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgraded_database_keeps_and_compacts_its_samples() {
     let dir = tempfile::tempdir().unwrap();
@@ -249,6 +250,14 @@ async fn an_upgraded_database_keeps_and_compacts_its_samples() {
             )
             .unwrap();
         }
+        for m in 0..300i64 {
+            tx.execute(
+                "INSERT INTO rollup_1m (series_id, bucket, min, max, sum, count)
+                 VALUES (1, ?1, ?2, ?2 + 1, ?2 * 6 + 0.1, 6)",
+                (T0 - 6 * HOUR + m * MIN, m as f64 / 3.0),
+            )
+            .unwrap();
+        }
         tx.commit().unwrap();
     }
     let store = open(&path);
@@ -258,9 +267,24 @@ async fn an_upgraded_database_keeps_and_compacts_its_samples() {
     let before = store.samples(&q).unwrap();
     assert_eq!(before.len(), 1_000);
     assert_eq!(before[999].value, 999.0 / 4.0);
+    let chart = |store: &Store| {
+        store
+            .query_series(&SeriesQuery {
+                series_id: 1,
+                from: Timestamp(T0 - 6 * HOUR),
+                to: Timestamp(T0 - HOUR),
+                max_points: 100,
+            })
+            .unwrap()
+    };
+    let minutes = chart(&store);
+    assert_eq!(minutes.tier, Tier::Minute);
+    assert_eq!(minutes.points.iter().map(|p| p.count).sum::<u64>(), 6 * 300);
     let r = store.compact_samples(Timestamp(T0 + 3 * HOUR)).unwrap();
     assert_eq!(r.samples, 999);
+    assert_eq!(r.minutes, 300);
     assert_eq!(store.samples(&q).unwrap(), before);
+    assert_eq!(chart(&store), minutes);
 }
 
 /// Over the disk budget, chunked samples are cut like head rows: the
@@ -340,33 +364,33 @@ async fn the_budget_cuts_chunked_samples_fairly() {
 /// Where [`crash_child`] writes; set only in the child process.
 const CHILD_DB: &str = "TELLTALE_CHUNKS_CRASH_CHILD_DB";
 
-/// Not a test by itself: the process [`kill_dash_nine_during_compaction_loses_no_committed_sample`]
-/// kills. Without its variable it returns at once.
+/// Writes two series while compaction runs every 10 ms, printing each
+/// commit. Alone, it stops after 30,000 samples a series and checks that
+/// every one is there once, in order. With its variable set, it is the
+/// process [`kill_dash_nine_during_compaction_loses_no_committed_sample`]
+/// kills, and writes until then.
 #[test]
 fn crash_child() {
-    let Some(path) = std::env::var_os(CHILD_DB) else {
-        return;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, limit) = match std::env::var_os(CHILD_DB) {
+        Some(p) => (std::path::PathBuf::from(p), i64::MAX),
+        None => (dir.path().join("t.db"), 30_000),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    let committed = rt.block_on(async {
         let options = telltale_store::StoreOptions {
             compact_every: Some(std::time::Duration::from_millis(10)),
             ..options()
         };
-        let store = Store::open_with(
-            std::path::Path::new(&path),
-            StoreSettings::default(),
-            options,
-        )
-        .unwrap();
+        let store = Store::open_with(&path, StoreSettings::default(), options).unwrap();
         let feed = add_feed(&store, "f");
         // Ten days old, so that every sample is due for compaction at once.
         let start = Timestamp::now().0 - 10 * DAY;
         let mut i = 0i64;
-        loop {
+        while i < limit {
             let mut b = WriteBatch::new();
             for _ in 0..500 {
                 b.samples.push(sample(feed, "a", start + i * SEC, i as f64));
@@ -378,7 +402,46 @@ fn crash_child() {
             store.flush().await.unwrap();
             println!("committed {i}");
         }
+        store.close().await.unwrap();
+        i
     });
+    let chunked = scalar(
+        &raw(&path),
+        "SELECT coalesce(sum(count), 0) FROM sample_chunks",
+    );
+    assert!(chunked > 0, "compaction ran meanwhile");
+    every_sample_once(&path, committed);
+}
+
+/// Both series of feed 1 hold at least `committed` samples, `±i` at
+/// position `i`: no gap, no duplicate.
+fn every_sample_once(path: &std::path::Path, committed: i64) {
+    let store = open(path);
+    let all = store.samples(&every_sample(1)).unwrap();
+    let series = store.list_series(1).unwrap();
+    assert_eq!(series.len(), 2);
+    for (k, s) in series.iter().enumerate() {
+        let values: Vec<f64> = all
+            .iter()
+            .filter(|x| x.series_id == s.id)
+            .map(|x| x.value)
+            .collect();
+        let n = values.len() as i64;
+        assert!(
+            n >= committed,
+            "{n} samples of {}, {committed} committed",
+            s.metric
+        );
+        let sign = if k == 0 { 1.0 } else { -1.0 };
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(
+                *v,
+                sign * i as f64,
+                "sample {i} of {}: no gap, no duplicate",
+                s.metric
+            );
+        }
+    }
 }
 
 /// Moving samples into chunks is one transaction with deleting them from
@@ -444,31 +507,6 @@ fn kill_dash_nine_during_compaction_loses_no_committed_sample() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
-    let store = open(&path);
-    let all = store.samples(&every_sample(1)).unwrap();
-    let series = store.list_series(1).unwrap();
-    assert_eq!(series.len(), 2);
-    for (k, s) in series.iter().enumerate() {
-        let values: Vec<f64> = all
-            .iter()
-            .filter(|x| x.series_id == s.id)
-            .map(|x| x.value)
-            .collect();
-        let n = values.len() as i64;
-        assert!(
-            n >= committed,
-            "{n} samples of {} after kill -9, {committed} committed before",
-            s.metric
-        );
-        let sign = if k == 0 { 1.0 } else { -1.0 };
-        for (i, v) in values.iter().enumerate() {
-            assert_eq!(
-                *v,
-                sign * i as f64,
-                "sample {i} of {}: no gap, no duplicate",
-                s.metric
-            );
-        }
-    }
+    every_sample_once(&path, committed);
     println!("{committed} committed, {chunked} of them chunked, before kill -9: all there");
 }

@@ -8,6 +8,7 @@ mod common;
 mod budget;
 mod cache;
 mod chunks;
+mod minutes;
 mod payloads;
 mod permissions;
 mod reading;

@@ -216,14 +216,13 @@ fn cpu_ms() -> u64 {
     (f[0] + f[1]) * 10
 }
 
-/// Not a test by itself: without its variable it returns at once. With it,
-/// it fills a store whose compaction is due every 10 ms, asks for one more,
-/// and prints the CPU the process then uses in 2 s of waiting.
+/// Fills a store whose compaction is due every 10 ms and asks for one more:
+/// while commits fail, the run waits and writes no chunk. With its
+/// variable set (in the child process of the test below), it also prints
+/// the CPU the process then uses in 2 s of waiting, which only a process
+/// of its own can measure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spinning_child() {
-    if std::env::var_os(SPIN_CHILD).is_none() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let options = StoreOptions {
@@ -238,8 +237,15 @@ async fn spinning_child() {
     }
     wait_for_failure(&store).await;
     let s = store.clone();
-    std::thread::spawn(move || s.compact_samples(telltale_model::Timestamp(T0 + DAY)));
+    let asked = std::thread::spawn(move || s.compact_samples(telltale_model::Timestamp(T0 + DAY)));
     tokio::time::sleep(Duration::from_millis(200)).await;
+    if std::env::var_os(SPIN_CHILD).is_none() {
+        assert!(!asked.is_finished(), "compaction ran on a failing store");
+        let chunks = scalar(&raw(&path), "SELECT count(*) FROM sample_chunks");
+        assert_eq!(chunks, 0);
+        assert!(store.health().failure.is_some());
+        return;
+    }
     let before = cpu_ms();
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!("cpu_ms {}", cpu_ms() - before);
