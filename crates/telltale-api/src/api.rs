@@ -58,7 +58,7 @@ impl Api {
         // The API reaches storage only through the `Storage` seam (a
         // server-mode backend implements it too), on a blocking thread.
         let store = self.engine.store().clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        tokio::task::spawn_blocking(move || f(&*store))
             .await
             .map_err(|e| ApiError::internal(format!("a database task failed: {e}")))?
             .map_err(ApiError::from)
@@ -89,10 +89,21 @@ impl Api {
             .into_iter()
             .map(|f| (f.name.clone(), f))
             .collect();
+        let shares = self.shares(stored.len());
         Ok(stored
             .iter()
-            .map(|f| FeedView::new(f, status.get(&f.config.name)))
+            .map(|f| {
+                let mut v = FeedView::new(f, status.get(&f.config.name));
+                v.storage_warning = shares.as_ref().and_then(|s| s.warning(f.id));
+                v
+            })
             .collect())
+    }
+
+    /// What the feeds' storage flags need (cheap: settings and counters).
+    fn shares(&self, feeds: usize) -> Option<crate::share::Shares> {
+        let store = self.engine.store();
+        crate::share::Shares::new(store.settings(), feeds, store.payload_rates())
     }
 
     /// One feed: its config (secrets masked), series and status.
@@ -101,8 +112,11 @@ impl Api {
         let id = stored.id;
         let series = self.blocking(move |s| s.list_series(id)).await?;
         let status = self.status_of(name).await;
+        let mut feed = FeedView::new(&stored, status.as_ref());
+        let feeds = self.blocking(|s| s.list_feeds()).await?.len();
+        feed.storage_warning = self.shares(feeds).and_then(|s| s.warning(id));
         Ok(FeedDetail {
-            feed: FeedView::new(&stored, status.as_ref()),
+            feed,
             config: secrets::masked(&stored.config),
             series: series.into_iter().map(SeriesInfoView::from).collect(),
             created_at: ms(stored.created_at),
@@ -502,7 +516,7 @@ impl Api {
     /// The `[store]` and `[alerts]` settings in force.
     fn live_settings(&self) -> Settings {
         Settings {
-            store: Storage::settings(self.engine.store()),
+            store: self.engine.store().settings(),
             alerts: self.engine.alert_settings(),
         }
     }

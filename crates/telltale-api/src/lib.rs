@@ -39,6 +39,7 @@ pub mod rest;
 mod runtime;
 pub mod secrets;
 pub mod settings;
+mod share;
 pub mod shell;
 pub mod views;
 

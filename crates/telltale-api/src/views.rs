@@ -183,6 +183,9 @@ pub struct FeedView {
     pub last_message_at: Option<i64>,
     /// Messages per second over the last few seconds.
     pub rate: f64,
+    /// Why its payloads would take more than its share of the disk budget
+    /// (and what to do), if they would (see `share.rs`).
+    pub storage_warning: Option<String>,
 }
 
 impl FeedView {
@@ -215,6 +218,7 @@ impl FeedView {
             duplicates: status.map_or(0, |s| s.duplicates),
             last_message_at: status.and_then(|s| s.last_message_at.map(ms)),
             rate: status.map_or(0.0, |s| s.rate),
+            storage_warning: None,
         }
     }
 }

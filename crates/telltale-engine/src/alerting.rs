@@ -22,7 +22,7 @@ use telltale_alerts::{
 use telltale_model::alert::AlertSettings;
 use telltale_model::time::SystemClock;
 use telltale_model::Timestamp;
-use telltale_store::{AlertHistoryRow, AlertRow, Store, WriteBatch};
+use telltale_store::{AlertHistoryRow, AlertRow, WriteBatch, Writes};
 
 /// An operator action on alerts. Also the format of queued CLI commands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,7 +82,7 @@ pub(crate) struct Alerting {
 impl Alerting {
     /// Restores persisted alerts and starts the notifier thread.
     pub fn new(
-        store: &Store,
+        store: &dyn Writes,
         settings: AlertSettings,
         notifier: Option<Arc<dyn Notifier>>,
         retry_every: Duration,
@@ -133,7 +133,7 @@ impl Alerting {
     }
 
     /// One evaluation step: tick, then persist and notify what was decided.
-    pub async fn step(&self, store: &Store) {
+    pub async fn step(&self, store: &dyn Writes) {
         let out = match self.engine.lock() {
             Ok(mut e) => {
                 e.tick();
@@ -146,7 +146,7 @@ impl Alerting {
     }
 
     /// Persists an output and queues its notifications.
-    pub async fn emit(&self, store: &Store, out: Output) {
+    pub async fn emit(&self, store: &dyn Writes, out: Output) {
         if out.is_empty() {
             return;
         }
@@ -224,7 +224,7 @@ impl Alerting {
     /// Stops the notifier thread, waits up to `limit` for the notification
     /// it may be showing, and records what became of the last ones, so that
     /// a notification shown just before stopping is in the history too.
-    pub async fn finish(&self, store: &Store, limit: Duration) {
+    pub async fn finish(&self, store: &dyn Writes, limit: Duration) {
         if let Ok(mut tx) = self.notify_tx.lock() {
             tx.take();
         }

@@ -16,7 +16,7 @@ use telltale_model::config::validate_feed;
 use telltale_model::extract::Extractor;
 use telltale_model::{ConfigFile, ConnState, FeedConfig, Timestamp};
 use telltale_sources::{FeedCounters, Ingest, IngestBudget, Sink};
-use telltale_store::{FeedOrigin, Store, StoreError};
+use telltale_store::{Backend, FeedOrigin, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -94,7 +94,7 @@ pub struct Engine {
 }
 
 pub(crate) struct Inner {
-    pub(crate) store: Store,
+    pub(crate) store: Arc<dyn Backend>,
     pub(crate) shared: Arc<Shared>,
     ingest_tx: Mutex<Option<mpsc::Sender<Ingest>>>,
     live_tx: broadcast::Sender<Arc<LiveBatch>>,
@@ -115,11 +115,19 @@ impl Engine {
     /// Starts the pipeline over `store`. Feeds are added with
     /// [`Engine::import`], [`Engine::upsert_feed`] or [`Engine::start_stored`].
     /// Must be called inside a tokio runtime.
-    pub fn start(store: Store, opts: EngineOptions) -> Result<Engine, EngineError> {
+    pub fn start(
+        store: impl Backend + 'static,
+        opts: EngineOptions,
+    ) -> Result<Engine, EngineError> {
+        Engine::start_on(Arc::new(store), opts)
+    }
+
+    /// [`Engine::start`] on a backend already shared.
+    pub fn start_on(store: Arc<dyn Backend>, opts: EngineOptions) -> Result<Engine, EngineError> {
         let (ingest_tx, rx) = mpsc::channel(opts.ingest_queue.max(16));
         let (live_tx, _) = broadcast::channel(opts.live_buffer.max(4));
         let alerting = Alerting::new(
-            &store,
+            &*store,
             opts.alerts.clone(),
             opts.notifier.clone(),
             opts.notify_retry,
@@ -169,7 +177,7 @@ impl Engine {
         self.inner
             .shared
             .alerting
-            .emit(&self.inner.store, out)
+            .emit(&*self.inner.store, out)
             .await;
         Ok(())
     }
@@ -265,13 +273,13 @@ impl Engine {
                         tracing::error!("cannot mark alert commands done: {e}");
                     }
                 }
-                inner.shared.alerting.step(&inner.store).await;
+                inner.shared.alerting.step(&*inner.store).await;
             }
         });
     }
 
-    /// The store under the engine.
-    pub fn store(&self) -> &Store {
+    /// The storage backend under the engine.
+    pub fn store(&self) -> &Arc<dyn Backend> {
         &self.inner.store
     }
 
@@ -437,12 +445,12 @@ impl Engine {
                 .map_err(|e| EngineError::Internal(format!("pipeline task failed: {e}")))?;
         }
         if !self.inner.passive {
-            self.inner.shared.alerting.step(&self.inner.store).await;
+            self.inner.shared.alerting.step(&*self.inner.store).await;
         }
         self.inner
             .shared
             .alerting
-            .finish(&self.inner.store, Duration::from_secs(2))
+            .finish(&*self.inner.store, Duration::from_secs(2))
             .await;
         self.inner.store.flush().await?;
         Ok(())
@@ -567,10 +575,10 @@ impl Engine {
     async fn blocking<T, F>(&self, f: F) -> Result<T, EngineError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.inner.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        tokio::task::spawn_blocking(move || f(&*store))
             .await
             .map_err(|e| EngineError::Internal(format!("blocking task failed: {e}")))?
             .map_err(EngineError::from)

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use telltale_model::message::FeedIssue;
 use telltale_model::{ConnState, RawMessage, SourceEvent, Timestamp};
 use telltale_sources::Ingest;
-use telltale_store::{EventRow, SampleRow, Store, TimelineRow, WriteBatch};
+use telltale_store::{Backend, EventRow, SampleRow, TimelineRow, WriteBatch};
 use tokio::sync::{broadcast, mpsc};
 
 /// Most reports handled in one step.
@@ -23,7 +23,7 @@ const LIVE_DATA_CAP: usize = 8 * 1024;
 
 pub(crate) struct Pipeline {
     pub rx: mpsc::Receiver<Ingest>,
-    pub store: Store,
+    pub store: Arc<dyn Backend>,
     pub live: broadcast::Sender<Arc<LiveBatch>>,
     pub shared: Arc<Shared>,
     /// See `EngineOptions::panic_on_feed`.
@@ -125,7 +125,7 @@ impl Pipeline {
             }
             Err(_) => return,
         };
-        self.shared.alerting.emit(&self.store, out).await;
+        self.shared.alerting.emit(&*self.store, out).await;
     }
 
     #[allow(clippy::too_many_arguments)]

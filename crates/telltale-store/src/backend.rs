@@ -10,28 +10,105 @@
 //!   settings, retention). The calls block: run them on a blocking thread
 //!   (`spawn_blocking`), never on an async worker. [`crate::Store`]
 //!   implements it; `telltale-api` reaches storage only as `&dyn Storage`.
-//! * **The write path: ordered [`crate::WriteBatch`]es to one writer.**
-//!   The engine's pipeline hands each step's events, samples, timeline
-//!   rows and alert changes to `Store::send` (async, bounded: back-pressure
-//!   instead of unbounded memory), `Store::flush` waits until everything
-//!   sent is committed (a sample counted as committed survives `kill -9`),
-//!   and `Store::health`/`Store::watch_health` say whether commits are
-//!   failing (a full disk) and since when. A backend keeps those
-//!   contracts: batches applied in order and atomically, rollups and
-//!   retention its own business, failures reported through health rather
-//!   than by blocking the sender for ever. The engine still holds the
-//!   concrete `Store` for this half; making it a trait is the first step
-//!   of the server mode, with this list as its surface.
+//! * **[`Writes`]: the write path, ordered [`crate::WriteBatch`]es to
+//!   one writer.** The engine's pipeline hands each step's events,
+//!   samples, timeline rows and alert changes to [`Writes::send`] (async,
+//!   bounded: back-pressure instead of unbounded memory), [`Writes::flush`]
+//!   waits until everything sent is committed (a sample counted as
+//!   committed survives `kill -9`), and [`Writes::health`] /
+//!   [`Writes::watch_health`] say whether commits are failing (a full disk)
+//!   and since when. Feed definitions and the alert state the engine
+//!   restores on start go through it too. A backend keeps those contracts:
+//!   batches applied in order and atomically, rollups and retention its own
+//!   business, failures reported through health rather than by blocking
+//!   the sender for ever.
+//!
+//! [`Backend`] is both halves: the engine holds an `Arc<dyn Backend>` and
+//! the API reaches it only through the engine, so a PostgreSQL backend is
+//! one more `impl` of these two traits.
 //!
 //! What a backend does not promise: SQLite's single-file layout, its
 //! `PRAGMA`s, or the row ids' values (ids are opaque and stable).
 
 use crate::{
-    AlertHistoryRow, DbStats, EventQuery, RetentionReport, SeriesData, SeriesInfo, SeriesQuery,
-    StoreError, StoredEvent, StoredFeed, TimelineEntry,
+    AlertHistoryRow, DbStats, EventQuery, FeedOrigin, PayloadRates, RetentionReport, SeriesData,
+    SeriesInfo, SeriesQuery, StoreError, StoreHealth, StoredEvent, StoredFeed, TimelineEntry,
+    WriteBatch,
 };
+use std::future::Future;
+use std::pin::Pin;
 use telltale_model::config::{Settings, StoreSettings};
-use telltale_model::Timestamp;
+use telltale_model::{FeedConfig, Timestamp};
+use tokio::sync::watch;
+
+/// A boxed `Send` future borrowing the backend (async trait methods that
+/// stay object-safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The write path and what the engine keeps in storage (see the module
+/// docs). The async calls are the hot path; the others block (run them
+/// on a blocking thread).
+pub trait Writes: Send + Sync {
+    /// Queues a batch for the writer; waits while its queue is full.
+    fn send(&self, batch: WriteBatch) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Resolves once everything sent before is committed.
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Whether commits succeed now, and what was shed while they did not.
+    fn health(&self) -> StoreHealth;
+    /// [`Writes::health`] as it changes.
+    fn watch_health(&self) -> watch::Receiver<StoreHealth>;
+    /// Events committed since the backend was opened.
+    fn committed_events(&self) -> watch::Receiver<u64>;
+    /// Each feed's payloads committed since the backend was opened.
+    fn payload_rates(&self) -> PayloadRates;
+    /// Adds or replaces a feed's definition; returns its id.
+    fn upsert_feed(&self, cfg: &FeedConfig, origin: FeedOrigin) -> Result<i64, StoreError>;
+    /// Deletes a feed and its history; false if there was none.
+    fn delete_feed(&self, name: &str) -> Result<bool, StoreError>;
+    /// The alert engine's saved rows and silences, to restore on start.
+    fn load_alerts(&self) -> Result<(Vec<String>, Option<String>), StoreError>;
+    /// Alert actions queued by one-off commands, oldest first.
+    fn pending_alert_commands(&self) -> Result<Vec<(i64, String)>, StoreError>;
+}
+
+/// A whole storage backend: reads and control ([`Storage`]) and the write
+/// path ([`Writes`]).
+pub trait Backend: Storage + Writes {}
+
+impl<T: Storage + Writes> Backend for T {}
+
+impl Writes for crate::Store {
+    fn send(&self, batch: WriteBatch) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(crate::Store::send(self, batch))
+    }
+    fn flush(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(crate::Store::flush(self))
+    }
+    fn health(&self) -> StoreHealth {
+        crate::Store::health(self)
+    }
+    fn watch_health(&self) -> watch::Receiver<StoreHealth> {
+        crate::Store::watch_health(self)
+    }
+    fn committed_events(&self) -> watch::Receiver<u64> {
+        crate::Store::committed_events(self)
+    }
+    fn payload_rates(&self) -> PayloadRates {
+        crate::Store::payload_rates(self)
+    }
+    fn upsert_feed(&self, cfg: &FeedConfig, origin: FeedOrigin) -> Result<i64, StoreError> {
+        crate::Store::upsert_feed(self, cfg, origin)
+    }
+    fn delete_feed(&self, name: &str) -> Result<bool, StoreError> {
+        crate::Store::delete_feed(self, name)
+    }
+    fn load_alerts(&self) -> Result<(Vec<String>, Option<String>), StoreError> {
+        crate::Store::load_alerts(self)
+    }
+    fn pending_alert_commands(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        crate::Store::pending_alert_commands(self)
+    }
+}
 
 /// Reads and control calls on Telltale's history (see the module docs).
 /// Every call blocks and is bounded in time; errors are [`StoreError`]s,
@@ -69,6 +146,8 @@ pub trait Storage: Send + Sync {
     fn db_stats(&self) -> Result<DbStats, StoreError>;
     /// The `[store]` settings in force.
     fn settings(&self) -> StoreSettings;
+    /// The settings saved in the database (none before the first save).
+    fn stored_settings(&self) -> Result<crate::StoredSettings, StoreError>;
     /// Stores the settings and applies the `[store]` ones (retention).
     fn save_settings(&self, settings: &Settings) -> Result<(), StoreError>;
     /// Runs retention as of `now` and gives free space back.
@@ -118,6 +197,9 @@ impl Storage for crate::Store {
     }
     fn settings(&self) -> StoreSettings {
         crate::Store::settings(self)
+    }
+    fn stored_settings(&self) -> Result<crate::StoredSettings, StoreError> {
+        crate::Store::stored_settings(self)
     }
     fn save_settings(&self, settings: &Settings) -> Result<(), StoreError> {
         crate::Store::save_settings(self, settings)

@@ -57,6 +57,8 @@ mod error;
 mod events;
 mod feeds;
 mod health;
+mod meter;
+mod options;
 mod payload;
 mod perms;
 mod query;
@@ -67,12 +69,14 @@ pub mod schema;
 mod space;
 mod writer;
 
-pub use backend::Storage;
+pub use backend::{Backend, BoxFuture, Storage, Writes};
 pub use batch::{AlertHistoryRow, AlertRow, EventRow, Labels, SampleRow, TimelineRow, WriteBatch};
 pub use chunk::CompactReport;
 pub use error::StoreError;
 pub use feeds::{FeedOrigin, StoredFeed};
 pub use health::{StoreFailure, StoreHealth};
+pub use meter::PayloadRates;
+pub use options::StoreOptions;
 pub use perms::create_private_dir;
 pub use query::{
     choose_tier, DbStats, EventQuery, FeedStorage, Order, Point, SampleQuery, SeriesData,
@@ -118,58 +122,6 @@ pub struct StoredSettings {
     pub alerts: Option<AlertSettings>,
 }
 
-/// Tuning that is not part of the user-facing `[store]` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreOptions {
-    /// Batches the writer queue holds before [`Store::send`] waits (default 64).
-    pub queue_capacity: usize,
-    /// Idle read-only connections kept for reuse (default 4).
-    pub readers: usize,
-    /// How long SQLite waits for a lock held by another connection (default 5 s).
-    pub busy_timeout: Duration,
-    /// The writer connection's page cache in MiB (default 64).
-    pub cache_mib: u32,
-    /// Automatic retention period; `None` disables it (default 10 minutes).
-    pub retention_interval: Option<Duration>,
-    /// Delay of the first automatic retention run after opening (default 15 s).
-    pub retention_first_run: Duration,
-    /// How often raw samples are compressed into chunks (default 60 s; `None`: never).
-    pub compact_every: Option<Duration>,
-    /// How long dropping the last [`Store`] waits for the writer to commit
-    /// before giving up with an error log (default 10 s).
-    pub drop_wait: Duration,
-    /// While commits fail, how many bytes of received rows are held in
-    /// memory for the retry; beyond it their events and samples are shed
-    /// and counted in [`StoreHealth`] (default 64 MiB).
-    pub hold_while_failing: usize,
-    /// A hard cap on the database file's size (SQLite's `max_page_count`):
-    /// past it a commit fails as on a full disk. `None` (the default): only
-    /// the file system limits it.
-    pub max_db_bytes: Option<u64>,
-    /// How often the writer hands its page cache's unused pages back, so
-    /// that its memory follows the pages it is using rather than growing
-    /// with the file up to `cache_mib`; `None` never does (default 60 s).
-    pub release_cache_every: Option<Duration>,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            queue_capacity: 64,
-            readers: 4,
-            busy_timeout: Duration::from_secs(5),
-            cache_mib: 64,
-            retention_interval: Some(Duration::from_secs(600)),
-            retention_first_run: Duration::from_secs(15),
-            compact_every: Some(Duration::from_secs(60)),
-            drop_wait: Duration::from_secs(10),
-            hold_while_failing: 64 * 1024 * 1024,
-            max_db_bytes: None,
-            release_cache_every: Some(Duration::from_secs(60)),
-        }
-    }
-}
-
 /// The store: cheap to clone (an `Arc` inside). The writer thread stops
 /// after [`Store::close`] or when the last clone is dropped, in both cases
 /// after committing everything that was sent.
@@ -201,6 +153,7 @@ struct Inner {
     /// writer (half the capacity).
     wake_below: usize,
     committed: watch::Receiver<u64>,
+    meter: Arc<meter::PayloadMeter>,
     health: watch::Receiver<StoreHealth>,
     readers: Readers,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -304,6 +257,7 @@ impl Store {
         let (committed_tx, committed_rx) = watch::channel(0u64);
         let (health_tx, health_rx) = watch::channel(StoreHealth::default());
         let shared_settings = Arc::new(RwLock::new(settings.clone()));
+        let meter = Arc::new(meter::PayloadMeter::new());
         let setup = WriterSetup {
             conn,
             path: path.to_path_buf(),
@@ -313,6 +267,7 @@ impl Store {
             epoch,
             coverage: coverage.clone(),
             committed: committed_tx,
+            meter: meter.clone(),
             retention_first: Some(options.retention_first_run),
             retention_every: options.retention_interval,
             compact_every: options.compact_every,
@@ -342,6 +297,7 @@ impl Store {
                 writer_thread,
                 tx: Some(tx),
                 committed: committed_rx,
+                meter,
                 health: health_rx,
                 readers,
                 writer: Mutex::new(Some(handle)),
@@ -534,6 +490,11 @@ impl Store {
     /// The number of events committed since the store was opened.
     pub fn committed_events(&self) -> watch::Receiver<u64> {
         self.inner.committed.clone()
+    }
+
+    /// Each feed's payloads committed since the store was opened.
+    pub fn payload_rates(&self) -> PayloadRates {
+        self.inner.meter.snapshot()
     }
 
     /// Commits everything sent, stops the writer thread and waits for it.

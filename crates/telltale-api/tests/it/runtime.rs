@@ -37,3 +37,62 @@ async fn a_new_database_starts_with_the_shells_defaults_and_keeps_what_the_opera
     assert!(err.message.contains("store.disk_budget"), "{}", err.message);
     rt.shutdown().await.unwrap();
 }
+
+/// Over a disk budget, a feed whose payloads would take more than its
+/// share is flagged on its tile, saying why and what to do; a feed that
+/// stores no payloads is not, and without a budget nothing is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_over_its_share_of_the_disk_budget_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = desktop_like(dir.path().join("t.db"));
+    opts.defaults.store.disk_budget = Some(ByteSize(16 << 20));
+    opts.defaults.store.events_max_per_feed = 1_000_000;
+    let rt = Runtime::start(opts).await.unwrap();
+    let api = rt.api();
+    let sim = telltale_sim::Sim::start(telltale_sim::SimConfig::default())
+        .await
+        .unwrap();
+    let ws = sim.ws_url();
+    for (name, rate, payloads) in [("noisy", 200, "all"), ("quiet", 200, "none")] {
+        let feed: telltale_api::FeedConfig = serde_json::from_value(serde_json::json!({
+            "name": name,
+            "transport": "websocket",
+            "url": format!("{ws}/ws?host=host-1&rate={rate}"),
+            "payloads": payloads,
+            "metric": [{"name": "cpu", "pointer": "/cpu"}],
+        }))
+        .unwrap();
+        api.upsert_feed(feed).await.unwrap();
+    }
+    let find = |feeds: &[telltale_api::FeedView], name: &str| {
+        feeds.iter().find(|f| f.name == name).unwrap().clone()
+    };
+    // 16 MiB over two feeds is 8.4 MB each; a million stored events of at
+    // least their 64-byte row are 64 MB, and at 200 a second the 7-day age
+    // is far more: the lesser is over the share. The quiet feed stores no
+    // payload at all.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let warning = loop {
+        let feeds = api.list_feeds().await.unwrap();
+        if let Some(w) = find(&feeds, "noisy").storage_warning {
+            assert_eq!(find(&feeds, "quiet").storage_warning, None);
+            assert!(find(&feeds, "quiet").messages > 0, "the quiet feed runs");
+            break w;
+        }
+        assert!(std::time::Instant::now() < deadline, "never flagged");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(warning.contains("share of the disk budget"), "{warning}");
+    assert!(warning.contains("over 2 feeds"), "{warning}");
+    assert!(warning.contains("\"Payloads stored\""), "{warning}");
+    let detail = api.get_feed("noisy").await.unwrap();
+    assert!(detail.feed.storage_warning.is_some());
+    // No budget, nothing to exceed.
+    let mut s = api.settings().await.unwrap();
+    s.store.disk_budget = None;
+    api.update_settings(s).await.unwrap();
+    let feeds = api.list_feeds().await.unwrap();
+    assert_eq!(find(&feeds, "noisy").storage_warning, None);
+    sim.shutdown().await;
+    rt.shutdown().await.unwrap();
+}

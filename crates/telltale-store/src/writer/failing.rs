@@ -105,6 +105,7 @@ impl Writer {
         }
         self.committed_events += w.events;
         self.committed.send_replace(self.committed_events);
+        self.meter.add(&w.payloads);
         tracing::trace!(
             "committed {} events, {} samples, {} timeline entries",
             w.events,
@@ -203,6 +204,7 @@ impl Writer {
                 Ok(w) => {
                     self.committed_events += w.events;
                     self.committed.send_replace(self.committed_events);
+                    self.meter.add(&w.payloads);
                 }
                 Err(e) => {
                     self.forget_uncommitted();

@@ -198,6 +198,8 @@ impl Skipped {
 #[derive(Default)]
 pub(super) struct Written {
     pub(super) events: u64,
+    /// Each event's feed and bytes as stored (see `crate::meter`).
+    pub(super) payloads: Vec<(i64, u64)>,
     pub(super) samples: u64,
     pub(super) states: u64,
 }
@@ -287,6 +289,8 @@ pub(super) fn write_pending(
                     continue;
                 }
                 let stored = codec.encode(&tx, e.feed_id, &e.data, e.received_at.0)?;
+                let bytes = stored.data.len() as u64 + crate::budget::EVENT_OVERHEAD;
+                w.payloads.push((e.feed_id, bytes));
                 events.push((e, stored));
             }
             for s in &batch.samples {

@@ -101,4 +101,9 @@ last_message_at: number | null,
 /**
  * Messages per second over the last few seconds.
  */
-rate: number, };
+rate: number, 
+/**
+ * Why its payloads would take more than its share of the disk budget
+ * (and what to do), if they would (see `share.rs`).
+ */
+storage_warning: string | null, };
