@@ -3,7 +3,8 @@
 //! write path, interleaved in time as live ingestion writes them, moves
 //! them into compressed chunks as the running store does, then measures
 //! chart queries, bytes on disk per sample, and how long `telltaled run`
-//! takes from start to ready on that database.
+//! takes from start to ready on that database. Then the event log's page
+//! and search latency (`crate::eventlog`).
 
 use crate::report::Section;
 use crate::util::{fixed, ms, quantile, thousands, workspace_bin};
@@ -97,9 +98,10 @@ fn sizes(path: &std::path::Path) -> Result<(f64, f64, f64, f64, f64)> {
         Ok(c.query_row(&q, [], |r| r.get::<_, i64>(0))? as f64)
     };
     let samples = sum("'samples', 'sample_chunks'")?;
-    let rollups = sum("'rollup_1m', 'rollup_1h'")?;
+    let rollups = sum("'rollup_1m', 'rollup_1m_chunks', 'rollup_1h'")?;
     let rollup_rows: i64 = c.query_row(
-        "SELECT (SELECT count(*) FROM rollup_1m) + (SELECT count(*) FROM rollup_1h)",
+        "SELECT (SELECT count(*) FROM rollup_1m) + (SELECT coalesce(sum(count), 0) FROM rollup_1m_chunks)
+              + (SELECT count(*) FROM rollup_1h)",
         [],
         |r| r.get(0),
     )?;
@@ -154,7 +156,7 @@ fn open_to_ready(path: &std::path::Path) -> Result<f64> {
 pub async fn run(days: f64, queries: usize) -> Section {
     let mut s = Section::new(
         5,
-        "History: chart queries, bytes per sample, open-to-ready",
+        "History: chart queries, bytes per sample, open-to-ready, the event log",
         &["measurement", "p50", "p99", "notes"],
     );
     match inner(&mut s, days, queries).await {
@@ -277,7 +279,7 @@ async fn inner(s: &mut Section, days: f64, queries: usize) -> Result<()> {
         fixed(rollups / rows, 2),
         "".into(),
         format!(
-            "{} rollup rows, {} B each",
+            "{} rollups (1-minute ones in chunks), {} B each",
             thousands(rollup_rows),
             fixed(rollups / rollup_rows.max(1.0), 1)
         ),
@@ -327,6 +329,12 @@ async fn inner(s: &mut Section, days: f64, queries: usize) -> Result<()> {
             format!("{} ms (max {})", fixed(med, 0), fixed(worst, 0)),
             Some(worst <= 500.0),
         );
+    }
+    // The event log, on a database of its own: 4 feeds at the default
+    // cap of 100,000 events (a tenth of it at smoke scale).
+    let per_feed = if days >= 1.0 { 100_000 } else { 10_000 };
+    if let Err(e) = crate::eventlog::run(s, 4, per_feed, queries.min(40)).await {
+        s.fail(format!("event log: {e:#}"));
     }
     Ok(())
 }

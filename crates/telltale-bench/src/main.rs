@@ -12,6 +12,7 @@
 //! status is 1 when a correctness check failed, never for a timing.
 
 mod desktop;
+mod eventlog;
 mod fleet;
 mod history;
 mod ingest;

@@ -8,13 +8,18 @@
 //!   load, file systems, network, disks). Prometheus keeps every series of
 //!   the exposition; telltaled keeps the families its rules name.
 //!
-//! For each, telltaled and Prometheus run side by side. After the warm-up
+//! * (c) the desktop's demo fleet (5 hosts of the sim, JSON over
+//!   WebSocket, SSE and polling), telltaled alone: Prometheus cannot
+//!   scrape it.
+//!
+//! For (a) and (b), telltaled and Prometheus run side by side. After the warm-up
 //! the database's bytes in use (pages not free) and Prometheus's data
 //! directory are read every 5 s over the window; growth is their
 //! least-squares slope. Then telltaled stops and a copy of its database is
 //! compacted as the running store does within hours, which gives the bytes
-//! of a chunked sample; the steady-state day is samples/day × that +
-//! payload bytes/day + rollup rows/day × their size. Prometheus runs with
+//! of a chunked sample and of a chunked 1-minute rollup; the steady-state
+//! day is samples/day × the first + minutes/day × the second + an hour
+//! row per 60 minutes + payload bytes/day. Prometheus runs with
 //! 2-minute blocks (`--storage.tsdb.min-block-duration`, a hidden flag) so
 //! that its head is compacted within the window; its day is its blocks'
 //! bytes per second of data they cover.
@@ -39,8 +44,10 @@ pub struct Opts {
     pub window: Duration,
 }
 
-/// A 1-minute and a 1-hour rollup row on disk (docs/benchmarks.md).
+/// A 1-hour rollup row on disk (docs/benchmarks.md).
 const ROLLUP_ROW_BYTES: f64 = 48.0;
+/// A gibibyte: the desktop's default disk budget.
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// An event row besides its payload (store's budget estimate).
 const EVENT_ROW_BYTES: f64 = 64.0;
 const DAY: f64 = 86_400.0;
@@ -95,7 +102,8 @@ struct DbPoint {
     samples: f64,
     events: f64,
     event_bytes: f64,
-    rollups: f64,
+    /// 1-minute rollups, head and chunked.
+    minutes: f64,
 }
 
 fn db_point(db: &Path, t0: Instant) -> Result<DbPoint> {
@@ -105,10 +113,10 @@ fn db_point(db: &Path, t0: Instant) -> Result<DbPoint> {
         Ok(c.query_row(&format!("PRAGMA {n}"), [], |r| r.get::<_, i64>(0))? as f64)
     };
     let used = (p("page_count")? - p("freelist_count")?) * p("page_size")?;
-    let (samples, events, event_bytes, rollups): (i64, i64, i64, i64) = c.query_row(
+    let (samples, events, event_bytes, minutes): (i64, i64, i64, i64) = c.query_row(
         "SELECT (SELECT count(*) FROM samples) + (SELECT coalesce(sum(count), 0) FROM sample_chunks),
                 (SELECT count(*) FROM events), (SELECT coalesce(sum(length(data)), 0) FROM events),
-                (SELECT count(*) FROM rollup_1m) + (SELECT count(*) FROM rollup_1h)",
+                (SELECT count(*) FROM rollup_1m) + (SELECT coalesce(sum(count), 0) FROM rollup_1m_chunks)",
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
     )?;
@@ -118,7 +126,7 @@ fn db_point(db: &Path, t0: Instant) -> Result<DbPoint> {
         samples: samples as f64,
         events: events as f64,
         event_bytes: event_bytes as f64,
-        rollups: rollups as f64,
+        minutes: minutes as f64,
     })
 }
 
@@ -204,14 +212,20 @@ struct Case<'a> {
     name: &'a str,
     feeds: usize,
     telltaled: String,
-    prometheus: String,
+    /// Prometheus's config for the same targets, if it can scrape them.
+    prometheus: Option<String>,
 }
 
 async fn measure(s: &mut Section, dir: &Path, o: &Opts, case: Case<'_>) -> Result<()> {
     let (tt, db, started) = telltaled(dir, case.name, &case.telltaled)?;
-    let prom = match start_prometheus(dir, case.name, &case.prometheus) {
-        Ok(p) => Some(p),
-        Err(e) => {
+    let prom = match case
+        .prometheus
+        .as_deref()
+        .map(|yml| start_prometheus(dir, case.name, yml))
+    {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
             s.note(format!(
                 "{}: Prometheus's side was NOT measured: {e:#}",
                 case.label
@@ -244,7 +258,7 @@ async fn measure(s: &mut Section, dir: &Path, o: &Opts, case: Case<'_>) -> Resul
     let samples_s = (last.samples - first.samples) / secs;
     let events_s = (last.events - first.events) / secs;
     let payload_s = (last.event_bytes - first.event_bytes) / secs;
-    let rollups_s = (last.rollups - first.rollups) / secs;
+    let minutes_s = (last.minutes - first.minutes) / secs;
     let used_slope = slope(&points.iter().map(|p| (p.t, p.used)).collect::<Vec<_>>());
     if samples_s <= 0.0 {
         s.fail(format!(
@@ -256,7 +270,7 @@ async fn measure(s: &mut Section, dir: &Path, o: &Opts, case: Case<'_>) -> Resul
     // What the running store makes of these samples within hours.
     let copy = dir.join(format!("{}-compacted.db", case.name));
     std::fs::copy(&db, &copy)?;
-    let (per_sample, encoded, head) = tokio::task::spawn_blocking(move || -> Result<(f64, f64, f64)> {
+    let (per_sample, encoded, head, per_minute) = tokio::task::spawn_blocking(move || -> Result<(f64, f64, f64, f64)> {
         let store = Store::open_with(
             &copy,
             Default::default(),
@@ -280,25 +294,58 @@ async fn measure(s: &mut Section, dir: &Path, o: &Opts, case: Case<'_>) -> Resul
         if n == 0 {
             bail!("compacting a copy of the database made no chunk");
         }
-        Ok((pages as f64 / n as f64, bytes as f64 / n as f64, head as f64))
+        let (minute_pages, minutes): (i64, i64) = c.query_row(
+            "SELECT (SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ('rollup_1m_chunks', 'rollup_1m_chunks_by_series')),
+                    (SELECT coalesce(sum(count), 0) FROM rollup_1m_chunks)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if minutes == 0 {
+            bail!("compacting a copy of the database chunked no 1-minute rollup");
+        }
+        Ok((pages as f64 / n as f64, bytes as f64 / n as f64, head as f64, minute_pages as f64 / minutes as f64))
     })
     .await??;
     let day_samples = samples_s * DAY * per_sample;
     let day_payloads = (payload_s + events_s * EVENT_ROW_BYTES) * DAY;
-    let day_rollups = rollups_s * DAY * ROLLUP_ROW_BYTES;
+    let day_rollups = minutes_s * DAY * (per_minute + ROLLUP_ROW_BYTES / 60.0);
     let day = day_samples + day_payloads + day_rollups;
+    let key = case.name;
     let gb = |b: f64| format!("{} GB", fixed(b / 1e9, 2));
     s.row(vec![
         format!("{}: telltaled, steady day", case.label),
         gb(day),
         format!(
-            "{} samples/s × {} B + payloads {} KB/s + rollups {} rows/s",
+            "{} samples/s × {} B + payloads {} KB/s + {} minutes/s × ({} B + 1/60 of an hour row)",
             thousands(samples_s),
             fixed(per_sample, 2),
             fixed((payload_s + events_s * EVENT_ROW_BYTES) / 1e3, 1),
-            fixed(rollups_s, 0)
+            fixed(minutes_s, 1),
+            fixed(per_minute, 2)
         ),
     ]);
+    let week = 7.0 * day + last.used;
+    s.row(vec![
+        format!("{}: telltaled, a week", case.label),
+        gb(week),
+        format!(
+            "7 steady days + the {} MB at the window's end (samples {}, rollups {}, payloads {} a day)",
+            fixed(last.used / 1e6, 1),
+            gb(day_samples),
+            gb(day_rollups),
+            gb(day_payloads)
+        ),
+    ]);
+    s.metric(&format!("{key}_telltaled_bytes_per_week"), week);
+    s.metric(&format!("{key}_bytes_per_chunked_minute"), per_minute);
+    if case.name == "node" {
+        s.target(
+            &format!("{}: {} hosts for a week", case.label, case.feeds),
+            "≤ 1 GiB",
+            gb(week),
+            Some(week <= GIB),
+        );
+    }
     s.row(vec![
         format!("{}: telltaled, growth in the window", case.label),
         gb(used_slope * DAY),
@@ -318,7 +365,11 @@ async fn measure(s: &mut Section, dir: &Path, o: &Opts, case: Case<'_>) -> Resul
             fixed(encoded, 2)
         ),
     ]);
-    let key = case.name;
+    s.row(vec![
+        format!("{}: telltaled, bytes per chunked 1-minute rollup", case.label),
+        fixed(per_minute, 2),
+        "on disk with its index; the window's minutes make chunks far shorter than a steady 120, so this is an upper bound".into(),
+    ]);
     s.metric(&format!("{key}_telltaled_bytes_per_day"), day);
     s.metric(&format!("{key}_telltaled_growth_bytes_per_s"), used_slope);
     s.metric(&format!("{key}_bytes_per_chunked_sample"), per_sample);
@@ -395,11 +446,51 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
         name: "prom",
         feeds: o.feeds,
         telltaled: crate::fleet::prom_config(&base, o.feeds, ""),
-        prometheus: crate::fleet::prometheus_yml(&sim.addr().to_string(), o.feeds),
+        prometheus: Some(crate::fleet::prometheus_yml(
+            &sim.addr().to_string(),
+            o.feeds,
+        )),
     };
     let r = measure(s, dir.path(), &o, a).await;
     sim.shutdown().await;
     r?;
+    node_case(s, dir.path(), &o).await?;
+    // (c) The desktop's demo fleet as *Add demo fleet* starts it: JSON over
+    // WebSocket, SSE and polling, every payload stored (the default for
+    // JSON), the scripted incident on host-3.
+    let sim = telltale_sim::Sim::start(telltale_sim::SimConfig {
+        hosts: 5,
+        incident: Some(telltale_sim::Incident {
+            host: "host-3".into(),
+            start_after: Duration::from_secs(45),
+            ramp: Duration::from_secs(20),
+            hold: Duration::from_secs(60),
+        }),
+        record: 0,
+        ..Default::default()
+    })
+    .await?;
+    let toml = telltale_sim::feeds_toml(&sim.base_url(), 5);
+    let c = Case {
+        label: "(c) the demo fleet",
+        name: "demo",
+        feeds: toml.matches("[[feed]]").count(),
+        telltaled: toml,
+        prometheus: None,
+    };
+    let r = measure(s, dir.path(), &o, c).await;
+    sim.shutdown().await;
+    r?;
+    s.note(format!(
+        "Each case: warm-up {} s after every feed is live, then a {} s window. A day = samples/day × bytes per chunked sample + minutes/day × bytes per chunked minute + an hour row per 60 minutes + payloads (telltaled; the head of recent samples is a constant, not growth) or the blocks' bytes per second covered × 86,400 (Prometheus, 2-minute blocks: each block repeats its index, so this overstates a default 2-hour block's day). A week = 7 days + the bytes in use at the window's end.",
+        o.warmup.as_secs(),
+        o.window.as_secs()
+    ));
+    Ok(())
+}
+
+/// (b): a real `prometheus-node-exporter`, 100 feeds of it at 15 s.
+async fn node_case(s: &mut Section, dir: &Path, o: &Opts) -> Result<()> {
     let Some(exporter) = which("prometheus-node-exporter") else {
         s.note("(b) was NOT measured: `prometheus-node-exporter` is not installed.");
         return Ok(());
@@ -441,15 +532,9 @@ async fn inner(s: &mut Section, o: Opts) -> Result<()> {
         name: "node",
         feeds: o.node_feeds,
         telltaled: node_config(&url, o.node_feeds),
-        prometheus: node_prometheus_yml(&addr, o.node_feeds),
+        prometheus: Some(node_prometheus_yml(&addr, o.node_feeds)),
     };
-    let r = measure(s, dir.path(), &o, b).await;
+    let r = measure(s, dir, o, b).await;
     drop(node);
-    r?;
-    s.note(format!(
-        "Each case: warm-up {} s after every feed is live, then a {} s window. A day = samples/day × bytes per chunked sample + payloads + rollups (telltaled; the head of recent samples is a constant, not growth) or the blocks' bytes per second covered × 86,400 (Prometheus, 2-minute blocks: each block repeats its index, so this overstates a default 2-hour block's day).",
-        o.warmup.as_secs(),
-        o.window.as_secs()
-    ));
-    Ok(())
+    r
 }
