@@ -7,7 +7,7 @@ use crate::util::{fixed, ms, quantile, thousands};
 use anyhow::{bail, Result};
 use std::time::Instant;
 use telltale_model::{FeedConfig, Timestamp, TransportKind};
-use telltale_store::{EventQuery, EventRow, FeedOrigin, Store, StoreOptions, WriteBatch};
+use telltale_store::{EventQuery, EventRow, FeedOrigin, WriteBatch};
 
 const SEC: i64 = 1_000_000;
 
@@ -48,14 +48,7 @@ pub async fn run(s: &mut Section, feeds: usize, per_feed: u64, queries: usize) -
     const RARE: u64 = 100;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("events.db");
-    let store = Store::open_with(
-        &path,
-        Default::default(),
-        StoreOptions {
-            retention_interval: None,
-            ..Default::default()
-        },
-    )?;
+    let store = crate::util::bench_store(&path)?;
     let mut ids = Vec::new();
     for i in 0..feeds {
         let cfg = FeedConfig::new(

@@ -13,21 +13,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use telltale_model::{FeedConfig, Timestamp, TransportKind};
-use telltale_store::{FeedOrigin, SampleRow, SeriesQuery, Store, StoreOptions, WriteBatch};
+use telltale_store::{FeedOrigin, SampleRow, SeriesQuery, WriteBatch};
 
 const METRICS: [&str; 5] = ["cpu", "mem", "disk", "load", "latency_ms"];
 const SEC: i64 = 1_000_000;
 
 /// Builds the database; returns (path's store, series ids, end time, samples).
 async fn build(path: &std::path::Path, days: f64) -> Result<(Vec<i64>, i64, u64)> {
-    let store = Store::open_with(
-        path,
-        Default::default(),
-        StoreOptions {
-            retention_interval: None,
-            ..Default::default()
-        },
-    )?;
+    let store = crate::util::bench_store(path)?;
     let mut feeds = Vec::new();
     for i in 0..4 {
         // A closed port: telltaled starts these feeds when it opens the
@@ -179,14 +172,7 @@ async fn inner(s: &mut Section, days: f64, queries: usize) -> Result<()> {
         build_secs,
         thousands(n as f64 / build_secs)
     ));
-    let store = Store::open_with(
-        &path,
-        Default::default(),
-        StoreOptions {
-            retention_interval: None,
-            ..Default::default()
-        },
-    )?;
+    let store = crate::util::bench_store(&path)?;
     // What a running store has done by the time these are hours old.
     let st = store.clone();
     let t = Instant::now();

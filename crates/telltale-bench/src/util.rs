@@ -214,3 +214,16 @@ pub fn stop_gracefully(child: &mut std::process::Child, grace: Duration) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A store for a bench database: no automatic retention, so that nothing
+/// is deleted while it is measured.
+pub fn bench_store(path: &std::path::Path) -> anyhow::Result<telltale_store::Store> {
+    Ok(telltale_store::Store::open_with(
+        path,
+        Default::default(),
+        telltale_store::StoreOptions {
+            retention_interval: None,
+            ..Default::default()
+        },
+    )?)
+}

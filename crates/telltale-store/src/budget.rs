@@ -220,8 +220,17 @@ pub(crate) fn per_feed(conn: &Connection) -> rusqlite::Result<Vec<crate::query::
         e.rollup_bytes = e.rollups * ROLLUP_BYTES;
     }
     // Chunked samples and minutes: their encoded size as stored.
-    crate::chunk::add_per_feed(conn, &mut out)?;
-    crate::chunk::minutes::add_per_feed(conn, &mut out)?;
+    use crate::chunk::{minutes::Minutes, Samples};
+    for (feed, n, bytes) in crate::chunk::per_feed::<Samples>(conn)? {
+        let e = out.entry(feed).or_default();
+        e.samples += n;
+        e.sample_bytes += bytes;
+    }
+    for (feed, n, bytes) in crate::chunk::per_feed::<Minutes>(conn)? {
+        let e = out.entry(feed).or_default();
+        e.rollups += n;
+        e.rollup_bytes += bytes;
+    }
     let mut v: Vec<_> = out
         .into_iter()
         .map(|(feed_id, mut f)| {

@@ -618,7 +618,7 @@ fn count(conn: &Connection, sql: &str) -> rusqlite::Result<u64> {
 
 /// Raw samples of all series.
 pub(crate) fn sample_count(conn: &Connection) -> rusqlite::Result<u64> {
-    crate::chunk::total(conn)
+    crate::chunk::total::<crate::chunk::Samples>(conn)
 }
 
 /// Size and row counts.
@@ -638,8 +638,8 @@ pub(crate) fn db_stats(conn: &Connection, path: &Path) -> rusqlite::Result<DbSta
         feeds: count(conn, "SELECT count(*) FROM feeds")?,
         events: count(conn, "SELECT count(*) FROM events")?,
         series: count(conn, "SELECT count(*) FROM series")?,
-        samples: crate::chunk::total(conn)?,
-        rollup_1m: crate::chunk::minutes::total(conn)?,
+        samples: crate::chunk::total::<crate::chunk::Samples>(conn)?,
+        rollup_1m: crate::chunk::total::<crate::chunk::minutes::Minutes>(conn)?,
         rollup_1h: count(conn, "SELECT count(*) FROM rollup_1h")?,
         feed_states: count(conn, "SELECT count(*) FROM feed_states")?,
         used_bytes: crate::budget::used_bytes(conn)?,

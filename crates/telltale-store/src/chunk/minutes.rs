@@ -38,6 +38,7 @@ fn val(v: f64) -> Val {
 
 impl Layout for Minutes {
     const TABLE: &'static str = "rollup_1m_chunks";
+    const HEAD: &'static str = "rollup_1m";
     type Value = Agg;
 
     fn encode(items: &[(i64, Agg)]) -> Vec<u8> {
@@ -133,36 +134,6 @@ pub(crate) fn read(conn: &Connection, series: i64, lo: i64, hi: i64) -> rusqlite
         out.sort_by_key(|r| r.0);
     }
     Ok(out)
-}
-
-/// 1-minute rows of all series (head and chunks).
-pub(crate) fn total(conn: &Connection) -> rusqlite::Result<u64> {
-    let n: i64 = conn
-        .prepare_cached(
-            "SELECT (SELECT count(*) FROM rollup_1m)
-                  + (SELECT coalesce(sum(count), 0) FROM rollup_1m_chunks)",
-        )?
-        .query_row([], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
-}
-
-/// Adds each feed's chunked minutes and their bytes to `out`.
-pub(crate) fn add_per_feed(
-    conn: &Connection,
-    out: &mut std::collections::HashMap<i64, crate::query::FeedStorage>,
-) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT r.feed_id, sum(c.count), sum(length(c.data) + {})
-         FROM rollup_1m_chunks c JOIN series r ON r.id = c.series_id GROUP BY r.feed_id",
-        super::CHUNK_OVERHEAD
-    ))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let e = out.entry(r.get(0)?).or_default();
-        e.rollups += r.get::<_, i64>(1)?.max(0) as u64;
-        e.rollup_bytes += r.get::<_, i64>(2)?.max(0) as u64;
-    }
-    Ok(())
 }
 
 /// Moves a series' minutes older than [`HEAD_KEEP_US`] before `now`

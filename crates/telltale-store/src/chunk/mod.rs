@@ -18,7 +18,6 @@ pub(crate) mod minutes;
 
 pub(crate) use codec::Val;
 
-use crate::query::FeedStorage;
 use crate::rollup::HOUR_US;
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -50,6 +49,8 @@ fn decode(data: &[u8]) -> rusqlite::Result<Vec<(i64, Val)>> {
 /// having the columns of `sample_chunks`.
 pub(crate) trait Layout {
     const TABLE: &'static str;
+    /// The head table the chunks are made from.
+    const HEAD: &'static str;
     type Value: Copy;
     fn encode(items: &[(i64, Self::Value)]) -> Vec<u8>;
     fn decode(data: &[u8]) -> rusqlite::Result<Vec<(i64, Self::Value)>>;
@@ -60,6 +61,7 @@ pub(crate) struct Samples;
 
 impl Layout for Samples {
     const TABLE: &'static str = "sample_chunks";
+    const HEAD: &'static str = "samples";
     type Value = Val;
     fn encode(items: &[(i64, Val)]) -> Vec<u8> {
         codec::encode(items)
@@ -165,33 +167,34 @@ pub(crate) fn last_ts(conn: &Connection, series: i64) -> rusqlite::Result<Option
     .query_row([series], |r| r.get(0))
 }
 
-/// Raw samples of all series (head and chunks).
-pub(crate) fn total(conn: &Connection) -> rusqlite::Result<u64> {
+/// Rows of all series, head and chunks.
+pub(crate) fn total<L: Layout>(conn: &Connection) -> rusqlite::Result<u64> {
     let n: i64 = conn
-        .prepare_cached(
-            "SELECT (SELECT count(*) FROM samples)
-                  + (SELECT coalesce(sum(count), 0) FROM sample_chunks)",
-        )?
+        .prepare_cached(&format!(
+            "SELECT (SELECT count(*) FROM {})
+                  + (SELECT coalesce(sum(count), 0) FROM {})",
+            L::HEAD,
+            L::TABLE
+        ))?
         .query_row([], |r| r.get(0))?;
     Ok(n.max(0) as u64)
 }
 
-/// Adds each feed's chunked samples and their bytes to `out`.
-pub(crate) fn add_per_feed(
-    conn: &Connection,
-    out: &mut std::collections::HashMap<i64, FeedStorage>,
-) -> rusqlite::Result<()> {
+/// Each feed's chunked rows and their bytes as stored: `(feed, rows, bytes)`.
+pub(crate) fn per_feed<L: Layout>(conn: &Connection) -> rusqlite::Result<Vec<(i64, u64, u64)>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT r.feed_id, sum(c.count), sum(length(c.data) + {CHUNK_OVERHEAD})
-         FROM sample_chunks c JOIN series r ON r.id = c.series_id GROUP BY r.feed_id"
+         FROM {} c JOIN series r ON r.id = c.series_id GROUP BY r.feed_id",
+        L::TABLE
     ))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let e = out.entry(r.get(0)?).or_default();
-        e.samples += r.get::<_, i64>(1)?.max(0) as u64;
-        e.sample_bytes += r.get::<_, i64>(2)?.max(0) as u64;
-    }
-    Ok(())
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?.max(0) as u64,
+            r.get::<_, i64>(2)?.max(0) as u64,
+        ))
+    })?;
+    rows.collect()
 }
 
 /// Samples of one series: `(in the head, in chunks)`.
@@ -519,7 +522,7 @@ mod tests {
         // A window in the middle, and a limit.
         let mid = read(&c, 1, 500_000_000, 620_000_000, 50).unwrap();
         assert_eq!(mid, before1[500..550].to_vec());
-        assert_eq!(total(&c).unwrap(), 1_300);
+        assert_eq!(total::<Samples>(&c).unwrap(), 1_300);
         assert_eq!(last_ts(&c, 1).unwrap(), Some(999_000_000 + 999 % 7));
         let head: i64 = c
             .query_row("SELECT count(*) FROM samples", [], |r| r.get(0))
