@@ -10,7 +10,6 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// `data` as it came.
 pub(crate) const RAW: i64 = 0;
@@ -186,11 +185,15 @@ impl PayloadCodec {
     }
 }
 
-/// Decodes stored payloads on a reader connection, keeping the
-/// dictionaries it loaded.
+/// Decodes stored payloads on a reader connection. It keeps one
+/// decompression context per dictionary, the dictionary loaded into it
+/// once: a search decodes every row it reads, and a context made per row
+/// cost more than the decoding itself.
 #[derive(Default)]
 pub(crate) struct PayloadReader {
-    dicts: HashMap<i64, Option<Arc<zstd::dict::DecoderDictionary<'static>>>>,
+    /// `None`: the dictionary is missing or could not be loaded.
+    dicts: HashMap<i64, Option<zstd::bulk::Decompressor<'static>>>,
+    plain: Option<zstd::bulk::Decompressor<'static>>,
 }
 
 impl PayloadReader {
@@ -209,28 +212,29 @@ impl PayloadReader {
             return Ok(data);
         }
         let capacity = (size as usize).max(data.len() * 4).min(64 * 1024 * 1024);
-        let out = match dict {
-            None => zstd::bulk::decompress(&data, capacity),
+        let z = match dict {
+            None => match &mut self.plain {
+                Some(z) => Ok(z),
+                None => zstd::bulk::Decompressor::new().map(|z| self.plain.insert(z)),
+            },
             Some(id) => {
-                let d = match self.dicts.get(&id) {
-                    Some(d) => d.clone(),
-                    None => {
+                let z = match self.dicts.entry(id) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
                         let bytes: Option<Vec<u8>> = conn
                             .prepare_cached("SELECT dict FROM payload_dicts WHERE id = ?1")?
                             .query_row([id], |r| r.get(0))
                             .optional()?;
-                        let d = bytes.map(|b| Arc::new(zstd::dict::DecoderDictionary::copy(&b)));
-                        self.dicts.insert(id, d.clone());
-                        d
+                        v.insert(
+                            bytes.and_then(|b| zstd::bulk::Decompressor::with_dictionary(&b).ok()),
+                        )
                     }
                 };
-                match d {
-                    Some(d) => zstd::bulk::Decompressor::with_prepared_dictionary(&d)
-                        .and_then(|mut z| z.decompress(&data, capacity)),
-                    None => Err(std::io::Error::other("its dictionary is missing")),
-                }
+                z.as_mut()
+                    .ok_or_else(|| std::io::Error::other("its dictionary is missing or damaged"))
             }
         };
+        let out = z.and_then(|z| z.decompress(&data, capacity));
         Ok(out.unwrap_or_else(|e| {
             format!("(Telltale cannot read this stored payload: {e})").into_bytes()
         }))
