@@ -3,10 +3,11 @@
 //!
 //! Its share is the budget over the number of feeds (the budget cuts
 //! fairly, see `telltale-store`'s `budget` module). What it would take is
-//! its payload bytes as stored per second since the store opened (measured
-//! over at least [`MIN_WINDOW_S`], so a start's first burst is not taken
-//! for its pace) kept for `events_max_age`, or its average stored payload
-//! times `events_max_per_feed`, whichever is less.
+//! its payload bytes as stored per second since the store opened or the
+//! feed was last saved (measured over at least [`MIN_WINDOW_S`], so a
+//! start's first burst is not taken for its pace) kept for
+//! `events_max_age`, or its average stored payload times
+//! `events_max_per_feed`, whichever is less.
 
 use telltale_model::config::StoreSettings;
 use telltale_model::duration::format_duration;
@@ -52,11 +53,12 @@ impl Shares {
 
     /// Why `feed_id`'s payloads would exceed its share, if they would.
     pub fn warning(&self, feed_id: i64) -> Option<String> {
-        let &(events, bytes) = self.rates.stored.get(&feed_id)?;
+        let p = self.rates.get(&feed_id)?;
+        let (events, bytes) = (p.events, p.bytes);
         if events == 0 {
             return None;
         }
-        let per_s = bytes as f64 / self.rates.seconds.max(MIN_WINDOW_S);
+        let per_s = bytes as f64 / p.seconds.max(MIN_WINDOW_S);
         let age = self.settings.events_max_age.0;
         let by_age = per_s * age.as_secs_f64();
         let cap = self.settings.events_max_per_feed;
@@ -86,6 +88,7 @@ impl Shares {
 mod tests {
     use super::*;
     use telltale_model::duration::ByteSize;
+    use telltale_store::FeedPayloads;
 
     fn shares(
         budget: Option<u64>,
@@ -97,10 +100,17 @@ mod tests {
             disk_budget: budget.map(ByteSize),
             ..StoreSettings::default()
         };
-        let rates = PayloadRates {
-            seconds,
-            stored: stored.iter().copied().collect(),
-        };
+        let rates = stored
+            .iter()
+            .map(|&(feed, (events, bytes))| {
+                let p = FeedPayloads {
+                    seconds,
+                    events,
+                    bytes,
+                };
+                (feed, p)
+            })
+            .collect();
         Shares::new(settings, feeds, rates)
     }
 

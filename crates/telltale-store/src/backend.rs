@@ -59,7 +59,8 @@ pub trait Writes: Send + Sync {
     fn watch_health(&self) -> watch::Receiver<StoreHealth>;
     /// Events committed since the backend was opened.
     fn committed_events(&self) -> watch::Receiver<u64>;
-    /// Each feed's payloads committed since the backend was opened.
+    /// Each feed's payloads committed since the backend was opened or the
+    /// feed was last saved.
     fn payload_rates(&self) -> PayloadRates;
     /// Adds or replaces a feed's definition; returns its id.
     fn upsert_feed(&self, cfg: &FeedConfig, origin: FeedOrigin) -> Result<i64, StoreError>;

@@ -75,7 +75,7 @@ pub use chunk::CompactReport;
 pub use error::StoreError;
 pub use feeds::{FeedOrigin, StoredFeed};
 pub use health::{StoreFailure, StoreHealth};
-pub use meter::PayloadRates;
+pub use meter::{FeedPayloads, PayloadRates};
 pub use options::StoreOptions;
 pub use perms::create_private_dir;
 pub use query::{
@@ -592,7 +592,7 @@ impl Store {
             source: e,
         })?;
         let name = cfg.name.clone();
-        self.call("storing a feed", CALL_TIMEOUT, |reply| {
+        let id = self.call("storing a feed", CALL_TIMEOUT, |reply| {
             Command::UpsertFeed {
                 name,
                 config,
@@ -600,7 +600,10 @@ impl Store {
                 now: Timestamp::now(),
                 reply,
             }
-        })
+        })?;
+        // Its payload rate is measured again from now (a new policy).
+        self.inner.meter.reset(id);
+        Ok(id)
     }
 
     /// Deletes a feed and, in the same transaction, all its history

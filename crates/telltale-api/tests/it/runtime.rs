@@ -53,17 +53,18 @@ async fn a_feed_over_its_share_of_the_disk_budget_is_flagged() {
         .await
         .unwrap();
     let ws = sim.ws_url();
-    for (name, rate, payloads) in [("noisy", 200, "all"), ("quiet", 200, "none")] {
-        let feed: telltale_api::FeedConfig = serde_json::from_value(serde_json::json!({
+    let feed = |name: &str, payloads: &str| -> telltale_api::FeedConfig {
+        serde_json::from_value(serde_json::json!({
             "name": name,
             "transport": "websocket",
-            "url": format!("{ws}/ws?host=host-1&rate={rate}"),
+            "url": format!("{ws}/ws?host=host-1&rate=200"),
             "payloads": payloads,
             "metric": [{"name": "cpu", "pointer": "/cpu"}],
         }))
-        .unwrap();
-        api.upsert_feed(feed).await.unwrap();
-    }
+        .unwrap()
+    };
+    api.upsert_feed(feed("noisy", "all")).await.unwrap();
+    api.upsert_feed(feed("quiet", "none")).await.unwrap();
     let find = |feeds: &[telltale_api::FeedView], name: &str| {
         feeds.iter().find(|f| f.name == name).unwrap().clone()
     };
@@ -87,7 +88,26 @@ async fn a_feed_over_its_share_of_the_disk_budget_is_flagged() {
     assert!(warning.contains("\"Payloads stored\""), "{warning}");
     let detail = api.get_feed("noisy").await.unwrap();
     assert!(detail.feed.storage_warning.is_some());
-    // No budget, nothing to exceed.
+    // The operator follows the advice: saving the feed measures it again
+    // from then (saved twice, so that messages in flight under the old
+    // policy are behind the second save).
+    api.upsert_feed(feed("noisy", "errors")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    api.upsert_feed(feed("noisy", "errors")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let feeds = api.list_feeds().await.unwrap();
+    assert!(find(&feeds, "noisy").messages > 0, "it still runs");
+    assert_eq!(find(&feeds, "noisy").storage_warning, None);
+    api.upsert_feed(feed("noisy", "all")).await.unwrap();
+    // No budget, nothing to exceed (flagged again first: all payloads).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while find(&api.list_feeds().await.unwrap(), "noisy")
+        .storage_warning
+        .is_none()
+    {
+        assert!(std::time::Instant::now() < deadline, "never flagged again");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let mut s = api.settings().await.unwrap();
     s.store.disk_budget = None;
     api.update_settings(s).await.unwrap();
