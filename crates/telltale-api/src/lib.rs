@@ -39,7 +39,7 @@ pub mod rest;
 mod runtime;
 pub mod secrets;
 pub mod settings;
-mod share;
+pub mod share;
 pub mod shell;
 pub mod views;
 

@@ -24,19 +24,24 @@ pub(crate) struct Shares {
     rates: PayloadRates,
 }
 
-fn size(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = b.max(0.0);
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
+/// `12.3 MiB`: binary units, as budgets are written (`1GiB`).
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
     }
-    if u == 0 {
-        format!("{v:.0} B")
+    if unit == 0 {
+        format!("{n} B")
     } else {
-        format!("{v:.1} {}", UNITS[u])
+        format!("{v:.1} {}", UNITS[unit])
     }
+}
+
+fn size(b: f64) -> String {
+    format_bytes(b.max(0.0).min(u64::MAX as f64) as u64)
 }
 
 impl Shares {
@@ -116,7 +121,7 @@ mod tests {
 
     #[test]
     fn only_a_feed_over_its_share_is_flagged() {
-        // 1 GiB over 10 feeds: ~107 MB each. 200 B/s for 7 days is 121 MB,
+        // 1 GiB over 10 feeds: ~102 MiB each. 200 B/s for 7 days is 121 MB,
         // but 100,000 events of 200 B is 20 MB: the count cap keeps it in.
         let s = shares(Some(1 << 30), 10, 3600.0, &[(1, (3600, 720_000))]).unwrap();
         assert_eq!(s.warning(1), None);
@@ -130,12 +135,12 @@ mod tests {
         )
         .unwrap();
         let w = s.warning(1).expect("flagged");
-        assert!(w.contains("7.2 MB/h"), "{w}");
+        assert!(w.contains("6.9 MiB/h"), "{w}");
         assert!(
-            w.contains("up to 100000 of them they would take 200.0 MB"),
+            w.contains("up to 100000 of them they would take 190.7 MiB"),
             "{w}"
         );
-        assert!(w.contains("107.4 MB of 1.1 GB over 10 feeds"), "{w}");
+        assert!(w.contains("102.4 MiB of 1.0 GiB over 10 feeds"), "{w}");
         assert_eq!(s.warning(2), None, "a quiet feed");
         assert_eq!(s.warning(3), None, "a feed that stored nothing");
         // No budget: nothing to exceed.
@@ -149,6 +154,6 @@ mod tests {
         // a 100 MB share; but taken over 1 s it would read 60 times faster.
         let s = shares(Some(1_000_000_000), 10, 1.0, &[(1, (100, 1_000_000))]).unwrap();
         let w = s.warning(1).expect("flagged");
-        assert!(w.contains("60.0 MB/h"), "{w}");
+        assert!(w.contains("57.2 MiB/h"), "{w}");
     }
 }

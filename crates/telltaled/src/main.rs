@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use telltale_api::share::format_bytes;
 use telltale_api::AlertActionInput;
 use telltale_model::{ConfigFile, Timestamp};
 use telltale_store::Store;
@@ -588,34 +589,22 @@ fn print_storage(store: &Store) {
             println!(
                 "storage: FULL: {} ({}) has {} free on its disk; Telltale cannot store data there. Free some space, or shorten retention (Settings → Storage, or [store] in the config)\n",
                 store.path().display(),
-                bytes(size),
-                bytes(space.free)
+                format_bytes(size),
+                format_bytes(space.free)
             );
         }
         Some(space) => println!(
             "storage: ok: {} ({}), {} free of {}\n",
             store.path().display(),
-            bytes(size),
-            bytes(space.free),
-            bytes(space.total)
+            format_bytes(size),
+            format_bytes(space.free),
+            format_bytes(space.total)
         ),
-        None => println!("storage: {} ({})\n", store.path().display(), bytes(size)),
-    }
-}
-
-/// `12.3 MiB`.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
+        None => println!(
+            "storage: {} ({})\n",
+            store.path().display(),
+            format_bytes(size)
+        ),
     }
 }
 
