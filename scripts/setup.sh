@@ -5,7 +5,8 @@
 #   bash scripts/setup.sh app   what building and running the app needs
 #                               (scripts/demo.sh, scripts/package.sh)
 #   bash scripts/setup.sh       that plus what the tests need: the real peers
-#                               (nginx + nchan, node_exporter, Prometheus), the
+#                               (nginx + nchan, node_exporter, Prometheus,
+#                               mosquitto), the
 #                               desktop test stack (Xvfb, D-Bus, dunst, a tray
 #                               host, WebKitWebDriver, tauri-driver), Chromium,
 #                               clippy and rustfmt (scripts/test.sh)
@@ -30,7 +31,7 @@ APT_PACKAGES=(
 # the browser.
 if [ "$SCOPE" = all ]; then
   APT_PACKAGES+=(
-    nginx-light libnginx-mod-nchan prometheus-node-exporter prometheus
+    nginx-light libnginx-mod-nchan prometheus-node-exporter prometheus mosquitto
     sqlite3
     xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver ayatana-indicator-application
     chromium
@@ -49,6 +50,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # their own nginx on loopback ports, so stop the packaged one.
   if command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
     $SUDO systemctl stop nginx || true
+  fi
+  # Likewise mosquitto: the MQTT tests start their own brokers.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
+    $SUDO systemctl stop mosquitto || true
   fi
   # Likewise Prometheus: telltale-bench runs its own next to telltaled.
   if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then

@@ -171,8 +171,22 @@ impl Extractor {
         })
     }
 
-    /// Applies the rules to one message.
+    /// Applies the rules to one message. Labels the transport attached
+    /// (MQTT topic levels) go on every sample that does not already have
+    /// a label of that name.
     pub fn extract(&self, msg: &RawMessage) -> Extraction {
+        let mut out = self.extract_payload(msg);
+        if !msg.labels.is_empty() {
+            for s in &mut out.samples {
+                for (k, v) in &msg.labels {
+                    s.labels.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn extract_payload(&self, msg: &RawMessage) -> Extraction {
         let mut out = Extraction::default();
         for (name, v) in &msg.transport_metrics {
             out.samples.push(ExtractedSample {

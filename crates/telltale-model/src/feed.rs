@@ -25,6 +25,8 @@ pub enum TransportKind {
     Poll,
     /// Long polling: the server holds each request until it has news.
     LongPoll,
+    /// An MQTT subscription (`mqtt://`, `mqtts://` or `ws://`).
+    Mqtt,
 }
 
 impl TransportKind {
@@ -35,6 +37,7 @@ impl TransportKind {
             TransportKind::Sse => "sse",
             TransportKind::Poll => "poll",
             TransportKind::LongPoll => "long_poll",
+            TransportKind::Mqtt => "mqtt",
         }
     }
 }
@@ -105,9 +108,11 @@ impl PayloadKeep {
 pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
-    /// `websocket`, `sse`, `poll` or `long_poll`.
+    /// `websocket`, `sse`, `poll`, `long_poll` or `mqtt`.
     pub transport: TransportKind,
-    /// `ws://`, `wss://`, `http://` or `https://`.
+    /// `ws://`, `wss://`, `http://` or `https://`; for MQTT `mqtt://`,
+    /// `mqtts://` or `ws://`, with the broker's user and password as the
+    /// URL's credentials.
     pub url: String,
     /// A disabled feed is kept but not subscribed.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
@@ -170,6 +175,9 @@ pub struct FeedConfig {
     /// Long-poll options; only for `transport = "long_poll"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub long_poll: Option<LongPollOptions>,
+    /// MQTT options; only for `transport = "mqtt"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mqtt: Option<crate::mqtt::MqttOptions>,
 }
 
 fn default_true() -> bool {
@@ -208,6 +216,7 @@ impl FeedConfig {
             sse: None,
             poll: None,
             long_poll: None,
+            mqtt: None,
         }
     }
 
@@ -280,6 +289,10 @@ impl FeedConfig {
     /// Long-poll options or their defaults.
     pub fn long_poll_options(&self) -> LongPollOptions {
         self.long_poll.clone().unwrap_or_default()
+    }
+    /// MQTT options or their defaults.
+    pub fn mqtt_options(&self) -> crate::mqtt::MqttOptions {
+        self.mqtt.clone().unwrap_or_default()
     }
 }
 

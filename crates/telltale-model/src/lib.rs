@@ -13,6 +13,7 @@ mod error;
 pub mod extract;
 pub mod feed;
 pub mod message;
+pub mod mqtt;
 pub mod prometheus;
 pub mod secret;
 pub mod time;

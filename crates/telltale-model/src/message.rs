@@ -16,6 +16,9 @@ pub struct RawMessage {
     pub data: bytes::Bytes,
     /// Extra numbers the transport itself measured (HTTP status, response time).
     pub transport_metrics: Vec<(&'static str, f64)>,
+    /// Labels the transport attached to every sample of this message (MQTT
+    /// topic levels captured by the feed's topic filter).
+    pub labels: Vec<(String, String)>,
 }
 
 impl RawMessage {
@@ -27,6 +30,7 @@ impl RawMessage {
             event_type: None,
             data: data.into(),
             transport_metrics: Vec::new(),
+            labels: Vec::new(),
         }
     }
 }

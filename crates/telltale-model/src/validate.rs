@@ -19,6 +19,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     use crate::secret::redact_url;
     let schemes: &[&str] = match feed.transport {
         TransportKind::Websocket => &["ws", "wss"],
+        TransportKind::Mqtt => &["mqtt", "mqtts", "ws"],
         _ => &["http", "https"],
     };
     match url::Url::parse(&feed.url) {
@@ -82,6 +83,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             feed.long_poll.is_some(),
             TransportKind::LongPoll,
         ),
+        ("mqtt", feed.mqtt.is_some(), TransportKind::Mqtt),
     ];
     for (section, present, kind) in sections {
         if present && kind != feed.transport {
@@ -191,6 +193,9 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
                 }
             }
         }
+    }
+    if feed.transport == TransportKind::Mqtt {
+        crate::mqtt::validate(feed, &mut p);
     }
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.

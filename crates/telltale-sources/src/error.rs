@@ -48,6 +48,15 @@ pub enum SetupError {
     /// A subprotocol name HTTP cannot carry.
     #[error("invalid websocket.subprotocols: a name contains characters HTTP cannot carry")]
     Subprotocols,
+    /// An `[feed.mqtt]` option that cannot be used (a file that cannot be
+    /// read, a key that does not fit its certificate).
+    #[error("invalid mqtt.{field}: {problem}")]
+    Mqtt {
+        /// The option, e.g. `ca_file`.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// reqwest refused the request (described without the URL's secrets).
     #[error("cannot build the request: {0}")]
     Request(String),

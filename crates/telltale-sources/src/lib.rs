@@ -12,6 +12,7 @@ pub mod error;
 pub mod http_common;
 pub mod long_poll;
 pub mod long_poll_items;
+pub mod mqtt;
 pub mod poll;
 pub mod redirect;
 pub mod replay;
@@ -49,6 +50,7 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
                 TransportKind::Sse => sse::run(feed, sink, cancel).await,
                 TransportKind::Poll => poll::run(feed, sink, cancel, phase).await,
                 TransportKind::LongPoll => long_poll::run(feed, sink, cancel).await,
+                TransportKind::Mqtt => mqtt::run(feed, sink, cancel).await,
             }
         }
     };

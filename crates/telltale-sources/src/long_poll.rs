@@ -617,6 +617,7 @@ fn message(data: Vec<u8>, server_id: Option<String>) -> RawMessage {
         event_type: None,
         data: bytes::Bytes::from(data),
         transport_metrics: vec![],
+        labels: Vec::new(),
     }
 }
 

@@ -290,6 +290,7 @@ async fn poll_once(
             event_type: Some("http_error".to_string()),
             data: bytes::Bytes::new(),
             transport_metrics: vec![("up", 0.0)],
+            labels: Vec::new(),
         },
         failure: None,
         issue: None,

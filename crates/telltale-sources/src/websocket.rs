@@ -445,6 +445,7 @@ fn raw(data: bytes::Bytes, event_type: Option<String>) -> RawMessage {
         event_type,
         data,
         transport_metrics: Vec::new(),
+        labels: Vec::new(),
     }
 }
 

@@ -95,6 +95,37 @@ describe('config ↔ form', () => {
     expect(Object.keys(validateForm(f))).toContain('payloads_every');
   });
 
+  it('an MQTT form round-trips its topics, labels and session, and sends no headers', () => {
+    const f = formFromConfig(null);
+    f.name = 'fleet';
+    f.transport = 'mqtt';
+    f.url = 'mqtt://telltale:pw@broker:1883';
+    f.headers = 'X-Old: 1';
+    f.mqtt.topics = 'fleet/+/health qos=1 labels=host\n\nsys/#';
+    f.mqtt.version = '5';
+    f.mqtt.cleanSession = false;
+    f.mqtt.clientId = 'tt-1';
+    expect(validateForm(f)).toEqual({});
+    const c = configFromForm(f, null);
+    expect(c.headers).toEqual({});
+    expect(c.mqtt).toEqual({
+      version: '5',
+      topics: [{ filter: 'fleet/+/health', qos: 1, labels: ['host'] }, { filter: 'sys/#', qos: 0 }],
+      client_id: 'tt-1',
+      clean_session: false,
+    });
+    const back = formFromConfig(c);
+    expect(back.mqtt.topics).toBe('fleet/+/health qos=1 labels=host\nsys/#');
+    expect(back.mqtt.cleanSession).toBe(false);
+    f.mqtt.topics = 'a/b qos=2';
+    expect(errorAt(validateForm(f), 'mqtt.topics')).toContain('qos is 2');
+    f.mqtt.topics = '';
+    expect(errorAt(validateForm(f), 'mqtt.topics')).toContain('is empty');
+    f.mqtt.topics = 'a';
+    f.url = 'https://broker';
+    expect(errorAt(validateForm(f), 'url')).toContain('mqtt://');
+  });
+
   it('a poll form sends method, body and interval', () => {
     const f = formFromConfig(null);
     Object.assign(f, { name: 'p', url: 'http://x/y' });

@@ -7,6 +7,8 @@ import type { AlertRule, FeedConfig, MetricRule, PayloadFormat, Severity, Transp
 import type { AlertKind } from './bindings/AlertKind';
 import type { CmpOp } from './bindings/CmpOp';
 import type { PayloadKeep } from './bindings/PayloadKeep';
+import type { MqttTopic } from './bindings/MqttTopic';
+import type { MqttVersion } from './bindings/MqttVersion';
 
 export type { AlertKind, CmpOp };
 export const ALERT_KINDS: AlertKind[] = ['threshold', 'stale', 'down', 'status', 'keyword'];
@@ -54,6 +56,14 @@ export interface FeedForm {
   ws: { subprotocols: string; subscribe: string; pingInterval: string; pongTimeout: string };
   sse: { events: string; readTimeout: string };
   poll: { interval: string; timeout: string; method: string; body: string; conditional: boolean };
+  mqtt: {
+    version: MqttVersion;
+    /** One per line: `filter [qos=1] [labels=a,b]`. */
+    topics: string;
+    clientId: string;
+    cleanSession: boolean;
+    keepAlive: string;
+  };
   longPoll: {
     hold: string;
     timeout: string;
@@ -107,6 +117,31 @@ export function formatLabelsText(labels: Record<string, string> | undefined): st
   return Object.entries(labels ?? {})
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(', ');
+}
+
+/** `fleet/+/health qos=1 labels=host` → a topic; an error message otherwise. */
+export function parseTopicLine(line: string): MqttTopic | string {
+  const [filter, ...rest] = line.trim().split(/\s+/);
+  if (!filter) return 'is empty';
+  const t: MqttTopic = { filter, qos: 0 };
+  for (const part of rest) {
+    const m = /^(qos|labels)=(.*)$/.exec(part);
+    if (!m) return `\`${part}\` is not \`qos=0|1\` or \`labels=name,…\``;
+    if (m[1] === 'qos') {
+      if (m[2] !== '0' && m[2] !== '1') return `qos is ${m[2]}: use 0 or 1`;
+      t.qos = Number(m[2]);
+    } else {
+      t.labels = (m[2] ?? '').split(',').map((l) => l.trim()).filter((l) => l !== '');
+    }
+  }
+  return t;
+}
+
+export function formatTopicLine(t: MqttTopic): string {
+  let s = t.filter;
+  if (t.qos) s += ` qos=${t.qos}`;
+  if (t.labels?.length) s += ` labels=${t.labels.join(',')}`;
+  return s;
 }
 
 function lines(text: string): string[] {
@@ -202,6 +237,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
   const sse = c?.sse;
   const poll = c?.poll;
   const lp = c?.long_poll;
+  const mq = c?.mqtt;
   const cursor = lp?.cursor;
   return {
     name: c?.name ?? '',
@@ -236,6 +272,13 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       method: poll?.method ?? 'GET',
       body: poll?.body ?? '',
       conditional: poll?.conditional ?? true,
+    },
+    mqtt: {
+      version: mq?.version ?? '3.1.1',
+      topics: (mq?.topics ?? []).map(formatTopicLine).join('\n'),
+      clientId: mq?.client_id ?? '',
+      cleanSession: mq?.clean_session ?? true,
+      keepAlive: mq?.keep_alive ?? '',
     },
     longPoll: {
       hold: lp?.hold ?? '',
@@ -293,6 +336,7 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     sse: null,
     poll: null,
     long_poll: null,
+    mqtt: null,
   };
   // each section: what the base had (fields not shown here), then the form's fields
   const put = <T extends object>(baseSection: T | null | undefined, fields: Record<string, unknown>): T => {
@@ -320,6 +364,18 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       method: opt(f.poll.method)?.toUpperCase() ?? undefined,
       body: f.poll.body === '' ? null : f.poll.body,
       conditional: f.poll.conditional,
+    });
+  } else if (f.transport === 'mqtt') {
+    const topics = lines(f.mqtt.topics)
+      .map(parseTopicLine)
+      .filter((t): t is MqttTopic => typeof t !== 'string');
+    cfg.headers = {};
+    cfg.mqtt = put(base?.mqtt, {
+      version: f.mqtt.version,
+      topics,
+      client_id: opt(f.mqtt.clientId) ?? undefined,
+      clean_session: f.mqtt.cleanSession,
+      keep_alive: dur(f.mqtt.keepAlive),
     });
   } else {
     const lp = f.longPoll;
@@ -397,8 +453,10 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
   if (!name) e.name = 'is empty: give the feed a unique name';
   else if (opts.existingNames?.includes(name)) e.name = `\`${name}\` is taken: feed names are unique`;
   const url = f.url.trim();
-  const schemes = f.transport === 'websocket' ? ['ws:', 'wss:'] : ['http:', 'https:'];
-  if (!url) e.url = `is empty: e.g. ${f.transport === 'websocket' ? 'wss' : 'https'}://host/path`;
+  const schemes =
+    f.transport === 'websocket' ? ['ws:', 'wss:'] : f.transport === 'mqtt' ? ['mqtt:', 'mqtts:', 'ws:'] : ['http:', 'https:'];
+  const example = f.transport === 'websocket' ? 'wss://host/path' : f.transport === 'mqtt' ? 'mqtt://user:password@broker:1883' : 'https://host/path';
+  if (!url) e.url = `is empty: e.g. ${example}`;
   else {
     let u: URL | null = null;
     try {
@@ -426,6 +484,16 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
       e['websocket.subprotocols'] = 'a subprotocol is a token without spaces, e.g. graphql-ws';
   } else if (f.transport === 'sse') {
     checkDuration(e, 'sse.read_timeout', f.sse.readTimeout);
+  } else if (f.transport === 'mqtt') {
+    const topics = lines(f.mqtt.topics);
+    if (topics.length === 0) e['mqtt.topics'] = 'is empty: subscribe to at least one topic, e.g. sensors/+/health labels=host';
+    for (const line of topics) {
+      const t = parseTopicLine(line);
+      if (typeof t === 'string') e['mqtt.topics'] = `\`${line}\`: ${t}`;
+    }
+    checkDuration(e, 'mqtt.keep_alive', f.mqtt.keepAlive);
+    const ka = parseDuration(f.mqtt.keepAlive);
+    if (ka !== null && ka < 1000) e['mqtt.keep_alive'] = 'is too short: at least 1s';
   } else if (f.transport === 'poll') {
     checkDuration(e, 'poll.interval', f.poll.interval);
     checkDuration(e, 'poll.timeout', f.poll.timeout);

@@ -5,5 +5,6 @@
 
 mod bindings;
 mod http;
+mod mqtt;
 mod runtime;
 mod secrets;

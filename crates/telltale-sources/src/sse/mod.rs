@@ -322,6 +322,7 @@ impl Session {
                         event_type: Some(ev.event_type),
                         data: bytes::Bytes::from(ev.data),
                         transport_metrics: vec![],
+                        labels: Vec::new(),
                     })
                     .await;
             }

@@ -9,6 +9,7 @@ mod support;
 
 mod bounds;
 mod long_poll;
+mod mqtt;
 mod poll;
 mod reconnect;
 mod redirect;

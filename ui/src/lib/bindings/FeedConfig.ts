@@ -5,6 +5,7 @@ import type { ByteSize } from "./ByteSize";
 import type { Dur } from "./Dur";
 import type { LongPollOptions } from "./LongPollOptions";
 import type { MetricRule } from "./MetricRule";
+import type { MqttOptions } from "./MqttOptions";
 import type { PayloadFormat } from "./PayloadFormat";
 import type { PayloadKeep } from "./PayloadKeep";
 import type { PollOptions } from "./PollOptions";
@@ -22,11 +23,13 @@ export type FeedConfig = {
  */
 name: string, 
 /**
- * `websocket`, `sse`, `poll` or `long_poll`.
+ * `websocket`, `sse`, `poll`, `long_poll` or `mqtt`.
  */
 transport: TransportKind, 
 /**
- * `ws://`, `wss://`, `http://` or `https://`.
+ * `ws://`, `wss://`, `http://` or `https://`; for MQTT `mqtt://`,
+ * `mqtts://` or `ws://`, with the broker's user and password as the
+ * URL's credentials.
  */
 url: string, 
 /**
@@ -105,4 +108,8 @@ poll?: PollOptions | null,
 /**
  * Long-poll options; only for `transport = "long_poll"`.
  */
-long_poll?: LongPollOptions | null, };
+long_poll?: LongPollOptions | null, 
+/**
+ * MQTT options; only for `transport = "mqtt"`.
+ */
+mqtt?: MqttOptions | null, };

@@ -1,0 +1,344 @@
+//! The MQTT transport (3.1.1 and 5, over TCP, TLS or WebSocket), on
+//! `rumqttc`.
+//!
+//! One task per feed runs this loop until cancelled:
+//!
+//! 1. Build the client options from the URL (`mqtt://` TCP, `mqtts://`
+//!    TLS with native-tls, `ws://` WebSocket), its user and password, and
+//!    `[feed.mqtt]`. A problem here (an unreadable CA file, a URL without a
+//!    host) is a configuration error: [`ConnState::Failed`], re-checked
+//!    every `backoff.max`.
+//! 2. Report [`ConnState::Connecting`] and make one connection: TCP, TLS,
+//!    CONNECT and CONNACK, bounded by [`CONNECT_TIMEOUT`]. rumqttc would
+//!    reconnect by itself on the next poll; each connection instead gets
+//!    a fresh event loop, so that the engine's backoff (full jitter,
+//!    states on the timeline) decides when to try again.
+//! 3. On CONNACK: [`ConnState::Live`], and subscribe to every
+//!    `mqtt.topics` filter, after *every* (re)connect. With
+//!    `clean_session = false` the broker also kept the subscriptions and
+//!    queued the QoS 1 messages published meanwhile; they arrive now.
+//! 4. Each PUBLISH becomes a [`RawMessage`]: the payload as data, the
+//!    topic as the event type (`topic (retained)` for a retained message,
+//!    which the broker replays on subscribing), and the topic levels
+//!    matched by the filter's named wildcards as labels. rumqttc
+//!    acknowledges a QoS 1 message as it reads it: acknowledging only
+//!    after the pipeline took it stalled MQTT 5 deliveries now and then
+//!    (rumqttc 0.25), and would not have made the message safer: the
+//!    pipeline holds it in memory until the next commit either way.
+//! 5. The keepalive is MQTT's own: a PINGREQ every `mqtt.keep_alive`, and
+//!    a broker that has not answered one by the next is presumed dead.
+//!    Whatever ends a connection — the broker closing it, a dead peer, a
+//!    malformed or oversize packet — ends in [`ConnState::Retrying`] with
+//!    a reason and a delay from [`Backoff`]. A refused CONNACK (bad
+//!    credentials, not authorised, banned) is [`ConnState::Failed`] and
+//!    retried on the slow schedule: retrying soon cannot fix it.
+//!
+//! On cancellation a DISCONNECT is sent on a best-effort basis, bounded
+//! by [`CLOSE_TIMEOUT`].
+//!
+//! The password is never logged or reported: reasons name the host and
+//! port only.
+
+mod setup;
+mod v4;
+mod v5;
+
+use crate::Sink;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use telltale_model::duration::format_duration;
+use telltale_model::mqtt::{captures, MqttOptions, MqttVersion};
+use telltale_model::{Backoff, ConnState, FeedConfig, RawMessage, Timestamp};
+use tokio_util::sync::CancellationToken;
+
+pub use setup::Setup;
+
+/// Bound on TCP connect + TLS + CONNECT/CONNACK.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bound on sending DISCONNECT when stopping.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Requests (subscribes, acks) queued between the loop and rumqttc.
+const REQUEST_CAPACITY: usize = 64;
+
+/// How one connection ended.
+enum Ended {
+    /// Cancelled: stop.
+    Cancelled,
+    /// Failed or closed: retry with backoff, for this reason.
+    Retry(String),
+    /// Refused in a way retrying soon cannot fix (credentials): failed,
+    /// retried on the slow schedule.
+    RetrySlowly(String),
+}
+
+/// What one poll of a client gave, whatever the protocol version.
+enum Step {
+    /// CONNACK accepted.
+    Connected { session_present: bool },
+    /// A PUBLISH.
+    Message {
+        topic: String,
+        payload: Bytes,
+        retain: bool,
+    },
+    /// A SUBACK: the filters (by index) the broker refused, and why.
+    SubAck { refused: Vec<(usize, String)> },
+    /// Any other packet (PINGRESP, our own outgoing packets).
+    Other { incoming: bool },
+    /// The connection ended.
+    Ended(Ended),
+}
+
+/// One protocol version's client: rumqttc's v4 and v5 modules have the
+/// same shape with different types.
+trait Client {
+    /// The next thing that happened.
+    async fn poll(&mut self, host: &str) -> Step;
+    /// Queues a SUBSCRIBE for every filter.
+    async fn subscribe(&mut self, opts: &MqttOptions) -> Result<(), String>;
+    /// Queues a DISCONNECT.
+    async fn disconnect(&mut self);
+}
+
+/// Runs an MQTT feed until `cancel` fires. See the module doc.
+pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
+    let opts = feed.mqtt_options();
+    let mut backoff = Backoff::new(&feed.backoff);
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let setup = match Setup::of(&feed, &opts) {
+            Ok(s) => s,
+            Err(e) => {
+                sink.state(ConnState::Failed {
+                    reason: e.to_string(),
+                })
+                .await;
+                let recheck = feed.backoff.max.0.max(Duration::from_secs(1));
+                if !crate::sleep_or_cancel(recheck, &cancel).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        sink.state(ConnState::Connecting).await;
+        let link = Link {
+            opts: &opts,
+            host: &setup.host_port,
+            sink: &sink,
+            cancel: &cancel,
+        };
+        let before = sink.counters().messages.load(Ordering::Relaxed);
+        let ended = match opts.version {
+            MqttVersion::V311 => connection(v4::V4::new(&setup), &link, &mut backoff).await,
+            MqttVersion::V5 => connection(v5::V5::new(&setup), &link, &mut backoff).await,
+        };
+        if sink.counters().messages.load(Ordering::Relaxed) != before {
+            backoff.delivered();
+        }
+        match ended {
+            Ended::Cancelled => return,
+            Ended::Retry(reason) => {
+                let delay = backoff.next_delay();
+                sink.retrying(backoff.attempt(), delay, reason).await;
+                if !crate::sleep_or_cancel(delay, &cancel).await {
+                    return;
+                }
+            }
+            Ended::RetrySlowly(reason) => {
+                let delay = backoff.next_slow_delay();
+                let reason = crate::http_common::slow_retry_reason(&reason, delay);
+                sink.state(ConnState::Failed { reason }).await;
+                if !crate::sleep_or_cancel(delay, &cancel).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// What one connection needs from its feed.
+struct Link<'a> {
+    opts: &'a MqttOptions,
+    host: &'a str,
+    sink: &'a Sink,
+    cancel: &'a CancellationToken,
+}
+
+/// One connection: connect, subscribe, read until it ends.
+async fn connection<C: Client>(mut client: C, link: &Link<'_>, backoff: &mut Backoff) -> Ended {
+    let Link {
+        opts,
+        host,
+        sink,
+        cancel,
+    } = *link;
+    let connect = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        loop {
+            match client.poll(host).await {
+                Step::Connected { session_present } => return Ok(session_present),
+                Step::Ended(e) => return Err(e),
+                _ => {}
+            }
+        }
+    });
+    let connected = tokio::select! {
+        _ = cancel.cancelled() => return Ended::Cancelled,
+        r = connect => r,
+    };
+    match connected {
+        Err(_) => {
+            return Ended::Retry(format!(
+                "no MQTT CONNACK from {host} within {}",
+                format_duration(CONNECT_TIMEOUT)
+            ))
+        }
+        Ok(Err(e)) => return e,
+        Ok(Ok(_session_present)) => {}
+    }
+    sink.state(ConnState::Live).await;
+    backoff.connected();
+    if let Err(e) = client.subscribe(opts).await {
+        return Ended::Retry(format!("could not subscribe on {host}: {e}"));
+    }
+    loop {
+        let step = tokio::select! {
+            _ = cancel.cancelled() => {
+                client.disconnect().await;
+                // Let the event loop write the DISCONNECT.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    loop {
+                        if let Step::Ended(_) = client.poll(host).await {
+                            return;
+                        }
+                    }
+                })
+                .await;
+                return Ended::Cancelled;
+            }
+            s = client.poll(host) => s,
+        };
+        match step {
+            Step::Connected { .. } => {}
+            Step::Message {
+                topic,
+                payload,
+                retain,
+            } => {
+                sink.message(message(opts, topic, payload, retain)).await;
+            }
+            Step::SubAck { refused } => {
+                for (i, why) in refused {
+                    let filter = opts.topics.get(i).map_or("?", |t| t.filter.as_str());
+                    sink.issue(
+                        "subscribe",
+                        format!(
+                            "the broker refused the subscription to `{filter}` (mqtt.topics[{i}]): {why}. Check the topic and the user's access rights on the broker"
+                        ),
+                    )
+                    .await;
+                }
+            }
+            Step::Other { incoming } => {
+                if incoming {
+                    sink.activity();
+                }
+            }
+            Step::Ended(e) => return e,
+        }
+    }
+}
+
+/// The message for one PUBLISH.
+fn message(opts: &MqttOptions, topic: String, payload: Bytes, retain: bool) -> RawMessage {
+    let labels = opts
+        .topics
+        .iter()
+        .find_map(|t| {
+            let values = captures(&t.filter, &topic)?;
+            Some(
+                t.labels
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .unwrap_or_default();
+    let event_type = if retain {
+        format!("{topic} (retained)")
+    } else {
+        topic
+    };
+    RawMessage {
+        received_at: Timestamp::now(),
+        server_id: None,
+        event_type: Some(event_type),
+        data: payload,
+        transport_metrics: Vec::new(),
+        labels,
+    }
+}
+
+/// A reason for a connection that ended with an I/O error.
+fn io_reason(e: &std::io::Error, host: &str) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => format!("{host} refused the connection (is the broker running?)"),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+            format!("{host} closed the connection")
+        }
+        TimedOut => format!("no answer from {host} (timed out)"),
+        _ => format!("network error with {host}: {e}"),
+    }
+}
+
+/// The reason for a refused CONNACK, and whether only the operator can
+/// fix it (credentials, rights): those are retried slowly.
+fn refused(code: &str, host: &str) -> Ended {
+    let (what, slow) = match code {
+        "BadUserNamePassword" => (
+            "the user name or password was refused: check the credentials in the feed's URL (`mqtt://user:password@host`)",
+            true,
+        ),
+        // Mosquitto answers a wrong password with this code too.
+        "NotAuthorized" => (
+            "the broker did not authorise this client: check the user name and password in the feed's URL (`mqtt://user:password@host`) and the user's rights on the broker",
+            true,
+        ),
+        "BadClientId" | "ClientIdentifierNotValid" => (
+            "the client id was refused: set another `mqtt.client_id`",
+            true,
+        ),
+        "Banned" => ("this client is banned", true),
+        "BadAuthenticationMethod" => ("the authentication method was refused", true),
+        "RefusedProtocolVersion" | "UnsupportedProtocolVersion" => (
+            "the broker does not speak this MQTT version: set `mqtt.version` to the other one",
+            true,
+        ),
+        _ => ("the broker refused the connection", false),
+    };
+    let reason = format!("{host}: {what} (CONNACK {code})");
+    if slow {
+        Ended::RetrySlowly(reason)
+    } else {
+        Ended::Retry(reason)
+    }
+}
+
+/// The reason for a packet the client could not read.
+fn packet_reason(e: &str, host: &str, max_packet_size: usize) -> String {
+    if e.contains("size limit") || e.contains("too long") || e.contains("too large") {
+        format!(
+            "{host} sent a packet larger than mqtt.max_packet_size ({} bytes): raise it, or publish smaller messages ({e})",
+            max_packet_size
+        )
+    } else {
+        format!("{host} sent a malformed MQTT packet ({e})")
+    }
+}

@@ -1,0 +1,143 @@
+//! MQTT 3.1.1 through rumqttc's v4 client.
+
+use super::setup::{Link, Setup};
+use super::REQUEST_CAPACITY;
+use super::{io_reason, packet_reason, refused, Client, Ended, Step, CONNECT_TIMEOUT};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS, StateError,
+    SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
+};
+use telltale_model::duration::format_duration;
+use telltale_model::mqtt::MqttOptions as Options;
+
+/// One connection's client and event loop.
+pub struct V4 {
+    client: AsyncClient,
+    events: EventLoop,
+    keep_alive: std::time::Duration,
+    max_packet_size: usize,
+}
+
+impl V4 {
+    pub fn new(s: &Setup) -> V4 {
+        let mut o = match &s.link {
+            Link::Ws(url) => MqttOptions::new(&s.client_id, url, s.port),
+            _ => MqttOptions::new(&s.client_id, &s.host, s.port),
+        };
+        o.set_keep_alive(s.keep_alive);
+        if !s.client_id.is_empty() {
+            o.set_clean_session(s.clean_session);
+        }
+        if let Some((user, password)) = &s.credentials {
+            o.set_credentials(user, password);
+        }
+        o.set_max_packet_size(s.max_packet_size, 64 * 1024);
+        match &s.link {
+            Link::Tcp => {}
+            Link::Tls(c) => {
+                o.set_transport(Transport::Tls(TlsConfiguration::NativeConnector(c.clone())));
+            }
+            Link::Ws(_) => {
+                o.set_transport(Transport::Ws);
+            }
+        }
+        let (client, mut events) = AsyncClient::new(o, REQUEST_CAPACITY);
+        events
+            .network_options
+            .set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+        V4 {
+            client,
+            events,
+            keep_alive: s.keep_alive,
+            max_packet_size: s.max_packet_size,
+        }
+    }
+
+    fn ended(&self, e: ConnectionError, host: &str) -> Ended {
+        Ended::Retry(match e {
+            ConnectionError::ConnectionRefused(code) => return refused(&format!("{code:?}"), host),
+            ConnectionError::MqttState(StateError::AwaitPingResp) => format!(
+                "{host} did not answer a ping within mqtt.keep_alive ({}): broker presumed dead",
+                format_duration(self.keep_alive)
+            ),
+            ConnectionError::MqttState(StateError::Io(e)) | ConnectionError::Io(e) => {
+                io_reason(&e, host)
+            }
+            ConnectionError::MqttState(StateError::ConnectionAborted) => {
+                format!("{host} closed the connection")
+            }
+            ConnectionError::MqttState(StateError::Deserialization(e)) => {
+                packet_reason(&e.to_string(), host, self.max_packet_size)
+            }
+            ConnectionError::NetworkTimeout => format!(
+                "no answer from {host} within {}",
+                format_duration(CONNECT_TIMEOUT)
+            ),
+            ConnectionError::FlushTimeout => {
+                format!("could not write to {host}: peer presumed dead")
+            }
+            ConnectionError::Tls(e) => format!("TLS with {host} failed: {e}"),
+            ConnectionError::NotConnAck(p) => format!(
+                "{host} answered CONNECT with {} instead of CONNACK: is this an MQTT broker?",
+                packet_name(&p)
+            ),
+            other => format!("MQTT connection to {host} ended: {other}"),
+        })
+    }
+}
+
+fn packet_name(p: &Packet) -> String {
+    let d = format!("{p:?}");
+    d.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("a packet")
+        .to_string()
+}
+
+impl Client for V4 {
+    async fn poll(&mut self, host: &str) -> Step {
+        match self.events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(c))) => Step::Connected {
+                session_present: c.session_present,
+            },
+            Ok(Event::Incoming(Packet::Publish(p))) => Step::Message {
+                topic: p.topic.clone(),
+                payload: p.payload.clone(),
+                retain: p.retain,
+            },
+            Ok(Event::Incoming(Packet::SubAck(s))) => Step::SubAck {
+                refused: s
+                    .return_codes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| matches!(c, SubscribeReasonCode::Failure))
+                    .map(|(i, _)| (i, "return code 0x80 (failure)".to_string()))
+                    .collect(),
+            },
+            Ok(Event::Incoming(_)) => Step::Other { incoming: true },
+            Ok(Event::Outgoing(_)) => Step::Other { incoming: false },
+            Err(e) => Step::Ended(self.ended(e, host)),
+        }
+    }
+
+    async fn subscribe(&mut self, opts: &Options) -> Result<(), String> {
+        let filters = opts.topics.iter().map(|t| {
+            SubscribeFilter::new(
+                t.filter.clone(),
+                if t.qos == 0 {
+                    QoS::AtMostOnce
+                } else {
+                    QoS::AtLeastOnce
+                },
+            )
+        });
+        self.client
+            .subscribe_many(filters)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn disconnect(&mut self) {
+        let _ = self.client.try_disconnect();
+    }
+}

@@ -1,0 +1,154 @@
+//! MQTT 5 through rumqttc's v5 client.
+
+use super::setup::{Link, Setup};
+use super::REQUEST_CAPACITY;
+use super::{io_reason, packet_reason, refused, Client, Ended, Step, CONNECT_TIMEOUT};
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, SubscribeReasonCode};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, StateError};
+use rumqttc::{TlsConfiguration, Transport};
+use telltale_model::duration::format_duration;
+use telltale_model::mqtt::MqttOptions as Options;
+
+/// How long a persistent session outlives a disconnect (a week).
+const SESSION_EXPIRY_SECS: u32 = 7 * 24 * 3600;
+
+/// One connection's client and event loop.
+pub struct V5 {
+    client: AsyncClient,
+    events: EventLoop,
+    keep_alive: std::time::Duration,
+    max_packet_size: usize,
+}
+
+impl V5 {
+    pub fn new(s: &Setup) -> V5 {
+        let mut o = match &s.link {
+            Link::Ws(url) => MqttOptions::new(&s.client_id, url, s.port),
+            _ => MqttOptions::new(&s.client_id, &s.host, s.port),
+        };
+        o.set_keep_alive(s.keep_alive);
+        o.set_clean_start(s.clean_session);
+        if !s.clean_session {
+            // MQTT 5 ends a session at disconnect unless told to keep it.
+            o.set_session_expiry_interval(Some(SESSION_EXPIRY_SECS));
+        }
+        if let Some((user, password)) = &s.credentials {
+            o.set_credentials(user, password);
+        }
+        o.set_max_packet_size(Some(u32::try_from(s.max_packet_size).unwrap_or(u32::MAX)));
+        match &s.link {
+            Link::Tcp => {}
+            Link::Tls(c) => {
+                o.set_transport(Transport::Tls(TlsConfiguration::NativeConnector(c.clone())));
+            }
+            Link::Ws(_) => {
+                o.set_transport(Transport::Ws);
+            }
+        }
+        o.set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+        let (client, events) = AsyncClient::new(o, REQUEST_CAPACITY);
+        V5 {
+            client,
+            events,
+            keep_alive: s.keep_alive,
+            max_packet_size: s.max_packet_size,
+        }
+    }
+
+    fn ended(&self, e: ConnectionError, host: &str) -> Ended {
+        Ended::Retry(match e {
+            ConnectionError::ConnectionRefused(code) => return refused(&format!("{code:?}"), host),
+            ConnectionError::MqttState(StateError::AwaitPingResp) => format!(
+                "{host} did not answer a ping within mqtt.keep_alive ({}): broker presumed dead",
+                format_duration(self.keep_alive)
+            ),
+            ConnectionError::MqttState(StateError::Io(e)) | ConnectionError::Io(e) => {
+                io_reason(&e, host)
+            }
+            ConnectionError::MqttState(StateError::ConnectionAborted) => {
+                format!("{host} closed the connection")
+            }
+            ConnectionError::MqttState(StateError::Deserialization(e)) => {
+                packet_reason(&e.to_string(), host, self.max_packet_size)
+            }
+            ConnectionError::Timeout(_) => format!(
+                "no answer from {host} within {}",
+                format_duration(CONNECT_TIMEOUT)
+            ),
+            ConnectionError::Tls(e) => format!("TLS with {host} failed: {e}"),
+            ConnectionError::NotConnAck(p) => format!(
+                "{host} answered CONNECT with {} instead of CONNACK: is this an MQTT broker?",
+                packet_name(&p)
+            ),
+            other => format!("MQTT connection to {host} ended: {other}"),
+        })
+    }
+}
+
+fn packet_name(p: &Packet) -> String {
+    let d = format!("{p:?}");
+    d.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("a packet")
+        .to_string()
+}
+
+impl Client for V5 {
+    async fn poll(&mut self, host: &str) -> Step {
+        match self.events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(c))) => Step::Connected {
+                session_present: c.session_present,
+            },
+            Ok(Event::Incoming(Packet::Publish(p))) => Step::Message {
+                topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                payload: p.payload.clone(),
+                retain: p.retain,
+            },
+            Ok(Event::Incoming(Packet::SubAck(s))) => Step::SubAck {
+                refused: s
+                    .return_codes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| !matches!(c, SubscribeReasonCode::Success(_)))
+                    .map(|(i, c)| (i, format!("reason {c:?}")))
+                    .collect(),
+            },
+            Ok(Event::Incoming(Packet::Disconnect(d))) => {
+                let why = d
+                    .properties
+                    .and_then(|p| p.reason_string)
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                Step::Ended(Ended::Retry(format!(
+                    "{host} disconnected this client ({:?}{why})",
+                    d.reason_code
+                )))
+            }
+            Ok(Event::Incoming(_)) => Step::Other { incoming: true },
+            Ok(Event::Outgoing(_)) => Step::Other { incoming: false },
+            Err(e) => Step::Ended(self.ended(e, host)),
+        }
+    }
+
+    async fn subscribe(&mut self, opts: &Options) -> Result<(), String> {
+        let filters = opts.topics.iter().map(|t| {
+            Filter::new(
+                t.filter.clone(),
+                if t.qos == 0 {
+                    QoS::AtMostOnce
+                } else {
+                    QoS::AtLeastOnce
+                },
+            )
+        });
+        self.client
+            .subscribe_many(filters)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn disconnect(&mut self) {
+        let _ = self.client.try_disconnect();
+    }
+}

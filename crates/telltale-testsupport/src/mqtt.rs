@@ -1,0 +1,172 @@
+//! A real MQTT broker for tests: Debian's `mosquitto` on a loopback port,
+//! killed with the test ([`Broker`]), and a client that publishes through
+//! it ([`Publisher`]).
+
+use crate::{free_port, wait_for, ChildGuard};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// A mosquitto on a loopback port, with its config in a temp dir.
+pub struct Broker {
+    /// Its loopback port.
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<ChildGuard>,
+}
+
+/// The mosquitto binary.
+pub fn mosquitto() -> PathBuf {
+    for p in ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"] {
+        if Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    panic!("mosquitto is not installed: run `bash scripts/setup.sh` (Debian package `mosquitto`)")
+}
+
+impl Broker {
+    /// Anonymous clients allowed.
+    pub fn start() -> Broker {
+        Broker::with_users(None)
+    }
+
+    /// Only `user` with `password` may connect, when given.
+    pub fn with_users(user: Option<(&str, &str)>) -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut conf = format!("listener {port} 127.0.0.1\npersistence false\n");
+        match user {
+            None => conf.push_str("allow_anonymous true\n"),
+            Some((u, p)) => {
+                let file = dir.path().join("passwd");
+                let ok = Command::new("mosquitto_passwd")
+                    .args(["-c", "-b"])
+                    .arg(&file)
+                    .args([u, p])
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "mosquitto_passwd failed");
+                conf.push_str(&format!(
+                    "allow_anonymous false\npassword_file {}\n",
+                    file.display()
+                ));
+            }
+        }
+        std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
+        let mut b = Broker {
+            port,
+            dir,
+            child: None,
+        };
+        b.restart();
+        b
+    }
+
+    /// (Re)starts the broker on its port and waits until it listens.
+    pub fn restart(&mut self) {
+        self.child = None;
+        let log = std::fs::File::create(self.dir.path().join("log")).unwrap();
+        let child = ChildGuard::spawn(
+            Command::new(mosquitto())
+                .arg("-c")
+                .arg(self.dir.path().join("mosquitto.conf"))
+                .stdout(log.try_clone().unwrap())
+                .stderr(log),
+        );
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("mosquitto to listen", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+    }
+
+    /// Kills it (its port stays reserved for [`Broker::restart`]).
+    pub fn stop(&mut self) {
+        self.child = None;
+    }
+
+    /// Sends it a signal (`-STOP`, `-CONT`).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id();
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// `mqtt://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A publishing client, connected.
+pub struct Publisher {
+    client: AsyncClient,
+    acked: tokio::sync::mpsc::UnboundedReceiver<u16>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Publisher {
+    /// Connects to the broker on `port`.
+    pub async fn connect(port: u16) -> Publisher {
+        let mut o = MqttOptions::new(format!("pub-{}", fastrand::u32(..)), "127.0.0.1", port);
+        o.set_keep_alive(Duration::from_secs(5));
+        let (client, mut events) = AsyncClient::new(o, 1024);
+        let (tx, acked) = tokio::sync::mpsc::unbounded_channel();
+        let (up_tx, up) = tokio::sync::oneshot::channel();
+        let mut up_tx = Some(up_tx);
+        let task = tokio::spawn(async move {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        if let Some(t) = up_tx.take() {
+                            let _ = t.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(a))) => {
+                        let _ = tx.send(a.pkid);
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("publisher: {e}"),
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(5), up)
+            .await
+            .expect("publisher connected")
+            .unwrap();
+        Publisher {
+            client,
+            acked,
+            task,
+        }
+    }
+
+    /// Publishes one message.
+    pub async fn send(&self, topic: &str, qos: QoS, retain: bool, body: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, qos, retain, body.into())
+            .await
+            .unwrap();
+    }
+
+    /// Waits until the broker acknowledged `n` QoS 1 publishes.
+    pub async fn acked(&mut self, n: usize) {
+        for _ in 0..n {
+            tokio::time::timeout(Duration::from_secs(5), self.acked.recv())
+                .await
+                .expect("broker acknowledged the publish")
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
