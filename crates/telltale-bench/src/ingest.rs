@@ -36,13 +36,15 @@ pub enum Transport {
     Ws,
     /// `text/event-stream`.
     Sse,
+    /// MQTT through mosquitto (scenario 8, [`crate::mqtt_ingest`]).
+    Mqtt,
 }
 
 /// Distinct payloads the server cycles through (formatting each message at
 /// send time would make the server the bottleneck of (a)).
-const TEMPLATES: usize = 4096;
+pub(crate) const TEMPLATES: usize = 4096;
 
-fn templates() -> Vec<String> {
+pub(crate) fn templates() -> Vec<String> {
     let t = crate::util::now_us();
     (0..TEMPLATES as u64).map(|i| payload(i + 1, t)).collect()
 }
@@ -59,6 +61,7 @@ async fn serve(
     let url = match kind {
         Transport::Ws => format!("ws://{addr}/ws"),
         Transport::Sse => format!("http://{addr}/sse"),
+        Transport::Mqtt => bail!("MQTT messages come from mosquitto, not this server"),
     };
     let msgs = templates();
     let task = tokio::spawn(async move {
@@ -89,6 +92,7 @@ async fn serve(
                 }
                 let _ = ws.close(None).await;
             }
+            Transport::Mqtt => {}
             Transport::Sse => {
                 let mut tcp = tcp;
                 let mut req = Vec::new();
@@ -126,6 +130,9 @@ async fn serve(
 
 /// (a): count messages, nothing else. Returns messages per second.
 async fn bare(kind: Transport, n: u64) -> Result<f64> {
+    if kind == Transport::Mqtt {
+        return crate::mqtt_ingest::bare(n).await;
+    }
     let stop = CancellationToken::new();
     let (url, server) = serve(kind, n, stop.clone()).await?;
     let t0 = Instant::now();
@@ -158,6 +165,7 @@ async fn bare(kind: Transport, n: u64) -> Result<f64> {
                 }
             }
         }
+        Transport::Mqtt => {}
     }
     let secs = t0.elapsed().as_secs_f64();
     stop.cancel();
@@ -169,7 +177,7 @@ async fn bare(kind: Transport, n: u64) -> Result<f64> {
 }
 
 /// The naive loop's database: one row per message with its 3 values.
-fn naive_db(path: &std::path::Path) -> Result<rusqlite::Connection> {
+pub(crate) fn naive_db(path: &std::path::Path) -> Result<rusqlite::Connection> {
     let c = rusqlite::Connection::open(path)?;
     c.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -181,13 +189,13 @@ fn naive_db(path: &std::path::Path) -> Result<rusqlite::Connection> {
 }
 
 /// What the naive loop keeps per message until the batch is written.
-struct Parsed {
+pub(crate) struct Parsed {
     ts: i64,
     data: Vec<u8>,
     values: [f64; 3],
 }
 
-fn write_naive(c: &mut rusqlite::Connection, rows: &mut Vec<Parsed>) -> Result<()> {
+pub(crate) fn write_naive(c: &mut rusqlite::Connection, rows: &mut Vec<Parsed>) -> Result<()> {
     let tx = c.transaction()?;
     {
         let mut ins = tx.prepare_cached(
@@ -201,7 +209,7 @@ fn write_naive(c: &mut rusqlite::Connection, rows: &mut Vec<Parsed>) -> Result<(
     Ok(())
 }
 
-fn parse_naive(text: &[u8]) -> Result<Parsed> {
+pub(crate) fn parse_naive(text: &[u8]) -> Result<Parsed> {
     let v: serde_json::Value = serde_json::from_slice(text)?;
     let f = |k: &str| {
         v.get(k)
@@ -217,6 +225,9 @@ fn parse_naive(text: &[u8]) -> Result<Parsed> {
 
 /// (b): parse with serde_json, insert in batches of 1,000. Returns msg/s.
 async fn naive(kind: Transport, n: u64, dir: &std::path::Path) -> Result<f64> {
+    if kind == Transport::Mqtt {
+        return crate::mqtt_ingest::naive(n, dir).await;
+    }
     const BATCH: usize = 1000;
     let stop = CancellationToken::new();
     let (url, server) = serve(kind, n, stop.clone()).await?;
@@ -269,6 +280,7 @@ async fn naive(kind: Transport, n: u64, dir: &std::path::Path) -> Result<f64> {
                 pending.drain(..start);
             }
         }
+        Transport::Mqtt => {}
     }
     write_naive(&mut db, &mut rows)?;
     let secs = t0.elapsed().as_secs_f64();
@@ -298,19 +310,47 @@ pub fn feed(kind: Transport, name: &str, url: &str) -> FeedConfig {
     let t = match kind {
         Transport::Ws => TransportKind::Websocket,
         Transport::Sse => TransportKind::Sse,
+        Transport::Mqtt => TransportKind::Mqtt,
     };
-    FeedConfig::new(name, t, url)
+    let mut f = FeedConfig::new(name, t, url)
         .with_metric("cpu", "/cpu")
         .with_metric("mem", "/mem")
-        .with_metric("disk", "/disk")
+        .with_metric("disk", "/disk");
+    if kind == Transport::Mqtt {
+        f.mqtt = Some(telltale_model::mqtt::MqttOptions {
+            topics: vec![telltale_model::mqtt::MqttTopic {
+                filter: "bench/health".into(),
+                qos: 1,
+                labels: Vec::new(),
+            }],
+            clean_session: false,
+            ..Default::default()
+        });
+    }
+    f
 }
 
 /// (c): the full engine, until all `n` events are committed; verifies the
 /// stored row counts.
 async fn engine(kind: Transport, n: u64, dir: &std::path::Path) -> Result<EngineRun> {
+    if kind == Transport::Mqtt {
+        return crate::mqtt_ingest::engine(n, dir).await;
+    }
     let stop = CancellationToken::new();
     let (url, server) = serve(kind, n, stop.clone()).await?;
-    let path = dir.join(format!("engine-{kind:?}.db"));
+    let run = engine_with(feed(kind, "bench", &url), n, dir).await;
+    stop.cancel();
+    server.await??;
+    run
+}
+
+/// (c) for a feed whose server is already sending.
+pub(crate) async fn engine_with(
+    feed: FeedConfig,
+    n: u64,
+    dir: &std::path::Path,
+) -> Result<EngineRun> {
+    let path = dir.join(format!("engine-{}.db", feed.transport));
     let store = Store::open(&path, Default::default())?;
     let engine = Engine::start(store.clone(), EngineOptions::default())?;
     let mut live = engine.subscribe();
@@ -331,9 +371,7 @@ async fn engine(kind: Transport, n: u64, dir: &std::path::Path) -> Result<Engine
     });
     let mut committed = store.committed_events();
     let t0 = Instant::now();
-    let id = engine
-        .upsert_feed(feed(kind, "bench", &url), FeedOrigin::Gui)
-        .await?;
+    let id = engine.upsert_feed(feed, FeedOrigin::Gui).await?;
     let deadline = t0 + Duration::from_secs(30 + n / 10_000);
     loop {
         if *committed.borrow_and_update() >= n {
@@ -350,9 +388,7 @@ async fn engine(kind: Transport, n: u64, dir: &std::path::Path) -> Result<Engine
     // Verify what is durably in SQLite, through a fresh connection.
     let events = store.event_count(Some(id))?;
     let samples = store.sample_count()?;
-    stop.cancel();
     engine.shutdown().await?;
-    server.await??;
     let _ = tokio::time::timeout(Duration::from_secs(5), subscriber).await;
     if events != n || samples != 3 * n {
         bail!(
@@ -387,6 +423,7 @@ pub async fn run(kind: Transport, n: u64, rounds: usize) -> Section {
     let (id, title) = match kind {
         Transport::Ws => (1, "WebSocket ingest, one feed at full speed"),
         Transport::Sse => (2, "SSE ingest, one feed at full speed"),
+        Transport::Mqtt => (8, "MQTT ingest, one feed at full speed through mosquitto"),
     };
     let mut s = Section::new(
         id,
@@ -507,8 +544,13 @@ pub async fn run(kind: Transport, n: u64, rounds: usize) -> Section {
         );
     }
     let len = templates().iter().map(String::len).sum::<usize>() / TEMPLATES;
+    let source = if kind == Transport::Mqtt {
+        "replayed at QoS 1 by Debian's mosquitto from each client's persistent session (published into it first; no limit on queued or in-flight messages), the clock running from the client's connect"
+    } else {
+        "from a loopback server in the bench process that sends them as fast as the socket takes them"
+    };
     s.note(format!(
-        "{n} messages of {len} bytes of JSON from a loopback server in the bench process that sends them as fast as the socket takes them; ratio c/a = {}, c/b = {}.",
+        "{n} messages of {len} bytes of JSON {source}; ratio c/a = {}, c/b = {}.",
         fixed(c_rate / a_rate, 3),
         fixed(cb, 2)
     ));

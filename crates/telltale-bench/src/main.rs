@@ -17,6 +17,7 @@ mod fleet;
 mod history;
 mod ingest;
 mod latency;
+mod mqtt_ingest;
 mod report;
 mod storage;
 mod util;
@@ -174,6 +175,12 @@ async fn run(args: Args) -> ExitCode {
             }
         };
         rep.sections.push(storage::run(opts).await);
+    }
+    if want(8) {
+        eprintln!("telltale-bench: 8. MQTT ingest");
+        let n = if full { 200_000 } else { 5_000 };
+        rep.sections
+            .push(ingest::run(ingest::Transport::Mqtt, n, rounds).await);
     }
     rep.machine.load_end = report::loadavg();
     if args.merge {

@@ -14,6 +14,7 @@ pub struct Broker {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<ChildGuard>,
+    tls: bool,
 }
 
 /// The mosquitto binary.
@@ -34,9 +35,54 @@ impl Broker {
 
     /// Only `user` with `password` may connect, when given.
     pub fn with_users(user: Option<(&str, &str)>) -> Broker {
+        Broker::launch(user, false)
+    }
+
+    /// TLS only (`mqtts://`), with a self-signed certificate for
+    /// 127.0.0.1 made by `openssl`; [`Broker::ca_file`] is what to trust.
+    pub fn with_tls() -> Broker {
+        Broker::launch(None, true)
+    }
+
+    /// The PEM certificate a TLS broker serves (its own CA).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    fn launch(user: Option<(&str, &str)>, tls: bool) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let mut conf = format!("listener {port} 127.0.0.1\npersistence false\n");
+        // Run as root, mosquitto would switch to its own user, which
+        // cannot read the temp dir (the TLS key): stay who we are.
+        let me = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        let mut conf = format!("listener {port} 127.0.0.1\npersistence false\nuser {me}\n");
+        if tls {
+            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            let ok = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "openssl could not make a certificate");
+            conf.push_str(&format!(
+                "certfile {}\nkeyfile {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
         match user {
             None => conf.push_str("allow_anonymous true\n"),
             Some((u, p)) => {
@@ -60,6 +106,7 @@ impl Broker {
             port,
             dir,
             child: None,
+            tls,
         };
         b.restart();
         b
@@ -97,9 +144,10 @@ impl Broker {
             .unwrap();
     }
 
-    /// `mqtt://127.0.0.1:port`.
+    /// `mqtt://127.0.0.1:port` (`mqtts://` with TLS).
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 }
 

@@ -256,20 +256,24 @@ async fn connection<C: Client>(mut client: C, link: &Link<'_>, backoff: &mut Bac
 
 /// The message for one PUBLISH.
 fn message(opts: &MqttOptions, topic: String, payload: Bytes, retain: bool) -> RawMessage {
-    let labels = opts
-        .topics
-        .iter()
-        .find_map(|t| {
-            let values = captures(&t.filter, &topic)?;
-            Some(
-                t.labels
-                    .iter()
-                    .zip(values)
-                    .map(|(k, v)| (k.clone(), v.to_string()))
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .unwrap_or_default();
+    // Most feeds name no labels: then no topic is matched per message.
+    let labels = if opts.topics.iter().all(|t| t.labels.is_empty()) {
+        Vec::new()
+    } else {
+        opts.topics
+            .iter()
+            .find_map(|t| {
+                let values = captures(&t.filter, &topic)?;
+                Some(
+                    t.labels
+                        .iter()
+                        .zip(values)
+                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .unwrap_or_default()
+    };
     let event_type = if retain {
         format!("{topic} (retained)")
     } else {

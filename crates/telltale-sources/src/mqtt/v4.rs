@@ -101,8 +101,8 @@ impl Client for V4 {
                 session_present: c.session_present,
             },
             Ok(Event::Incoming(Packet::Publish(p))) => Step::Message {
-                topic: p.topic.clone(),
-                payload: p.payload.clone(),
+                topic: p.topic,
+                payload: p.payload,
                 retain: p.retain,
             },
             Ok(Event::Incoming(Packet::SubAck(s))) => Step::SubAck {

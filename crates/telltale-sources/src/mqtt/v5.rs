@@ -102,7 +102,7 @@ impl Client for V5 {
             },
             Ok(Event::Incoming(Packet::Publish(p))) => Step::Message {
                 topic: String::from_utf8_lossy(&p.topic).into_owned(),
-                payload: p.payload.clone(),
+                payload: p.payload,
                 retain: p.retain,
             },
             Ok(Event::Incoming(Packet::SubAck(s))) => Step::SubAck {

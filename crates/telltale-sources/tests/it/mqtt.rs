@@ -394,3 +394,26 @@ async fn mqtt_over_websocket_reaches_the_broker_through_a_relay() {
     run.stop().await;
     server.abort();
 }
+
+/// `mqtts://`: TLS to mosquitto with a certificate the system does not
+/// trust; `ca_file` names the one to trust, and without it the handshake
+/// fails with a TLS reason.
+#[tokio::test]
+async fn mqtts_trusts_the_ca_file_and_refuses_without_it() {
+    let broker = Broker::with_tls();
+    let mut f = feed(&broker.url(), MqttVersion::V311, &[("a", 0, &[])]);
+    let (s, rx) = sink();
+    let mut ev = Events::new(rx);
+    let run = Running::spawn(mqtt::run, f.clone(), s);
+    let reason = ev.retrying().await;
+    assert!(reason.contains("TLS"), "{reason}");
+    run.stop().await;
+    if let Some(o) = f.mqtt.as_mut() {
+        o.ca_file = Some(broker.ca_file().display().to_string());
+    }
+    let (s, rx) = sink();
+    let mut ev = Events::new(rx);
+    let run = Running::spawn(mqtt::run, f, s);
+    ev.state("live").await;
+    run.stop().await;
+}
