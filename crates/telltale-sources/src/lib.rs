@@ -8,6 +8,7 @@
 //! [`run`] picks the transport for a feed and adds the staleness watchdog
 //! that every transport shares.
 
+mod ended;
 pub mod error;
 pub mod http_common;
 pub mod long_poll;

@@ -59,6 +59,7 @@
 //! Header values are never logged or reported: reasons name headers, hosts
 //! and ports only (never the URL's query string or credentials).
 
+use crate::ended::{config_failed, wait_after, Ended};
 use crate::replay::{Replay, Verdict};
 use crate::SetupError;
 use crate::Sink;
@@ -102,17 +103,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// How one connection ended.
-enum Ended {
-    /// Cancelled: stop.
-    Cancelled,
-    /// Failed or closed: retry with backoff, for this reason.
-    Retry(String),
-    /// The handshake was refused with a 4xx that retrying soon cannot fix
-    /// (URL, credentials): failed, retried on the slow schedule.
-    RetrySlowly(String),
-}
-
 /// Runs a WebSocket feed until `cancel` fires. See the module doc.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
     let opts = feed.websocket_options();
@@ -126,10 +116,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         let request = match build_request(&feed, &opts) {
             Ok(r) => r,
             Err(e) => {
-                let reason = e.to_string();
-                sink.state(ConnState::Failed { reason }).await;
-                let recheck = feed.backoff.max.0.max(Duration::from_secs(1));
-                if !crate::sleep_or_cancel(recheck, &cancel).await {
+                if !config_failed(e.to_string(), &feed, &sink, &cancel).await {
                     return;
                 }
                 continue;
@@ -142,23 +129,9 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             sink: &sink,
             cancel: &cancel,
         };
-        match connection(request, &link, &mut backoff, &mut replay).await {
-            Ended::Cancelled => return,
-            Ended::Retry(reason) => {
-                let delay = backoff.next_delay();
-                sink.retrying(backoff.attempt(), delay, reason).await;
-                if !crate::sleep_or_cancel(delay, &cancel).await {
-                    return;
-                }
-            }
-            Ended::RetrySlowly(reason) => {
-                let delay = backoff.next_slow_delay();
-                let reason = crate::http_common::slow_retry_reason(&reason, delay);
-                sink.state(ConnState::Failed { reason }).await;
-                if !crate::sleep_or_cancel(delay, &cancel).await {
-                    return;
-                }
-            }
+        let ended = connection(request, &link, &mut backoff, &mut replay).await;
+        if !wait_after(ended, &mut backoff, &sink, &cancel).await {
+            return;
         }
     }
 }

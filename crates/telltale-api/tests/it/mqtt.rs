@@ -6,16 +6,20 @@ use std::time::{Duration, Instant};
 use telltale_api::{Runtime, RuntimeOptions};
 use telltale_testsupport::mqtt::{Broker, Publisher};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_mqtt_feed_stores_samples_labelled_by_topic_and_events_by_topic() {
-    let broker = Broker::start();
-    let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::start(RuntimeOptions {
+async fn runtime(dir: &tempfile::TempDir) -> Runtime {
+    Runtime::start(RuntimeOptions {
         db: dir.path().join("t.db"),
         ..Default::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mqtt_feed_stores_samples_labelled_by_topic_and_events_by_topic() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(&dir).await;
     let api = rt.api();
     let feed: telltale_api::FeedConfig = serde_json::from_value(serde_json::json!({
         "name": "fleet",
@@ -104,12 +108,7 @@ async fn an_mqtt_feed_stores_samples_labelled_by_topic_and_events_by_topic() {
 async fn test_connection_uses_the_stored_password_behind_the_mask() {
     let broker = Broker::with_users(Some(("telltale", "s3cret-pw")));
     let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::start(RuntimeOptions {
-        db: dir.path().join("t.db"),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let rt = runtime(&dir).await;
     let api = rt.api();
     let feed: telltale_api::FeedConfig = serde_json::from_value(serde_json::json!({
         "name": "secure",

@@ -43,6 +43,7 @@ mod setup;
 mod v4;
 mod v5;
 
+use crate::ended::{config_failed, wait_after, Ended};
 use crate::Sink;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -63,17 +64,6 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Requests (subscribes, acks) queued between the loop and rumqttc.
 const REQUEST_CAPACITY: usize = 64;
-
-/// How one connection ended.
-enum Ended {
-    /// Cancelled: stop.
-    Cancelled,
-    /// Failed or closed: retry with backoff, for this reason.
-    Retry(String),
-    /// Refused in a way retrying soon cannot fix (credentials): failed,
-    /// retried on the slow schedule.
-    RetrySlowly(String),
-}
 
 /// What one poll of a client gave, whatever the protocol version.
 enum Step {
@@ -115,12 +105,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         let setup = match Setup::of(&feed, &opts) {
             Ok(s) => s,
             Err(e) => {
-                sink.state(ConnState::Failed {
-                    reason: e.to_string(),
-                })
-                .await;
-                let recheck = feed.backoff.max.0.max(Duration::from_secs(1));
-                if !crate::sleep_or_cancel(recheck, &cancel).await {
+                if !config_failed(e.to_string(), &feed, &sink, &cancel).await {
                     return;
                 }
                 continue;
@@ -141,23 +126,8 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         if sink.counters().messages.load(Ordering::Relaxed) != before {
             backoff.delivered();
         }
-        match ended {
-            Ended::Cancelled => return,
-            Ended::Retry(reason) => {
-                let delay = backoff.next_delay();
-                sink.retrying(backoff.attempt(), delay, reason).await;
-                if !crate::sleep_or_cancel(delay, &cancel).await {
-                    return;
-                }
-            }
-            Ended::RetrySlowly(reason) => {
-                let delay = backoff.next_slow_delay();
-                let reason = crate::http_common::slow_retry_reason(&reason, delay);
-                sink.state(ConnState::Failed { reason }).await;
-                if !crate::sleep_or_cancel(delay, &cancel).await {
-                    return;
-                }
-            }
+        if !wait_after(ended, &mut backoff, &sink, &cancel).await {
+            return;
         }
     }
 }
@@ -287,6 +257,66 @@ fn message(opts: &MqttOptions, topic: String, payload: Bytes, retain: bool) -> R
         transport_metrics: Vec::new(),
         labels,
     }
+}
+
+/// Why a connection ended, whatever the protocol version: each version's
+/// client sorts its own error type into these, and [`Failure::ended`] says
+/// it once.
+enum Failure {
+    /// A CONNACK refused with this code (its Rust name).
+    Refused(String),
+    /// The last PINGREQ got no PINGRESP before the next was due.
+    PingUnanswered,
+    /// A socket error.
+    Io(std::io::Error),
+    /// The broker closed the connection.
+    Closed,
+    /// A packet that cannot be read (malformed, or over the size limit).
+    Packet(String),
+    /// No CONNACK within [`CONNECT_TIMEOUT`].
+    ConnectTimeout,
+    /// A write that did not complete.
+    WriteTimeout,
+    /// The TLS handshake failed.
+    Tls(String),
+    /// The first packet back was not a CONNACK (its kind).
+    NotConnAck(String),
+    /// Anything else, as the client said it.
+    Other(String),
+}
+
+impl Failure {
+    fn ended(self, host: &str, keep_alive: Duration, max_packet_size: usize) -> Ended {
+        Ended::Retry(match self {
+            Failure::Refused(code) => return refused(&code, host),
+            Failure::PingUnanswered => format!(
+                "{host} did not answer a ping within mqtt.keep_alive ({}): broker presumed dead",
+                format_duration(keep_alive)
+            ),
+            Failure::Io(e) => io_reason(&e, host),
+            Failure::Closed => format!("{host} closed the connection"),
+            Failure::Packet(e) => packet_reason(&e, host, max_packet_size),
+            Failure::ConnectTimeout => format!(
+                "no answer from {host} within {}",
+                format_duration(CONNECT_TIMEOUT)
+            ),
+            Failure::WriteTimeout => format!("could not write to {host}: peer presumed dead"),
+            Failure::Tls(e) => format!("TLS with {host} failed: {e}"),
+            Failure::NotConnAck(kind) => format!(
+                "{host} answered CONNECT with {kind} instead of CONNACK: is this an MQTT broker?"
+            ),
+            Failure::Other(e) => format!("MQTT connection to {host} ended: {e}"),
+        })
+    }
+}
+
+/// The kind of a packet, from its `Debug` form (`PingResp`, `Publish`).
+fn packet_kind(debug: &str) -> String {
+    debug
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("a packet")
+        .to_string()
 }
 
 /// A reason for a connection that ended with an I/O error.

@@ -2,12 +2,11 @@
 
 use super::setup::{Link, Setup};
 use super::REQUEST_CAPACITY;
-use super::{io_reason, packet_reason, refused, Client, Ended, Step, CONNECT_TIMEOUT};
+use super::{packet_kind, Client, Ended, Failure, Step, CONNECT_TIMEOUT};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS, StateError,
     SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
 };
-use telltale_model::duration::format_duration;
 use telltale_model::mqtt::MqttOptions as Options;
 
 /// One connection's client and event loop.
@@ -54,44 +53,24 @@ impl V4 {
     }
 
     fn ended(&self, e: ConnectionError, host: &str) -> Ended {
-        Ended::Retry(match e {
-            ConnectionError::ConnectionRefused(code) => return refused(&format!("{code:?}"), host),
-            ConnectionError::MqttState(StateError::AwaitPingResp) => format!(
-                "{host} did not answer a ping within mqtt.keep_alive ({}): broker presumed dead",
-                format_duration(self.keep_alive)
-            ),
+        let f = match e {
+            ConnectionError::ConnectionRefused(code) => Failure::Refused(format!("{code:?}")),
+            ConnectionError::MqttState(StateError::AwaitPingResp) => Failure::PingUnanswered,
             ConnectionError::MqttState(StateError::Io(e)) | ConnectionError::Io(e) => {
-                io_reason(&e, host)
+                Failure::Io(e)
             }
-            ConnectionError::MqttState(StateError::ConnectionAborted) => {
-                format!("{host} closed the connection")
-            }
+            ConnectionError::MqttState(StateError::ConnectionAborted) => Failure::Closed,
             ConnectionError::MqttState(StateError::Deserialization(e)) => {
-                packet_reason(&e.to_string(), host, self.max_packet_size)
+                Failure::Packet(e.to_string())
             }
-            ConnectionError::NetworkTimeout => format!(
-                "no answer from {host} within {}",
-                format_duration(CONNECT_TIMEOUT)
-            ),
-            ConnectionError::FlushTimeout => {
-                format!("could not write to {host}: peer presumed dead")
-            }
-            ConnectionError::Tls(e) => format!("TLS with {host} failed: {e}"),
-            ConnectionError::NotConnAck(p) => format!(
-                "{host} answered CONNECT with {} instead of CONNACK: is this an MQTT broker?",
-                packet_name(&p)
-            ),
-            other => format!("MQTT connection to {host} ended: {other}"),
-        })
+            ConnectionError::NetworkTimeout => Failure::ConnectTimeout,
+            ConnectionError::FlushTimeout => Failure::WriteTimeout,
+            ConnectionError::Tls(e) => Failure::Tls(e.to_string()),
+            ConnectionError::NotConnAck(p) => Failure::NotConnAck(packet_kind(&format!("{p:?}"))),
+            other => Failure::Other(other.to_string()),
+        };
+        f.ended(host, self.keep_alive, self.max_packet_size)
     }
-}
-
-fn packet_name(p: &Packet) -> String {
-    let d = format!("{p:?}");
-    d.split(['(', ' ', '{'])
-        .next()
-        .unwrap_or("a packet")
-        .to_string()
 }
 
 impl Client for V4 {

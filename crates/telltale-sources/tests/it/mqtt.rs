@@ -31,6 +31,12 @@ fn feed(url: &str, version: MqttVersion, topics: &[(&str, u8, &[&str])]) -> Feed
     f
 }
 
+/// Runs `f`'s MQTT source; its events are read from the [`Events`].
+fn start(f: FeedConfig) -> (Running, Events) {
+    let (s, rx) = sink();
+    (Running::spawn(mqtt::run, f, s), Events::new(rx))
+}
+
 /// Waits for a message on a topic; returns its payload as text.
 async fn next_on(ev: &mut Events, topic: &str) -> (String, Vec<(String, String)>) {
     let want = topic.to_string();
@@ -64,10 +70,8 @@ async fn happy_path(version: MqttVersion) {
     // Retained before the feed subscribes: delivered on subscribing, marked.
     p.send("fleet/db/health", QoS::AtLeastOnce, true, r#"{"up":1}"#)
         .await;
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
     let f = feed(&broker.url(), version, &[("fleet/+/health", 0, &["host"])]);
-    let run = Running::spawn(mqtt::run, f, s);
+    let (run, mut ev) = start(f);
     ev.state("live").await;
     let (body, labels) = next_on(&mut ev, "fleet/db/health (retained)").await;
     assert_eq!(body, r#"{"up":1}"#);
@@ -113,10 +117,8 @@ async fn mqtt_5_delivers_in_order_with_topic_labels_and_retained_marked() {
 #[tokio::test]
 async fn a_broker_restart_reconnects_and_subscribes_again() {
     let mut broker = Broker::start();
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
     let f = feed(&broker.url(), MqttVersion::V311, &[("t/#", 0, &[])]);
-    let run = Running::spawn(mqtt::run, f, s);
+    let (run, mut ev) = start(f);
     ev.state("live").await;
     {
         let p = Publisher::connect(broker.port).await;
@@ -198,9 +200,7 @@ async fn a_frozen_broker_is_found_dead_by_the_keepalive() {
     if let Some(o) = f.mqtt.as_mut() {
         o.keep_alive = Dur::secs(1);
     }
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
-    let run = Running::spawn(mqtt::run, f, s);
+    let (run, mut ev) = start(f);
     ev.state("live").await;
     // The process stops answering, its TCP connections stay open.
     broker.signal("-STOP");
@@ -223,13 +223,7 @@ async fn a_frozen_broker_is_found_dead_by_the_keepalive() {
 async fn refused_credentials_fail_slowly_without_showing_the_password() {
     let broker = Broker::with_users(Some(("telltale", "right-pass")));
     let url = format!("mqtt://telltale:wrong-pass@127.0.0.1:{}", broker.port);
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
-    let run = Running::spawn(
-        mqtt::run,
-        feed(&url, MqttVersion::V311, &[("a", 0, &[])]),
-        s,
-    );
+    let (run, mut ev) = start(feed(&url, MqttVersion::V311, &[("a", 0, &[])]));
     let reason = match ev.state("failed").await {
         ConnState::Failed { reason } => reason,
         _ => unreachable!(),
@@ -242,9 +236,7 @@ async fn refused_credentials_fail_slowly_without_showing_the_password() {
     run.stop().await;
     // The right password connects.
     let url = format!("mqtt://telltale:right-pass@127.0.0.1:{}", broker.port);
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
-    let run = Running::spawn(mqtt::run, feed(&url, MqttVersion::V5, &[("a", 0, &[])]), s);
+    let (run, mut ev) = start(feed(&url, MqttVersion::V5, &[("a", 0, &[])]));
     ev.state("live").await;
     run.stop().await;
 }
@@ -257,9 +249,7 @@ async fn an_oversize_message_is_a_retry_that_names_the_limit() {
     if let Some(o) = f.mqtt.as_mut() {
         o.max_packet_size = ByteSize(1024);
     }
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
-    let run = Running::spawn(mqtt::run, f, s);
+    let (run, mut ev) = start(f);
     ev.state("live").await;
     subscribed(&p, &mut ev, "big/ready").await;
     p.send("big/one", QoS::AtMostOnce, false, vec![b'x'; 4096])
@@ -293,13 +283,7 @@ async fn a_malformed_packet_is_a_retry_that_says_so() {
         }
     });
     let url = format!("mqtt://127.0.0.1:{port}");
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
-    let run = Running::spawn(
-        mqtt::run,
-        feed(&url, MqttVersion::V311, &[("a", 0, &[])]),
-        s,
-    );
+    let (run, mut ev) = start(feed(&url, MqttVersion::V311, &[("a", 0, &[])]));
     ev.state("live").await;
     let reason = ev.retrying().await;
     assert!(reason.contains("malformed MQTT packet"), "{reason}");
@@ -311,13 +295,7 @@ async fn a_malformed_packet_is_a_retry_that_says_so() {
 async fn a_closed_port_retries_with_backoff_naming_the_broker() {
     let port = crate::support::closed_port().await;
     let url = format!("mqtt://127.0.0.1:{port}");
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
-    let run = Running::spawn(
-        mqtt::run,
-        feed(&url, MqttVersion::V311, &[("a", 0, &[])]),
-        s,
-    );
+    let (run, mut ev) = start(feed(&url, MqttVersion::V311, &[("a", 0, &[])]));
     let reason = ev.retrying().await;
     assert!(reason.contains("refused the connection"), "{reason}");
     let again = ev.retrying().await;
@@ -377,14 +355,8 @@ async fn mqtt_over_websocket_reaches_the_broker_through_a_relay() {
         axum::serve(l, app).await.unwrap();
     });
     let p = Publisher::connect(broker.port).await;
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
     let url = format!("ws://127.0.0.1:{ws_port}/mqtt");
-    let run = Running::spawn(
-        mqtt::run,
-        feed(&url, MqttVersion::V311, &[("w/+", 0, &["x"])]),
-        s,
-    );
+    let (run, mut ev) = start(feed(&url, MqttVersion::V311, &[("w/+", 0, &["x"])]));
     ev.state("live").await;
     subscribed(&p, &mut ev, "w/ready").await;
     p.send("w/a", QoS::AtMostOnce, false, "over ws").await;
@@ -402,18 +374,14 @@ async fn mqtt_over_websocket_reaches_the_broker_through_a_relay() {
 async fn mqtts_trusts_the_ca_file_and_refuses_without_it() {
     let broker = Broker::with_tls();
     let mut f = feed(&broker.url(), MqttVersion::V311, &[("a", 0, &[])]);
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
-    let run = Running::spawn(mqtt::run, f.clone(), s);
+    let (run, mut ev) = start(f.clone());
     let reason = ev.retrying().await;
     assert!(reason.contains("TLS"), "{reason}");
     run.stop().await;
     if let Some(o) = f.mqtt.as_mut() {
         o.ca_file = Some(broker.ca_file().display().to_string());
     }
-    let (s, rx) = sink();
-    let mut ev = Events::new(rx);
-    let run = Running::spawn(mqtt::run, f, s);
+    let (run, mut ev) = start(f);
     ev.state("live").await;
     run.stop().await;
 }
