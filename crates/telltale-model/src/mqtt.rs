@@ -231,7 +231,8 @@ pub(crate) fn validate(feed: &crate::FeedConfig, p: &mut Vec<(String, String)>) 
     if o.max_packet_size.0 < 64 {
         p.push(("mqtt.max_packet_size".into(), "is too small".into()));
     }
-    let tls = feed.url.starts_with("mqtts:");
+    // As the transport reads it: the parsed (lower-case) scheme.
+    let tls = url::Url::parse(&feed.url).is_ok_and(|u| u.scheme() == "mqtts");
     for (field, set) in [
         ("mqtt.ca_file", o.ca_file.is_some()),
         ("mqtt.client_cert", o.client_cert.is_some()),
@@ -278,6 +279,53 @@ mod tests {
         );
         assert_eq!(captures("a//b", "a//b"), Some(vec![]));
         assert_eq!(captures("a/+/b", "a//b"), Some(vec![""]));
+    }
+
+    fn problems(url: &str, o: MqttOptions) -> Vec<String> {
+        let mut f = crate::FeedConfig::new("m", crate::TransportKind::Mqtt, url);
+        f.mqtt = Some(o);
+        crate::validate::validate_feed(&f)
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect()
+    }
+
+    #[test]
+    fn the_config_checks_name_the_field() {
+        let topic = |filter: &str, qos: u8, labels: &[&str]| MqttTopic {
+            filter: filter.into(),
+            qos,
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+        };
+        let ok = MqttOptions {
+            topics: vec![topic("a/+/b", 1, &["x"])],
+            ..MqttOptions::default()
+        };
+        assert!(problems("mqtt://h", ok.clone()).is_empty());
+        assert_eq!(
+            problems("mqtt://h", MqttOptions::default()),
+            vec!["mqtt.topics"]
+        );
+        let bad = MqttOptions {
+            topics: vec![topic("a/#/b", 2, &["x", "y"])],
+            ..MqttOptions::default()
+        };
+        assert_eq!(
+            problems("mqtt://h", bad),
+            vec![
+                "mqtt.topics[0].filter",
+                "mqtt.topics[0].qos",
+                "mqtt.topics[0].labels"
+            ]
+        );
+        // TLS files go with a TLS URL, however its scheme is written.
+        let tls = MqttOptions {
+            ca_file: Some("/ca.pem".into()),
+            ..ok
+        };
+        assert!(problems("MQTTS://h", tls.clone()).is_empty());
+        assert_eq!(problems("mqtt://h", tls), vec!["mqtt.ca_file"]);
+        assert_eq!(problems("https://h", MqttOptions::default())[0], "url");
     }
 
     #[test]

@@ -62,13 +62,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on sending DISCONNECT when stopping.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Requests (subscribes, acks) queued between the loop and rumqttc.
+/// Requests (the SUBSCRIBE, the DISCONNECT) queued between the loop and
+/// rumqttc.
 const REQUEST_CAPACITY: usize = 64;
 
 /// What one poll of a client gave, whatever the protocol version.
 enum Step {
     /// CONNACK accepted.
-    Connected { session_present: bool },
+    Connected,
     /// A PUBLISH.
     Message {
         topic: String,
@@ -115,6 +116,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         let link = Link {
             opts: &opts,
             host: &setup.host_port,
+            labelled: opts.topics.iter().any(|t| !t.labels.is_empty()),
             sink: &sink,
             cancel: &cancel,
         };
@@ -136,6 +138,9 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
 struct Link<'a> {
     opts: &'a MqttOptions,
     host: &'a str,
+    /// Whether any topic names labels (else no topic is matched per
+    /// message).
+    labelled: bool,
     sink: &'a Sink,
     cancel: &'a CancellationToken,
 }
@@ -145,13 +150,14 @@ async fn connection<C: Client>(mut client: C, link: &Link<'_>, backoff: &mut Bac
     let Link {
         opts,
         host,
+        labelled,
         sink,
         cancel,
     } = *link;
     let connect = tokio::time::timeout(CONNECT_TIMEOUT, async {
         loop {
             match client.poll(host).await {
-                Step::Connected { session_present } => return Ok(session_present),
+                Step::Connected => return Ok(()),
                 Step::Ended(e) => return Err(e),
                 _ => {}
             }
@@ -169,7 +175,7 @@ async fn connection<C: Client>(mut client: C, link: &Link<'_>, backoff: &mut Bac
             ))
         }
         Ok(Err(e)) => return e,
-        Ok(Ok(_session_present)) => {}
+        Ok(Ok(())) => {}
     }
     sink.state(ConnState::Live).await;
     backoff.connected();
@@ -194,13 +200,14 @@ async fn connection<C: Client>(mut client: C, link: &Link<'_>, backoff: &mut Bac
             s = client.poll(host) => s,
         };
         match step {
-            Step::Connected { .. } => {}
+            Step::Connected => {}
             Step::Message {
                 topic,
                 payload,
                 retain,
             } => {
-                sink.message(message(opts, topic, payload, retain)).await;
+                sink.message(message(opts, labelled, topic, payload, retain))
+                    .await;
             }
             Step::SubAck { refused } => {
                 for (i, why) in refused {
@@ -225,9 +232,14 @@ async fn connection<C: Client>(mut client: C, link: &Link<'_>, backoff: &mut Bac
 }
 
 /// The message for one PUBLISH.
-fn message(opts: &MqttOptions, topic: String, payload: Bytes, retain: bool) -> RawMessage {
-    // Most feeds name no labels: then no topic is matched per message.
-    let labels = if opts.topics.iter().all(|t| t.labels.is_empty()) {
+fn message(
+    opts: &MqttOptions,
+    labelled: bool,
+    topic: String,
+    payload: Bytes,
+    retain: bool,
+) -> RawMessage {
+    let labels = if !labelled {
         Vec::new()
     } else {
         opts.topics

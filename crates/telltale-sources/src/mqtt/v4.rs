@@ -76,9 +76,7 @@ impl V4 {
 impl Client for V4 {
     async fn poll(&mut self, host: &str) -> Step {
         match self.events.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(c))) => Step::Connected {
-                session_present: c.session_present,
-            },
+            Ok(Event::Incoming(Packet::ConnAck(_))) => Step::Connected,
             Ok(Event::Incoming(Packet::Publish(p))) => Step::Message {
                 topic: p.topic,
                 payload: p.payload,

@@ -78,9 +78,7 @@ impl V5 {
 impl Client for V5 {
     async fn poll(&mut self, host: &str) -> Step {
         match self.events.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(c))) => Step::Connected {
-                session_present: c.session_present,
-            },
+            Ok(Event::Incoming(Packet::ConnAck(_))) => Step::Connected,
             Ok(Event::Incoming(Packet::Publish(p))) => Step::Message {
                 topic: String::from_utf8_lossy(&p.topic).into_owned(),
                 payload: p.payload,
