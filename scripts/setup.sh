@@ -6,7 +6,7 @@
 #                               (scripts/demo.sh, scripts/package.sh)
 #   bash scripts/setup.sh       that plus what the tests need: the real peers
 #                               (nginx + nchan, node_exporter, Prometheus,
-#                               mosquitto), the
+#                               mosquitto, PostgreSQL), the
 #                               desktop test stack (Xvfb, D-Bus, dunst, a tray
 #                               host, WebKitWebDriver, tauri-driver), Chromium,
 #                               clippy and rustfmt (scripts/test.sh)
@@ -32,6 +32,7 @@ APT_PACKAGES=(
 if [ "$SCOPE" = all ]; then
   APT_PACKAGES+=(
     nginx-light libnginx-mod-nchan prometheus-node-exporter prometheus mosquitto
+    postgresql-15
     sqlite3
     xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver ayatana-indicator-application
     chromium
@@ -54,6 +55,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Likewise mosquitto: the MQTT tests start their own brokers.
   if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
     $SUDO systemctl stop mosquitto || true
+  fi
+  # Likewise PostgreSQL: the tests make their own clusters with initdb.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet postgresql 2>/dev/null; then
+    $SUDO systemctl stop postgresql || true
   fi
   # Likewise Prometheus: telltale-bench runs its own next to telltaled.
   if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then

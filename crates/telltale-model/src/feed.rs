@@ -27,6 +27,8 @@ pub enum TransportKind {
     LongPoll,
     /// An MQTT subscription (`mqtt://`, `mqtts://` or `ws://`).
     Mqtt,
+    /// PostgreSQL `LISTEN` (`postgres://`): each `NOTIFY` is a message.
+    PgNotify,
 }
 
 impl TransportKind {
@@ -38,6 +40,7 @@ impl TransportKind {
             TransportKind::Poll => "poll",
             TransportKind::LongPoll => "long_poll",
             TransportKind::Mqtt => "mqtt",
+            TransportKind::PgNotify => "pg_notify",
         }
     }
 }
@@ -108,11 +111,11 @@ impl PayloadKeep {
 pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
-    /// `websocket`, `sse`, `poll`, `long_poll` or `mqtt`.
+    /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt` or `pg_notify`.
     pub transport: TransportKind,
     /// `ws://`, `wss://`, `http://` or `https://`; for MQTT `mqtt://`,
     /// `mqtts://` or `ws://`, with the broker's user and password as the
-    /// URL's credentials.
+    /// URL's credentials; for `pg_notify` `postgres://user:password@host/db`.
     pub url: String,
     /// A disabled feed is kept but not subscribed.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
@@ -178,6 +181,9 @@ pub struct FeedConfig {
     /// MQTT options; only for `transport = "mqtt"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mqtt: Option<crate::mqtt::MqttOptions>,
+    /// PostgreSQL `LISTEN` options; only for `transport = "pg_notify"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_notify: Option<crate::pg_notify::PgNotifyOptions>,
 }
 
 fn default_true() -> bool {
@@ -217,6 +223,7 @@ impl FeedConfig {
             poll: None,
             long_poll: None,
             mqtt: None,
+            pg_notify: None,
         }
     }
 
@@ -293,6 +300,10 @@ impl FeedConfig {
     /// MQTT options or their defaults.
     pub fn mqtt_options(&self) -> crate::mqtt::MqttOptions {
         self.mqtt.clone().unwrap_or_default()
+    }
+    /// PostgreSQL `LISTEN` options or their defaults.
+    pub fn pg_notify_options(&self) -> crate::pg_notify::PgNotifyOptions {
+        self.pg_notify.clone().unwrap_or_default()
     }
 }
 

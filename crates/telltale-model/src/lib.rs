@@ -14,6 +14,7 @@ pub mod extract;
 pub mod feed;
 pub mod message;
 pub mod mqtt;
+pub mod pg_notify;
 pub mod prometheus;
 pub mod secret;
 pub mod time;

@@ -20,6 +20,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     let schemes: &[&str] = match feed.transport {
         TransportKind::Websocket => &["ws", "wss"],
         TransportKind::Mqtt => &["mqtt", "mqtts", "ws"],
+        TransportKind::PgNotify => &["postgres", "postgresql"],
         _ => &["http", "https"],
     };
     match url::Url::parse(&feed.url) {
@@ -84,6 +85,11 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             TransportKind::LongPoll,
         ),
         ("mqtt", feed.mqtt.is_some(), TransportKind::Mqtt),
+        (
+            "pg_notify",
+            feed.pg_notify.is_some(),
+            TransportKind::PgNotify,
+        ),
     ];
     for (section, present, kind) in sections {
         if present && kind != feed.transport {
@@ -196,6 +202,9 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     }
     if feed.transport == TransportKind::Mqtt {
         crate::mqtt::validate(feed, &mut p);
+    }
+    if feed.transport == TransportKind::PgNotify {
+        crate::pg_notify::validate(feed, &mut p);
     }
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.

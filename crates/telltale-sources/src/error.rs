@@ -57,6 +57,14 @@ pub enum SetupError {
         /// What is wrong.
         problem: String,
     },
+    /// A `[feed.pg_notify]` option or URL part that cannot be used.
+    #[error("invalid {field}: {problem}")]
+    PgNotify {
+        /// The option, e.g. `pg_notify.ca_file`, or `url`.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// reqwest refused the request (described without the URL's secrets).
     #[error("cannot build the request: {0}")]
     Request(String),

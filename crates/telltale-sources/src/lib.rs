@@ -14,11 +14,13 @@ pub mod http_common;
 pub mod long_poll;
 pub mod long_poll_items;
 pub mod mqtt;
+pub mod pg_notify;
 pub mod poll;
 pub mod redirect;
 pub mod replay;
 pub mod sink;
 pub mod sse;
+mod tls_files;
 pub mod websocket;
 
 pub use error::SetupError;
@@ -52,6 +54,7 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
                 TransportKind::Poll => poll::run(feed, sink, cancel, phase).await,
                 TransportKind::LongPoll => long_poll::run(feed, sink, cancel).await,
                 TransportKind::Mqtt => mqtt::run(feed, sink, cancel).await,
+                TransportKind::PgNotify => pg_notify::run(feed, sink, cancel).await,
             }
         }
     };

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod mqtt;
+pub mod postgres;
 
 use std::net::TcpListener;
 use std::process::{Child, Command};

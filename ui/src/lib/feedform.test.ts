@@ -126,6 +126,31 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'url')).toContain('mqtt://');
   });
 
+  it('a pg_notify form round-trips its channels, sends no headers and checks the URL', () => {
+    const f = formFromConfig(null);
+    f.name = 'orders';
+    f.transport = 'pg_notify';
+    f.url = 'postgres://telltale:pw@db:5432/shop?sslmode=verify-full';
+    f.headers = 'X-Old: 1';
+    f.pg.channels = 'orders\n\nPayments';
+    f.pg.caFile = '/etc/ssl/db-ca.pem';
+    expect(validateForm(f)).toEqual({});
+    const c = configFromForm(f, null);
+    expect(c.headers).toEqual({});
+    expect(c.pg_notify).toEqual({ channels: ['orders', 'Payments'], ca_file: '/etc/ssl/db-ca.pem' });
+    expect(formFromConfig(c).pg.channels).toBe('orders\nPayments');
+    f.url = 'postgres://db:5432/shop';
+    expect(errorAt(validateForm(f), 'pg_notify.ca_file')).toContain('sslmode=verify-full');
+    f.url = 'postgres://db:5432';
+    expect(errorAt(validateForm(f), 'url')).toContain('names no database');
+    f.url = 'mqtt://db/shop';
+    expect(errorAt(validateForm(f), 'url')).toContain('postgres://');
+    f.pg.channels = 'a\na';
+    expect(errorAt(validateForm(f), 'pg_notify.channels')).toContain('twice');
+    f.pg.channels = '';
+    expect(errorAt(validateForm(f), 'pg_notify.channels')).toContain('is empty');
+  });
+
   it('a poll form sends method, body and interval', () => {
     const f = formFromConfig(null);
     Object.assign(f, { name: 'p', url: 'http://x/y' });

@@ -64,6 +64,12 @@ export interface FeedForm {
     cleanSession: boolean;
     keepAlive: string;
   };
+  pg: {
+    /** Channel names, one per line. */
+    channels: string;
+    keepAlive: string;
+    caFile: string;
+  };
   longPoll: {
     hold: string;
     timeout: string;
@@ -238,6 +244,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
   const poll = c?.poll;
   const lp = c?.long_poll;
   const mq = c?.mqtt;
+  const pg = c?.pg_notify;
   const cursor = lp?.cursor;
   return {
     name: c?.name ?? '',
@@ -279,6 +286,11 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       clientId: mq?.client_id ?? '',
       cleanSession: mq?.clean_session ?? true,
       keepAlive: mq?.keep_alive ?? '',
+    },
+    pg: {
+      channels: (pg?.channels ?? []).join('\n'),
+      keepAlive: pg?.keep_alive ?? '',
+      caFile: pg?.ca_file ?? '',
     },
     longPoll: {
       hold: lp?.hold ?? '',
@@ -337,6 +349,7 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     poll: null,
     long_poll: null,
     mqtt: null,
+    pg_notify: null,
   };
   // each section: what the base had (fields not shown here), then the form's fields
   const put = <T extends object>(baseSection: T | null | undefined, fields: Record<string, unknown>): T => {
@@ -376,6 +389,13 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       client_id: opt(f.mqtt.clientId) ?? undefined,
       clean_session: f.mqtt.cleanSession,
       keep_alive: dur(f.mqtt.keepAlive),
+    });
+  } else if (f.transport === 'pg_notify') {
+    cfg.headers = {};
+    cfg.pg_notify = put(base?.pg_notify, {
+      channels: lines(f.pg.channels),
+      keep_alive: dur(f.pg.keepAlive),
+      ca_file: opt(f.pg.caFile) ?? undefined,
     });
   } else {
     const lp = f.longPoll;
@@ -447,15 +467,28 @@ export function validateRule(r: RuleForm, i: number, metricNames: readonly strin
 }
 
 /** Everything the form can check without the server. */
+/** The URL schemes each transport takes (as `URL.protocol`). */
+const SCHEMES: Partial<Record<TransportKind, string[]>> = {
+  websocket: ['ws:', 'wss:'],
+  mqtt: ['mqtt:', 'mqtts:', 'ws:'],
+  pg_notify: ['postgres:', 'postgresql:'],
+};
+
+/** A URL to show when the field is empty. */
+export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
+  websocket: 'wss://host/path',
+  mqtt: 'mqtt://user:password@broker:1883',
+  pg_notify: 'postgres://user:password@host:5432/database',
+};
+
 export function validateForm(f: FeedForm, opts: { existingNames?: readonly string[] } = {}): FieldErrors {
   const e: FieldErrors = {};
   const name = f.name.trim();
   if (!name) e.name = 'is empty: give the feed a unique name';
   else if (opts.existingNames?.includes(name)) e.name = `\`${name}\` is taken: feed names are unique`;
   const url = f.url.trim();
-  const schemes =
-    f.transport === 'websocket' ? ['ws:', 'wss:'] : f.transport === 'mqtt' ? ['mqtt:', 'mqtts:', 'ws:'] : ['http:', 'https:'];
-  const example = f.transport === 'websocket' ? 'wss://host/path' : f.transport === 'mqtt' ? 'mqtt://user:password@broker:1883' : 'https://host/path';
+  const schemes = SCHEMES[f.transport] ?? ['http:', 'https:'];
+  const example = URL_EXAMPLES[f.transport] ?? 'https://host/path';
   if (!url) e.url = `is empty: e.g. ${example}`;
   else {
     let u: URL | null = null;
@@ -494,6 +527,27 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     checkDuration(e, 'mqtt.keep_alive', f.mqtt.keepAlive);
     const ka = parseDuration(f.mqtt.keepAlive);
     if (ka !== null && ka < 1000) e['mqtt.keep_alive'] = 'is too short: at least 1s';
+  } else if (f.transport === 'pg_notify') {
+    const channels = lines(f.pg.channels);
+    if (channels.length === 0) e['pg_notify.channels'] = 'is empty: name at least one channel, e.g. orders';
+    for (const [i, c] of channels.entries()) {
+      if (new TextEncoder().encode(c).length > 63) e['pg_notify.channels'] = `\`${c}\` is longer than PostgreSQL's 63 bytes, so it would never match`;
+      else if (channels.indexOf(c) !== i) e['pg_notify.channels'] = `\`${c}\` is listed twice`;
+    }
+    checkDuration(e, 'pg_notify.keep_alive', f.pg.keepAlive);
+    const ka = parseDuration(f.pg.keepAlive);
+    if (ka !== null && ka < 1000) e['pg_notify.keep_alive'] = 'is too short: at least 1s';
+    if (url && !e.url) {
+      try {
+        const u = new URL(url);
+        if (u.pathname.replace(/^\/+/, '') === '') e.url = 'names no database: write postgres://user:password@host:5432/database';
+        const mode = u.searchParams.get('sslmode');
+        if (opt(f.pg.caFile) && !mode?.startsWith('verify-'))
+          e['pg_notify.ca_file'] = 'is only read to verify the server: add ?sslmode=verify-full to the URL';
+      } catch {
+        /* reported above */
+      }
+    }
   } else if (f.transport === 'poll') {
     checkDuration(e, 'poll.interval', f.poll.interval);
     checkDuration(e, 'poll.timeout', f.poll.timeout);

@@ -6,5 +6,6 @@
 mod bindings;
 mod http;
 mod mqtt;
+mod pg_notify;
 mod runtime;
 mod secrets;

@@ -120,25 +120,10 @@ fn percent_decode(s: &str) -> Option<String> {
 fn tls_connector(opts: &MqttOptions) -> Result<native_tls::TlsConnector, SetupError> {
     let mut b = native_tls::TlsConnector::builder();
     if let Some(path) = &opts.ca_file {
-        let pem = read("ca_file", path)?;
-        let mut any = false;
-        for block in pem_blocks(&pem, "CERTIFICATE") {
-            let cert = native_tls::Certificate::from_pem(block.as_bytes()).map_err(|e| {
-                SetupError::Mqtt {
-                    field: "ca_file",
-                    problem: format!("`{path}` holds a certificate that cannot be read: {e}"),
-                }
-            })?;
-            b.add_root_certificate(cert);
-            any = true;
-        }
-        if !any {
-            return Err(SetupError::Mqtt {
-                field: "ca_file",
-                problem: format!("`{path}` holds no PEM certificate"),
-            });
-        }
-        b.disable_built_in_roots(true);
+        crate::tls_files::trust_only(&mut b, path).map_err(|problem| SetupError::Mqtt {
+            field: "ca_file",
+            problem,
+        })?;
     }
     if let (Some(cert), Some(key)) = (&opts.client_cert, &opts.client_key) {
         let c = read("client_cert", cert)?;
@@ -160,25 +145,7 @@ fn tls_connector(opts: &MqttOptions) -> Result<native_tls::TlsConnector, SetupEr
 }
 
 fn read(field: &'static str, path: &str) -> Result<String, SetupError> {
-    std::fs::read_to_string(path).map_err(|e| SetupError::Mqtt {
-        field,
-        problem: format!("cannot read `{path}`: {e}"),
-    })
-}
-
-/// The PEM blocks of one label in a file, each with its armour.
-fn pem_blocks<'a>(pem: &'a str, label: &str) -> Vec<&'a str> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(b) = rest.find(&begin) {
-        let Some(e) = rest[b..].find(&end) else { break };
-        let stop = b + e + end.len();
-        out.push(&rest[b..stop]);
-        rest = &rest[stop..];
-    }
-    out
+    crate::tls_files::read(path).map_err(|problem| SetupError::Mqtt { field, problem })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod support;
 mod bounds;
 mod long_poll;
 mod mqtt;
+mod pg_notify;
 mod poll;
 mod reconnect;
 mod redirect;

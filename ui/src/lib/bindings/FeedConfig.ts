@@ -8,6 +8,7 @@ import type { MetricRule } from "./MetricRule";
 import type { MqttOptions } from "./MqttOptions";
 import type { PayloadFormat } from "./PayloadFormat";
 import type { PayloadKeep } from "./PayloadKeep";
+import type { PgNotifyOptions } from "./PgNotifyOptions";
 import type { PollOptions } from "./PollOptions";
 import type { SseOptions } from "./SseOptions";
 import type { StatusRule } from "./StatusRule";
@@ -23,13 +24,13 @@ export type FeedConfig = {
  */
 name: string, 
 /**
- * `websocket`, `sse`, `poll`, `long_poll` or `mqtt`.
+ * `websocket`, `sse`, `poll`, `long_poll`, `mqtt` or `pg_notify`.
  */
 transport: TransportKind, 
 /**
  * `ws://`, `wss://`, `http://` or `https://`; for MQTT `mqtt://`,
  * `mqtts://` or `ws://`, with the broker's user and password as the
- * URL's credentials.
+ * URL's credentials; for `pg_notify` `postgres://user:password@host/db`.
  */
 url: string, 
 /**
@@ -112,4 +113,8 @@ long_poll?: LongPollOptions | null,
 /**
  * MQTT options; only for `transport = "mqtt"`.
  */
-mqtt?: MqttOptions | null, };
+mqtt?: MqttOptions | null, 
+/**
+ * PostgreSQL `LISTEN` options; only for `transport = "pg_notify"`.
+ */
+pg_notify?: PgNotifyOptions | null, };
