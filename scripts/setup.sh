@@ -6,7 +6,8 @@
 #                               (scripts/demo.sh, scripts/package.sh)
 #   bash scripts/setup.sh       that plus what the tests need: the real peers
 #                               (nginx + nchan, node_exporter, Prometheus,
-#                               mosquitto, PostgreSQL), the
+#                               mosquitto, PostgreSQL, the GraphQL servers
+#                               from npm in tests/peers), the
 #                               desktop test stack (Xvfb, D-Bus, dunst, a tray
 #                               host, WebKitWebDriver, tauri-driver), Chromium,
 #                               clippy and rustfmt (scripts/test.sh)
@@ -94,5 +95,10 @@ fi
 if [ -f ui/package-lock.json ] && ! cmp -s ui/package-lock.json ui/node_modules/.installed-lock 2>/dev/null; then
   # npm ci installs exactly the lock file; the stamp skips it next time.
   (cd ui && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock)
+fi
+# The reference servers the tests start on Node (GraphQL subscriptions:
+# graphql-ws and subscriptions-transport-ws).
+if [ "$SCOPE" = all ] && ! cmp -s tests/peers/package-lock.json tests/peers/node_modules/.installed-lock 2>/dev/null; then
+  (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock)
 fi
 echo "setup: ready ($SCOPE)"

@@ -12,9 +12,10 @@
 //! [`telltale_model::secret::expand_env`]).
 
 use crate::error::ApiError;
+use std::collections::BTreeMap;
 use telltale_model::secret::{
     env_allowed, mask_header_value, mask_headers, origin, redact_url, refused_header_refs,
-    restore_url, same_origin, scrub_urls,
+    refused_ref, restore_url, same_origin, scrub_urls,
 };
 use telltale_model::FeedConfig;
 
@@ -32,16 +33,21 @@ pub fn is_masked(value: &str) -> bool {
     }
 }
 
-/// A copy of `cfg` fit for the UI: header values masked, URL credentials redacted.
+/// A copy of `cfg` fit for the UI: header values (and a GraphQL feed's
+/// `connection_params`) masked, URL credentials redacted.
 pub fn masked(cfg: &FeedConfig) -> FeedConfig {
     let mut out = cfg.clone();
     out.headers = mask_headers(&cfg.headers);
+    if let Some(g) = out.graphql.as_mut() {
+        g.connection_params = mask_headers(&g.connection_params);
+    }
     out.url = redact_url(&cfg.url);
     out
 }
 
-/// Replaces masked header values and masked URL parts in `cfg` by the
-/// values stored for the same feed, then checks its `${VAR}` references.
+/// Replaces masked header values (and `graphql.connection_params`) and
+/// masked URL parts in `cfg` by the values stored for the same feed, then
+/// checks its `${VAR}` references.
 ///
 /// A mask only stands for a stored value that masks to exactly the same
 /// text, and only while the URL keeps the stored scheme, host and port;
@@ -51,40 +57,24 @@ pub fn masked(cfg: &FeedConfig) -> FeedConfig {
 pub fn restore(cfg: &mut FeedConfig, stored: Option<&FeedConfig>) -> Result<(), ApiError> {
     let feed = cfg.name.clone();
     let same_server = stored.is_some_and(|s| same_origin(&cfg.url, &s.url));
-    for (name, value) in cfg.headers.iter_mut() {
-        if !is_masked(value) {
-            continue;
-        }
-        let old = stored.and_then(|s| {
-            s.headers.get(name).or_else(|| {
-                s.headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v)
-            })
-        });
-        match (old, stored) {
-            (Some(old), Some(s)) if mask_header_value(name, old) == *value => {
-                if !same_server {
-                    return Err(ApiError::invalid_feed(
-                        &feed,
-                        &format!("headers.{name}"),
-                        format!(
-                            "is masked and the URL now points to another host than the stored one ({}): type the value again. A stored secret is only sent to the scheme, host and port it was given for",
-                            server(&s.url)
-                        ),
-                    ));
-                }
-                *value = old.clone();
-            }
-            _ => {
+    let behind = Behind {
+        feed: &feed,
+        stored_url: stored.map(|s| s.url.as_str()),
+        same_server,
+    };
+    behind.restore(&mut cfg.headers, stored.map(|s| &s.headers), "headers")?;
+    if let Some(g) = cfg.graphql.as_mut() {
+        let old = stored
+            .and_then(|s| s.graphql.as_ref())
+            .map(|g| &g.connection_params);
+        behind.restore(&mut g.connection_params, old, "graphql.connection_params")?;
+        for (name, value) in &g.connection_params {
+            if let Some(m) = refused_ref(value, env_allowed) {
                 return Err(ApiError::invalid_feed(
                     &feed,
-                    &format!("headers.{name}"),
-                    format!(
-                        "is the masked placeholder `{value}`, but no stored value of this feed stands behind it: type the real value (or a `${{VAR}}` reference)"
-                    ),
-                ))
+                    &format!("graphql.connection_params.{name}"),
+                    m,
+                ));
             }
         }
     }
@@ -94,6 +84,63 @@ pub fn restore(cfg: &mut FeedConfig, stored: Option<&FeedConfig>) -> Result<(), 
         return Err(ApiError::invalid_feed(&feed, &field, message));
     }
     Ok(())
+}
+
+/// What restoring a map of masked values needs to know about the feed.
+struct Behind<'a> {
+    feed: &'a str,
+    stored_url: Option<&'a str>,
+    same_server: bool,
+}
+
+impl Behind<'_> {
+    /// Replaces each masked value in `map` by the stored one it stands
+    /// for (names matched case-insensitively, as HTTP does).
+    fn restore(
+        &self,
+        map: &mut BTreeMap<String, String>,
+        stored: Option<&BTreeMap<String, String>>,
+        prefix: &str,
+    ) -> Result<(), ApiError> {
+        for (name, value) in map.iter_mut() {
+            if !is_masked(value) {
+                continue;
+            }
+            let field = format!("{prefix}.{name}");
+            let old = stored.and_then(|s| {
+                s.get(name).or_else(|| {
+                    s.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v)
+                })
+            });
+            match (old, self.stored_url) {
+                (Some(old), Some(url)) if mask_header_value(name, old) == *value => {
+                    if !self.same_server {
+                        return Err(ApiError::invalid_feed(
+                            self.feed,
+                            &field,
+                            format!(
+                                "is masked and the URL now points to another host than the stored one ({}): type the value again. A stored secret is only sent to the scheme, host and port it was given for",
+                                server(url)
+                            ),
+                        ));
+                    }
+                    *value = old.clone();
+                }
+                _ => {
+                    return Err(ApiError::invalid_feed(
+                        self.feed,
+                        &field,
+                        format!(
+                            "is the masked placeholder `{value}`, but no stored value of this feed stands behind it: type the real value (or a `${{VAR}}` reference)"
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `scheme://host:port` of a URL, for messages (never credentials).

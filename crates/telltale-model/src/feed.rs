@@ -29,6 +29,8 @@ pub enum TransportKind {
     Mqtt,
     /// PostgreSQL `LISTEN` (`postgres://`): each `NOTIFY` is a message.
     PgNotify,
+    /// GraphQL subscriptions over WebSocket (`ws://`, `wss://`).
+    Graphql,
 }
 
 impl TransportKind {
@@ -41,6 +43,7 @@ impl TransportKind {
             TransportKind::LongPoll => "long_poll",
             TransportKind::Mqtt => "mqtt",
             TransportKind::PgNotify => "pg_notify",
+            TransportKind::Graphql => "graphql",
         }
     }
 }
@@ -111,9 +114,10 @@ impl PayloadKeep {
 pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
-    /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt` or `pg_notify`.
+    /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify` or
+    /// `graphql`.
     pub transport: TransportKind,
-    /// `ws://`, `wss://`, `http://` or `https://`; for MQTT `mqtt://`,
+    /// `ws://`, `wss://` (also for `graphql`), `http://` or `https://`; for MQTT `mqtt://`,
     /// `mqtts://` or `ws://`, with the broker's user and password as the
     /// URL's credentials; for `pg_notify` `postgres://user:password@host/db`.
     pub url: String,
@@ -184,6 +188,9 @@ pub struct FeedConfig {
     /// PostgreSQL `LISTEN` options; only for `transport = "pg_notify"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pg_notify: Option<crate::pg_notify::PgNotifyOptions>,
+    /// GraphQL subscription options; only for `transport = "graphql"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql: Option<crate::graphql::GraphqlOptions>,
 }
 
 fn default_true() -> bool {
@@ -224,6 +231,7 @@ impl FeedConfig {
             long_poll: None,
             mqtt: None,
             pg_notify: None,
+            graphql: None,
         }
     }
 
@@ -304,6 +312,10 @@ impl FeedConfig {
     /// PostgreSQL `LISTEN` options or their defaults.
     pub fn pg_notify_options(&self) -> crate::pg_notify::PgNotifyOptions {
         self.pg_notify.clone().unwrap_or_default()
+    }
+    /// GraphQL subscription options or their defaults.
+    pub fn graphql_options(&self) -> crate::graphql::GraphqlOptions {
+        self.graphql.clone().unwrap_or_default()
     }
 }
 

@@ -12,6 +12,7 @@ pub mod duration;
 mod error;
 pub mod extract;
 pub mod feed;
+pub mod graphql;
 pub mod message;
 pub mod mqtt;
 pub mod pg_notify;

@@ -18,7 +18,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     // Messages quote the URL masked: errors never echo a password.
     use crate::secret::redact_url;
     let schemes: &[&str] = match feed.transport {
-        TransportKind::Websocket => &["ws", "wss"],
+        TransportKind::Websocket | TransportKind::Graphql => &["ws", "wss"],
         TransportKind::Mqtt => &["mqtt", "mqtts", "ws"],
         TransportKind::PgNotify => &["postgres", "postgresql"],
         _ => &["http", "https"],
@@ -90,6 +90,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             feed.pg_notify.is_some(),
             TransportKind::PgNotify,
         ),
+        ("graphql", feed.graphql.is_some(), TransportKind::Graphql),
     ];
     for (section, present, kind) in sections {
         if present && kind != feed.transport {
@@ -205,6 +206,9 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     }
     if feed.transport == TransportKind::PgNotify {
         crate::pg_notify::validate(feed, &mut p);
+    }
+    if feed.transport == TransportKind::Graphql {
+        crate::graphql::validate(feed, &mut p);
     }
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.

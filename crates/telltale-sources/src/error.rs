@@ -57,6 +57,15 @@ pub enum SetupError {
         /// What is wrong.
         problem: String,
     },
+    /// A `graphql.connection_params` value whose `${VAR}` cannot be
+    /// expanded.
+    #[error("invalid graphql.connection_params.{name}: {problem}")]
+    GraphqlParam {
+        /// The parameter.
+        name: String,
+        /// What is wrong with its reference.
+        problem: EnvError,
+    },
     /// A `[feed.pg_notify]` option or URL part that cannot be used.
     #[error("invalid {field}: {problem}")]
     PgNotify {

@@ -10,6 +10,7 @@
 
 mod ended;
 pub mod error;
+mod graphql;
 pub mod http_common;
 pub mod long_poll;
 pub mod long_poll_items;
@@ -55,6 +56,7 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
                 TransportKind::LongPoll => long_poll::run(feed, sink, cancel).await,
                 TransportKind::Mqtt => mqtt::run(feed, sink, cancel).await,
                 TransportKind::PgNotify => pg_notify::run(feed, sink, cancel).await,
+                TransportKind::Graphql => websocket::run(feed, sink, cancel).await,
             }
         }
     };

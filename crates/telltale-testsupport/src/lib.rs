@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod graphql;
 pub mod mqtt;
 pub mod postgres;
 

@@ -126,6 +126,31 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'url')).toContain('mqtt://');
   });
 
+  it('a graphql form round-trips its subscription, variables and params', () => {
+    const f = formFromConfig(null);
+    f.name = 'gql';
+    f.transport = 'graphql';
+    f.url = 'wss://api/graphql';
+    f.gql.query = 'subscription H($h: String!) { health(host: $h) { cpu } }';
+    f.gql.variables = '{"h": "web-1"}';
+    f.gql.params = 'authorization: Bearer ${TELLTALE_SECRET_GQL}';
+    expect(validateForm(f)).toEqual({});
+    const c = configFromForm(f, null);
+    expect(c.graphql).toEqual({
+      query: 'subscription H($h: String!) { health(host: $h) { cpu } }',
+      variables: '{"h": "web-1"}',
+      protocol: 'auto',
+      connection_params: { authorization: 'Bearer ${TELLTALE_SECRET_GQL}' },
+    });
+    expect(formFromConfig(c).gql.params).toBe('authorization: Bearer ${TELLTALE_SECRET_GQL}');
+    f.gql.variables = '[1]';
+    expect(errorAt(validateForm(f), 'graphql.variables')).toContain('JSON object');
+    f.gql.query = 'query { hello }';
+    expect(errorAt(validateForm(f), 'graphql.query')).toContain('subscription');
+    f.url = 'https://api/graphql';
+    expect(errorAt(validateForm(f), 'url')).toContain('ws://');
+  });
+
   it('a pg_notify form round-trips its channels, sends no headers and checks the URL', () => {
     const f = formFromConfig(null);
     f.name = 'orders';

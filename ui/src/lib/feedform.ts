@@ -9,6 +9,7 @@ import type { CmpOp } from './bindings/CmpOp';
 import type { PayloadKeep } from './bindings/PayloadKeep';
 import type { MqttTopic } from './bindings/MqttTopic';
 import type { MqttVersion } from './bindings/MqttVersion';
+import type { GraphqlProtocol } from './bindings/GraphqlProtocol';
 
 export type { AlertKind, CmpOp };
 export const ALERT_KINDS: AlertKind[] = ['threshold', 'stale', 'down', 'status', 'keyword'];
@@ -63,6 +64,15 @@ export interface FeedForm {
     clientId: string;
     cleanSession: boolean;
     keepAlive: string;
+  };
+  gql: {
+    query: string;
+    /** A JSON object, as text. */
+    variables: string;
+    operationName: string;
+    protocol: GraphqlProtocol;
+    /** One `name: value` per line (the connection_init payload). */
+    params: string;
   };
   pg: {
     /** Channel names, one per line. */
@@ -245,6 +255,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
   const lp = c?.long_poll;
   const mq = c?.mqtt;
   const pg = c?.pg_notify;
+  const gql = c?.graphql;
   const cursor = lp?.cursor;
   return {
     name: c?.name ?? '',
@@ -286,6 +297,15 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       clientId: mq?.client_id ?? '',
       cleanSession: mq?.clean_session ?? true,
       keepAlive: mq?.keep_alive ?? '',
+    },
+    gql: {
+      query: gql?.query ?? '',
+      variables: gql?.variables ?? '',
+      operationName: gql?.operation_name ?? '',
+      protocol: gql?.protocol ?? 'auto',
+      params: Object.entries(gql?.connection_params ?? {})
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\n'),
     },
     pg: {
       channels: (pg?.channels ?? []).join('\n'),
@@ -350,6 +370,7 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     long_poll: null,
     mqtt: null,
     pg_notify: null,
+    graphql: null,
   };
   // each section: what the base had (fields not shown here), then the form's fields
   const put = <T extends object>(baseSection: T | null | undefined, fields: Record<string, unknown>): T => {
@@ -389,6 +410,14 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       client_id: opt(f.mqtt.clientId) ?? undefined,
       clean_session: f.mqtt.cleanSession,
       keep_alive: dur(f.mqtt.keepAlive),
+    });
+  } else if (f.transport === 'graphql') {
+    cfg.graphql = put(base?.graphql, {
+      query: f.gql.query.trim(),
+      variables: opt(f.gql.variables) ?? undefined,
+      operation_name: opt(f.gql.operationName) ?? undefined,
+      protocol: f.gql.protocol,
+      connection_params: parseHeaders(f.gql.params),
     });
   } else if (f.transport === 'pg_notify') {
     cfg.headers = {};
@@ -470,6 +499,7 @@ export function validateRule(r: RuleForm, i: number, metricNames: readonly strin
 /** The URL schemes each transport takes (as `URL.protocol`). */
 const SCHEMES: Partial<Record<TransportKind, string[]>> = {
   websocket: ['ws:', 'wss:'],
+  graphql: ['ws:', 'wss:'],
   mqtt: ['mqtt:', 'mqtts:', 'ws:'],
   pg_notify: ['postgres:', 'postgresql:'],
 };
@@ -477,6 +507,7 @@ const SCHEMES: Partial<Record<TransportKind, string[]>> = {
 /** A URL to show when the field is empty. */
 export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
   websocket: 'wss://host/path',
+  graphql: 'wss://host/graphql',
   mqtt: 'mqtt://user:password@broker:1883',
   pg_notify: 'postgres://user:password@host:5432/database',
 };
@@ -527,6 +558,22 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     checkDuration(e, 'mqtt.keep_alive', f.mqtt.keepAlive);
     const ka = parseDuration(f.mqtt.keepAlive);
     if (ka !== null && ka < 1000) e['mqtt.keep_alive'] = 'is too short: at least 1s';
+  } else if (f.transport === 'graphql') {
+    const q = f.gql.query.trim();
+    if (!q) e['graphql.query'] = 'is empty: write the subscription, e.g. subscription { health { cpu } }';
+    else if (/^(query|mutation)\b/.test(q) || q.startsWith('{'))
+      e['graphql.query'] = 'is a query or mutation: a feed needs a subscription { … } (poll a query with transport poll instead)';
+    if (f.gql.variables.trim()) {
+      try {
+        const v: unknown = JSON.parse(f.gql.variables);
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) e['graphql.variables'] = 'must be a JSON object, e.g. {"host": "web-1"}';
+      } catch {
+        e['graphql.variables'] = 'is not JSON';
+      }
+    }
+    for (const line of lines(f.gql.params)) {
+      if (line.indexOf(':') <= 0) e['graphql.connection_params'] = `\`${line}\` is not \`name: value\``;
+    }
   } else if (f.transport === 'pg_notify') {
     const channels = lines(f.pg.channels);
     if (channels.length === 0) e['pg_notify.channels'] = 'is empty: name at least one channel, e.g. orders';

@@ -8,6 +8,7 @@ mod recorder;
 mod support;
 
 mod bounds;
+mod graphql;
 mod long_poll;
 mod mqtt;
 mod pg_notify;

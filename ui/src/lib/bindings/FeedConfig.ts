@@ -3,6 +3,7 @@ import type { AlertRule } from "./AlertRule";
 import type { BackoffConfig } from "./BackoffConfig";
 import type { ByteSize } from "./ByteSize";
 import type { Dur } from "./Dur";
+import type { GraphqlOptions } from "./GraphqlOptions";
 import type { LongPollOptions } from "./LongPollOptions";
 import type { MetricRule } from "./MetricRule";
 import type { MqttOptions } from "./MqttOptions";
@@ -24,11 +25,12 @@ export type FeedConfig = {
  */
 name: string, 
 /**
- * `websocket`, `sse`, `poll`, `long_poll`, `mqtt` or `pg_notify`.
+ * `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify` or
+ * `graphql`.
  */
 transport: TransportKind, 
 /**
- * `ws://`, `wss://`, `http://` or `https://`; for MQTT `mqtt://`,
+ * `ws://`, `wss://` (also for `graphql`), `http://` or `https://`; for MQTT `mqtt://`,
  * `mqtts://` or `ws://`, with the broker's user and password as the
  * URL's credentials; for `pg_notify` `postgres://user:password@host/db`.
  */
@@ -117,4 +119,8 @@ mqtt?: MqttOptions | null,
 /**
  * PostgreSQL `LISTEN` options; only for `transport = "pg_notify"`.
  */
-pg_notify?: PgNotifyOptions | null, };
+pg_notify?: PgNotifyOptions | null, 
+/**
+ * GraphQL subscription options; only for `transport = "graphql"`.
+ */
+graphql?: GraphqlOptions | null, };

@@ -58,23 +58,31 @@
 //!
 //! Header values are never logged or reported: reasons name headers, hosts
 //! and ports only (never the URL's query string or credentials).
+//!
+//! **GraphQL subscriptions** (`transport = "graphql"`) run this same loop
+//! with [`crate::graphql`] as the protocol hook: its `connection_init`,
+//! ack and subscribe happen between the handshake and `live`, and it reads
+//! every text frame.
+
+mod describe;
 
 use crate::ended::{config_failed, wait_after, Ended};
+use crate::graphql::{Action, Session};
 use crate::replay::{Replay, Verdict};
 use crate::SetupError;
 use crate::Sink;
+use describe::{describe_close, describe_connect_error, describe_io_error, format_size};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::duration::format_duration;
 use telltale_model::feed::WebsocketOptions;
-use telltale_model::{Backoff, ConnState, FeedConfig, RawMessage, Timestamp};
+use telltale_model::graphql::GraphqlOptions;
+use telltale_model::{Backoff, ConnState, FeedConfig, RawMessage, Timestamp, TransportKind};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::error::{
-    CapacityError, Error as WsError, ProtocolError, SubProtocolError,
-};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -105,7 +113,11 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Runs a WebSocket feed until `cancel` fires. See the module doc.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
-    let opts = feed.websocket_options();
+    let graphql = (feed.transport == TransportKind::Graphql).then(|| feed.graphql_options());
+    let opts = match &graphql {
+        Some(g) => crate::graphql::socket_options(g),
+        None => feed.websocket_options(),
+    };
     let mut backoff = Backoff::new(&feed.backoff);
     let mut replay = Replay::new(opts.id_pointer.clone());
     let target = Target::of(&feed.url);
@@ -113,7 +125,14 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         if cancel.is_cancelled() {
             return;
         }
-        let request = match build_request(&feed, &opts) {
+        let prepared = build_request(&feed, &opts).and_then(|r| {
+            let init = graphql
+                .as_ref()
+                .map(crate::graphql::init_payload)
+                .transpose()?;
+            Ok((r, init))
+        });
+        let (request, init) = match prepared {
             Ok(r) => r,
             Err(e) => {
                 if !config_failed(e.to_string(), &feed, &sink, &cancel).await {
@@ -125,6 +144,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         sink.state(ConnState::Connecting).await;
         let link = Link {
             opts: &opts,
+            graphql: graphql.as_ref().zip(init),
             target: &target,
             sink: &sink,
             cancel: &cancel,
@@ -190,6 +210,11 @@ fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, 
 /// What one connection needs from its feed.
 struct Link<'a> {
     opts: &'a WebsocketOptions,
+    /// A GraphQL feed's options and `connection_init` payload.
+    graphql: Option<(
+        &'a GraphqlOptions,
+        serde_json::Map<String, serde_json::Value>,
+    )>,
     target: &'a Target,
     sink: &'a Sink,
     cancel: &'a CancellationToken,
@@ -206,6 +231,7 @@ async fn connection(
         target,
         sink,
         cancel,
+        ..
     } = *link;
     let max = usize::try_from(opts.max_message_size.0).unwrap_or(usize::MAX);
     // tungstenite allocates a 128 KiB read buffer per connection up front
@@ -223,7 +249,7 @@ async fn connection(
         CONNECT_TIMEOUT,
         tokio_tungstenite::connect_async_with_config(request, Some(config), true),
     );
-    let mut ws = tokio::select! {
+    let ws = tokio::select! {
         _ = cancel.cancelled() => return Ended::Cancelled,
         r = connect => match r {
             Err(_) => {
@@ -244,40 +270,51 @@ async fn connection(
                     _ => Ended::Retry(reason),
                 };
             }
-            Ok(Ok((ws, _response))) => ws,
+            Ok(Ok((ws, response))) => (ws, response),
         },
+    };
+    let (mut ws, response) = ws;
+    let session = match &link.graphql {
+        None => None,
+        Some((g, init)) => {
+            let picked = response
+                .headers()
+                .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+                .and_then(|v| v.to_str().ok());
+            let open = graphql_open(&mut ws, picked, g, init.clone(), target);
+            let opened = tokio::select! {
+                _ = cancel.cancelled() => return close_for_cancel(ws).await,
+                r = tokio::time::timeout(CONNECT_TIMEOUT, open) => r,
+            };
+            match opened {
+                Ok(Ok(s)) => Some(s),
+                Ok(Err(e)) => return e,
+                Err(_) => {
+                    return Ended::Retry(format!(
+                        "no GraphQL connection_ack from {} within {}",
+                        target.host_port,
+                        format_duration(CONNECT_TIMEOUT)
+                    ))
+                }
+            }
+        }
     };
     sink.state(ConnState::Live).await;
     backoff.connected();
 
     for text in &opts.subscribe {
         let text = replay.expand(text);
-        let send = tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text)));
         let sent = tokio::select! {
             _ = cancel.cancelled() => return close_for_cancel(ws).await,
-            r = send => r,
+            r = send_text(&mut ws, text, target) => r,
         };
-        match sent {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Ended::Retry(format!(
-                    "could not send a subscribe message to {}: {}",
-                    target.host_port,
-                    describe_io_error(&e, target)
-                ))
-            }
-            Err(_) => {
-                return Ended::Retry(format!(
-                    "could not send a subscribe message to {} within {}: peer presumed dead",
-                    target.host_port,
-                    format_duration(WRITE_TIMEOUT)
-                ))
-            }
+        if let Err(e) = sent {
+            return e;
         }
     }
 
     let before = sink.counters().messages.load(Ordering::Relaxed);
-    let ended = read_loop(ws, link, replay).await;
+    let ended = read_loop(ws, link, session.as_ref(), replay).await;
     report_dropped(replay, sink).await;
     if sink.counters().messages.load(Ordering::Relaxed) != before {
         // The connection delivered data: healthy, whatever ended it. The
@@ -287,13 +324,91 @@ async fn connection(
     ended
 }
 
+/// Sends one small text message (a subscription, a GraphQL control
+/// message), bounded by [`WRITE_TIMEOUT`].
+async fn send_text(ws: &mut Ws, text: String, target: &Target) -> Result<(), Ended> {
+    match tokio::time::timeout(WRITE_TIMEOUT, ws.send(Message::text(text))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Ended::Retry(format!(
+            "could not send a message to {}: {}",
+            target.host_port,
+            describe_io_error(&e, target)
+        ))),
+        Err(_) => Err(Ended::Retry(format!(
+            "could not send a message to {} within {}: peer presumed dead",
+            target.host_port,
+            format_duration(WRITE_TIMEOUT)
+        ))),
+    }
+}
+
+/// A GraphQL feed's opening: `connection_init`, its ack, the subscribe.
+async fn graphql_open(
+    ws: &mut Ws,
+    picked: Option<&str>,
+    g: &GraphqlOptions,
+    init: serde_json::Map<String, serde_json::Value>,
+    target: &Target,
+) -> Result<Session, Ended> {
+    let session = Session::new(picked, g.protocol, &target.host_port)?;
+    send_text(ws, session.init(init), target).await?;
+    loop {
+        match ws.next().await {
+            None => {
+                return Err(Ended::Retry(format!(
+                    "connection to {} dropped before connection_ack",
+                    target.host_port
+                )))
+            }
+            Some(Err(e)) => return Err(Ended::Retry(describe_io_error(&e, target))),
+            Some(Ok(Message::Text(text))) => match session.on_ack_wait(&text)? {
+                (true, _) => break,
+                (false, Some(reply)) => send_text(ws, reply, target).await?,
+                (false, None) => {}
+            },
+            Some(Ok(Message::Close(frame))) => return Err(closed(frame.as_ref(), true)),
+            Some(Ok(_)) => {}
+        }
+    }
+    send_text(ws, session.subscribe(g), target).await?;
+    Ok(session)
+}
+
+/// How a connection closed by the server ends; GraphQL servers' 44xx
+/// codes for refused credentials are retried slowly.
+fn closed(frame: Option<&CloseFrame>, graphql: bool) -> Ended {
+    let code = frame.map(|f| u16::from(f.code));
+    match code.filter(|_| graphql).and_then(Session::close_meaning) {
+        Some((meaning, slow)) => {
+            let reason = frame.map_or("", |f| f.reason.as_str().trim());
+            let what = match (code, reason.is_empty()) {
+                (Some(c), true) => format!("server closed with code {c} ({meaning})"),
+                (Some(c), false) => format!("server closed with code {c} ({meaning}): {reason}"),
+                (None, _) => describe_close(frame),
+            };
+            if slow {
+                Ended::RetrySlowly(what)
+            } else {
+                Ended::Retry(what)
+            }
+        }
+        None => Ended::Retry(describe_close(frame)),
+    }
+}
+
 /// Reads until the connection ends or `cancel` fires.
-async fn read_loop(mut ws: Ws, link: &Link<'_>, replay: &mut Replay) -> Ended {
+async fn read_loop(
+    mut ws: Ws,
+    link: &Link<'_>,
+    session: Option<&Session>,
+    replay: &mut Replay,
+) -> Ended {
     let Link {
         opts,
         target,
         sink,
         cancel,
+        ..
     } = *link;
     // A zero interval would make `interval_at` panic; config validation
     // rejects < 100 ms anyway.
@@ -327,9 +442,25 @@ async fn read_loop(mut ws: Ws, link: &Link<'_>, replay: &mut Replay) -> Ended {
                 // Any frame proves the peer alive.
                 answer_by = None;
                 match frame {
-                    Message::Text(text) => {
-                        deliver(raw(bytes::Bytes::from(text), None), replay, sink).await
-                    }
+                    Message::Text(text) => match session.map(|s| s.on_text(&text)) {
+                        None => deliver(raw(bytes::Bytes::from(text), None), replay, sink).await,
+                        Some(Action::Deliver(m)) => deliver(m, replay, sink).await,
+                        Some(Action::DeliverWithIssue(m, errors)) => {
+                            sink.issue("graphql", format!("the result has errors: {errors}")).await;
+                            deliver(m, replay, sink).await
+                        }
+                        Some(Action::Reply(reply)) => {
+                            sink.activity();
+                            if let Err(e) = send_text(&mut ws, reply, target).await {
+                                return e;
+                            }
+                        }
+                        Some(Action::Nothing) => sink.activity(),
+                        Some(Action::End(e)) => {
+                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
+                            return e;
+                        }
+                    },
                     Message::Binary(data) => {
                         deliver(raw(data, Some("binary".to_string())), replay, sink).await
                     }
@@ -344,11 +475,14 @@ async fn read_loop(mut ws: Ws, link: &Link<'_>, replay: &mut Replay) -> Ended {
                     }
                     Message::Pong(_) => sink.activity(),
                     Message::Close(frame) => {
-                        let what = describe_close(frame.as_ref());
+                        let ended = closed(frame.as_ref(), session.is_some());
+                        let (Ended::Retry(what) | Ended::RetrySlowly(what)) = &ended else {
+                            return ended;
+                        };
                         sink.issue("close", what.clone()).await;
                         // Completes the closing handshake (flushes our reply).
                         let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
-                        return Ended::Retry(what);
+                        return ended;
                     }
                     Message::Frame(_) => {}
                 }
@@ -486,124 +620,6 @@ async fn ended_by_error(
             Ended::Retry(msg)
         }
         other => Ended::Retry(describe_io_error(&other, target)),
-    }
-}
-
-/// Human text for an error while connecting.
-fn describe_connect_error(e: &WsError, target: &Target, opts: &WebsocketOptions) -> String {
-    match e {
-        WsError::Http(resp) => format!(
-            "{} rejected the WebSocket handshake with {}",
-            target.host_port,
-            crate::sse::status_reason(resp.status())
-        ),
-        WsError::Protocol(ProtocolError::SecWebSocketSubProtocolError(sub)) => match sub {
-            SubProtocolError::NoSubProtocol => format!(
-                "{} accepted none of the offered subprotocols ({})",
-                target.host_port,
-                opts.subprotocols.join(", ")
-            ),
-            other => format!(
-                "{} answered with a bad subprotocol: {other}",
-                target.host_port
-            ),
-        },
-        WsError::Url(u) => format!("invalid URL: {u}"),
-        WsError::Tls(t) => format!("TLS with {} failed: {t}", target.host_port),
-        other => describe_io_error(other, target),
-    }
-}
-
-/// Human text for a connection-level error.
-fn describe_io_error(e: &WsError, target: &Target) -> String {
-    use std::io::ErrorKind;
-    let hp = &target.host_port;
-    match e {
-        WsError::Io(io) => match io.kind() {
-            ErrorKind::ConnectionRefused => format!("connection refused by {hp}"),
-            ErrorKind::ConnectionReset => format!("connection reset by {hp}"),
-            ErrorKind::ConnectionAborted => format!("connection to {hp} aborted"),
-            ErrorKind::BrokenPipe => format!("connection to {hp} broken (broken pipe)"),
-            ErrorKind::UnexpectedEof => {
-                format!("connection to {hp} dropped without a close frame")
-            }
-            ErrorKind::TimedOut => format!("connection to {hp} timed out"),
-            _ => format!("I/O error with {hp}: {io}"),
-        },
-        WsError::ConnectionClosed | WsError::AlreadyClosed => {
-            format!("connection to {hp} closed")
-        }
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            format!("connection to {hp} dropped without a close frame")
-        }
-        WsError::Protocol(p) => format!("WebSocket protocol error with {hp}: {p}"),
-        WsError::Tls(t) => format!("TLS error with {hp}: {t}"),
-        WsError::Capacity(c) => format!("{hp} exceeded a limit: {c}"),
-        WsError::WriteBufferFull(_) => format!(
-            "{hp} does not read what we send (the server sends pings but does not read our pongs, or our pings): {} waiting to be written; dropped the connection",
-            format_size(MAX_WRITE_BUFFER as u64)
-        ),
-        WsError::Utf8 => format!("{hp} sent a text frame that is not valid UTF-8"),
-        WsError::AttackAttempt => format!("{hp} sent a suspicious handshake response"),
-        WsError::Url(u) => format!("invalid URL: {u}"),
-        WsError::Http(resp) => format!("{hp} answered HTTP {}", resp.status()),
-        WsError::HttpFormat(h) => format!("invalid HTTP in the handshake with {hp}: {h}"),
-    }
-}
-
-/// "server closed with code 1011 (internal error): reason".
-fn describe_close(frame: Option<&CloseFrame>) -> String {
-    match frame {
-        None => "server closed without a status code".to_string(),
-        Some(f) => {
-            let code = u16::from(f.code);
-            let meaning = close_code_meaning(code);
-            let reason = f.reason.as_str().trim();
-            let mut s = format!("server closed with code {code}");
-            if let Some(m) = meaning {
-                s.push_str(&format!(" ({m})"));
-            }
-            if !reason.is_empty() {
-                s.push_str(": ");
-                s.push_str(reason);
-            }
-            s
-        }
-    }
-}
-
-/// What a close code means (RFC 6455 §7.4.1 and the IANA registry).
-fn close_code_meaning(code: u16) -> Option<&'static str> {
-    Some(match code {
-        1000 => "normal closure",
-        1001 => "going away",
-        1002 => "protocol error",
-        1003 => "unsupported data",
-        1005 => "no status",
-        1006 => "abnormal closure",
-        1007 => "invalid payload data",
-        1008 => "policy violation",
-        1009 => "message too big",
-        1010 => "mandatory extension missing",
-        1011 => "internal error",
-        1012 => "service restart",
-        1013 => "try again later",
-        1014 => "bad gateway",
-        1015 => "TLS handshake failure",
-        3000..=3999 => "registered application code",
-        4000..=4999 => "private application code",
-        _ => return None,
-    })
-}
-
-/// `16 MiB`, `1 KiB`, `1500 bytes`.
-fn format_size(b: u64) -> String {
-    if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
-        format!("{} MiB", b >> 20)
-    } else if b >= 1 << 10 && b.is_multiple_of(1 << 10) {
-        format!("{} KiB", b >> 10)
-    } else {
-        format!("{b} bytes")
     }
 }
 

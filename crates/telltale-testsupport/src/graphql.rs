@@ -1,0 +1,105 @@
+//! GraphQL subscription servers for tests: `tests/peers/graphql-server.mjs`
+//! on Node, built on the reference libraries (`graphql-ws`, or the legacy
+//! `subscriptions-transport-ws`), installed by `scripts/setup.sh` (`npm ci`
+//! in `tests/peers`), on a loopback port, killed with the test.
+
+use crate::{free_port, wait_for, ChildGuard};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// Which library serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// `graphql-ws`: protocol `graphql-transport-ws`.
+    Modern,
+    /// `subscriptions-transport-ws`: protocol `graphql-ws`.
+    Legacy,
+}
+
+/// A GraphQL server on a loopback port.
+pub struct Server {
+    /// Its loopback port.
+    pub port: u16,
+    flavour: Flavour,
+    token: Option<String>,
+    child: Option<ChildGuard>,
+    log: tempfile::NamedTempFile,
+}
+
+fn peers() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
+}
+
+impl Server {
+    /// Serves anyone.
+    pub fn start(flavour: Flavour) -> Server {
+        Server::with_token(flavour, None)
+    }
+
+    /// With a token, `connection_init` must carry `{"token": token}`.
+    pub fn with_token(flavour: Flavour, token: Option<&str>) -> Server {
+        assert!(
+            peers().join("node_modules/graphql-ws").exists(),
+            "the GraphQL test servers are not installed: run `bash scripts/setup.sh` (npm ci in tests/peers)"
+        );
+        let mut s = Server {
+            port: free_port(),
+            flavour,
+            token: token.map(str::to_string),
+            child: None,
+            log: tempfile::NamedTempFile::new().unwrap(),
+        };
+        s.restart();
+        s
+    }
+
+    /// (Re)starts it on its port and waits until it listens.
+    pub fn restart(&mut self) {
+        self.child = None;
+        let log = self.log.reopen().unwrap();
+        let mut cmd = Command::new("node");
+        cmd.current_dir(peers())
+            .arg("graphql-server.mjs")
+            .arg(self.port.to_string())
+            .arg(match self.flavour {
+                Flavour::Modern => "modern",
+                Flavour::Legacy => "legacy",
+            });
+        if let Some(t) = &self.token {
+            cmd.arg(t);
+        }
+        cmd.stdout(log.try_clone().unwrap()).stderr(log);
+        self.child = Some(ChildGuard::spawn(&mut cmd));
+        let port = self.port;
+        wait_for(
+            "the GraphQL server to listen",
+            Duration::from_secs(20),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+        );
+    }
+
+    /// Kills it (its port stays reserved for [`Server::restart`]).
+    pub fn stop(&mut self) {
+        self.child = None;
+    }
+
+    /// Sends it a signal (`-STOP`, `-CONT`).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id();
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// `ws://127.0.0.1:port/graphql`.
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}/graphql", self.port)
+    }
+
+    /// What it printed.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
