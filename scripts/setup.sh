@@ -6,8 +6,8 @@
 #                               (scripts/demo.sh, scripts/package.sh)
 #   bash scripts/setup.sh       that plus what the tests need: the real peers
 #                               (nginx + nchan, node_exporter, Prometheus,
-#                               mosquitto, PostgreSQL, the GraphQL servers
-#                               from npm in tests/peers), the
+#                               mosquitto, PostgreSQL, the GraphQL and
+#                               Socket.IO servers from npm in tests/peers), the
 #                               desktop test stack (Xvfb, D-Bus, dunst, a tray
 #                               host, WebKitWebDriver, tauri-driver), Chromium,
 #                               clippy and rustfmt (scripts/test.sh)
@@ -97,7 +97,7 @@ if [ -f ui/package-lock.json ] && ! cmp -s ui/package-lock.json ui/node_modules/
   (cd ui && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock)
 fi
 # The reference servers the tests start on Node (GraphQL subscriptions:
-# graphql-ws and subscriptions-transport-ws).
+# graphql-ws and subscriptions-transport-ws; socket.io).
 if [ "$SCOPE" = all ] && ! cmp -s tests/peers/package-lock.json tests/peers/node_modules/.installed-lock 2>/dev/null; then
   (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock)
 fi

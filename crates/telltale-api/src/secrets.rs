@@ -34,18 +34,23 @@ pub fn is_masked(value: &str) -> bool {
 }
 
 /// A copy of `cfg` fit for the UI: header values (and a GraphQL feed's
-/// `connection_params`) masked, URL credentials redacted.
+/// `connection_params`, a Socket.IO feed's `auth`) masked, URL
+/// credentials redacted.
 pub fn masked(cfg: &FeedConfig) -> FeedConfig {
     let mut out = cfg.clone();
     out.headers = mask_headers(&cfg.headers);
     if let Some(g) = out.graphql.as_mut() {
         g.connection_params = mask_headers(&g.connection_params);
     }
+    if let Some(o) = out.socketio.as_mut() {
+        o.auth = mask_headers(&o.auth);
+    }
     out.url = redact_url(&cfg.url);
     out
 }
 
-/// Replaces masked header values (and `graphql.connection_params`) and
+/// Replaces masked header values (and `graphql.connection_params`,
+/// `socketio.auth`) and
 /// masked URL parts in `cfg` by the values stored for the same feed, then
 /// checks its `${VAR}` references.
 ///
@@ -68,20 +73,27 @@ pub fn restore(cfg: &mut FeedConfig, stored: Option<&FeedConfig>) -> Result<(), 
             .and_then(|s| s.graphql.as_ref())
             .map(|g| &g.connection_params);
         behind.restore(&mut g.connection_params, old, "graphql.connection_params")?;
-        for (name, value) in &g.connection_params {
-            if let Some(m) = refused_ref(value, env_allowed) {
-                return Err(ApiError::invalid_feed(
-                    &feed,
-                    &format!("graphql.connection_params.{name}"),
-                    m,
-                ));
-            }
-        }
+        refs_allowed(&feed, &g.connection_params, "graphql.connection_params")?;
+    }
+    if let Some(o) = cfg.socketio.as_mut() {
+        let old = stored.and_then(|s| s.socketio.as_ref()).map(|o| &o.auth);
+        behind.restore(&mut o.auth, old, "socketio.auth")?;
+        refs_allowed(&feed, &o.auth, "socketio.auth")?;
     }
     cfg.url = restore_url(&cfg.url, stored.map(|s| s.url.as_str()))
         .map_err(|m| ApiError::invalid_feed(&feed, "url", m))?;
     if let Some((field, message)) = refused_header_refs(cfg, env_allowed).into_iter().next() {
         return Err(ApiError::invalid_feed(&feed, &field, message));
+    }
+    Ok(())
+}
+
+/// Refuses `${VAR}` references this process may not expand.
+fn refs_allowed(feed: &str, map: &BTreeMap<String, String>, prefix: &str) -> Result<(), ApiError> {
+    for (name, value) in map {
+        if let Some(m) = refused_ref(value, env_allowed) {
+            return Err(ApiError::invalid_feed(feed, &format!("{prefix}.{name}"), m));
+        }
     }
     Ok(())
 }

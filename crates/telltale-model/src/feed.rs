@@ -31,6 +31,8 @@ pub enum TransportKind {
     PgNotify,
     /// GraphQL subscriptions over WebSocket (`ws://`, `wss://`).
     Graphql,
+    /// Socket.IO (Engine.IO 4 over WebSocket): `http(s)://` or `ws(s)://`.
+    Socketio,
 }
 
 impl TransportKind {
@@ -44,6 +46,7 @@ impl TransportKind {
             TransportKind::Mqtt => "mqtt",
             TransportKind::PgNotify => "pg_notify",
             TransportKind::Graphql => "graphql",
+            TransportKind::Socketio => "socketio",
         }
     }
 }
@@ -114,10 +117,11 @@ impl PayloadKeep {
 pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
-    /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify` or
-    /// `graphql`.
+    /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
+    /// `graphql` or `socketio`.
     pub transport: TransportKind,
-    /// `ws://`, `wss://` (also for `graphql`), `http://` or `https://`; for MQTT `mqtt://`,
+    /// `ws://`, `wss://` (also for `graphql`), `http://` or `https://` (also
+    /// for `socketio`, either); for MQTT `mqtt://`,
     /// `mqtts://` or `ws://`, with the broker's user and password as the
     /// URL's credentials; for `pg_notify` `postgres://user:password@host/db`.
     pub url: String,
@@ -191,6 +195,9 @@ pub struct FeedConfig {
     /// GraphQL subscription options; only for `transport = "graphql"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graphql: Option<crate::graphql::GraphqlOptions>,
+    /// Socket.IO options; only for `transport = "socketio"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socketio: Option<crate::socketio::SocketioOptions>,
 }
 
 fn default_true() -> bool {
@@ -232,6 +239,7 @@ impl FeedConfig {
             mqtt: None,
             pg_notify: None,
             graphql: None,
+            socketio: None,
         }
     }
 
@@ -316,6 +324,10 @@ impl FeedConfig {
     /// GraphQL subscription options or their defaults.
     pub fn graphql_options(&self) -> crate::graphql::GraphqlOptions {
         self.graphql.clone().unwrap_or_default()
+    }
+    /// Socket.IO options or their defaults.
+    pub fn socketio_options(&self) -> crate::socketio::SocketioOptions {
+        self.socketio.clone().unwrap_or_default()
     }
 }
 

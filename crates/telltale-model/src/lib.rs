@@ -18,6 +18,7 @@ pub mod mqtt;
 pub mod pg_notify;
 pub mod prometheus;
 pub mod secret;
+pub mod socketio;
 pub mod time;
 mod validate;
 

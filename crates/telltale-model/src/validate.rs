@@ -21,6 +21,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         TransportKind::Websocket | TransportKind::Graphql => &["ws", "wss"],
         TransportKind::Mqtt => &["mqtt", "mqtts", "ws"],
         TransportKind::PgNotify => &["postgres", "postgresql"],
+        TransportKind::Socketio => &["http", "https", "ws", "wss"],
         _ => &["http", "https"],
     };
     match url::Url::parse(&feed.url) {
@@ -91,6 +92,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             TransportKind::PgNotify,
         ),
         ("graphql", feed.graphql.is_some(), TransportKind::Graphql),
+        ("socketio", feed.socketio.is_some(), TransportKind::Socketio),
     ];
     for (section, present, kind) in sections {
         if present && kind != feed.transport {
@@ -209,6 +211,9 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     }
     if feed.transport == TransportKind::Graphql {
         crate::graphql::validate(feed, &mut p);
+    }
+    if feed.transport == TransportKind::Socketio {
+        crate::socketio::validate(feed, &mut p);
     }
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.

@@ -66,6 +66,14 @@ pub enum SetupError {
         /// What is wrong with its reference.
         problem: EnvError,
     },
+    /// A `socketio.auth` value whose `${VAR}` cannot be expanded.
+    #[error("invalid socketio.auth.{name}: {problem}")]
+    SocketioAuth {
+        /// The field.
+        name: String,
+        /// What is wrong with its reference.
+        problem: EnvError,
+    },
     /// A `[feed.pg_notify]` option or URL part that cannot be used.
     #[error("invalid {field}: {problem}")]
     PgNotify {

@@ -23,6 +23,7 @@
 //! retry: the feed subscribes again.
 
 use crate::ended::Ended;
+use crate::websocket::Action;
 use crate::SetupError;
 use serde_json::{json, Map, Value};
 use telltale_model::feed::WebsocketOptions;
@@ -64,20 +65,6 @@ pub(crate) fn init_payload(g: &GraphqlOptions) -> Result<Map<String, Value>, Set
 pub(crate) struct Session {
     legacy: bool,
     host: String,
-}
-
-/// What to do with a text frame.
-pub(crate) enum Action {
-    /// A result: deliver it.
-    Deliver(RawMessage),
-    /// A result with partial errors: deliver it and record them.
-    DeliverWithIssue(RawMessage, String),
-    /// Answer this (a `pong`).
-    Reply(String),
-    /// Nothing to do (`ka`, `pong`).
-    Nothing,
-    /// The subscription is over.
-    End(Ended),
 }
 
 impl Session {

@@ -20,6 +20,7 @@ pub mod poll;
 pub mod redirect;
 pub mod replay;
 pub mod sink;
+mod socketio;
 pub mod sse;
 mod tls_files;
 pub mod websocket;
@@ -56,7 +57,9 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
                 TransportKind::LongPoll => long_poll::run(feed, sink, cancel).await,
                 TransportKind::Mqtt => mqtt::run(feed, sink, cancel).await,
                 TransportKind::PgNotify => pg_notify::run(feed, sink, cancel).await,
-                TransportKind::Graphql => websocket::run(feed, sink, cancel).await,
+                TransportKind::Graphql | TransportKind::Socketio => {
+                    websocket::run(feed, sink, cancel).await
+                }
             }
         }
     };

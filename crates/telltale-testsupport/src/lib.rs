@@ -6,8 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod graphql;
 pub mod mqtt;
+pub mod node;
 pub mod postgres;
 
 use std::net::TcpListener;

@@ -151,6 +151,24 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'url')).toContain('ws://');
   });
 
+  it('a socketio form round-trips its namespace, events and auth', () => {
+    const f = formFromConfig(null);
+    f.name = 'io';
+    f.transport = 'socketio';
+    f.url = 'https://status.example.com';
+    f.io.namespace = '/fleet';
+    f.io.events = 'health, alert';
+    f.io.auth = 'token: ${TELLTALE_SECRET_IO}';
+    expect(validateForm(f)).toEqual({});
+    const c = configFromForm(f, null);
+    expect(c.socketio).toEqual({ namespace: '/fleet', events: ['health', 'alert'], auth: { token: '${TELLTALE_SECRET_IO}' } });
+    expect(formFromConfig(c).io.events).toBe('health, alert');
+    f.io.namespace = 'fleet';
+    expect(errorAt(validateForm(f), 'socketio.namespace')).toContain('starts with /');
+    f.url = 'mqtt://h';
+    expect(errorAt(validateForm(f), 'url')).toContain('http://');
+  });
+
   it('a pg_notify form round-trips its channels, sends no headers and checks the URL', () => {
     const f = formFromConfig(null);
     f.name = 'orders';

@@ -74,6 +74,13 @@ export interface FeedForm {
     /** One `name: value` per line (the connection_init payload). */
     params: string;
   };
+  io: {
+    namespace: string;
+    /** Event names, comma-separated (empty: all). */
+    events: string;
+    /** One `name: value` per line (the handshake's auth object). */
+    auth: string;
+  };
   pg: {
     /** Channel names, one per line. */
     channels: string;
@@ -256,6 +263,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
   const mq = c?.mqtt;
   const pg = c?.pg_notify;
   const gql = c?.graphql;
+  const io = c?.socketio;
   const cursor = lp?.cursor;
   return {
     name: c?.name ?? '',
@@ -304,6 +312,13 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       operationName: gql?.operation_name ?? '',
       protocol: gql?.protocol ?? 'auto',
       params: Object.entries(gql?.connection_params ?? {})
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\n'),
+    },
+    io: {
+      namespace: io?.namespace ?? '/',
+      events: (io?.events ?? []).join(', '),
+      auth: Object.entries(io?.auth ?? {})
         .map(([k, v]) => `${k}: ${v}`)
         .join('\n'),
     },
@@ -371,6 +386,7 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     mqtt: null,
     pg_notify: null,
     graphql: null,
+    socketio: null,
   };
   // each section: what the base had (fields not shown here), then the form's fields
   const put = <T extends object>(baseSection: T | null | undefined, fields: Record<string, unknown>): T => {
@@ -418,6 +434,12 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       operation_name: opt(f.gql.operationName) ?? undefined,
       protocol: f.gql.protocol,
       connection_params: parseHeaders(f.gql.params),
+    });
+  } else if (f.transport === 'socketio') {
+    cfg.socketio = put(base?.socketio, {
+      namespace: opt(f.io.namespace) ?? '/',
+      events: list(f.io.events),
+      auth: parseHeaders(f.io.auth),
     });
   } else if (f.transport === 'pg_notify') {
     cfg.headers = {};
@@ -500,6 +522,7 @@ export function validateRule(r: RuleForm, i: number, metricNames: readonly strin
 const SCHEMES: Partial<Record<TransportKind, string[]>> = {
   websocket: ['ws:', 'wss:'],
   graphql: ['ws:', 'wss:'],
+  socketio: ['http:', 'https:', 'ws:', 'wss:'],
   mqtt: ['mqtt:', 'mqtts:', 'ws:'],
   pg_notify: ['postgres:', 'postgresql:'],
 };
@@ -508,6 +531,7 @@ const SCHEMES: Partial<Record<TransportKind, string[]>> = {
 export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
   websocket: 'wss://host/path',
   graphql: 'wss://host/graphql',
+  socketio: 'https://host (path /socket.io/ by default)',
   mqtt: 'mqtt://user:password@broker:1883',
   pg_notify: 'postgres://user:password@host:5432/database',
 };
@@ -573,6 +597,12 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     }
     for (const line of lines(f.gql.params)) {
       if (line.indexOf(':') <= 0) e['graphql.connection_params'] = `\`${line}\` is not \`name: value\``;
+    }
+  } else if (f.transport === 'socketio') {
+    const ns = f.io.namespace.trim();
+    if (ns && (!ns.startsWith('/') || ns.includes(','))) e['socketio.namespace'] = 'starts with / and has no comma, e.g. / or /fleet';
+    for (const line of lines(f.io.auth)) {
+      if (line.indexOf(':') <= 0) e['socketio.auth'] = `\`${line}\` is not \`name: value\``;
     }
   } else if (f.transport === 'pg_notify') {
     const channels = lines(f.pg.channels);

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bindings;
-mod graphql;
+mod node_peers;
 mod http;
 mod mqtt;
 mod pg_notify;

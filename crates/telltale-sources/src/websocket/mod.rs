@@ -59,26 +59,29 @@
 //! Header values are never logged or reported: reasons name headers, hosts
 //! and ports only (never the URL's query string or credentials).
 //!
-//! **GraphQL subscriptions** (`transport = "graphql"`) run this same loop
-//! with [`crate::graphql`] as the protocol hook: its `connection_init`,
-//! ack and subscribe happen between the handshake and `live`, and it reads
-//! every text frame.
+//! **GraphQL subscriptions** (`transport = "graphql"`) and **Socket.IO**
+//! (`transport = "socketio"`) run this same loop with a protocol hook
+//! ([`crate::graphql`], [`crate::socketio`]): its opening exchange
+//! (`connection_init` and ack, or Engine.IO open and namespace connect)
+//! happens between the handshake and `live`, and it reads every text
+//! frame ([`Action`]).
 
 mod describe;
+mod hook;
 
 use crate::ended::{config_failed, wait_after, Ended};
-use crate::graphql::{Action, Session};
 use crate::replay::{Replay, Verdict};
 use crate::SetupError;
 use crate::Sink;
-use describe::{describe_close, describe_connect_error, describe_io_error, format_size};
+use describe::{describe_connect_error, describe_io_error, format_size};
 use futures_util::{SinkExt, StreamExt};
+pub(crate) use hook::Action;
+use hook::{closed, Hook, Opener};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::duration::format_duration;
 use telltale_model::feed::WebsocketOptions;
-use telltale_model::graphql::GraphqlOptions;
 use telltale_model::{Backoff, ConnState, FeedConfig, RawMessage, Timestamp, TransportKind};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -113,10 +116,10 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Runs a WebSocket feed until `cancel` fires. See the module doc.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
-    let graphql = (feed.transport == TransportKind::Graphql).then(|| feed.graphql_options());
-    let opts = match &graphql {
-        Some(g) => crate::graphql::socket_options(g),
-        None => feed.websocket_options(),
+    let opts = match feed.transport {
+        TransportKind::Graphql => crate::graphql::socket_options(&feed.graphql_options()),
+        TransportKind::Socketio => crate::socketio::socket_options(&feed.socketio_options()),
+        _ => feed.websocket_options(),
     };
     let mut backoff = Backoff::new(&feed.backoff);
     let mut replay = Replay::new(opts.id_pointer.clone());
@@ -125,14 +128,9 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         if cancel.is_cancelled() {
             return;
         }
-        let prepared = build_request(&feed, &opts).and_then(|r| {
-            let init = graphql
-                .as_ref()
-                .map(crate::graphql::init_payload)
-                .transpose()?;
-            Ok((r, init))
-        });
-        let (request, init) = match prepared {
+        let prepared = Opener::of(&feed)
+            .and_then(|(url, opener)| Ok((build_request(&feed, &url, &opts)?, opener)));
+        let (request, opener) = match prepared {
             Ok(r) => r,
             Err(e) => {
                 if !config_failed(e.to_string(), &feed, &sink, &cancel).await {
@@ -144,7 +142,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         sink.state(ConnState::Connecting).await;
         let link = Link {
             opts: &opts,
-            graphql: graphql.as_ref().zip(init),
+            opener,
             target: &target,
             sink: &sink,
             cancel: &cancel,
@@ -175,9 +173,14 @@ impl Target {
     }
 }
 
-/// Builds the handshake request; errors are configuration errors.
-fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, SetupError> {
-    let url = url::Url::parse(&feed.url).map_err(|e| SetupError::url(&feed.url, e))?;
+/// Builds the handshake request to `raw` (the feed's URL, or what the
+/// protocol makes of it); errors are configuration errors.
+fn build_request(
+    feed: &FeedConfig,
+    raw: &str,
+    opts: &WebsocketOptions,
+) -> Result<Request, SetupError> {
+    let url = url::Url::parse(raw).map_err(|e| SetupError::url(raw, e))?;
     if !matches!(url.scheme(), "ws" | "wss") {
         return Err(SetupError::Scheme {
             transport: "WebSocket",
@@ -185,11 +188,9 @@ fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, 
             expected: "`ws://` or `wss://`",
         });
     }
-    let mut request = feed
-        .url
-        .as_str()
+    let mut request = raw
         .into_client_request()
-        .map_err(|e| SetupError::url(&feed.url, e))?;
+        .map_err(|e| SetupError::url(raw, e))?;
     let headers = crate::http_common::feed_headers(feed)?;
     for (name, value) in headers.iter() {
         // `insert` per name: the handshake's own headers (key, version,
@@ -210,11 +211,8 @@ fn build_request(feed: &FeedConfig, opts: &WebsocketOptions) -> Result<Request, 
 /// What one connection needs from its feed.
 struct Link<'a> {
     opts: &'a WebsocketOptions,
-    /// A GraphQL feed's options and `connection_init` payload.
-    graphql: Option<(
-        &'a GraphqlOptions,
-        serde_json::Map<String, serde_json::Value>,
-    )>,
+    /// The protocol spoken over the socket, if any.
+    opener: Opener,
     target: &'a Target,
     sink: &'a Sink,
     cancel: &'a CancellationToken,
@@ -274,14 +272,14 @@ async fn connection(
         },
     };
     let (mut ws, response) = ws;
-    let session = match &link.graphql {
-        None => None,
-        Some((g, init)) => {
+    let session = match &link.opener {
+        Opener::Plain => None,
+        opener => {
             let picked = response
                 .headers()
                 .get(http::header::SEC_WEBSOCKET_PROTOCOL)
                 .and_then(|v| v.to_str().ok());
-            let open = graphql_open(&mut ws, picked, g, init.clone(), target);
+            let open = opener.open(&mut ws, picked, target);
             let opened = tokio::select! {
                 _ = cancel.cancelled() => return close_for_cancel(ws).await,
                 r = tokio::time::timeout(CONNECT_TIMEOUT, open) => r,
@@ -291,7 +289,8 @@ async fn connection(
                 Ok(Err(e)) => return e,
                 Err(_) => {
                     return Ended::Retry(format!(
-                        "no GraphQL connection_ack from {} within {}",
+                        "no {} from {} within {}",
+                        link.opener.awaited(),
                         target.host_port,
                         format_duration(CONNECT_TIMEOUT)
                     ))
@@ -342,65 +341,11 @@ async fn send_text(ws: &mut Ws, text: String, target: &Target) -> Result<(), End
     }
 }
 
-/// A GraphQL feed's opening: `connection_init`, its ack, the subscribe.
-async fn graphql_open(
-    ws: &mut Ws,
-    picked: Option<&str>,
-    g: &GraphqlOptions,
-    init: serde_json::Map<String, serde_json::Value>,
-    target: &Target,
-) -> Result<Session, Ended> {
-    let session = Session::new(picked, g.protocol, &target.host_port)?;
-    send_text(ws, session.init(init), target).await?;
-    loop {
-        match ws.next().await {
-            None => {
-                return Err(Ended::Retry(format!(
-                    "connection to {} dropped before connection_ack",
-                    target.host_port
-                )))
-            }
-            Some(Err(e)) => return Err(Ended::Retry(describe_io_error(&e, target))),
-            Some(Ok(Message::Text(text))) => match session.on_ack_wait(&text)? {
-                (true, _) => break,
-                (false, Some(reply)) => send_text(ws, reply, target).await?,
-                (false, None) => {}
-            },
-            Some(Ok(Message::Close(frame))) => return Err(closed(frame.as_ref(), true)),
-            Some(Ok(_)) => {}
-        }
-    }
-    send_text(ws, session.subscribe(g), target).await?;
-    Ok(session)
-}
-
-/// How a connection closed by the server ends; GraphQL servers' 44xx
-/// codes for refused credentials are retried slowly.
-fn closed(frame: Option<&CloseFrame>, graphql: bool) -> Ended {
-    let code = frame.map(|f| u16::from(f.code));
-    match code.filter(|_| graphql).and_then(Session::close_meaning) {
-        Some((meaning, slow)) => {
-            let reason = frame.map_or("", |f| f.reason.as_str().trim());
-            let what = match (code, reason.is_empty()) {
-                (Some(c), true) => format!("server closed with code {c} ({meaning})"),
-                (Some(c), false) => format!("server closed with code {c} ({meaning}): {reason}"),
-                (None, _) => describe_close(frame),
-            };
-            if slow {
-                Ended::RetrySlowly(what)
-            } else {
-                Ended::Retry(what)
-            }
-        }
-        None => Ended::Retry(describe_close(frame)),
-    }
-}
-
 /// Reads until the connection ends or `cancel` fires.
 async fn read_loop(
     mut ws: Ws,
     link: &Link<'_>,
-    session: Option<&Session>,
+    session: Option<&Hook>,
     replay: &mut Replay,
 ) -> Ended {
     let Link {
@@ -449,6 +394,13 @@ async fn read_loop(
                             sink.issue("graphql", format!("the result has errors: {errors}")).await;
                             deliver(m, replay, sink).await
                         }
+                        Some(Action::DeliverAndReply(m, reply)) => {
+                            deliver(m, replay, sink).await;
+                            if let Err(e) = send_text(&mut ws, reply, target).await {
+                                return e;
+                            }
+                        }
+                        Some(Action::Issue(kind, text)) => sink.issue(kind, text).await,
                         Some(Action::Reply(reply)) => {
                             sink.activity();
                             if let Err(e) = send_text(&mut ws, reply, target).await {
@@ -475,7 +427,7 @@ async fn read_loop(
                     }
                     Message::Pong(_) => sink.activity(),
                     Message::Close(frame) => {
-                        let ended = closed(frame.as_ref(), session.is_some());
+                        let ended = closed(frame.as_ref(), session.is_some_and(Hook::is_graphql));
                         let (Ended::Retry(what) | Ended::RetrySlowly(what)) = &ended else {
                             return ended;
                         };
@@ -625,6 +577,7 @@ async fn ended_by_error(
 
 #[cfg(test)]
 mod tests {
+    use super::describe::describe_close;
     use super::*;
 
     #[test]
@@ -669,14 +622,20 @@ mod tests {
             "http://127.0.0.1:1/x",
         );
         let opts = WebsocketOptions::default();
-        let e = build_request(&feed, &opts).err().unwrap().to_string();
+        let e = build_request(&feed, &feed.url, &opts)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("not `http://`"), "{e}");
         feed.url = "ws://127.0.0.1:1/x".into();
         feed.headers.insert(
             "Authorization".into(),
             "Bearer ${TELLTALE_SECRET_WS_UNIT_TEST_UNSET}".into(),
         );
-        let e = build_request(&feed, &opts).err().unwrap().to_string();
+        let e = build_request(&feed, &feed.url, &opts)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(
             e.starts_with("invalid header: header `Authorization`")
                 && e.contains("TELLTALE_SECRET_WS_UNIT_TEST_UNSET"),

@@ -1,6 +1,6 @@
 //! GraphQL subscriptions against the reference servers (Node's
 //! `graphql-ws` and `subscriptions-transport-ws`, started per test on a
-//! loopback port by `telltale_testsupport::graphql`). Only the malformed
+//! loopback port by `telltale_testsupport::node`). Only the malformed
 //! message comes from a fake server: a real one never sends one.
 
 use crate::support::{fast_backoff, sink, Events, Running};
@@ -10,7 +10,7 @@ use telltale_model::duration::Dur;
 use telltale_model::graphql::{GraphqlOptions, GraphqlProtocol};
 use telltale_model::{ConnState, FeedConfig, SourceEvent, TransportKind};
 use telltale_sources::websocket;
-use telltale_testsupport::graphql::{Flavour, Server};
+use telltale_testsupport::node::{Flavour, Server};
 
 fn feed(url: &str, query: &str) -> FeedConfig {
     let mut f = FeedConfig::new("gql", TransportKind::Graphql, url);

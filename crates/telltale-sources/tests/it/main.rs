@@ -15,6 +15,7 @@ mod pg_notify;
 mod poll;
 mod reconnect;
 mod redirect;
+mod socketio;
 mod sse;
 mod sse_alternative;
 mod websocket;

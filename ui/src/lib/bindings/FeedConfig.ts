@@ -11,6 +11,7 @@ import type { PayloadFormat } from "./PayloadFormat";
 import type { PayloadKeep } from "./PayloadKeep";
 import type { PgNotifyOptions } from "./PgNotifyOptions";
 import type { PollOptions } from "./PollOptions";
+import type { SocketioOptions } from "./SocketioOptions";
 import type { SseOptions } from "./SseOptions";
 import type { StatusRule } from "./StatusRule";
 import type { TransportKind } from "./TransportKind";
@@ -25,12 +26,13 @@ export type FeedConfig = {
  */
 name: string, 
 /**
- * `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify` or
- * `graphql`.
+ * `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
+ * `graphql` or `socketio`.
  */
 transport: TransportKind, 
 /**
- * `ws://`, `wss://` (also for `graphql`), `http://` or `https://`; for MQTT `mqtt://`,
+ * `ws://`, `wss://` (also for `graphql`), `http://` or `https://` (also
+ * for `socketio`, either); for MQTT `mqtt://`,
  * `mqtts://` or `ws://`, with the broker's user and password as the
  * URL's credentials; for `pg_notify` `postgres://user:password@host/db`.
  */
@@ -123,4 +125,8 @@ pg_notify?: PgNotifyOptions | null,
 /**
  * GraphQL subscription options; only for `transport = "graphql"`.
  */
-graphql?: GraphqlOptions | null, };
+graphql?: GraphqlOptions | null, 
+/**
+ * Socket.IO options; only for `transport = "socketio"`.
+ */
+socketio?: SocketioOptions | null, };

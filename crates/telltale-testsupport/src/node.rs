@@ -1,7 +1,8 @@
-//! GraphQL subscription servers for tests: `tests/peers/graphql-server.mjs`
-//! on Node, built on the reference libraries (`graphql-ws`, or the legacy
-//! `subscriptions-transport-ws`), installed by `scripts/setup.sh` (`npm ci`
-//! in `tests/peers`), on a loopback port, killed with the test.
+//! Servers on Node for tests, built on the reference libraries installed
+//! by `scripts/setup.sh` (`npm ci` in `tests/peers`), on a loopback port,
+//! killed with the test: GraphQL subscriptions (`graphql-server.mjs`:
+//! `graphql-ws`, or the legacy `subscriptions-transport-ws`) and Socket.IO
+//! (`socketio-server.mjs`: the `socket.io` package).
 
 use crate::{free_port, wait_for, ChildGuard};
 use std::path::PathBuf;
@@ -15,9 +16,11 @@ pub enum Flavour {
     Modern,
     /// `subscriptions-transport-ws`: protocol `graphql-ws`.
     Legacy,
+    /// `socket.io` 4.
+    SocketIo,
 }
 
-/// A GraphQL server on a loopback port.
+/// A GraphQL or Socket.IO server on a loopback port.
 pub struct Server {
     /// Its loopback port.
     pub port: u16,
@@ -40,8 +43,9 @@ impl Server {
     /// With a token, `connection_init` must carry `{"token": token}`.
     pub fn with_token(flavour: Flavour, token: Option<&str>) -> Server {
         assert!(
-            peers().join("node_modules/graphql-ws").exists(),
-            "the GraphQL test servers are not installed: run `bash scripts/setup.sh` (npm ci in tests/peers)"
+            peers().join("node_modules/graphql-ws").exists()
+                && peers().join("node_modules/socket.io").exists(),
+            "the Node test servers are not installed: run `bash scripts/setup.sh` (npm ci in tests/peers)"
         );
         let mut s = Server {
             port: free_port(),
@@ -59,13 +63,21 @@ impl Server {
         self.child = None;
         let log = self.log.reopen().unwrap();
         let mut cmd = Command::new("node");
-        cmd.current_dir(peers())
-            .arg("graphql-server.mjs")
-            .arg(self.port.to_string())
-            .arg(match self.flavour {
-                Flavour::Modern => "modern",
-                Flavour::Legacy => "legacy",
-            });
+        cmd.current_dir(peers());
+        match self.flavour {
+            Flavour::Modern | Flavour::Legacy => {
+                cmd.arg("graphql-server.mjs")
+                    .arg(self.port.to_string())
+                    .arg(if self.flavour == Flavour::Modern {
+                        "modern"
+                    } else {
+                        "legacy"
+                    });
+            }
+            Flavour::SocketIo => {
+                cmd.arg("socketio-server.mjs").arg(self.port.to_string());
+            }
+        }
         if let Some(t) = &self.token {
             cmd.arg(t);
         }
@@ -93,9 +105,12 @@ impl Server {
             .unwrap();
     }
 
-    /// `ws://127.0.0.1:port/graphql`.
+    /// `ws://127.0.0.1:port/graphql`; for Socket.IO `http://127.0.0.1:port`.
     pub fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/graphql", self.port)
+        match self.flavour {
+            Flavour::SocketIo => format!("http://127.0.0.1:{}", self.port),
+            _ => format!("ws://127.0.0.1:{}/graphql", self.port),
+        }
     }
 
     /// What it printed.
