@@ -129,20 +129,12 @@ pub(crate) fn validate(feed: &crate::FeedConfig, p: &mut Vec<(String, String)>) 
             Err(e) => p.push(("graphql.variables".into(), format!("is not JSON: {e}"))),
         }
     }
-    if o.ping_interval.0 < std::time::Duration::from_millis(100) {
-        p.push(("graphql.ping_interval".into(), "is below 100ms".into()));
-    }
-    if o.pong_timeout.0.is_zero() {
-        p.push(("graphql.pong_timeout".into(), "must be above zero".into()));
-    }
-    if o.max_message_size.0 < 64 {
-        p.push(("graphql.max_message_size".into(), "is too small".into()));
-    }
-    for (name, value) in &o.connection_params {
-        if let Err(e) = crate::secret::expand_with(value, |_| Some(String::new())) {
-            p.push((format!("graphql.connection_params.{name}"), e.to_string()));
-        }
-    }
+    crate::validate::socket_settings(
+        "graphql",
+        (o.ping_interval, o.pong_timeout, o.max_message_size),
+        p,
+    );
+    crate::validate::env_refs("graphql.connection_params", &o.connection_params, p);
 }
 
 #[cfg(test)]

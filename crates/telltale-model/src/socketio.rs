@@ -78,20 +78,12 @@ pub(crate) fn validate(feed: &crate::FeedConfig, p: &mut Vec<(String, String)>) 
     if o.events.iter().any(String::is_empty) {
         p.push(("socketio.events".into(), "has an empty name".into()));
     }
-    if o.ping_interval.0 < std::time::Duration::from_millis(100) {
-        p.push(("socketio.ping_interval".into(), "is below 100ms".into()));
-    }
-    if o.pong_timeout.0.is_zero() {
-        p.push(("socketio.pong_timeout".into(), "must be above zero".into()));
-    }
-    if o.max_message_size.0 < 64 {
-        p.push(("socketio.max_message_size".into(), "is too small".into()));
-    }
-    for (name, value) in &o.auth {
-        if let Err(e) = crate::secret::expand_with(value, |_| Some(String::new())) {
-            p.push((format!("socketio.auth.{name}"), e.to_string()));
-        }
-    }
+    crate::validate::socket_settings(
+        "socketio",
+        (o.ping_interval, o.pong_timeout, o.max_message_size),
+        p,
+    );
+    crate::validate::env_refs("socketio.auth", &o.auth, p);
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! pointers, regexes, transport sections, timeouts and limits. Used by the
 //! config file reader, the API and the engine alike.
 
+use crate::duration::{ByteSize, Dur};
 use crate::extract::Extractor;
 use crate::feed::{CursorMode, FeedConfig, PayloadFormat, TransportKind};
 
@@ -68,10 +69,8 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
                 "contains a line break, which HTTP headers cannot carry".into(),
             ));
         }
-        if let Err(e) = crate::secret::expand_with(value, |_| Some(String::new())) {
-            p.push((format!("headers.{name}"), e.to_string()));
-        }
     }
+    env_refs("headers", &feed.headers, &mut p);
     let sections = [
         (
             "websocket",
@@ -181,12 +180,11 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     }
     if feed.transport == TransportKind::Websocket {
         let o = feed.websocket_options();
-        if o.ping_interval.0 < std::time::Duration::from_millis(100) {
-            p.push(("websocket.ping_interval".into(), "is below 100ms".into()));
-        }
-        if o.max_message_size.0 < 16 {
-            p.push(("websocket.max_message_size".into(), "is too small".into()));
-        }
+        socket_settings(
+            "websocket",
+            (o.ping_interval, o.pong_timeout, o.max_message_size),
+            &mut p,
+        );
         match &o.id_pointer {
             Some(ptr) => {
                 if let Err(e) = crate::extract::check_pointer(ptr) {
@@ -257,4 +255,40 @@ fn http_header_name_invalid(name: &str) -> bool {
 
 fn reqwest_method_invalid(m: &str) -> bool {
     m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// The checks every WebSocket-based transport's socket settings get
+/// (`<section>.ping_interval`, `pong_timeout`, `max_message_size`).
+pub(crate) fn socket_settings(
+    section: &str,
+    (ping_interval, pong_timeout, max_message_size): (Dur, Dur, ByteSize),
+    p: &mut Vec<(String, String)>,
+) {
+    if ping_interval.0 < std::time::Duration::from_millis(100) {
+        p.push((format!("{section}.ping_interval"), "is below 100ms".into()));
+    }
+    if pong_timeout.0.is_zero() {
+        p.push((
+            format!("{section}.pong_timeout"),
+            "must be above zero".into(),
+        ));
+    }
+    if max_message_size.0 < 16 {
+        p.push((format!("{section}.max_message_size"), "is too small".into()));
+    }
+}
+
+/// Checks the `${VAR}` references in a map of values sent to the server
+/// (headers, GraphQL `connection_params`, Socket.IO `auth`): each problem
+/// names `<prefix>.<name>`.
+pub(crate) fn env_refs(
+    prefix: &str,
+    values: &std::collections::BTreeMap<String, String>,
+    p: &mut Vec<(String, String)>,
+) {
+    for (name, value) in values {
+        if let Err(e) = crate::secret::expand_with(value, |_| Some(String::new())) {
+            p.push((format!("{prefix}.{name}"), e.to_string()));
+        }
+    }
 }

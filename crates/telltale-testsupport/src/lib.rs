@@ -146,6 +146,33 @@ fn quiet(hosts: usize, rate: f64) -> SimConfig {
     }
 }
 
+/// A self-signed certificate for `127.0.0.1` (2 days, RSA 2048) made by
+/// `openssl` in `dir`: `(cert.pem, key.pem)`. The certificate is its own
+/// authority: trusting it is what a test client's `ca_file` does.
+pub fn self_signed_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl could not make a certificate");
+    (cert, key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,26 +57,7 @@ impl Broker {
         let me = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let mut conf = format!("listener {port} 127.0.0.1\npersistence false\nuser {me}\n");
         if tls {
-            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-            let ok = Command::new("openssl")
-                .args([
-                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                ])
-                .args([
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                ])
-                .arg("-keyout")
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert)
-                .stderr(std::process::Stdio::null())
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "openssl could not make a certificate");
+            let (cert, key) = crate::self_signed_cert(dir.path());
             conf.push_str(&format!(
                 "certfile {}\nkeyfile {}\n",
                 cert.display(),

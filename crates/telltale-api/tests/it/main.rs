@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bindings;
-mod node_peers;
 mod http;
 mod mqtt;
+mod node_peers;
 mod pg_notify;
 mod runtime;
 mod secrets;

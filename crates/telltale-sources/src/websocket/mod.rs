@@ -207,7 +207,6 @@ fn build_request(
     Ok(request)
 }
 
-/// One connection: connect, subscribe, read until it ends.
 /// What one connection needs from its feed.
 struct Link<'a> {
     opts: &'a WebsocketOptions,
@@ -218,6 +217,8 @@ struct Link<'a> {
     cancel: &'a CancellationToken,
 }
 
+/// One connection: connect, open the protocol (if any), subscribe, read
+/// until it ends.
 async fn connection(
     request: Request,
     link: &Link<'_>,

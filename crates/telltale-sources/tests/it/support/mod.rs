@@ -154,6 +154,20 @@ impl Events {
         }
     }
 
+    /// The reason of the next `Retrying` within `d` (e.g. a dead peer
+    /// found by a keepalive).
+    pub async fn retrying_within(&mut self, d: Duration) -> String {
+        match self
+            .expect_within("a retry", d, |e| {
+                matches!(e, SourceEvent::State(ConnState::Retrying { .. }))
+            })
+            .await
+        {
+            SourceEvent::State(ConnState::Retrying { reason, .. }) => reason,
+            other => panic!("not retrying: {other:?}"),
+        }
+    }
+
     /// The next message.
     pub async fn message(&mut self) -> RawMessage {
         match self
