@@ -38,6 +38,8 @@ pub enum Transport {
     Sse,
     /// MQTT through mosquitto (scenario 8, [`crate::mqtt_ingest`]).
     Mqtt,
+    /// Socket.IO events (scenario 9, [`crate::socketio_ingest`]).
+    SocketIo,
 }
 
 /// Distinct payloads the server cycles through (formatting each message at
@@ -61,7 +63,9 @@ async fn serve(
     let url = match kind {
         Transport::Ws => format!("ws://{addr}/ws"),
         Transport::Sse => format!("http://{addr}/sse"),
-        Transport::Mqtt => bail!("MQTT messages come from mosquitto, not this server"),
+        Transport::Mqtt | Transport::SocketIo => {
+            bail!("{kind:?} messages come from their own server, not this one")
+        }
     };
     let msgs = templates();
     let task = tokio::spawn(async move {
@@ -92,7 +96,7 @@ async fn serve(
                 }
                 let _ = ws.close(None).await;
             }
-            Transport::Mqtt => {}
+            Transport::Mqtt | Transport::SocketIo => {}
             Transport::Sse => {
                 let mut tcp = tcp;
                 let mut req = Vec::new();
@@ -130,8 +134,10 @@ async fn serve(
 
 /// (a): count messages, nothing else. Returns messages per second.
 async fn bare(kind: Transport, n: u64) -> Result<f64> {
-    if kind == Transport::Mqtt {
-        return crate::mqtt_ingest::bare(n).await;
+    match kind {
+        Transport::Mqtt => return crate::mqtt_ingest::bare(n).await,
+        Transport::SocketIo => return crate::socketio_ingest::bare(n).await,
+        _ => {}
     }
     let stop = CancellationToken::new();
     let (url, server) = serve(kind, n, stop.clone()).await?;
@@ -165,7 +171,7 @@ async fn bare(kind: Transport, n: u64) -> Result<f64> {
                 }
             }
         }
-        Transport::Mqtt => {}
+        Transport::Mqtt | Transport::SocketIo => {}
     }
     let secs = t0.elapsed().as_secs_f64();
     stop.cancel();
@@ -225,8 +231,10 @@ pub(crate) fn parse_naive(text: &[u8]) -> Result<Parsed> {
 
 /// (b): parse with serde_json, insert in batches of 1,000. Returns msg/s.
 async fn naive(kind: Transport, n: u64, dir: &std::path::Path) -> Result<f64> {
-    if kind == Transport::Mqtt {
-        return crate::mqtt_ingest::naive(n, dir).await;
+    match kind {
+        Transport::Mqtt => return crate::mqtt_ingest::naive(n, dir).await,
+        Transport::SocketIo => return crate::socketio_ingest::naive(n, dir).await,
+        _ => {}
     }
     const BATCH: usize = 1000;
     let stop = CancellationToken::new();
@@ -280,7 +288,7 @@ async fn naive(kind: Transport, n: u64, dir: &std::path::Path) -> Result<f64> {
                 pending.drain(..start);
             }
         }
-        Transport::Mqtt => {}
+        Transport::Mqtt | Transport::SocketIo => {}
     }
     write_naive(&mut db, &mut rows)?;
     let secs = t0.elapsed().as_secs_f64();
@@ -311,6 +319,7 @@ pub fn feed(kind: Transport, name: &str, url: &str) -> FeedConfig {
         Transport::Ws => TransportKind::Websocket,
         Transport::Sse => TransportKind::Sse,
         Transport::Mqtt => TransportKind::Mqtt,
+        Transport::SocketIo => TransportKind::Socketio,
     };
     let mut f = FeedConfig::new(name, t, url)
         .with_metric("cpu", "/cpu")
@@ -327,14 +336,22 @@ pub fn feed(kind: Transport, name: &str, url: &str) -> FeedConfig {
             ..Default::default()
         });
     }
+    if kind == Transport::SocketIo {
+        f.socketio = Some(telltale_model::socketio::SocketioOptions {
+            events: vec!["health".into()],
+            ..Default::default()
+        });
+    }
     f
 }
 
 /// (c): the full engine, until all `n` events are committed; verifies the
 /// stored row counts.
 async fn engine(kind: Transport, n: u64, dir: &std::path::Path) -> Result<EngineRun> {
-    if kind == Transport::Mqtt {
-        return crate::mqtt_ingest::engine(n, dir).await;
+    match kind {
+        Transport::Mqtt => return crate::mqtt_ingest::engine(n, dir).await,
+        Transport::SocketIo => return crate::socketio_ingest::engine(n, dir).await,
+        _ => {}
     }
     let stop = CancellationToken::new();
     let (url, server) = serve(kind, n, stop.clone()).await?;
@@ -424,6 +441,7 @@ pub async fn run(kind: Transport, n: u64, rounds: usize) -> Section {
         Transport::Ws => (1, "WebSocket ingest, one feed at full speed"),
         Transport::Sse => (2, "SSE ingest, one feed at full speed"),
         Transport::Mqtt => (8, "MQTT ingest, one feed at full speed through mosquitto"),
+        Transport::SocketIo => (9, "Socket.IO ingest, one feed at full speed"),
     };
     let mut s = Section::new(
         id,
@@ -544,10 +562,10 @@ pub async fn run(kind: Transport, n: u64, rounds: usize) -> Section {
         );
     }
     let len = templates().iter().map(String::len).sum::<usize>() / TEMPLATES;
-    let source = if kind == Transport::Mqtt {
-        "replayed at QoS 1 by Debian's mosquitto from each client's persistent session (published into it first; no limit on queued or in-flight messages), the clock running from the client's connect"
-    } else {
-        "from a loopback server in the bench process that sends them as fast as the socket takes them"
+    let source = match kind {
+        Transport::Mqtt => "replayed at QoS 1 by Debian's mosquitto from each client's persistent session (published into it first; no limit on queued or in-flight messages), the clock running from the client's connect",
+        Transport::SocketIo => "as Socket.IO events (`42[\"health\",{…}]`, after the Engine.IO open and namespace connect) from a loopback server in the bench process that sends them as fast as the socket takes them, the clock running from the client's connect",
+        _ => "from a loopback server in the bench process that sends them as fast as the socket takes them",
     };
     s.note(format!(
         "{n} messages of {len} bytes of JSON {source}; ratio c/a = {}, c/b = {}.",

@@ -19,6 +19,7 @@ mod ingest;
 mod latency;
 mod mqtt_ingest;
 mod report;
+mod socketio_ingest;
 mod storage;
 mod util;
 
@@ -42,7 +43,7 @@ struct Args {
     /// Scenario sizes.
     #[arg(long, value_enum, default_value = "full")]
     scale: Scale,
-    /// Only these scenarios (comma-separated numbers 1-7; `0` runs none,
+    /// Only these scenarios (comma-separated numbers 1-9; `0` runs none,
     /// which with `--merge` re-renders an existing report).
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
@@ -181,6 +182,11 @@ async fn run(args: Args) -> ExitCode {
         let n = if full { 200_000 } else { 5_000 };
         rep.sections
             .push(ingest::run(ingest::Transport::Mqtt, n, rounds).await);
+    }
+    if want(9) {
+        eprintln!("telltale-bench: 9. Socket.IO ingest");
+        rep.sections
+            .push(ingest::run(ingest::Transport::SocketIo, ingest_n, rounds).await);
     }
     rep.machine.load_end = report::loadavg();
     if args.merge {
