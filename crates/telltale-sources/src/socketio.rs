@@ -141,8 +141,8 @@ impl Session {
                 Some(Packet {
                     kind: b'4', json, ..
                 }) => Err(self.refused(json)),
-                // Events may come before our CONNECT is answered? Not in
-                // Socket.IO 5; anything else now is out of order.
+                // Socket.IO 5 sends nothing else on a namespace before
+                // its CONNECT: anything else is out of order.
                 _ => Err(self.malformed(text)),
             },
             _ => Err(self.malformed(text)),

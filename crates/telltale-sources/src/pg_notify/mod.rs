@@ -77,10 +77,15 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         };
         sink.state(ConnState::Connecting).await;
         let before = sink.counters().messages.load(Ordering::Relaxed);
-        let ended = session(&setup, &opts.channels, &sink, &cancel, &mut unheard_since).await;
+        let link = Link {
+            setup: &setup,
+            channels: &opts.channels,
+            sink: &sink,
+            cancel: &cancel,
+        };
+        let ended = session(&link, &mut backoff, &mut unheard_since).await;
         if let Some(ended) = ended.listened {
             unheard_since.get_or_insert(ended);
-            backoff.connected();
         }
         if sink.counters().messages.load(Ordering::Relaxed) != before {
             backoff.delivered();
@@ -107,14 +112,26 @@ impl From<Ended> for SessionEnd {
     }
 }
 
+/// What one session needs from its feed.
+struct Link<'a> {
+    setup: &'a Setup,
+    channels: &'a [String],
+    sink: &'a Sink,
+    cancel: &'a CancellationToken,
+}
+
 /// One session: connect, LISTEN, read until it ends.
 async fn session(
-    setup: &Setup,
-    channels: &[String],
-    sink: &Sink,
-    cancel: &CancellationToken,
+    link: &Link<'_>,
+    backoff: &mut Backoff,
     unheard_since: &mut Option<Instant>,
 ) -> SessionEnd {
+    let Link {
+        setup,
+        channels,
+        sink,
+        cancel,
+    } = *link;
     let host = setup.host_port.as_str();
     let connect = tokio::time::timeout(CONNECT_TIMEOUT, setup.config.connect(setup.tls.clone()));
     let (client, connection) = tokio::select! {
@@ -161,6 +178,9 @@ async fn session(
         },
     }
     sink.state(ConnState::Live).await;
+    // A session that stays up for `backoff.reset_after` starts the next
+    // failure's backoff over.
+    backoff.connected();
     if let Some(since) = unheard_since.take() {
         sink.issue(
             "gap",
