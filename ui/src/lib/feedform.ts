@@ -517,7 +517,6 @@ export function validateRule(r: RuleForm, i: number, metricNames: readonly strin
   return e;
 }
 
-/** Everything the form can check without the server. */
 /** The URL schemes each transport takes (as `URL.protocol`). */
 const SCHEMES: Partial<Record<TransportKind, string[]>> = {
   websocket: ['ws:', 'wss:'],
@@ -536,6 +535,7 @@ export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
   pg_notify: 'postgres://user:password@host:5432/database',
 };
 
+/** Everything the form can check without the server. */
 export function validateForm(f: FeedForm, opts: { existingNames?: readonly string[] } = {}): FieldErrors {
   const e: FieldErrors = {};
   const name = f.name.trim();
