@@ -77,24 +77,8 @@ async fn serve(
         match kind {
             Transport::Ws => {
                 let msgs: Vec<Utf8Bytes> = msgs.into_iter().map(Utf8Bytes::from).collect();
-                let mut ws = tokio_tungstenite::accept_async(tcp).await?;
-                for i in 0..n as usize {
-                    ws.feed(Message::Text(msgs[i % TEMPLATES].clone())).await?;
-                    if i % 256 == 255 {
-                        ws.flush().await?;
-                    }
-                }
-                ws.flush().await?;
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        m = ws.next() => match m {
-                            Some(Ok(_)) => ws.flush().await?,
-                            _ => break,
-                        },
-                    }
-                }
-                let _ = ws.close(None).await;
+                let ws = tokio_tungstenite::accept_async(tcp).await?;
+                send_and_hold(ws, &msgs, n, &stop).await?;
             }
             Transport::Mqtt | Transport::SocketIo => {}
             Transport::Sse => {
@@ -130,6 +114,36 @@ async fn serve(
         Ok(())
     });
     Ok((url, task))
+}
+
+/// Sends `n` text frames (cycling through `frames`) as fast as the socket
+/// takes them, then keeps the connection open, answering pings, until
+/// `stop`.
+pub(crate) async fn send_and_hold(
+    mut ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    frames: &[Utf8Bytes],
+    n: u64,
+    stop: &CancellationToken,
+) -> Result<()> {
+    for i in 0..n as usize {
+        ws.feed(Message::Text(frames[i % frames.len()].clone()))
+            .await?;
+        if i % 256 == 255 {
+            ws.flush().await?;
+        }
+    }
+    ws.flush().await?;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            m = ws.next() => match m {
+                Some(Ok(_)) => ws.flush().await?,
+                _ => break,
+            },
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(())
 }
 
 /// (a): count messages, nothing else. Returns messages per second.

@@ -9,7 +9,7 @@
 //! The transport itself is tested against the real `socket.io` package
 //! (`crates/telltale-sources/tests/it/socketio.rs`).
 
-use crate::ingest::{naive_db, parse_naive, templates, write_naive, EngineRun, TEMPLATES};
+use crate::ingest::{naive_db, parse_naive, templates, write_naive, EngineRun};
 use anyhow::{bail, Result};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::value::RawValue;
@@ -47,25 +47,7 @@ async fn serve(n: u64, stop: CancellationToken) -> Result<(String, JoinHandle<Re
             other => bail!("expected the namespace CONNECT, got {other:?}"),
         }
         ws.send(Message::text(r#"40{"sid":"bench-ns"}"#)).await?;
-        for i in 0..n as usize {
-            ws.feed(Message::Text(frames[i % TEMPLATES].clone()))
-                .await?;
-            if i % 256 == 255 {
-                ws.flush().await?;
-            }
-        }
-        ws.flush().await?;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                m = ws.next() => match m {
-                    Some(Ok(_)) => ws.flush().await?,
-                    _ => break,
-                },
-            }
-        }
-        let _ = ws.close(None).await;
-        Ok(())
+        crate::ingest::send_and_hold(ws, &frames, n, &stop).await
     });
     Ok((url, task))
 }

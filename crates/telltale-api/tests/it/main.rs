@@ -10,3 +10,13 @@ mod node_peers;
 mod pg_notify;
 mod runtime;
 mod secrets;
+
+/// A runtime on a fresh database in `dir`, with default options.
+pub async fn start_runtime(dir: &tempfile::TempDir) -> telltale_api::Runtime {
+    telltale_api::Runtime::start(telltale_api::RuntimeOptions {
+        db: dir.path().join("t.db"),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}

@@ -1,19 +1,10 @@
 //! An MQTT feed through the whole runtime, against Debian's mosquitto:
 //! topic levels become series labels, topics are the event log's types.
 
+use crate::start_runtime as runtime;
 use rumqttc::QoS;
 use std::time::{Duration, Instant};
-use telltale_api::{Runtime, RuntimeOptions};
 use telltale_testsupport::mqtt::{Broker, Publisher};
-
-async fn runtime(dir: &tempfile::TempDir) -> Runtime {
-    Runtime::start(RuntimeOptions {
-        db: dir.path().join("t.db"),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mqtt_feed_stores_samples_labelled_by_topic_and_events_by_topic() {

@@ -4,20 +4,16 @@
 //! `socketio.auth`) is masked in views, kept behind the mask on save, and
 //! never sent to another host.
 
+use crate::start_runtime;
 use std::time::{Duration, Instant};
-use telltale_api::{ConnStateView, Runtime, RuntimeOptions};
+use telltale_api::ConnStateView;
 use telltale_testsupport::node::{Flavour, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graphql_feed_keeps_its_token_behind_the_mask_and_stores_results() {
     let server = Server::with_token(Flavour::Modern, Some("tok-s3cret"));
     let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::start(RuntimeOptions {
-        db: dir.path().join("t.db"),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let rt = start_runtime(&dir).await;
     let api = rt.api();
     let feed: telltale_api::FeedConfig = serde_json::from_value(serde_json::json!({
         "name": "gql",
@@ -68,12 +64,7 @@ async fn a_graphql_feed_keeps_its_token_behind_the_mask_and_stores_results() {
 async fn a_socketio_feed_keeps_its_auth_behind_the_mask_and_stores_events() {
     let server = Server::with_token(Flavour::SocketIo, Some("io-s3cret"));
     let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::start(RuntimeOptions {
-        db: dir.path().join("t.db"),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let rt = start_runtime(&dir).await;
     let api = rt.api();
     let feed: telltale_api::FeedConfig = serde_json::from_value(serde_json::json!({
         "name": "io",

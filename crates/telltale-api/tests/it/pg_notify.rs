@@ -2,20 +2,15 @@
 //! PostgreSQL 15: JSON payloads get pointer rules, channels are the event
 //! log's types, and the password in the URL stays masked.
 
+use crate::start_runtime;
 use std::time::{Duration, Instant};
-use telltale_api::{Runtime, RuntimeOptions};
 use telltale_testsupport::postgres::{Postgres, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pg_notify_feed_stores_samples_and_events_by_channel() {
     let pg = Postgres::start();
     let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::start(RuntimeOptions {
-        db: dir.path().join("t.db"),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let rt = start_runtime(&dir).await;
     let api = rt.api();
     let feed: telltale_api::FeedConfig = serde_json::from_value(serde_json::json!({
         "name": "orders",

@@ -79,7 +79,6 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         let before = sink.counters().messages.load(Ordering::Relaxed);
         let link = Link {
             setup: &setup,
-            channels: &opts.channels,
             sink: &sink,
             cancel: &cancel,
         };
@@ -115,7 +114,6 @@ impl From<Ended> for SessionEnd {
 /// What one session needs from its feed.
 struct Link<'a> {
     setup: &'a Setup,
-    channels: &'a [String],
     sink: &'a Sink,
     cancel: &'a CancellationToken,
 }
@@ -128,7 +126,6 @@ async fn session(
 ) -> SessionEnd {
     let Link {
         setup,
-        channels,
         sink,
         cancel,
     } = *link;
@@ -191,7 +188,7 @@ async fn session(
         )
         .await;
     }
-    let how = listen_until_ended(setup, &client, &mut rx, channels, sink, cancel).await;
+    let how = listen_until_ended(setup, &client, &mut rx, sink, cancel).await;
     if matches!(how, Ended::Cancelled) {
         // Dropping the client makes the driver send Terminate and end.
         drop(client);
@@ -208,7 +205,6 @@ async fn listen_until_ended(
     setup: &Setup,
     client: &Arc<tokio_postgres::Client>,
     rx: &mut mpsc::Receiver<Result<Notification, tokio_postgres::Error>>,
-    channels: &[String],
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Ended {
@@ -235,7 +231,7 @@ async fn listen_until_ended(
             _ = cancel.cancelled() => return Ended::Cancelled,
             ended = &mut pinger => return ended,
             m = rx.recv() => match m {
-                Some(Ok(n)) => sink.message(message(n, channels)).await,
+                Some(Ok(n)) => sink.message(message(n)).await,
                 Some(Err(e)) => return failure(&e, host, Phase::Session),
                 None => return Ended::Retry(format!("{host} closed the connection")),
             },
@@ -261,19 +257,13 @@ fn round_to_ms(d: Duration) -> Duration {
     Duration::from_millis(d.as_millis() as u64)
 }
 
-/// The message for one notification.
-fn message(n: Notification, channels: &[String]) -> RawMessage {
-    // The server reports the channel as LISTEN named it; a name we did
-    // not ask for would be a server's bug, but is still shown as sent.
-    let channel = channels
-        .iter()
-        .find(|c| c.as_str() == n.channel())
-        .cloned()
-        .unwrap_or_else(|| n.channel().to_string());
+/// The message for one notification: the channel as the server named it
+/// (exactly as LISTEN did, since the names are quoted).
+fn message(n: Notification) -> RawMessage {
     RawMessage {
         received_at: Timestamp::now(),
         server_id: None,
-        event_type: Some(channel),
+        event_type: Some(n.channel().to_string()),
         data: Bytes::from(n.payload().to_string()),
         transport_metrics: Vec::new(),
         labels: Vec::new(),
