@@ -160,7 +160,12 @@ impl Api {
             self.blocking(move |s| s.feed_by_name(&n)).await?
         };
         secrets::restore(&mut cfg, stored.as_ref().map(|f| &f.config))?;
-        crate::probe::probe(cfg, &input.limits.unwrap_or_default()).await
+        crate::probe::probe(
+            cfg,
+            &input.limits.unwrap_or_default(),
+            self.engine().webhooks().clone(),
+        )
+        .await
     }
 
     /// Stops a feed and deletes it with all its history.

@@ -32,6 +32,9 @@ pub fn config_export(feeds: &[StoredFeed], settings: &Settings) -> Result<Config
             if shown.url != f.config.url {
                 masked += 1;
             }
+            if shown.webhook != f.config.webhook {
+                masked += 1;
+            }
             shown
         })
         .collect();

@@ -93,6 +93,10 @@ pub struct AboutView {
     pub version: String,
     /// Every operation's name (`POST /api/call/{op}`, IPC `call`).
     pub operations: Vec<String>,
+    /// Where webhook senders reach this engine (`http://127.0.0.1:7879`):
+    /// a webhook feed receives at `{receiver}/hooks/{feed}`. Empty when
+    /// nothing listens (`telltaled` without `serve`).
+    pub webhook_receivers: Vec<String>,
 }
 
 impl Api {
@@ -101,6 +105,7 @@ impl Api {
         AboutView {
             version: env!("CARGO_PKG_VERSION").to_string(),
             operations: crate::OPERATIONS.iter().map(|o| o.to_string()).collect(),
+            webhook_receivers: self.engine().webhooks().receivers(),
         }
     }
 

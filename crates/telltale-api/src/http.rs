@@ -57,10 +57,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 mod guard;
+mod hooks;
 mod live_socket;
 mod ui_files;
 
 pub use guard::{normalize_origin, OriginError, REQUEST_HEADER};
+pub use hooks::bind_hooks;
 
 /// The Content-Security-Policy sent with every response.
 ///
@@ -137,6 +139,12 @@ pub enum ServeError {
     /// An `--allow-origin` that is not an origin.
     #[error(transparent)]
     AllowOrigin(#[from] guard::OriginError),
+    /// A webhook receiver of its own asked for on a non-loopback address.
+    #[error("refusing to receive webhooks on {addr}: the desktop's receiver listens on loopback only. Put a reverse proxy or a tunnel in front of 127.0.0.1 (docs/config.md, \"Webhooks\")")]
+    HooksNotLoopback {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
     /// An empty token.
     #[error("the API token is empty: use a long random value (e.g. `openssl rand -hex 32`)")]
     EmptyToken,
@@ -233,12 +241,14 @@ pub async fn bind(api: Api, opts: ServeOptions) -> Result<Server, ServeError> {
             allow_origins.join(", ")
         );
     }
+    let listing = api.engine().webhooks().listening(format!("http://{addr}"));
+    let hub = api.engine().webhooks().clone();
     let state = AppState {
         api,
         policy: Arc::new(guard::Policy::new(opts.token.as_deref(), allow_origins)),
         shutdown: shutdown.clone(),
     };
-    let app = router(state, ui);
+    let app = router(state, ui, hub);
     tracing::info!(
         "serving Telltale on http://{addr} (API under /api{})",
         if with_token { ", token required" } else { "" }
@@ -248,6 +258,7 @@ pub async fn bind(api: Api, opts: ServeOptions) -> Result<Server, ServeError> {
         app,
         addr,
         shutdown,
+        listing: Some(listing),
     })
 }
 
@@ -257,6 +268,8 @@ pub struct Server {
     app: Router,
     addr: SocketAddr,
     shutdown: CancellationToken,
+    /// Lists the server as a webhook receiver until it stops.
+    listing: Option<telltale_sources::webhook::Listening>,
 }
 
 impl std::fmt::Debug for Server {
@@ -284,6 +297,7 @@ impl Server {
         };
         let serving = axum::serve(self.listener, self.app).with_graceful_shutdown(graceful);
         let cancelled = self.shutdown.clone();
+        let _listing = self.listing;
         tokio::select! {
             r = serving => r.map_err(ServeError::Io),
             _ = async move {
@@ -304,7 +318,11 @@ struct AppState {
     shutdown: CancellationToken,
 }
 
-fn router(state: AppState, ui: Option<Arc<ui_files::UiFiles>>) -> Router {
+fn router(
+    state: AppState,
+    ui: Option<Arc<ui_files::UiFiles>>,
+    hub: Arc<telltale_sources::webhook::Hub>,
+) -> Router {
     let mut api = Router::new();
     for route in crate::rest::ROUTES {
         api = api.route(route.path, rest_route(route));
@@ -318,7 +336,7 @@ fn router(state: AppState, ui: Option<Arc<ui_files::UiFiles>>) -> Router {
         .method_not_allowed_fallback(api_method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state);
-    let app = Router::new().nest("/api", api);
+    let app = Router::new().nest("/api", api).merge(hooks::routes(hub));
     let app = match ui {
         Some(ui) => app.fallback(move |req: Request| async move { ui.serve(req).await }),
         None => app.route("/", get(no_ui)).fallback(not_found_text),

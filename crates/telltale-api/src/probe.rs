@@ -115,8 +115,14 @@ pub struct ProbeReport {
 }
 
 /// Runs `cfg`'s source until the limits are reached (see the module docs).
-/// An invalid config fails with `invalid_feed` naming the field.
-pub async fn probe(cfg: FeedConfig, limits: &ProbeLimits) -> Result<ProbeReport, ApiError> {
+/// An invalid config fails with `invalid_feed` naming the field. A webhook
+/// feed receives through `webhooks` for the probe's time (unless the feed
+/// of that name already runs: then its own event log shows deliveries).
+pub async fn probe(
+    cfg: FeedConfig,
+    limits: &ProbeLimits,
+    webhooks: Arc<telltale_sources::webhook::Hub>,
+) -> Result<ProbeReport, ApiError> {
     if let Some((field, message)) = validate_feed(&cfg).into_iter().next() {
         return Err(ApiError::invalid_feed(&cfg.name, &field, message));
     }
@@ -129,7 +135,7 @@ pub async fn probe(cfg: FeedConfig, limits: &ProbeLimits) -> Result<ProbeReport,
     ));
     let extractor = Extractor::new(&cfg).ok();
     let (tx, mut rx) = mpsc::channel(256);
-    let sink = Sink::new(0, tx, Arc::new(FeedCounters::default()));
+    let sink = Sink::new(0, tx, Arc::new(FeedCounters::default())).with_hub(webhooks);
     let cancel = CancellationToken::new();
     let source = tokio::spawn(telltale_sources::run_now(
         Arc::new(cfg),

@@ -42,6 +42,11 @@ pub struct RuntimeOptions {
     /// For a one-off command (`telltaled ack`…): see
     /// [`EngineOptions::passive`].
     pub passive: bool,
+    /// A webhook receiver of its own (loopback only): the desktop app's,
+    /// which has no HTTP server. `telltaled serve` receives on its one
+    /// listener instead. A busy port is logged, and webhook feeds say that
+    /// nothing listens; the rest runs.
+    pub hooks_listen: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for RuntimeOptions {
@@ -54,6 +59,7 @@ impl std::fmt::Debug for RuntimeOptions {
             .field("panic_on_feed", &self.panic_on_feed)
             .field("on_open_alert", &self.on_open_alert.is_some())
             .field("passive", &self.passive)
+            .field("hooks_listen", &self.hooks_listen)
             .finish()
     }
 }
@@ -88,6 +94,8 @@ pub struct Runtime {
     api: Api,
     db: PathBuf,
     file: Option<Arc<ConfigFile>>,
+    /// Stops the webhook receiver of [`RuntimeOptions::hooks_listen`].
+    hooks: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -131,11 +139,34 @@ impl Runtime {
         if let Some(replies) = replies {
             bridge_replies(replies, api.clone(), opts.on_open_alert);
         }
+        let hooks = tokio_util::sync::CancellationToken::new();
+        if let Some(listen) = opts.hooks_listen {
+            match crate::http::bind_hooks(api.clone(), listen).await {
+                Ok(server) => {
+                    let stop = hooks.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = server.run(async move { stop.cancelled().await }).await {
+                            tracing::warn!("the webhook receiver stopped: {e}");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(
+                    "no webhook receiver: {e} (set TELLTALE_HOOKS_LISTEN to another loopback address)"
+                ),
+            }
+        }
         Ok(Runtime {
             api,
             db,
             file: opts.file.map(Arc::new),
+            hooks,
         })
+    }
+
+    /// The base URLs webhook senders reach this runtime at (its own
+    /// receiver's and any server's bound to its API).
+    pub fn webhook_receivers(&self) -> Vec<String> {
+        self.engine().webhooks().receivers()
     }
 
     /// Starts the feeds: the config file's (imported, so the database
@@ -185,6 +216,7 @@ impl Runtime {
 
     /// Stops the feeds, drains the pipeline and commits what is pending.
     pub async fn shutdown(self) -> Result<(), RuntimeError> {
+        self.hooks.cancel();
         Ok(self.api.engine().clone().shutdown().await?)
     }
 }

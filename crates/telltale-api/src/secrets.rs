@@ -45,8 +45,23 @@ pub fn masked(cfg: &FeedConfig) -> FeedConfig {
     if let Some(o) = out.socketio.as_mut() {
         o.auth = mask_headers(&o.auth);
     }
+    if let Some(w) = out.webhook.as_mut() {
+        w.secret = mask_secret(&w.secret);
+    }
     out.url = redact_url(&cfg.url);
     out
+}
+
+/// A whole-value secret as the UI sees it: [`MASK`], unless it is empty
+/// or a `${VAR}` reference (which reveals nothing).
+pub fn mask_secret(value: &str) -> String {
+    let is_ref =
+        value.starts_with("${") && value.ends_with('}') && value.matches("${").count() == 1;
+    if value.is_empty() || is_ref {
+        value.to_string()
+    } else {
+        MASK.into()
+    }
 }
 
 /// Replaces masked header values (and `graphql.connection_params`,
@@ -79,6 +94,25 @@ pub fn restore(cfg: &mut FeedConfig, stored: Option<&FeedConfig>) -> Result<(), 
         let old = stored.and_then(|s| s.socketio.as_ref()).map(|o| &o.auth);
         behind.restore(&mut o.auth, old, "socketio.auth")?;
         refs_allowed(&feed, &o.auth, "socketio.auth")?;
+    }
+    if let Some(w) = cfg.webhook.as_mut() {
+        // A webhook's secret only checks what arrives; it is never sent, so
+        // it stays behind its mask whatever the (informational) URL says.
+        if w.secret == MASK {
+            match stored.and_then(|s| s.webhook.as_ref()).map(|o| &o.secret) {
+                Some(old) if mask_secret(old) == MASK => w.secret = old.clone(),
+                _ => {
+                    return Err(ApiError::invalid_feed(
+                        &feed,
+                        "webhook.secret",
+                        format!("is the masked placeholder `{MASK}`, but no stored secret of this feed stands behind it: type the real value (or a `${{VAR}}` reference)"),
+                    ))
+                }
+            }
+        }
+        if let Some(m) = refused_ref(&w.secret, env_allowed) {
+            return Err(ApiError::invalid_feed(&feed, "webhook.secret", m));
+        }
     }
     cfg.url = restore_url(&cfg.url, stored.map(|s| s.url.as_str()))
         .map_err(|m| ApiError::invalid_feed(&feed, "url", m))?;
@@ -303,5 +337,33 @@ mod tests {
         );
         let mut f = feed("http://h/x", &[("X-Api-Key", "${TELLTALE_SECRET_K}")]);
         restore(&mut f, None).unwrap();
+    }
+
+    #[test]
+    fn webhook_secrets_are_masked_and_kept_behind_the_mask() {
+        let mut stored = FeedConfig::new("hook", TransportKind::Webhook, "");
+        stored.webhook = Some(telltale_model::webhook::WebhookOptions {
+            secret: "whs3cret".into(),
+            ..Default::default()
+        });
+        let mut edited = masked(&stored);
+        assert_eq!(edited.webhook.as_ref().unwrap().secret, MASK);
+        assert!(!format!("{edited:?}").contains("whs3cret"));
+        edited.url = "https://github.com/acme/shop".into();
+        restore(&mut edited, Some(&stored)).unwrap();
+        assert_eq!(edited.webhook.as_ref().unwrap().secret, "whs3cret");
+        // No stored secret behind the mask: an error naming the field.
+        let mut new = masked(&stored);
+        let e = restore(&mut new, None).unwrap_err();
+        assert!(e.message.contains("webhook.secret"), "{}", e.message);
+        // References are shown, and must be allowed.
+        assert_eq!(
+            mask_secret("${TELLTALE_SECRET_HOOK}"),
+            "${TELLTALE_SECRET_HOOK}"
+        );
+        let mut f = stored.clone();
+        f.webhook.as_mut().unwrap().secret = "${HOME}".into();
+        let e = restore(&mut f, None).unwrap_err();
+        assert!(e.message.contains("webhook.secret"), "{}", e.message);
     }
 }

@@ -138,6 +138,7 @@ impl Engine {
             alerting,
             fatal: tokio::sync::watch::channel(None).0,
             ingest_budget: IngestBudget::new(opts.ingest_bytes),
+            webhooks: telltale_sources::webhook::Hub::new(),
         });
         let pipeline = Pipeline {
             rx,
@@ -504,7 +505,8 @@ impl Engine {
         }
         let counters = Arc::new(FeedCounters::default());
         let sink = Sink::new(id, tx, counters.clone())
-            .with_budget(self.inner.shared.ingest_budget.clone());
+            .with_budget(self.inner.shared.ingest_budget.clone())
+            .with_hub(self.inner.shared.webhooks.clone());
         let cancel = self.inner.shutdown.child_token();
         let config = Arc::new(cfg);
         let task = tokio::spawn(telltale_sources::run(config.clone(), sink, cancel.clone()));
@@ -593,6 +595,12 @@ impl Engine {
             store: self.inner.store.health(),
             fatal: self.inner.shared.fatal.borrow().clone(),
         }
+    }
+
+    /// Where this engine's webhook feeds receive: an HTTP server hands
+    /// `POST /hooks/{feed}` to it, and lists itself while it listens.
+    pub fn webhooks(&self) -> &Arc<telltale_sources::webhook::Hub> {
+        &self.inner.shared.webhooks
     }
 
     /// Becomes `Some(what happened)` when the engine can no longer work

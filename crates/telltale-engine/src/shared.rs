@@ -133,6 +133,8 @@ pub(crate) struct Shared {
     pub(crate) fatal: tokio::sync::watch::Sender<Option<String>>,
     /// Bytes of messages queued for the pipeline (see `EngineOptions::ingest_bytes`).
     pub ingest_budget: Arc<IngestBudget>,
+    /// Where webhook feeds receive (see [`crate::Engine::webhooks`]).
+    pub webhooks: Arc<telltale_sources::webhook::Hub>,
 }
 
 impl Shared {

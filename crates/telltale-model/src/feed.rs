@@ -33,6 +33,8 @@ pub enum TransportKind {
     Graphql,
     /// Socket.IO (Engine.IO 4 over WebSocket): `http(s)://` or `ws(s)://`.
     Socketio,
+    /// Inbound webhooks: the sender posts to `/hooks/{feed}`.
+    Webhook,
 }
 
 impl TransportKind {
@@ -47,6 +49,7 @@ impl TransportKind {
             TransportKind::PgNotify => "pg_notify",
             TransportKind::Graphql => "graphql",
             TransportKind::Socketio => "socketio",
+            TransportKind::Webhook => "webhook",
         }
     }
 }
@@ -118,12 +121,14 @@ pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
     /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
-    /// `graphql` or `socketio`.
+    /// `graphql`, `socketio` or `webhook`.
     pub transport: TransportKind,
     /// `ws://`, `wss://` (also for `graphql`), `http://` or `https://` (also
     /// for `socketio`, either); for MQTT `mqtt://`,
     /// `mqtts://` or `ws://`, with the broker's user and password as the
-    /// URL's credentials; for `pg_notify` `postgres://user:password@host/db`.
+    /// URL's credentials; for `pg_notify` `postgres://user:password@host/db`;
+    /// for `webhook` optional, a link to the sender.
+    #[serde(default)]
     pub url: String,
     /// A disabled feed is kept but not subscribed.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
@@ -198,6 +203,9 @@ pub struct FeedConfig {
     /// Socket.IO options; only for `transport = "socketio"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socketio: Option<crate::socketio::SocketioOptions>,
+    /// Inbound webhook options; only for `transport = "webhook"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhook::WebhookOptions>,
 }
 
 fn default_true() -> bool {
@@ -240,6 +248,7 @@ impl FeedConfig {
             pg_notify: None,
             graphql: None,
             socketio: None,
+            webhook: None,
         }
     }
 
@@ -263,6 +272,9 @@ impl FeedConfig {
             TransportKind::LongPoll => {
                 self.long_poll_options().hold.0 * 2 + Duration::from_secs(10)
             }
+            // Deliveries come when something happens: an hour of quiet is
+            // worth a look, a minute is not.
+            TransportKind::Webhook => Duration::from_secs(3600),
             _ => Duration::from_secs(60),
         }
     }
@@ -324,6 +336,10 @@ impl FeedConfig {
     /// GraphQL subscription options or their defaults.
     pub fn graphql_options(&self) -> crate::graphql::GraphqlOptions {
         self.graphql.clone().unwrap_or_default()
+    }
+    /// Webhook options or their defaults.
+    pub fn webhook_options(&self) -> crate::webhook::WebhookOptions {
+        self.webhook.clone().unwrap_or_default()
     }
     /// Socket.IO options or their defaults.
     pub fn socketio_options(&self) -> crate::socketio::SocketioOptions {

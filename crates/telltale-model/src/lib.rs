@@ -21,6 +21,7 @@ pub mod secret;
 pub mod socketio;
 pub mod time;
 mod validate;
+pub mod webhook;
 
 pub use backoff::Backoff;
 pub use config::{ConfigError, ConfigFile};

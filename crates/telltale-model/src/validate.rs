@@ -23,9 +23,12 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         TransportKind::Mqtt => &["mqtt", "mqtts", "ws"],
         TransportKind::PgNotify => &["postgres", "postgresql"],
         TransportKind::Socketio => &["http", "https", "ws", "wss"],
+        // A webhook's URL is only a link to its sender, and may be empty.
+        TransportKind::Webhook if feed.url.is_empty() => &[],
         _ => &["http", "https"],
     };
     match url::Url::parse(&feed.url) {
+        _ if schemes.is_empty() => {}
         Ok(u) if schemes.contains(&u.scheme()) => {
             if u.host_str().is_none_or(str::is_empty) {
                 p.push((
@@ -92,6 +95,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         ),
         ("graphql", feed.graphql.is_some(), TransportKind::Graphql),
         ("socketio", feed.socketio.is_some(), TransportKind::Socketio),
+        ("webhook", feed.webhook.is_some(), TransportKind::Webhook),
     ];
     for (section, present, kind) in sections {
         if present && kind != feed.transport {
@@ -213,6 +217,9 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     if feed.transport == TransportKind::Socketio {
         crate::socketio::validate(feed, &mut p);
     }
+    if feed.transport == TransportKind::Webhook {
+        crate::webhook::validate(feed, &mut p);
+    }
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.
     }
@@ -246,7 +253,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     p
 }
 
-fn http_header_name_invalid(name: &str) -> bool {
+pub(crate) fn http_header_name_invalid(name: &str) -> bool {
     name.is_empty()
         || !name
             .bytes()

@@ -23,6 +23,7 @@ pub mod sink;
 mod socketio;
 pub mod sse;
 mod tls_files;
+pub mod webhook;
 pub mod websocket;
 
 pub use error::SetupError;
@@ -57,6 +58,7 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
                 TransportKind::LongPoll => long_poll::run(feed, sink, cancel).await,
                 TransportKind::Mqtt => mqtt::run(feed, sink, cancel).await,
                 TransportKind::PgNotify => pg_notify::run(feed, sink, cancel).await,
+                TransportKind::Webhook => webhook::run(feed, sink, cancel).await,
                 TransportKind::Graphql | TransportKind::Socketio => {
                     websocket::run(feed, sink, cancel).await
                 }

@@ -154,6 +154,7 @@ pub struct Sink {
     /// Set once the pipeline is found gone, so that it is logged once.
     orphaned: Arc<std::sync::atomic::AtomicBool>,
     budget: Option<Arc<IngestBudget>>,
+    hub: Option<Arc<crate::webhook::Hub>>,
 }
 
 impl Sink {
@@ -167,7 +168,19 @@ impl Sink {
             connected_once: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             orphaned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             budget: None,
+            hub: None,
         }
+    }
+
+    /// Where a webhook feed receives its deliveries (the engine's hub).
+    pub fn with_hub(mut self, hub: Arc<crate::webhook::Hub>) -> Self {
+        self.hub = Some(hub);
+        self
+    }
+
+    /// The webhook hub, if this sink's owner has one.
+    pub fn hub(&self) -> Option<&Arc<crate::webhook::Hub>> {
+        self.hub.as_ref()
     }
 
     /// Bounds the bytes this sink's messages may hold in the queue, with a
@@ -283,6 +296,13 @@ impl Sink {
 
     /// Reports a message. A message while stale flips the feed back to live.
     pub async fn message(&self, m: RawMessage) {
+        self.deliver(m).await;
+    }
+
+    /// Like [`Sink::message`], and says whether the message was queued for
+    /// the pipeline (false: shed, or the pipeline is gone), for a source
+    /// that must answer its sender (a webhook) honestly.
+    pub async fn deliver(&self, m: RawMessage) -> bool {
         let c = &self.counters;
         c.messages.fetch_add(1, Ordering::Relaxed);
         c.bytes.fetch_add(m.data.len() as u64, Ordering::Relaxed);
@@ -292,10 +312,10 @@ impl Sink {
         if stale {
             self.state(ConnState::Live).await;
         }
-        self.send(SourceEvent::Message(m)).await;
+        self.send(SourceEvent::Message(m)).await
     }
 
-    async fn send(&self, event: SourceEvent) {
+    async fn send(&self, event: SourceEvent) -> bool {
         let charged = match (&self.budget, &event) {
             (Some(budget), SourceEvent::Message(m)) => {
                 let bytes = m.data.len();
@@ -304,7 +324,7 @@ impl Sink {
                         "the pipeline's queue holds {} MiB of messages (its limit) for {SHED_AFTER:?}: shedding load (the disk or the pipeline is slower than the feeds)",
                         budget.queued() / (1024 * 1024)
                     ));
-                    return;
+                    return false;
                 }
                 bytes
             }
@@ -321,7 +341,7 @@ impl Sink {
             }
         };
         match self.tx.try_send(ingest) {
-            Ok(()) => {}
+            Ok(()) => true,
             Err(mpsc::error::TrySendError::Closed(ingest)) => {
                 give_back(ingest.charged);
                 // Normal while the engine shuts down; otherwise the pipeline
@@ -332,17 +352,22 @@ impl Sink {
                         "the engine's pipeline is gone: this feed's data is no longer stored or evaluated"
                     );
                 }
+                false
             }
             Err(mpsc::error::TrySendError::Full(ingest)) => {
                 let charged = ingest.charged;
                 match tokio::time::timeout(SHED_AFTER, self.tx.send(ingest)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => give_back(charged),
+                    Ok(Ok(())) => true,
+                    Ok(Err(_)) => {
+                        give_back(charged);
+                        false
+                    }
                     Err(_) => {
                         give_back(charged);
                         self.shed(&format!(
                             "pipeline queue full for {SHED_AFTER:?}: shedding load (the disk is slower than the feeds)"
                         ));
+                        false
                     }
                 }
             }

@@ -118,3 +118,33 @@ impl Server {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 }
+
+/// Posts webhook deliveries signed by the providers' own libraries
+/// (`webhook-sender.mjs`: `@octokit/webhooks-methods`, `stripe`,
+/// `standardwebhooks`), in order; `plan` is that script's JSON plan.
+/// Returns the HTTP status of each answer.
+pub fn send_webhooks(plan: &str) -> Vec<u16> {
+    assert!(
+        peers().join("node_modules/standardwebhooks").exists(),
+        "the webhook signers are not installed: run `bash scripts/setup.sh` (npm ci in tests/peers)"
+    );
+    let out = Command::new("node")
+        .current_dir(peers())
+        .arg("webhook-sender.mjs")
+        .arg(plan)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "webhook-sender.mjs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect()
+}

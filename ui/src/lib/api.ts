@@ -25,6 +25,7 @@ import type {
   Timeline,
 } from './types';
 import type { Operations } from './bindings/Operations';
+import type { AboutView } from './bindings/AboutView';
 
 /** A failed call: the API's `{code, message}` (plus client-side codes `network`, `http_<status>`, `bad_response`). */
 export class ApiFailure extends Error implements ApiError {
@@ -98,6 +99,8 @@ export interface Api {
   muteState(): Promise<MuteState>;
   /** The version, and whether Telltale is storing what it receives. */
   health(): Promise<ServerHealth>;
+  /** The version, the operations, and where webhook senders reach this engine. */
+  about(): Promise<AboutView>;
   dbStats(): Promise<DbStats>;
   /** Runs retention now and gives free pages back to the file system. */
   compactDb(): Promise<CompactReport>;
@@ -145,6 +148,7 @@ function operationsOver(call: Call) {
       await call('delete_feed', { name });
     },
     testFeed: (input: ProbeInput) => call('test_feed', input),
+    about: () => call('about', {}),
     series: (q: SeriesQuery) =>
       call('series', {
         feed: q.feed,

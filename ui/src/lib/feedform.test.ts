@@ -194,6 +194,37 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'pg_notify.channels')).toContain('is empty');
   });
 
+  it('a webhook form needs no URL, round-trips its section and checks the secret', () => {
+    const f = formFromConfig(null);
+    f.name = 'ci';
+    f.transport = 'webhook';
+    f.url = '';
+    f.headers = 'X-Old: 1';
+    f.hook.secret = '${TELLTALE_SECRET_CI}';
+    f.hook.rate = '60';
+    expect(validateForm(f)).toEqual({});
+    const c = configFromForm(f, null);
+    expect(c.headers).toEqual({});
+    expect(c.webhook).toEqual({ verify: 'github', secret: '${TELLTALE_SECRET_CI}', rate_per_minute: 60 });
+    const back = formFromConfig(c);
+    expect(back.hook.verify).toBe('github');
+    expect(back.hook.rate).toBe('60');
+    f.hook.secret = '';
+    expect(errorAt(validateForm(f), 'webhook.secret')).toContain('is empty');
+    f.hook.verify = 'none';
+    expect(validateForm(f)).toEqual({});
+    expect(configFromForm(f, null).webhook?.secret).toBe('');
+    f.hook.verify = 'standard';
+    f.hook.secret = 'not base64!';
+    expect(errorAt(validateForm(f), 'webhook.secret')).toContain('whsec_');
+    f.hook.secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    f.hook.rate = '0';
+    expect(errorAt(validateForm(f), 'webhook.rate_per_minute')).toContain('above zero');
+    f.hook.rate = '';
+    f.url = 'ws://x/y';
+    expect(errorAt(validateForm(f), 'url')).toContain('https://');
+  });
+
   it('a poll form sends method, body and interval', () => {
     const f = formFromConfig(null);
     Object.assign(f, { name: 'p', url: 'http://x/y' });

@@ -10,6 +10,9 @@ import type { PayloadKeep } from './bindings/PayloadKeep';
 import type { MqttTopic } from './bindings/MqttTopic';
 import type { MqttVersion } from './bindings/MqttVersion';
 import type { GraphqlProtocol } from './bindings/GraphqlProtocol';
+import type { WebhookVerify } from './bindings/WebhookVerify';
+
+export const WEBHOOK_VERIFY: WebhookVerify[] = ['github', 'stripe', 'standard', 'token', 'none'];
 
 export type { AlertKind, CmpOp };
 export const ALERT_KINDS: AlertKind[] = ['threshold', 'stale', 'down', 'status', 'keyword'];
@@ -86,6 +89,16 @@ export interface FeedForm {
     channels: string;
     keepAlive: string;
     caFile: string;
+  };
+  hook: {
+    verify: WebhookVerify;
+    /** The secret, `••••••` while a stored one stands behind it. */
+    secret: string;
+    tokenHeader: string;
+    idHeader: string;
+    maxBody: string;
+    /** Deliveries per minute, as typed. */
+    rate: string;
   };
   longPoll: {
     hold: string;
@@ -264,6 +277,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
   const pg = c?.pg_notify;
   const gql = c?.graphql;
   const io = c?.socketio;
+  const hook = c?.webhook;
   const cursor = lp?.cursor;
   return {
     name: c?.name ?? '',
@@ -327,6 +341,14 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       keepAlive: pg?.keep_alive ?? '',
       caFile: pg?.ca_file ?? '',
     },
+    hook: {
+      verify: hook?.verify ?? 'github',
+      secret: hook?.secret ?? '',
+      tokenHeader: hook?.token_header ?? '',
+      idHeader: hook?.id_header ?? '',
+      maxBody: hook?.max_body ?? '',
+      rate: hook?.rate_per_minute === undefined ? '' : String(hook.rate_per_minute),
+    },
     longPoll: {
       hold: lp?.hold ?? '',
       timeout: lp?.timeout ?? '',
@@ -387,6 +409,7 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     pg_notify: null,
     graphql: null,
     socketio: null,
+    webhook: null,
   };
   // each section: what the base had (fields not shown here), then the form's fields
   const put = <T extends object>(baseSection: T | null | undefined, fields: Record<string, unknown>): T => {
@@ -440,6 +463,17 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       namespace: opt(f.io.namespace) ?? '/',
       events: list(f.io.events),
       auth: parseHeaders(f.io.auth),
+    });
+  } else if (f.transport === 'webhook') {
+    cfg.headers = {};
+    const h = f.hook;
+    cfg.webhook = put(base?.webhook, {
+      verify: h.verify,
+      secret: h.verify === 'none' ? '' : h.secret.trim(),
+      token_header: opt(h.tokenHeader) ?? undefined,
+      id_header: opt(h.idHeader) ?? undefined,
+      max_body: opt(h.maxBody) ?? undefined,
+      rate_per_minute: opt(h.rate) === null ? undefined : Number(h.rate.trim()),
     });
   } else if (f.transport === 'pg_notify') {
     cfg.headers = {};
@@ -533,6 +567,7 @@ export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
   socketio: 'https://host (path /socket.io/ by default)',
   mqtt: 'mqtt://user:password@broker:1883',
   pg_notify: 'postgres://user:password@host:5432/database',
+  webhook: 'optional: a link to the sender, e.g. https://github.com/org/repo',
 };
 
 /** Everything the form can check without the server. */
@@ -544,7 +579,10 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
   const url = f.url.trim();
   const schemes = SCHEMES[f.transport] ?? ['http:', 'https:'];
   const example = URL_EXAMPLES[f.transport] ?? 'https://host/path';
-  if (!url) e.url = `is empty: e.g. ${example}`;
+  if (!url) {
+    // A webhook's URL is only a link to its sender.
+    if (f.transport !== 'webhook') e.url = `is empty: e.g. ${example}`;
+  }
   else {
     let u: URL | null = null;
     try {
@@ -604,6 +642,13 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     for (const line of lines(f.io.auth)) {
       if (line.indexOf(':') <= 0) e['socketio.auth'] = `\`${line}\` is not \`name: value\``;
     }
+  } else if (f.transport === 'webhook') {
+    const h = f.hook;
+    if (h.verify !== 'none' && h.secret.trim() === '')
+      e['webhook.secret'] = `is empty, but ${h.verify} verification needs the secret the sender signs with`;
+    else if (h.verify === 'standard' && !/^(whsec_)?[A-Za-z0-9+/]+=*$/.test(h.secret.trim()) && h.secret.trim() !== '••••••' && !h.secret.includes('${'))
+      e['webhook.secret'] = 'is not a Standard Webhooks secret: paste the whsec_… value the sender shows';
+    if (opt(h.rate) !== null && !/^[1-9]\d*$/.test(h.rate.trim())) e['webhook.rate_per_minute'] = 'is not a whole number of deliveries above zero';
   } else if (f.transport === 'pg_notify') {
     const channels = lines(f.pg.channels);
     if (channels.length === 0) e['pg_notify.channels'] = 'is empty: name at least one channel, e.g. orders';

@@ -10,6 +10,7 @@ mod node_peers;
 mod pg_notify;
 mod runtime;
 mod secrets;
+mod webhooks;
 
 /// A runtime on a fresh database in `dir`, with default options.
 pub async fn start_runtime(dir: &tempfile::TempDir) -> telltale_api::Runtime {

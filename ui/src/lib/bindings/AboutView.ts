@@ -13,4 +13,10 @@ version: string,
 /**
  * Every operation's name (`POST /api/call/{op}`, IPC `call`).
  */
-operations: Array<string>, };
+operations: Array<string>, 
+/**
+ * Where webhook senders reach this engine (`http://127.0.0.1:7879`):
+ * a webhook feed receives at `{receiver}/hooks/{feed}`. Empty when
+ * nothing listens (`telltaled` without `serve`).
+ */
+webhook_receivers: Array<string>, };

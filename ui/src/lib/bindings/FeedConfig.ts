@@ -15,6 +15,7 @@ import type { SocketioOptions } from "./SocketioOptions";
 import type { SseOptions } from "./SseOptions";
 import type { StatusRule } from "./StatusRule";
 import type { TransportKind } from "./TransportKind";
+import type { WebhookOptions } from "./WebhookOptions";
 import type { WebsocketOptions } from "./WebsocketOptions";
 
 /**
@@ -27,14 +28,15 @@ export type FeedConfig = {
 name: string, 
 /**
  * `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
- * `graphql` or `socketio`.
+ * `graphql`, `socketio` or `webhook`.
  */
 transport: TransportKind, 
 /**
  * `ws://`, `wss://` (also for `graphql`), `http://` or `https://` (also
  * for `socketio`, either); for MQTT `mqtt://`,
  * `mqtts://` or `ws://`, with the broker's user and password as the
- * URL's credentials; for `pg_notify` `postgres://user:password@host/db`.
+ * URL's credentials; for `pg_notify` `postgres://user:password@host/db`;
+ * for `webhook` optional, a link to the sender.
  */
 url: string, 
 /**
@@ -129,4 +131,8 @@ graphql?: GraphqlOptions | null,
 /**
  * Socket.IO options; only for `transport = "socketio"`.
  */
-socketio?: SocketioOptions | null, };
+socketio?: SocketioOptions | null, 
+/**
+ * Inbound webhook options; only for `transport = "webhook"`.
+ */
+webhook?: WebhookOptions | null, };
