@@ -221,27 +221,6 @@ fn desktop_defaults() -> telltale_api::Settings {
     s
 }
 
-/// Where the desktop receives webhooks: `TELLTALE_HOOKS_LISTEN`
-/// (`127.0.0.1:7879` unless set; `off` for no receiver).
-fn hooks_listen() -> Option<std::net::SocketAddr> {
-    let text =
-        std::env::var("TELLTALE_HOOKS_LISTEN").unwrap_or_else(|_| DEFAULT_HOOKS_LISTEN.into());
-    if text.trim().eq_ignore_ascii_case("off") || text.trim().is_empty() {
-        return None;
-    }
-    match text.trim().parse() {
-        Ok(a) => Some(a),
-        Err(e) => {
-            tracing::warn!("TELLTALE_HOOKS_LISTEN=`{text}` is not an address such as 127.0.0.1:7879 ({e}): no webhook receiver");
-            None
-        }
-    }
-}
-
-/// The desktop's webhook receiver unless `TELLTALE_HOOKS_LISTEN` says
-/// otherwise.
-pub const DEFAULT_HOOKS_LISTEN: &str = "127.0.0.1:7879";
-
 /// The disk budget of a new desktop database.
 pub const DESKTOP_DISK_BUDGET: u64 = 1 << 30;
 
@@ -275,7 +254,7 @@ fn start_engine<R: Runtime>(
             notify: opts.notify,
             on_open_alert: Some(open_alert),
             defaults: desktop_defaults(),
-            hooks_listen: hooks_listen(),
+            hooks_listen: telltale_api::hooks_listen_from_env(),
             ..Default::default()
         })
         .await?;

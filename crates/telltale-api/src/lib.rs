@@ -53,7 +53,10 @@ pub use overview::{OverviewLevel, OverviewView};
 pub use probe::{
     ProbeInput, ProbeLimits, ProbeMessageView, ProbeReport, ProbeSampleView, ProbeStateView,
 };
-pub use runtime::{OpenAlertHook, Runtime, RuntimeError, RuntimeOptions};
+pub use runtime::{
+    hooks_listen_from_env, OpenAlertHook, Runtime, RuntimeError, RuntimeOptions,
+    DEFAULT_HOOKS_LISTEN,
+};
 pub use settings::{
     AlertSettingsView, CompactView, QuietHoursView, SettingsInput, SettingsView, StoreSettingsView,
 };

@@ -221,6 +221,31 @@ impl Runtime {
     }
 }
 
+/// The desktop's webhook receiver unless `TELLTALE_HOOKS_LISTEN` says
+/// otherwise.
+pub const DEFAULT_HOOKS_LISTEN: &str = "127.0.0.1:7879";
+
+/// Where a desktop receives webhooks: `TELLTALE_HOOKS_LISTEN`
+/// ([`DEFAULT_HOOKS_LISTEN`] unless set; `off` for no receiver). A value
+/// that is not an address is logged, and means none.
+pub fn hooks_listen_from_env() -> Option<std::net::SocketAddr> {
+    let text =
+        std::env::var("TELLTALE_HOOKS_LISTEN").unwrap_or_else(|_| DEFAULT_HOOKS_LISTEN.into());
+    let text = text.trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("off") {
+        return None;
+    }
+    match text.parse() {
+        Ok(a) => Some(a),
+        Err(e) => {
+            tracing::warn!(
+                "TELLTALE_HOOKS_LISTEN=`{text}` is not an address such as {DEFAULT_HOOKS_LISTEN} ({e}): no webhook receiver"
+            );
+            None
+        }
+    }
+}
+
 type Replies = std::sync::mpsc::Receiver<ActionReply>;
 
 /// The desktop notifier, where a session bus exists (Linux) or always
