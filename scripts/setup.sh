@@ -7,7 +7,8 @@
 #   bash scripts/setup.sh       that plus what the tests need: the real peers
 #                               (nginx + nchan, node_exporter, Prometheus,
 #                               mosquitto, PostgreSQL, the GraphQL and
-#                               Socket.IO servers from npm in tests/peers), the
+#                               Socket.IO servers and webhook signers from npm
+#                               and the gRPC server from PyPI in tests/peers), the
 #                               desktop test stack (Xvfb, D-Bus, dunst, a tray
 #                               host, WebKitWebDriver, tauri-driver), Chromium,
 #                               clippy and rustfmt (scripts/test.sh)
@@ -100,5 +101,13 @@ fi
 # graphql-ws and subscriptions-transport-ws; socket.io).
 if [ "$SCOPE" = all ] && ! cmp -s tests/peers/package-lock.json tests/peers/node_modules/.installed-lock 2>/dev/null; then
   (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock)
+fi
+# The gRPC reference server (grpcio with health checking and reflection,
+# from PyPI) in a venv of its own; the stamp skips it next time.
+if [ "$SCOPE" = all ] && ! cmp -s tests/peers/requirements.txt tests/peers/.venv/.installed-requirements 2>/dev/null; then
+  python3 -m venv tests/peers/.venv 2>/dev/null \
+    || { $SUDO apt-get install -y -qq python3-venv >/dev/null && /usr/bin/python3 -m venv tests/peers/.venv; }
+  tests/peers/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+  cp tests/peers/requirements.txt tests/peers/.venv/.installed-requirements
 fi
 echo "setup: ready ($SCOPE)"

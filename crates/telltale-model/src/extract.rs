@@ -147,7 +147,7 @@ impl Extractor {
                 Err(e) => errors.push(e),
             }
         }
-        let (status_pointer, healthy, unhealthy) = match &feed.status {
+        let (status_pointer, healthy, unhealthy) = match &feed.effective_status() {
             None => (None, Vec::new(), None),
             Some(s) => match compile_status(s) {
                 Ok(x) => x,

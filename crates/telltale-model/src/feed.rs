@@ -35,6 +35,8 @@ pub enum TransportKind {
     Socketio,
     /// Inbound webhooks: the sender posts to `/hooks/{feed}`.
     Webhook,
+    /// gRPC server streaming (`http://`, `https://`).
+    Grpc,
 }
 
 impl TransportKind {
@@ -50,6 +52,7 @@ impl TransportKind {
             TransportKind::Graphql => "graphql",
             TransportKind::Socketio => "socketio",
             TransportKind::Webhook => "webhook",
+            TransportKind::Grpc => "grpc",
         }
     }
 }
@@ -121,7 +124,7 @@ pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
     /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
-    /// `graphql`, `socketio` or `webhook`.
+    /// `graphql`, `socketio`, `webhook` or `grpc`.
     pub transport: TransportKind,
     /// `ws://`, `wss://` (also for `graphql`), `http://` or `https://` (also
     /// for `socketio`, either); for MQTT `mqtt://`,
@@ -206,6 +209,9 @@ pub struct FeedConfig {
     /// Inbound webhook options; only for `transport = "webhook"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<crate::webhook::WebhookOptions>,
+    /// gRPC streaming options; only for `transport = "grpc"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<crate::grpc::GrpcOptions>,
 }
 
 fn default_true() -> bool {
@@ -249,6 +255,7 @@ impl FeedConfig {
             graphql: None,
             socketio: None,
             webhook: None,
+            grpc: None,
         }
     }
 
@@ -337,6 +344,26 @@ impl FeedConfig {
     pub fn graphql_options(&self) -> crate::graphql::GraphqlOptions {
         self.graphql.clone().unwrap_or_default()
     }
+    /// gRPC options or their defaults.
+    pub fn grpc_options(&self) -> crate::grpc::GrpcOptions {
+        self.grpc.clone().unwrap_or_default()
+    }
+
+    /// The status rule in force: the configured one, or for a gRPC health
+    /// watch `status == "SERVING"`.
+    pub fn effective_status(&self) -> Option<StatusRule> {
+        if self.status.is_some() {
+            return self.status.clone();
+        }
+        (self.transport == TransportKind::Grpc && self.grpc_options().is_health()).then(|| {
+            StatusRule {
+                pointer: Some("/status".into()),
+                healthy: vec!["SERVING".into()],
+                unhealthy_pattern: None,
+            }
+        })
+    }
+
     /// Webhook options or their defaults.
     pub fn webhook_options(&self) -> crate::webhook::WebhookOptions {
         self.webhook.clone().unwrap_or_default()

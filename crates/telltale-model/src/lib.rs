@@ -13,6 +13,7 @@ mod error;
 pub mod extract;
 pub mod feed;
 pub mod graphql;
+pub mod grpc;
 pub mod message;
 pub mod mqtt;
 pub mod pg_notify;

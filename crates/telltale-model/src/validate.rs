@@ -96,6 +96,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         ("graphql", feed.graphql.is_some(), TransportKind::Graphql),
         ("socketio", feed.socketio.is_some(), TransportKind::Socketio),
         ("webhook", feed.webhook.is_some(), TransportKind::Webhook),
+        ("grpc", feed.grpc.is_some(), TransportKind::Grpc),
     ];
     for (section, present, kind) in sections {
         if present && kind != feed.transport {
@@ -220,6 +221,9 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     if feed.transport == TransportKind::Webhook {
         crate::webhook::validate(feed, &mut p);
     }
+    if feed.transport == TransportKind::Grpc {
+        crate::grpc::validate(feed, &mut p);
+    }
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.
     }
@@ -237,7 +241,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
                 ),
             ));
         }
-        if rule.kind == crate::alert::AlertKind::Status && feed.status.is_none() {
+        if rule.kind == crate::alert::AlertKind::Status && feed.effective_status().is_none() {
             p.push((
                 format!("alert[{i}].kind"),
                 "is `status`, but the feed has no `[feed.status]` rule to say what healthy means"

@@ -11,6 +11,7 @@
 mod ended;
 pub mod error;
 mod graphql;
+pub mod grpc;
 pub mod http_common;
 pub mod long_poll;
 pub mod long_poll_items;
@@ -59,6 +60,7 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
                 TransportKind::Mqtt => mqtt::run(feed, sink, cancel).await,
                 TransportKind::PgNotify => pg_notify::run(feed, sink, cancel).await,
                 TransportKind::Webhook => webhook::run(feed, sink, cancel).await,
+                TransportKind::Grpc => grpc::run(feed, sink, cancel).await,
                 TransportKind::Graphql | TransportKind::Socketio => {
                     websocket::run(feed, sink, cancel).await
                 }

@@ -225,6 +225,32 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'url')).toContain('https://');
   });
 
+  it('a grpc form watches health by default and sends a request for other methods', () => {
+    const f = formFromConfig(null);
+    f.name = 'rpc';
+    f.transport = 'grpc';
+    f.url = 'http://h:50051';
+    f.grpc.service = 'fleet.v1.Fleet';
+    expect(validateForm(f)).toEqual({});
+    let c = configFromForm(f, null);
+    expect(c.grpc).toEqual({ method: 'grpc.health.v1.Health/Watch', service: 'fleet.v1.Fleet', proto_files: [], proto_include: [] });
+    expect(formFromConfig(c).grpc.method).toBe('');
+    f.grpc.method = 'fleet.v1.Fleet/Watch';
+    f.grpc.request = '{"host":"a"}';
+    f.grpc.protoFiles = 'fleet.proto';
+    c = configFromForm(f, null);
+    expect(c.grpc?.service).toBe('');
+    expect(c.grpc?.request).toBe('{"host":"a"}');
+    expect(formFromConfig(c).grpc.protoFiles).toBe('fleet.proto');
+    f.grpc.request = '[1]';
+    expect(errorAt(validateForm(f), 'grpc.request')).toContain('JSON object');
+    f.grpc.method = 'Watch';
+    expect(errorAt(validateForm(f), 'grpc.method')).toContain('package.Service/Method');
+    f.grpc.method = '';
+    f.grpc.caFile = '/ca.pem';
+    expect(errorAt(validateForm(f), 'grpc.ca_file')).toContain('https://');
+  });
+
   it('a poll form sends method, body and interval', () => {
     const f = formFromConfig(null);
     Object.assign(f, { name: 'p', url: 'http://x/y' });

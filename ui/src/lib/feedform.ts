@@ -90,6 +90,21 @@ export interface FeedForm {
     keepAlive: string;
     caFile: string;
   };
+  grpc: {
+    /** `package.Service/Method`; empty: the health watch. */
+    method: string;
+    /** The health watch's service. */
+    service: string;
+    /** The request message as JSON. */
+    request: string;
+    descriptorSet: string;
+    /** `.proto` files, one per line. */
+    protoFiles: string;
+    /** Include directories, one per line. */
+    protoInclude: string;
+    deadline: string;
+    caFile: string;
+  };
   hook: {
     verify: WebhookVerify;
     /** The secret, `••••••` while a stored one stands behind it. */
@@ -278,6 +293,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
   const gql = c?.graphql;
   const io = c?.socketio;
   const hook = c?.webhook;
+  const rpc = c?.grpc;
   const cursor = lp?.cursor;
   return {
     name: c?.name ?? '',
@@ -340,6 +356,16 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       channels: (pg?.channels ?? []).join('\n'),
       keepAlive: pg?.keep_alive ?? '',
       caFile: pg?.ca_file ?? '',
+    },
+    grpc: {
+      method: rpc?.method === HEALTH_WATCH ? '' : (rpc?.method ?? ''),
+      service: rpc?.service ?? '',
+      request: rpc?.request ?? '',
+      descriptorSet: rpc?.descriptor_set ?? '',
+      protoFiles: (rpc?.proto_files ?? []).join('\n'),
+      protoInclude: (rpc?.proto_include ?? []).join('\n'),
+      deadline: rpc?.deadline ?? '',
+      caFile: rpc?.ca_file ?? '',
     },
     hook: {
       verify: hook?.verify ?? 'github',
@@ -410,6 +436,7 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     graphql: null,
     socketio: null,
     webhook: null,
+    grpc: null,
   };
   // each section: what the base had (fields not shown here), then the form's fields
   const put = <T extends object>(baseSection: T | null | undefined, fields: Record<string, unknown>): T => {
@@ -463,6 +490,19 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       namespace: opt(f.io.namespace) ?? '/',
       events: list(f.io.events),
       auth: parseHeaders(f.io.auth),
+    });
+  } else if (f.transport === 'grpc') {
+    const g = f.grpc;
+    const health = opt(g.method) === null || g.method.trim() === HEALTH_WATCH;
+    cfg.grpc = put(base?.grpc, {
+      method: health ? HEALTH_WATCH : g.method.trim(),
+      service: health ? g.service.trim() : '',
+      request: health ? undefined : (opt(g.request) ?? undefined),
+      descriptor_set: opt(g.descriptorSet) ?? undefined,
+      proto_files: lines(g.protoFiles),
+      proto_include: lines(g.protoInclude),
+      deadline: opt(g.deadline) ?? undefined,
+      ca_file: opt(g.caFile) ?? undefined,
     });
   } else if (f.transport === 'webhook') {
     cfg.headers = {};
@@ -560,6 +600,9 @@ const SCHEMES: Partial<Record<TransportKind, string[]>> = {
   pg_notify: ['postgres:', 'postgresql:'],
 };
 
+/** The method a gRPC feed watches when none is named. */
+export const HEALTH_WATCH = 'grpc.health.v1.Health/Watch';
+
 /** A URL to show when the field is empty. */
 export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
   websocket: 'wss://host/path',
@@ -568,6 +611,7 @@ export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
   mqtt: 'mqtt://user:password@broker:1883',
   pg_notify: 'postgres://user:password@host:5432/database',
   webhook: 'optional: a link to the sender, e.g. https://github.com/org/repo',
+  grpc: 'http://host:50051 (https:// for TLS)',
 };
 
 /** Everything the form can check without the server. */
@@ -642,6 +686,21 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     for (const line of lines(f.io.auth)) {
       if (line.indexOf(':') <= 0) e['socketio.auth'] = `\`${line}\` is not \`name: value\``;
     }
+  } else if (f.transport === 'grpc') {
+    const g = f.grpc;
+    const method = g.method.trim();
+    if (method && !/^\/?[\w.]+\/\w+$/.test(method)) e['grpc.method'] = 'is not package.Service/Method, e.g. fleet.v1.Fleet/Watch';
+    if (method && method !== HEALTH_WATCH && g.request.trim() !== '') {
+      try {
+        const v: unknown = JSON.parse(g.request);
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) e['grpc.request'] = 'is not a JSON object';
+      } catch {
+        e['grpc.request'] = 'is not valid JSON';
+      }
+    }
+    if (opt(g.descriptorSet) && lines(g.protoFiles).length > 0) e['grpc.descriptor_set'] = 'and the .proto files both describe the method: keep one';
+    checkDuration(e, 'grpc.deadline', g.deadline);
+    if (opt(g.caFile) && f.url.trim().startsWith('http://')) e['grpc.ca_file'] = 'is only read for https://';
   } else if (f.transport === 'webhook') {
     const h = f.hook;
     if (h.verify !== 'none' && h.secret.trim() === '')

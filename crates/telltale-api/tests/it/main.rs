@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bindings;
+mod grpc;
 mod http;
 mod mqtt;
 mod node_peers;

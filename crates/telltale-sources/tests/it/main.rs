@@ -9,6 +9,7 @@ mod support;
 
 mod bounds;
 mod graphql;
+mod grpc;
 mod long_poll;
 mod mqtt;
 mod pg_notify;

@@ -4,6 +4,7 @@ import type { BackoffConfig } from "./BackoffConfig";
 import type { ByteSize } from "./ByteSize";
 import type { Dur } from "./Dur";
 import type { GraphqlOptions } from "./GraphqlOptions";
+import type { GrpcOptions } from "./GrpcOptions";
 import type { LongPollOptions } from "./LongPollOptions";
 import type { MetricRule } from "./MetricRule";
 import type { MqttOptions } from "./MqttOptions";
@@ -28,7 +29,7 @@ export type FeedConfig = {
 name: string, 
 /**
  * `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
- * `graphql`, `socketio` or `webhook`.
+ * `graphql`, `socketio`, `webhook` or `grpc`.
  */
 transport: TransportKind, 
 /**
@@ -135,4 +136,8 @@ socketio?: SocketioOptions | null,
 /**
  * Inbound webhook options; only for `transport = "webhook"`.
  */
-webhook?: WebhookOptions | null, };
+webhook?: WebhookOptions | null, 
+/**
+ * gRPC streaming options; only for `transport = "grpc"`.
+ */
+grpc?: GrpcOptions | null, };

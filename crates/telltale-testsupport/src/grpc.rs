@@ -1,0 +1,126 @@
+//! The gRPC reference server for tests: `tests/peers/grpc-server.py` on
+//! grpcio (with grpcio-health-checking and grpcio-reflection, installed by
+//! `scripts/setup.sh` into `tests/peers/.venv`), on a loopback port,
+//! killed with the test. It serves `grpc.health.v1.Health` (SIGUSR1 flips
+//! `fleet.v1.Fleet` between SERVING and NOT_SERVING), `fleet.v1.Fleet`
+//! (`Watch` streams samples; `Garbage` one sample, then bytes that are not
+//! protobuf) and reflection v1alpha only.
+
+use crate::{free_port, wait_for, ChildGuard};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// A grpcio server on a loopback port.
+pub struct GrpcServer {
+    /// Its loopback port.
+    pub port: u16,
+    token: Option<String>,
+    tls: Option<(PathBuf, PathBuf)>,
+    child: Option<ChildGuard>,
+    log: tempfile::NamedTempFile,
+}
+
+fn peers() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
+}
+
+fn python() -> PathBuf {
+    let p = peers().join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "the gRPC test server is not installed: run `bash scripts/setup.sh` (a venv in tests/peers with tests/peers/requirements.txt)"
+    );
+    p
+}
+
+impl GrpcServer {
+    /// Serves anyone, in plain text.
+    pub fn start() -> GrpcServer {
+        GrpcServer::with(None, None)
+    }
+
+    /// With a token, every call needs `authorization: Bearer <token>`;
+    /// with `(cert, key)` it serves TLS.
+    pub fn with(token: Option<&str>, tls: Option<(&Path, &Path)>) -> GrpcServer {
+        let mut s = GrpcServer {
+            port: free_port(),
+            token: token.map(str::to_string),
+            tls: tls.map(|(c, k)| (c.to_path_buf(), k.to_path_buf())),
+            child: None,
+            log: tempfile::NamedTempFile::new().unwrap(),
+        };
+        s.restart();
+        s
+    }
+
+    /// (Re)starts it on its port and waits until it listens.
+    pub fn restart(&mut self) {
+        self.child = None;
+        let log = self.log.reopen().unwrap();
+        let mut cmd = Command::new(python());
+        cmd.current_dir(peers())
+            .arg("grpc-server.py")
+            .arg(self.port.to_string());
+        if let Some(t) = &self.token {
+            cmd.args(["--token", t]);
+        }
+        if let Some((c, k)) = &self.tls {
+            cmd.arg("--cert").arg(c).arg("--key").arg(k);
+        }
+        cmd.stdout(log.try_clone().unwrap()).stderr(log);
+        self.child = Some(ChildGuard::spawn(&mut cmd));
+        let port = self.port;
+        wait_for("the gRPC server to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+    }
+
+    /// Kills it (its port stays reserved for [`GrpcServer::restart`]).
+    pub fn stop(&mut self) {
+        self.child = None;
+    }
+
+    /// Sends it a signal (`-USR1` flips the fleet's health, `-STOP`,
+    /// `-CONT`).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id();
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// `http://127.0.0.1:port`, or `https://127.0.0.1:port` with TLS.
+    pub fn url(&self) -> String {
+        match self.tls {
+            Some(_) => format!("https://127.0.0.1:{}", self.port),
+            None => format!("http://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// What it printed.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+/// Writes the fleet service's `FileDescriptorSet` (as `protoc
+/// --descriptor_set_out` would) to `path`.
+pub fn write_descriptor_set(path: &Path) {
+    let ok = Command::new(python())
+        .current_dir(peers())
+        .arg("grpc-server.py")
+        .arg("0")
+        .arg("--write-descriptor")
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "grpc-server.py --write-descriptor failed");
+}
+
+/// `tests/peers/fleet.proto`'s directory, for `proto_include`.
+pub fn proto_dir() -> PathBuf {
+    peers()
+}
