@@ -503,6 +503,9 @@ impl Engine {
                 },
             );
         }
+        if cfg.transport == telltale_model::TransportKind::Webhook {
+            self.remember_delivery_ids(id, &cfg.name).await;
+        }
         let counters = Arc::new(FeedCounters::default());
         let sink = Sink::new(id, tx, counters.clone())
             .with_budget(self.inner.shared.ingest_budget.clone())
@@ -572,6 +575,27 @@ impl Engine {
                 };
             }
         });
+    }
+
+    /// Hands a webhook feed's stored delivery ids to the hub before it
+    /// starts, so that a provider's retry of a delivery stored before a
+    /// restart is answered as a duplicate.
+    async fn remember_delivery_ids(&self, id: i64, name: &str) {
+        let q = telltale_store::EventQuery {
+            feed_id: Some(id),
+            limit: telltale_sources::webhook::REMEMBERED_IDS,
+            ..Default::default()
+        };
+        match self.blocking(move |s| s.events(&q)).await {
+            Ok(rows) => self
+                .inner
+                .shared
+                .webhooks
+                .remember(name, rows.into_iter().filter_map(|e| e.server_id).collect()),
+            Err(e) => tracing::warn!(
+                "feed {name}: cannot read its stored delivery ids ({e}); a retry of one stored before this start would be stored again"
+            ),
+        }
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, EngineError>

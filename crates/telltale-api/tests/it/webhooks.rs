@@ -294,3 +294,54 @@ async fn test_connection_shows_a_delivery_and_stores_nothing() {
     assert!(api.get_feed("try").await.is_err(), "nothing was saved");
     rt.shutdown().await.unwrap();
 }
+
+/// A provider's retry that arrives after Telltale restarted: the delivery
+/// ids stored before are remembered, so it is answered 200, not stored
+/// again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_across_a_restart_is_not_stored_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let post = |base: String, id: &'static str| async move {
+        reqwest::Client::new()
+            .post(format!("{base}/hooks/ci"))
+            .header("Authorization", "Bearer tok")
+            .header("Idempotency-Key", id)
+            .body(format!(r#"{{"id":"{id}"}}"#))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let rt = start_runtime(&dir).await;
+    add(
+        rt.api(),
+        serde_json::json!({
+            "name": "ci", "transport": "webhook",
+            "webhook": {"secret": "tok", "id_header": "Idempotency-Key"},
+        }),
+    )
+    .await;
+    let base = serve(rt.api()).await;
+    wait_state(rt.api(), "ci", |s| matches!(s, ConnStateView::Live)).await;
+    assert_eq!(post(base, "d-1").await, 202);
+    assert_eq!(stored(rt.api(), "ci", 1).await.len(), 1);
+    rt.shutdown().await.unwrap();
+
+    let rt = start_runtime(&dir).await;
+    rt.start_feeds().await.unwrap();
+    let base = serve(rt.api()).await;
+    wait_state(rt.api(), "ci", |s| matches!(s, ConnStateView::Live)).await;
+    assert_eq!(
+        post(base.clone(), "d-1").await,
+        200,
+        "the retry of a stored delivery"
+    );
+    assert_eq!(post(base, "d-2").await, 202);
+    let ids: Vec<_> = stored(rt.api(), "ci", 2)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, [Some("d-1".to_string()), Some("d-2".to_string())]);
+    rt.shutdown().await.unwrap();
+}

@@ -11,7 +11,9 @@
 //! * `401` when verification fails: counted, said on the timeline (at most
 //!   once a minute, with the count), never stored;
 //! * `200` for a delivery id already received (a provider's retry), not
-//!   stored again;
+//!   stored again; the ids a feed stored before are remembered when it
+//!   starts (see [`Hub::remember`]), so a retry across a restart counts
+//!   once too;
 //! * `503` when the pipeline sheds it (a full queue), so the provider
 //!   retries rather than believe it stored;
 //! * `202` once the delivery is queued for storage.
@@ -45,6 +47,8 @@ const SAY_EVERY: Duration = Duration::from_secs(60);
 pub struct Hub {
     feeds: Mutex<HashMap<String, Arc<Inbox>>>,
     receivers: watch::Sender<Vec<String>>,
+    /// Delivery ids already stored, per feed, for its next start.
+    stored_ids: Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// Keeps a receiver's base URL listed while it is alive.
@@ -100,6 +104,25 @@ impl Hub {
             hub: self.clone(),
             base,
         }
+    }
+
+    /// Delivery ids `feed` already stored (its events' ids, newest first):
+    /// its next start remembers them, so that a provider's retry across a
+    /// restart of Telltale is not stored twice. Call it before the feed
+    /// starts.
+    pub fn remember(&self, feed: &str, mut ids: Vec<String>) {
+        ids.truncate(REMEMBERED_IDS);
+        if let Ok(mut m) = self.stored_ids.lock() {
+            m.insert(feed.to_string(), ids);
+        }
+    }
+
+    fn stored_ids(&self, feed: &str) -> Vec<String> {
+        self.stored_ids
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(feed))
+            .unwrap_or_default()
     }
 
     /// The base URLs of the receivers listening now.
@@ -387,11 +410,16 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             return;
         }
     };
+    let mut seen = Seen::default();
+    // Oldest first, so that the newest are forgotten last.
+    for id in hub.stored_ids(&feed.name).iter().rev() {
+        seen.insert(id);
+    }
     let inbox = Arc::new(Inbox {
         verifier,
         sink: sink.clone(),
         max_body: usize::try_from(o.max_body.0).unwrap_or(usize::MAX),
-        seen: Mutex::new(Seen::default()),
+        seen: Mutex::new(seen),
         bucket: Mutex::new(Bucket::new(o.rate_per_minute)),
         said: Mutex::new(HashMap::new()),
     });
