@@ -19,6 +19,7 @@ SIGTERM/SIGINT stop the server and exit 0.
 """
 import argparse
 import signal
+import time
 import sys
 import threading
 from concurrent import futures
@@ -160,11 +161,27 @@ def main():
     healthy.set(SERVICE, SERVING)
     fleet_status = [SERVING]
 
-    def toggle(_signum, _frame):
-        fleet_status[0] = NOT_SERVING if fleet_status[0] == SERVING else SERVING
-        healthy.set(SERVICE, fleet_status[0])  # pushes to open Watch streams
-        print("fleet", health_pb2.HealthCheckResponse.ServingStatus.Name(fleet_status[0]),
-              flush=True)
+    # SIGUSR1 only counts; a thread does the toggling. Work in the handler
+    # itself could run nested inside a previous toggle's `set` (a handler
+    # runs between any two bytecodes) and lose a flip.
+    flips = [0]
+
+    def on_usr1(_signum, _frame):
+        flips[0] += 1
+
+    def toggler():
+        done = 0
+        while True:
+            if done == flips[0]:
+                time.sleep(0.01)
+                continue
+            done += 1
+            fleet_status[0] = NOT_SERVING if fleet_status[0] == SERVING else SERVING
+            healthy.set(SERVICE, fleet_status[0])  # pushes to open Watch streams
+            print("fleet", health_pb2.HealthCheckResponse.ServingStatus.Name(fleet_status[0]),
+                  flush=True)
+
+    threading.Thread(target=toggler, daemon=True).start()
 
     # The fleet service, without generated stubs.
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
@@ -186,7 +203,7 @@ def main():
     else:
         server.add_insecure_port(address)
 
-    signal.signal(signal.SIGUSR1, toggle)
+    signal.signal(signal.SIGUSR1, on_usr1)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop(0))
 

@@ -6,10 +6,9 @@
 //! (`Watch` streams samples; `Garbage` one sample, then bytes that are not
 //! protobuf) and reflection v1alpha only.
 
-use crate::{free_port, wait_for, ChildGuard};
+use crate::Peer;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 /// A grpcio server on a loopback port.
 pub struct GrpcServer {
@@ -17,8 +16,7 @@ pub struct GrpcServer {
     pub port: u16,
     token: Option<String>,
     tls: Option<(PathBuf, PathBuf)>,
-    child: Option<ChildGuard>,
-    log: tempfile::NamedTempFile,
+    peer: Peer,
 }
 
 fn peers() -> PathBuf {
@@ -43,12 +41,12 @@ impl GrpcServer {
     /// With a token, every call needs `authorization: Bearer <token>`;
     /// with `(cert, key)` it serves TLS.
     pub fn with(token: Option<&str>, tls: Option<(&Path, &Path)>) -> GrpcServer {
+        let peer = Peer::new();
         let mut s = GrpcServer {
-            port: free_port(),
+            port: peer.port,
             token: token.map(str::to_string),
             tls: tls.map(|(c, k)| (c.to_path_buf(), k.to_path_buf())),
-            child: None,
-            log: tempfile::NamedTempFile::new().unwrap(),
+            peer,
         };
         s.restart();
         s
@@ -56,8 +54,6 @@ impl GrpcServer {
 
     /// (Re)starts it on its port and waits until it listens.
     pub fn restart(&mut self) {
-        self.child = None;
-        let log = self.log.reopen().unwrap();
         let mut cmd = Command::new(python());
         cmd.current_dir(peers())
             .arg("grpc-server.py")
@@ -68,27 +64,18 @@ impl GrpcServer {
         if let Some((c, k)) = &self.tls {
             cmd.arg("--cert").arg(c).arg("--key").arg(k);
         }
-        cmd.stdout(log.try_clone().unwrap()).stderr(log);
-        self.child = Some(ChildGuard::spawn(&mut cmd));
-        let port = self.port;
-        wait_for("the gRPC server to listen", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
+        self.peer.start("the gRPC server", cmd);
     }
 
     /// Kills it (its port stays reserved for [`GrpcServer::restart`]).
     pub fn stop(&mut self) {
-        self.child = None;
+        self.peer.stop();
     }
 
     /// Sends it a signal (`-USR1` flips the fleet's health, `-STOP`,
     /// `-CONT`).
     pub fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id();
-        Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .unwrap();
+        self.peer.signal(sig);
     }
 
     /// `http://127.0.0.1:port`, or `https://127.0.0.1:port` with TLS.
@@ -101,7 +88,7 @@ impl GrpcServer {
 
     /// What it printed.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+        self.peer.log()
     }
 }
 

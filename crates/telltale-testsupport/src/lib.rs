@@ -38,6 +38,69 @@ impl ChildGuard {
     }
 }
 
+/// A server process a test starts on a loopback port, as the reference
+/// implementations are (mosquitto, the Node and Python peers): started by
+/// a command that it may run again on the same port ([`Peer::start`]),
+/// killed with the test, its output kept for failure messages.
+#[derive(Debug)]
+pub struct Peer {
+    /// Its loopback port.
+    pub port: u16,
+    child: Option<ChildGuard>,
+    log: tempfile::NamedTempFile,
+}
+
+impl Peer {
+    /// A peer on a free port, not started yet.
+    pub fn new() -> Peer {
+        Peer {
+            port: free_port(),
+            child: None,
+            log: tempfile::NamedTempFile::new().unwrap(),
+        }
+    }
+
+    /// (Re)starts it with `cmd` (its output to the log) and waits until
+    /// its port accepts connections; `what` names it in the timeout.
+    pub fn start(&mut self, what: &str, mut cmd: Command) {
+        self.child = None;
+        let log = self.log.reopen().unwrap();
+        cmd.stdout(log.try_clone().unwrap()).stderr(log);
+        self.child = Some(ChildGuard::spawn(&mut cmd));
+        let port = self.port;
+        wait_for(
+            &format!("{what} to listen"),
+            Duration::from_secs(20),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
+        );
+    }
+
+    /// Kills it (its port stays reserved for [`Peer::start`]).
+    pub fn stop(&mut self) {
+        self.child = None;
+    }
+
+    /// Sends it a signal (`-STOP`, `-CONT`, `-USR1`).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id();
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// What it printed.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        Peer::new()
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         // The group first, so that no descendant outlives the test; then

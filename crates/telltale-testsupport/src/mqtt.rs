@@ -2,7 +2,7 @@
 //! killed with the test ([`Broker`]), and a client that publishes through
 //! it ([`Publisher`]).
 
-use crate::{free_port, wait_for, ChildGuard};
+use crate::Peer;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +13,7 @@ pub struct Broker {
     /// Its loopback port.
     pub port: u16,
     dir: tempfile::TempDir,
-    child: Option<ChildGuard>,
+    peer: Peer,
     tls: bool,
 }
 
@@ -51,7 +51,8 @@ impl Broker {
 
     fn launch(user: Option<(&str, &str)>, tls: bool) -> Broker {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let peer = Peer::new();
+        let port = peer.port;
         // Run as root, mosquitto would switch to its own user, which
         // cannot read the temp dir (the TLS key): stay who we are.
         let me = std::env::var("USER").unwrap_or_else(|_| "root".into());
@@ -86,7 +87,7 @@ impl Broker {
         let mut b = Broker {
             port,
             dir,
-            child: None,
+            peer,
             tls,
         };
         b.restart();
@@ -95,34 +96,19 @@ impl Broker {
 
     /// (Re)starts the broker on its port and waits until it listens.
     pub fn restart(&mut self) {
-        self.child = None;
-        let log = std::fs::File::create(self.dir.path().join("log")).unwrap();
-        let child = ChildGuard::spawn(
-            Command::new(mosquitto())
-                .arg("-c")
-                .arg(self.dir.path().join("mosquitto.conf"))
-                .stdout(log.try_clone().unwrap())
-                .stderr(log),
-        );
-        self.child = Some(child);
-        let port = self.port;
-        wait_for("mosquitto to listen", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-        });
+        let mut cmd = Command::new(mosquitto());
+        cmd.arg("-c").arg(self.dir.path().join("mosquitto.conf"));
+        self.peer.start("mosquitto", cmd);
     }
 
     /// Kills it (its port stays reserved for [`Broker::restart`]).
     pub fn stop(&mut self) {
-        self.child = None;
+        self.peer.stop();
     }
 
     /// Sends it a signal (`-STOP`, `-CONT`).
     pub fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id();
-        Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .unwrap();
+        self.peer.signal(sig);
     }
 
     /// `mqtt://127.0.0.1:port` (`mqtts://` with TLS).

@@ -4,10 +4,9 @@
 //! `graphql-ws`, or the legacy `subscriptions-transport-ws`) and Socket.IO
 //! (`socketio-server.mjs`: the `socket.io` package).
 
-use crate::{free_port, wait_for, ChildGuard};
+use crate::Peer;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 /// Which library serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,8 +25,7 @@ pub struct Server {
     pub port: u16,
     flavour: Flavour,
     token: Option<String>,
-    child: Option<ChildGuard>,
-    log: tempfile::NamedTempFile,
+    peer: Peer,
 }
 
 fn peers() -> PathBuf {
@@ -47,12 +45,12 @@ impl Server {
                 && peers().join("node_modules/socket.io").exists(),
             "the Node test servers are not installed: run `bash scripts/setup.sh` (npm ci in tests/peers)"
         );
+        let peer = Peer::new();
         let mut s = Server {
-            port: free_port(),
+            port: peer.port,
             flavour,
             token: token.map(str::to_string),
-            child: None,
-            log: tempfile::NamedTempFile::new().unwrap(),
+            peer,
         };
         s.restart();
         s
@@ -60,8 +58,6 @@ impl Server {
 
     /// (Re)starts it on its port and waits until it listens.
     pub fn restart(&mut self) {
-        self.child = None;
-        let log = self.log.reopen().unwrap();
         let mut cmd = Command::new("node");
         cmd.current_dir(peers());
         match self.flavour {
@@ -81,28 +77,21 @@ impl Server {
         if let Some(t) = &self.token {
             cmd.arg(t);
         }
-        cmd.stdout(log.try_clone().unwrap()).stderr(log);
-        self.child = Some(ChildGuard::spawn(&mut cmd));
-        let port = self.port;
-        wait_for(
-            "the GraphQL server to listen",
-            Duration::from_secs(20),
-            || std::net::TcpStream::connect(("127.0.0.1", port)).ok(),
-        );
+        let what = match self.flavour {
+            Flavour::SocketIo => "the Socket.IO server",
+            _ => "the GraphQL server",
+        };
+        self.peer.start(what, cmd);
     }
 
     /// Kills it (its port stays reserved for [`Server::restart`]).
     pub fn stop(&mut self) {
-        self.child = None;
+        self.peer.stop();
     }
 
     /// Sends it a signal (`-STOP`, `-CONT`).
     pub fn signal(&self, sig: &str) {
-        let pid = self.child.as_ref().unwrap().id();
-        Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .unwrap();
+        self.peer.signal(sig);
     }
 
     /// `ws://127.0.0.1:port/graphql`; for Socket.IO `http://127.0.0.1:port`.
@@ -115,7 +104,7 @@ impl Server {
 
     /// What it printed.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+        self.peer.log()
     }
 }
 
