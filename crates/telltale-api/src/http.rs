@@ -15,6 +15,10 @@
 //! `Content-Type: application/json`. Errors are `{code, message}` with the
 //! status listed on [`ApiError`].
 //!
+//! `POST /hooks/{feed}` is the webhook receiver, outside `/api` and its
+//! guard: each webhook feed verifies its own deliveries (the `hooks`
+//! module).
+//!
 //! Security (the details are in the `guard` module):
 //!
 //! * Listening on anything but a loopback address requires a token.
