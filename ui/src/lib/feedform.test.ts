@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   configFromForm,
-  duplicateName,
   emptyRule,
   errorAt,
   formFromConfig,
@@ -13,6 +12,7 @@ import {
   validateRule,
   type RuleForm,
 } from './feedform';
+import { duplicateName } from './naming';
 import type { FeedConfig } from './types';
 
 const BASE: FeedConfig = {

@@ -218,26 +218,6 @@ function num(s: string): number | null {
 
 const opt = (s: string): string | null => (s.trim() === '' ? null : s.trim());
 
-// ---- naming ---------------------------------------------------------------------
-
-/** A name for a copy of `name` that no existing feed has: `web-copy`, `web-copy-2`, … */
-export function duplicateName(name: string, existing: Iterable<string>): string {
-  const taken = new Set(existing);
-  const base = name.replace(/-copy(-\d+)?$/, '');
-  let candidate = `${base}-copy`;
-  for (let n = 2; taken.has(candidate); n++) candidate = `${base}-copy-${n}`;
-  return candidate;
-}
-
-/** `name`, or `name_2`, `name_3`… when taken. */
-export function uniqueName(name: string, taken: Iterable<string>): string {
-  const set = new Set(taken);
-  if (!set.has(name)) return name;
-  let n = 2;
-  while (set.has(`${name}_${n}`)) n++;
-  return `${name}_${n}`;
-}
-
 // ---- config ↔ form --------------------------------------------------------------
 
 export function emptyRule(kind: AlertKind = 'threshold', metric = ''): RuleForm {
@@ -549,6 +529,19 @@ function checkDuration(errors: FieldErrors, field: string, value: string, requir
   if (ms === null) errors[field] = `\`${value.trim()}\` ${DURATION_HINT}`;
 }
 
+/** An optional JSON object typed as text (GraphQL variables, a gRPC request). */
+function checkJsonObject(errors: FieldErrors, field: string, text: string): void {
+  if (text.trim() === '') return;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    errors[field] = 'is not JSON';
+    return;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) errors[field] = 'must be a JSON object, e.g. {"host": "web-1"}';
+}
+
 function checkPointer(errors: FieldErrors, field: string, value: string): void {
   const v = value.trim();
   if (v !== '' && !v.startsWith('/')) errors[field] = `\`${v}\` is not a JSON pointer: it starts with /, e.g. /cpu`;
@@ -669,14 +662,7 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     if (!q) e['graphql.query'] = 'is empty: write the subscription, e.g. subscription { health { cpu } }';
     else if (/^(query|mutation)\b/.test(q) || q.startsWith('{'))
       e['graphql.query'] = 'is a query or mutation: a feed needs a subscription { … } (poll a query with transport poll instead)';
-    if (f.gql.variables.trim()) {
-      try {
-        const v: unknown = JSON.parse(f.gql.variables);
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) e['graphql.variables'] = 'must be a JSON object, e.g. {"host": "web-1"}';
-      } catch {
-        e['graphql.variables'] = 'is not JSON';
-      }
-    }
+    checkJsonObject(e, 'graphql.variables', f.gql.variables);
     for (const line of lines(f.gql.params)) {
       if (line.indexOf(':') <= 0) e['graphql.connection_params'] = `\`${line}\` is not \`name: value\``;
     }
@@ -690,14 +676,7 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     const g = f.grpc;
     const method = g.method.trim();
     if (method && !/^\/?[\w.]+\/\w+$/.test(method)) e['grpc.method'] = 'is not package.Service/Method, e.g. fleet.v1.Fleet/Watch';
-    if (method && method !== HEALTH_WATCH && g.request.trim() !== '') {
-      try {
-        const v: unknown = JSON.parse(g.request);
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) e['grpc.request'] = 'is not a JSON object';
-      } catch {
-        e['grpc.request'] = 'is not valid JSON';
-      }
-    }
+    if (method && method !== HEALTH_WATCH) checkJsonObject(e, 'grpc.request', g.request);
     if (opt(g.descriptorSet) && lines(g.protoFiles).length > 0) e['grpc.descriptor_set'] = 'and the .proto files both describe the method: keep one';
     checkDuration(e, 'grpc.deadline', g.deadline);
     if (opt(g.caFile) && f.url.trim().startsWith('http://')) e['grpc.ca_file'] = 'is only read for https://';
