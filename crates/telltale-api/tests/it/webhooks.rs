@@ -345,3 +345,46 @@ async fn a_retry_across_a_restart_is_not_stored_twice() {
     assert_eq!(ids, [Some("d-1".to_string()), Some("d-2".to_string())]);
     rt.shutdown().await.unwrap();
 }
+
+/// A feed saved while a *Test connection* of its name still receives waits
+/// for the probe to end, then receives: it does not fail for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_saved_during_its_test_connection_receives_once_the_probe_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = start_runtime(&dir).await;
+    let api = rt.api().clone();
+    let base = serve(&api).await;
+    let json =
+        serde_json::json!({"name": "race", "transport": "webhook", "webhook": {"secret": "tok"}});
+    let probe = {
+        let api = api.clone();
+        let config = serde_json::from_value(json.clone()).unwrap();
+        tokio::spawn(async move {
+            api.test_feed(telltale_api::ProbeInput {
+                config,
+                limits: Some(telltale_api::ProbeLimits {
+                    max_messages: Some(5),
+                    timeout_secs: Some(2),
+                }),
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    add(&api, json).await;
+    let s = wait_state(&api, "race", |s| matches!(s, ConnStateView::Failed { .. })).await;
+    assert!(format!("{s:?}").contains("already receives"), "{s:?}");
+    probe.await.unwrap().unwrap();
+    wait_state(&api, "race", |s| matches!(s, ConnStateView::Live)).await;
+    let status = reqwest::Client::new()
+        .post(format!("{base}/hooks/race"))
+        .header("Authorization", "Bearer tok")
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    assert_eq!(stored(&api, "race", 1).await.len(), 1);
+    rt.shutdown().await.unwrap();
+}

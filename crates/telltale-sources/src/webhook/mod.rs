@@ -423,10 +423,13 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         bucket: Mutex::new(Bucket::new(o.rate_per_minute)),
         said: Mutex::new(HashMap::new()),
     });
-    if let Err(e) = hub.register(&feed.name, inbox.clone()) {
+    // The name is held while a *Test connection* of a feed of that name
+    // receives (at most 30 s): wait for it rather than fail for good.
+    while let Err(e) = hub.register(&feed.name, inbox.clone()) {
         sink.state(ConnState::Failed { reason: e }).await;
-        cancel.cancelled().await;
-        return;
+        if !crate::sleep_or_cancel(Duration::from_secs(1), &cancel).await {
+            return;
+        }
     }
     let path = telltale_model::webhook::hook_path(&feed.name);
     let mut receivers = hub.receivers.subscribe();
