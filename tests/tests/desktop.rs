@@ -188,7 +188,7 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
         .await;
         wd.click(&add).await.unwrap();
 
-        // Ten feeds (every transport), all live, with values.
+        // Ten feeds (every transport the sim serves), all live, with values.
         let tiles = wait_for_async("10 live tiles with values", Duration::from_secs(45), || async {
             let t = wd.execute(TILES_JS).await.ok()?;
             let all = t.as_array()?;
@@ -202,7 +202,7 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
             ready.then_some(t)
         })
         .await;
-        for transport in ["websocket", "sse", "poll", "long poll"] {
+        for transport in ["websocket", "sse", "poll", "long poll", "graphql"] {
             assert!(
                 tiles
                     .as_array()

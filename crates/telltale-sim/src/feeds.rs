@@ -25,9 +25,11 @@ const METRICS: [(&str, &str, &str); 5] = [
 ///   `host-2-poll` (poll, `/poll/host-2`, `interval = "2s"`),
 ///   `host-3-longpoll` (long poll, `/longpoll/host-3`, cursor from the body),
 ///   `host-4-prom` (poll of the Prometheus text at `/metrics/host-4`),
-///   then `host-5-sse`, `host-6-poll`, … So with 4 or more hosts every
-///   transport and format appears, and every host (whichever has the
-///   incident) is covered by a WebSocket feed.
+///   `host-5-graphql` (GraphQL subscription, `/graphql?host=host-5`, metrics
+///   under `/data/health`), then `host-6-sse`, `host-7-poll`, … So with 5
+///   or more hosts every transport the sim serves and every format
+///   appears, and every host (whichever has the incident) is covered by a
+///   WebSocket feed.
 ///
 /// JSON feeds extract `cpu`, `mem`, `disk`, `load` and `latency_ms` by
 /// pointer and read health from `/status` (`healthy = ["ok"]`). The
@@ -201,7 +203,7 @@ pub fn feeds_toml(base_http: &str, hosts: usize) -> String {
              \n[[feed.alert]]\nname = \"down\"\nkind = \"down\"\nafter = \"30s\"\n",
         );
 
-        match (n - 1) % 4 {
+        match (n - 1) % 5 {
             0 => {
                 feed_header(
                     &mut out,
@@ -237,6 +239,28 @@ pub fn feeds_toml(base_http: &str, hosts: usize) -> String {
                     "\n[feed.long_poll]\nhold = \"20s\"\n\
                      cursor = { from = \"body\", pointer = \"/cursor\", param = \"cursor\" }\n\
                      items = \"/events\"\nid_pointer = \"/seq\"\n",
+                );
+            }
+            4 => {
+                feed_header(
+                    &mut out,
+                    &format!("{host}-graphql"),
+                    "graphql",
+                    &format!("{ws_base}/graphql?host={host}"),
+                    "json",
+                );
+                for (name, pointer, _) in METRICS {
+                    let _ = write!(
+                        out,
+                        "\n[[feed.metric]]\nname = \"{name}\"\npointer = \"/data/health{pointer}\"\n"
+                    );
+                }
+                out.push_str(
+                    "\n[feed.status]\npointer = \"/data/health/status\"\nhealthy = [\"ok\"]\n",
+                );
+                let _ = write!(
+                    out,
+                    "\n[feed.graphql]\nquery = \"subscription {{ health(host: \\\"{host}\\\") {{ cpu mem disk load latency_ms status }} }}\"\n"
                 );
             }
             _ => {
@@ -328,9 +352,23 @@ mod tests {
                 "host-4",
                 "host-4-prom",
                 "host-5",
-                "host-5-sse"
+                "host-5-graphql"
             ]
         );
+        let gql = &feeds[9];
+        assert_eq!(gql["transport"].as_str(), Some("graphql"));
+        assert_eq!(
+            gql["url"].as_str(),
+            Some("ws://127.0.0.1:9700/graphql?host=host-5")
+        );
+        assert_eq!(
+            gql["metric"][0]["pointer"].as_str(),
+            Some("/data/health/cpu")
+        );
+        assert!(gql["graphql"]["query"]
+            .as_str()
+            .unwrap()
+            .contains(r#"health(host: "host-5")"#));
         let lp = &feeds[5];
         assert_eq!(lp["transport"].as_str(), Some("long_poll"));
         assert_eq!(lp["long_poll"]["cursor"]["from"].as_str(), Some("body"));

@@ -40,7 +40,7 @@ enum Command {
     ///
     /// Every host gets a WebSocket feed `host-N` plus one feed over another
     /// transport, round-robin: `host-1-sse`, `host-2-poll`,
-    /// `host-3-longpoll`, `host-4-prom`, `host-5-sse`, …
+    /// `host-3-longpoll`, `host-4-prom`, `host-5-graphql`, `host-6-sse`, …
     Config(ConfigArgs),
 }
 

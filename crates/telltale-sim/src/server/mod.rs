@@ -54,6 +54,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
         .route("/ws", get(ws_route))
+        .route("/graphql", get(graphql::graphql_route))
         .route("/sse", get(sse_route))
         .route("/sse-wrongtype", get(sse_wrongtype))
         .route("/poll/{host}", get(poll_route))
@@ -360,6 +361,7 @@ async fn post_faults(State(st): State<AppState>, body: Bytes) -> Response {
     }
 }
 
+mod graphql;
 mod http;
 mod sse;
 mod stream;

@@ -233,3 +233,41 @@ async fn a_protocol_the_server_does_not_speak_is_named() {
     );
     run.stop().await;
 }
+
+/// The demo fleet's GraphQL feed, exactly as `telltale-sim config` writes
+/// it, against the sim's `/graphql` route: live, and every metric and the
+/// status found under `/data/health`.
+#[tokio::test]
+async fn the_demo_fleets_graphql_feed_reads_the_sim() {
+    use telltale_model::extract::Extractor;
+    let sim = telltale_sim::Sim::start(telltale_sim::SimConfig {
+        hosts: 5,
+        rate: 20.0,
+        ..telltale_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let text = telltale_sim::feeds_toml(&sim.base_url(), 5);
+    let file = telltale_model::ConfigFile::parse("sim.toml", &text);
+    assert!(file.errors.is_empty(), "{:?}", file.errors);
+    let f = file
+        .feeds
+        .into_iter()
+        .find(|f| f.name == "host-5-graphql")
+        .unwrap();
+    let x = Extractor::new(&f).unwrap();
+    let (run, mut ev) = {
+        let (s, rx) = sink();
+        (Running::spawn(websocket::run, f, s), Events::new(rx))
+    };
+    ev.state("live").await;
+    for _ in 0..3 {
+        let m = ev.message().await;
+        let e = x.extract(&m);
+        assert!(e.problems.is_empty(), "{:?}", e.problems);
+        let names: Vec<&str> = e.samples.iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(names, ["cpu", "mem", "disk", "load", "latency_ms"]);
+        assert_eq!(e.health.map(|h| h.healthy), Some(true));
+    }
+    run.stop().await;
+}
