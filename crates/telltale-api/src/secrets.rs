@@ -55,9 +55,7 @@ pub fn masked(cfg: &FeedConfig) -> FeedConfig {
 /// A whole-value secret as the UI sees it: [`MASK`], unless it is empty
 /// or a `${VAR}` reference (which reveals nothing).
 pub fn mask_secret(value: &str) -> String {
-    let is_ref =
-        value.starts_with("${") && value.ends_with('}') && value.matches("${").count() == 1;
-    if value.is_empty() || is_ref {
+    if value.is_empty() || telltale_model::secret::is_env_ref(value) {
         value.to_string()
     } else {
         MASK.into()

@@ -55,12 +55,18 @@ pub fn is_sensitive_header(name: &str) -> bool {
     !NON_SECRET_HEADERS.contains(&n.as_str())
 }
 
+/// True for a value that is only one `${VAR}` reference (it reveals
+/// nothing, so it is shown as written).
+pub fn is_env_ref(v: &str) -> bool {
+    v.starts_with("${") && v.ends_with('}') && v.matches("${").count() == 1
+}
+
 /// Masks a header value for display: values of sensitive headers become
 /// `••••••` (`Bearer ••••••` keeps the scheme); a value that is only a
 /// `${VAR}` reference, optionally after a scheme (`Bearer ${API_TOKEN}`), is
 /// shown as written since it contains no secret.
 pub fn mask_header_value(name: &str, value: &str) -> String {
-    let is_ref = |v: &str| v.starts_with("${") && v.ends_with('}') && v.matches("${").count() == 1;
+    let is_ref = is_env_ref;
     let after_scheme = value
         .split_once(' ')
         .filter(|(scheme, _)| scheme.len() <= 10 && scheme.chars().all(|c| c.is_ascii_alphabetic()))

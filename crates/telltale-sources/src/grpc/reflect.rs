@@ -113,34 +113,8 @@ async fn ask(
         .message()
         .await?
         .ok_or_else(|| Status::unknown("the reflection service answered nothing"))?;
-    if let Some(Value::Message(err)) = answer
-        .get_field_by_name("error_response")
-        .map(|v| v.into_owned())
-    {
-        if answer.has_field_by_name("error_response") {
-            let code = err
-                .get_field_by_name("error_code")
-                .and_then(|v| v.as_i32())
-                .unwrap_or(2);
-            let text = err
-                .get_field_by_name("error_message")
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let code = Code::from_i32(code);
-            let text = if code == Code::NotFound {
-                format!("the server does not know `{what}` ({text})")
-            } else {
-                text
-            };
-            return Err(Status::new(
-                if code == Code::Unimplemented {
-                    Code::Unknown
-                } else {
-                    code
-                },
-                text,
-            ));
-        }
+    if answer.has_field_by_name("error_response") {
+        return Err(reflection_error(&answer, what));
     }
     let Some(Value::Message(files)) = answer
         .get_field_by_name("file_descriptor_response")
@@ -163,4 +137,31 @@ async fn ask(
         }
     }
     Ok(out)
+}
+
+/// The status a reflection `error_response` stands for. `UNIMPLEMENTED`
+/// there is about the request, not the service, so it must not trigger the
+/// v1alpha fallback: it becomes `UNKNOWN`.
+fn reflection_error(answer: &DynamicMessage, what: &str) -> Status {
+    let err = match answer
+        .get_field_by_name("error_response")
+        .map(|v| v.into_owned())
+    {
+        Some(Value::Message(m)) => m,
+        _ => return Status::unknown("reflection answered an unreadable error"),
+    };
+    let code = Code::from_i32(
+        err.get_field_by_name("error_code")
+            .and_then(|v| v.as_i32())
+            .unwrap_or(2),
+    );
+    let text = err
+        .get_field_by_name("error_message")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    match code {
+        Code::NotFound => Status::not_found(format!("the server does not know `{what}` ({text})")),
+        Code::Unimplemented => Status::unknown(text),
+        other => Status::new(other, text),
+    }
 }

@@ -218,7 +218,8 @@ impl Inbox {
             .lock()
             .map_or(Ok(()), |mut b| b.take(Instant::now()))
         {
-            let secs = wait.as_secs().max(1);
+            // Rounded up: a sender that waits exactly this long finds a token.
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
             self.refused(
                 Refusal::Rate,
                 "deliveries arrive faster than rate_per_minute",
