@@ -422,7 +422,15 @@ fn the_demo_config_from_telltale_sim_is_valid() {
         stdout.contains("10 feed(s) valid, 0 problem(s)"),
         "{stdout}"
     );
-    for t in ["websocket", "sse", "poll", "long_poll", "graphql"] {
+    for t in [
+        "websocket",
+        "sse",
+        "poll",
+        "long_poll",
+        "graphql",
+        "socketio",
+        "grpc",
+    ] {
         assert!(stdout.contains(t), "{t} missing from the demo:\n{stdout}");
     }
 }

@@ -8,9 +8,10 @@
 //!   load, file systems, network, disks). Prometheus keeps every series of
 //!   the exposition; telltaled keeps the families its rules name.
 //!
-//! * (c) the desktop's demo fleet (5 hosts of the sim, JSON over
-//!   WebSocket, SSE and polling), telltaled alone: Prometheus cannot
-//!   scrape it.
+//! * (c) the desktop's demo fleet (5 hosts of the sim, 10 feeds: JSON
+//!   over WebSocket, Socket.IO, GraphQL, SSE, polling and long polling,
+//!   Prometheus text and a gRPC health watch), telltaled alone:
+//!   Prometheus cannot scrape it.
 //!
 //! For (a) and (b), telltaled and Prometheus run side by side. After the warm-up
 //! the database's bytes in use (pages not free) and Prometheus's data

@@ -269,12 +269,18 @@ impl FeedConfig {
         self
     }
 
-    /// The effective staleness window.
-    pub fn stale_after(&self) -> Duration {
+    /// The effective staleness window; `None` when silence is normal and
+    /// the connection's own keepalive is the liveness check: a gRPC health
+    /// watch sends a status only when it changes.
+    pub fn stale_after(&self) -> Option<Duration> {
         if let Some(d) = self.stale_after {
-            return d.0;
+            return Some(d.0);
         }
-        match self.transport {
+        if self.transport == TransportKind::Grpc && self.grpc.as_ref().is_none_or(|g| g.is_health())
+        {
+            return None;
+        }
+        Some(match self.transport {
             TransportKind::Poll => self.poll_options().interval.0 * 3,
             TransportKind::LongPoll => {
                 self.long_poll_options().hold.0 * 2 + Duration::from_secs(10)
@@ -283,7 +289,7 @@ impl FeedConfig {
             // worth a look, a minute is not.
             TransportKind::Webhook => Duration::from_secs(3600),
             _ => Duration::from_secs(60),
-        }
+        })
     }
 
     /// Which payloads are stored, and how often one is kept regardless

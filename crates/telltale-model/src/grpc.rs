@@ -203,6 +203,23 @@ mod tests {
     }
 
     #[test]
+    fn a_health_watch_is_never_stale_by_silence_unless_asked() {
+        use std::time::Duration;
+        let mut feed = crate::FeedConfig::new("g", crate::TransportKind::Grpc, "http://h:50051");
+        assert_eq!(feed.stale_after(), None, "no [feed.grpc]: the health watch");
+        feed.grpc = Some(GrpcOptions::default());
+        assert_eq!(feed.stale_after(), None);
+        feed.stale_after = Some(crate::duration::Dur::secs(90));
+        assert_eq!(feed.stale_after(), Some(Duration::from_secs(90)));
+        feed.stale_after = None;
+        feed.grpc = Some(GrpcOptions {
+            method: "fleet.v1.Fleet/Watch".into(),
+            ..GrpcOptions::default()
+        });
+        assert_eq!(feed.stale_after(), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
     fn the_health_watch_is_the_default() {
         assert!(GrpcOptions::default().is_health());
         assert_eq!(fields(|_| {}), Vec::<String>::new());

@@ -17,19 +17,20 @@ const METRICS: [(&str, &str, &str); 5] = [
 /// (e.g. `http://127.0.0.1:9700`; a trailing `/` is ignored, `https://`
 /// becomes `wss://` for WebSocket URLs, a bare `host:port` gets `http://`).
 ///
-/// For every host `host-N` (N = 1..=`hosts`) it emits:
+/// For every host `host-N` (N = 1..=`hosts`) it emits two feeds, round-robin
+/// by host:
 ///
-/// * a WebSocket feed named `host-N` on `ws://…/ws?host=host-N`, and
-/// * one extra feed over another transport, round-robin by host:
-///   `host-1-sse` (SSE, `/sse?host=host-1`, `events = ["health"]`),
-///   `host-2-poll` (poll, `/poll/host-2`, `interval = "2s"`),
-///   `host-3-longpoll` (long poll, `/longpoll/host-3`, cursor from the body),
-///   `host-4-prom` (poll of the Prometheus text at `/metrics/host-4`),
-///   `host-5-graphql` (GraphQL subscription, `/graphql?host=host-5`, metrics
-///   under `/data/health`), then `host-6-sse`, `host-7-poll`, … So with 5
-///   or more hosts every transport the sim serves and every format
-///   appears, and every host (whichever has the incident) is covered by a
-///   WebSocket feed.
+/// | host | `host-N`, with the alert rules | `host-N-…` |
+/// | --- | --- | --- |
+/// | host-1 | WebSocket, `/ws?host=host-1` | `host-1-sse`: SSE, `/sse?host=host-1`, `events = ["health"]` |
+/// | host-2 | WebSocket | `host-2-poll`: poll, `/poll/host-2`, `interval = "2s"` |
+/// | host-3 | WebSocket | `host-3-grpc`: the gRPC health watch of service `host-3` (its statuses give an `up` series) |
+/// | host-4 | Socket.IO, `/socket.io/?host=host-4`, `events = ["health"]` | `host-4-prom`: poll of the Prometheus text at `/metrics/host-4` |
+/// | host-5 | GraphQL subscription, `/graphql?host=host-5`, metrics under `/data/health` | `host-5-longpoll`: long poll, `/longpoll/host-5`, cursor from the body |
+///
+/// then host-6 as host-1, and so on. So 5 hosts show every transport the
+/// sim serves and every format, in 10 feeds. The incident host of the demo,
+/// host-3, has both a WebSocket feed and a gRPC health watch.
 ///
 /// JSON feeds extract `cpu`, `mem`, `disk`, `load` and `latency_ms` by
 /// pointer and read health from `/status` (`healthy = ["ok"]`). The
@@ -126,8 +127,8 @@ const METRICS: [(&str, &str, &str); 5] = [
 /// events = ["health"]
 /// ```
 ///
-/// The other extra feeds end like this instead (after the same metrics and
-/// status for JSON feeds):
+/// The other hosts' feeds end like this instead (after the same metrics
+/// and status for JSON feeds):
 ///
 /// ```toml
 /// [[feed]]
@@ -140,16 +141,23 @@ const METRICS: [(&str, &str, &str); 5] = [
 /// interval = "2s"
 ///
 /// [[feed]]
-/// name = "host-3-longpoll"
-/// transport = "long_poll"
-/// url = "http://127.0.0.1:9700/longpoll/host-3"
+/// name = "host-3-grpc"
+/// transport = "grpc"
+/// url = "http://127.0.0.1:9700"
+/// format = "json"
+///
+/// [feed.grpc]
+/// service = "host-3"
+///
+/// [[feed]]
+/// name = "host-4"
+/// transport = "socketio"
+/// url = "http://127.0.0.1:9700/socket.io/?host=host-4"
 /// format = "json"
 /// # … metrics and status as above …
-/// [feed.long_poll]
-/// hold = "20s"
-/// cursor = { from = "body", pointer = "/cursor", param = "cursor" }
-/// items = "/events"
-/// id_pointer = "/seq"
+/// [feed.socketio]
+/// events = ["health"]
+/// # … the alerts as above …
 ///
 /// [[feed]]
 /// name = "host-4-prom"
@@ -167,6 +175,32 @@ const METRICS: [(&str, &str, &str); 5] = [
 ///
 /// [feed.poll]
 /// interval = "2s"
+///
+/// [[feed]]
+/// name = "host-5"
+/// transport = "graphql"
+/// url = "ws://127.0.0.1:9700/graphql?host=host-5"
+/// format = "json"
+///
+/// [[feed.metric]]
+/// name = "cpu"
+/// pointer = "/data/health/cpu"
+/// # … mem, disk, load, latency_ms likewise, and the status at /data/health/status …
+/// [feed.graphql]
+/// query = "subscription { health(host: \"host-5\") { cpu mem disk load latency_ms status } }"
+/// # … the alerts as above …
+///
+/// [[feed]]
+/// name = "host-5-longpoll"
+/// transport = "long_poll"
+/// url = "http://127.0.0.1:9700/longpoll/host-5"
+/// format = "json"
+/// # … metrics and status as above …
+/// [feed.long_poll]
+/// hold = "20s"
+/// cursor = { from = "body", pointer = "/cursor", param = "cursor" }
+/// items = "/events"
+/// id_pointer = "/seq"
 /// ```
 pub fn feeds_toml(base_http: &str, hosts: usize) -> String {
     let base = normalise_base(base_http);
@@ -186,15 +220,13 @@ pub fn feeds_toml(base_http: &str, hosts: usize) -> String {
     );
     for n in 1..=hosts {
         let host = format!("host-{n}");
-        feed_header(
-            &mut out,
-            &host,
-            "websocket",
-            &format!("{ws_base}/ws?host={host}"),
-            "json",
-        );
-        json_rules(&mut out);
-        out.push_str("\n[feed.websocket]\nping_interval = \"15s\"\n");
+        let urls = Urls {
+            base: &base,
+            ws_base: &ws_base,
+            host: &host,
+        };
+        let (first, second) = LAYOUT[(n - 1) % LAYOUT.len()];
+        json_feed(&mut out, &host, first, &urls);
         // Every host alerts on high cpu (the scripted incident trips it) and
         // on being down.
         out.push_str(
@@ -202,79 +234,20 @@ pub fn feeds_toml(base_http: &str, hosts: usize) -> String {
              op = \">\"\nvalue = 90\nclear = 75\nfor = \"10s\"\nseverity = \"critical\"\n\
              \n[[feed.alert]]\nname = \"down\"\nkind = \"down\"\nafter = \"30s\"\n",
         );
-
-        match (n - 1) % 5 {
-            0 => {
+        let name = format!("{host}-{}", second.suffix());
+        match second {
+            Kind::Prometheus => {
                 feed_header(
                     &mut out,
-                    &format!("{host}-sse"),
-                    "sse",
-                    &format!("{base}/sse?host={host}"),
-                    "json",
-                );
-                json_rules(&mut out);
-                out.push_str("\n[feed.sse]\nevents = [\"health\"]\n");
-            }
-            1 => {
-                feed_header(
-                    &mut out,
-                    &format!("{host}-poll"),
-                    "poll",
-                    &format!("{base}/poll/{host}"),
-                    "json",
-                );
-                json_rules(&mut out);
-                out.push_str("\n[feed.poll]\ninterval = \"2s\"\n");
-            }
-            2 => {
-                feed_header(
-                    &mut out,
-                    &format!("{host}-longpoll"),
-                    "long_poll",
-                    &format!("{base}/longpoll/{host}"),
-                    "json",
-                );
-                json_rules(&mut out);
-                out.push_str(
-                    "\n[feed.long_poll]\nhold = \"20s\"\n\
-                     cursor = { from = \"body\", pointer = \"/cursor\", param = \"cursor\" }\n\
-                     items = \"/events\"\nid_pointer = \"/seq\"\n",
-                );
-            }
-            4 => {
-                feed_header(
-                    &mut out,
-                    &format!("{host}-graphql"),
-                    "graphql",
-                    &format!("{ws_base}/graphql?host={host}"),
-                    "json",
-                );
-                for (name, pointer, _) in METRICS {
-                    let _ = write!(
-                        out,
-                        "\n[[feed.metric]]\nname = \"{name}\"\npointer = \"/data/health{pointer}\"\n"
-                    );
-                }
-                out.push_str(
-                    "\n[feed.status]\npointer = \"/data/health/status\"\nhealthy = [\"ok\"]\n",
-                );
-                let _ = write!(
-                    out,
-                    "\n[feed.graphql]\nquery = \"subscription {{ health(host: \\\"{host}\\\") {{ cpu mem disk load latency_ms status }} }}\"\n"
-                );
-            }
-            _ => {
-                feed_header(
-                    &mut out,
-                    &format!("{host}-prom"),
+                    &name,
                     "poll",
                     &format!("{base}/metrics/{host}"),
                     "prometheus",
                 );
-                for (name, _, family) in METRICS {
+                for (metric, _, family) in METRICS {
                     let _ = write!(
                         out,
-                        "\n[[feed.metric]]\nname = \"{name}\"\nprometheus = \"{family}\"\n"
+                        "\n[[feed.metric]]\nname = \"{metric}\"\nprometheus = \"{family}\"\n"
                     );
                 }
                 out.push_str(
@@ -282,9 +255,114 @@ pub fn feeds_toml(base_http: &str, hosts: usize) -> String {
                 );
                 out.push_str("\n[feed.poll]\ninterval = \"2s\"\n");
             }
+            Kind::Grpc => {
+                feed_header(&mut out, &name, "grpc", &base, "json");
+                let _ = write!(out, "\n[feed.grpc]\nservice = \"{host}\"\n");
+            }
+            json => json_feed(&mut out, &name, json, &urls),
         }
     }
     out
+}
+
+/// The transports of the demo's feeds.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Websocket,
+    Sse,
+    Poll,
+    LongPoll,
+    Prometheus,
+    Graphql,
+    Socketio,
+    Grpc,
+}
+
+impl Kind {
+    /// A second feed's name is `host-N-{suffix}`.
+    fn suffix(self) -> &'static str {
+        match self {
+            Kind::Websocket => "ws",
+            Kind::Sse => "sse",
+            Kind::Poll => "poll",
+            Kind::LongPoll => "longpoll",
+            Kind::Prometheus => "prom",
+            Kind::Graphql => "graphql",
+            Kind::Socketio => "socketio",
+            Kind::Grpc => "grpc",
+        }
+    }
+}
+
+/// Each host's two feeds, round-robin by host: the first carries the
+/// health JSON and the alerts. Five hosts show every transport.
+const LAYOUT: [(Kind, Kind); 5] = [
+    (Kind::Websocket, Kind::Sse),
+    (Kind::Websocket, Kind::Poll),
+    (Kind::Websocket, Kind::Grpc),
+    (Kind::Socketio, Kind::Prometheus),
+    (Kind::Graphql, Kind::LongPoll),
+];
+
+/// Where one host's routes are.
+struct Urls<'a> {
+    base: &'a str,
+    ws_base: &'a str,
+    host: &'a str,
+}
+
+/// A feed of the health JSON over a transport that carries it (not the
+/// Prometheus text, not the gRPC health watch): header, metrics, status and
+/// the transport's options.
+fn json_feed(out: &mut String, name: &str, kind: Kind, u: &Urls<'_>) {
+    let Urls {
+        base,
+        ws_base,
+        host,
+    } = u;
+    let (transport, url) = match kind {
+        Kind::Websocket => ("websocket", format!("{ws_base}/ws?host={host}")),
+        Kind::Sse => ("sse", format!("{base}/sse?host={host}")),
+        Kind::Poll => ("poll", format!("{base}/poll/{host}")),
+        Kind::LongPoll => ("long_poll", format!("{base}/longpoll/{host}")),
+        Kind::Graphql => ("graphql", format!("{ws_base}/graphql?host={host}")),
+        Kind::Socketio => ("socketio", format!("{base}/socket.io/?host={host}")),
+        Kind::Prometheus | Kind::Grpc => return,
+    };
+    feed_header(out, name, transport, &url, "json");
+    // GraphQL puts the health document under `data.health`.
+    let at = match kind {
+        Kind::Graphql => "/data/health",
+        _ => "",
+    };
+    for (metric, pointer, _) in METRICS {
+        let _ = write!(
+            out,
+            "\n[[feed.metric]]\nname = \"{metric}\"\npointer = \"{at}{pointer}\"\n"
+        );
+    }
+    let _ = write!(
+        out,
+        "\n[feed.status]\npointer = \"{at}/status\"\nhealthy = [\"ok\"]\n"
+    );
+    match kind {
+        Kind::Websocket => out.push_str("\n[feed.websocket]\nping_interval = \"15s\"\n"),
+        Kind::Sse => out.push_str("\n[feed.sse]\nevents = [\"health\"]\n"),
+        Kind::Poll => out.push_str("\n[feed.poll]\ninterval = \"2s\"\n"),
+        Kind::LongPoll => out.push_str(
+            "\n[feed.long_poll]\nhold = \"20s\"\n\
+             cursor = { from = \"body\", pointer = \"/cursor\", param = \"cursor\" }\n\
+             items = \"/events\"\nid_pointer = \"/seq\"\n",
+        ),
+        Kind::Graphql => {
+            let _ = write!(
+                out,
+                "\n[feed.graphql]\nquery = \"subscription {{ health(host: \\\"{host}\\\") {{ cpu mem disk load latency_ms status }} }}\"\n"
+            );
+        }
+        Kind::Socketio => out.push_str("\n[feed.socketio]\nevents = [\"health\"]\n"),
+        Kind::Prometheus | Kind::Grpc => {}
+    }
 }
 
 fn normalise_base(base: &str) -> String {
@@ -303,16 +381,6 @@ fn feed_header(out: &mut String, name: &str, transport: &str, url: &str, format:
         out,
         "\n[[feed]]\nname = \"{name}\"\ntransport = \"{transport}\"\nurl = \"{url}\"\nformat = \"{format}\"\n"
     );
-}
-
-fn json_rules(out: &mut String) {
-    for (name, pointer, _) in METRICS {
-        let _ = write!(
-            out,
-            "\n[[feed.metric]]\nname = \"{name}\"\npointer = \"{pointer}\"\n"
-        );
-    }
-    out.push_str("\n[feed.status]\npointer = \"/status\"\nhealthy = [\"ok\"]\n");
 }
 
 #[cfg(test)]
@@ -339,24 +407,50 @@ mod tests {
         let text = feeds_toml("http://127.0.0.1:9700", 5);
         let v: toml::Value = toml::from_str(&text).unwrap();
         let feeds = v["feed"].as_array().unwrap();
-        let names: Vec<&str> = feeds.iter().map(|f| f["name"].as_str().unwrap()).collect();
+        let got: Vec<(&str, &str)> = feeds
+            .iter()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap(),
+                    f["transport"].as_str().unwrap(),
+                )
+            })
+            .collect();
         assert_eq!(
-            names,
+            got,
             [
-                "host-1",
-                "host-1-sse",
-                "host-2",
-                "host-2-poll",
-                "host-3",
-                "host-3-longpoll",
-                "host-4",
-                "host-4-prom",
-                "host-5",
-                "host-5-graphql"
+                ("host-1", "websocket"),
+                ("host-1-sse", "sse"),
+                ("host-2", "websocket"),
+                ("host-2-poll", "poll"),
+                ("host-3", "websocket"),
+                ("host-3-grpc", "grpc"),
+                ("host-4", "socketio"),
+                ("host-4-prom", "poll"),
+                ("host-5", "graphql"),
+                ("host-5-longpoll", "long_poll"),
             ]
         );
-        let gql = &feeds[9];
-        assert_eq!(gql["transport"].as_str(), Some("graphql"));
+        // Every host's first feed has the alerts, whatever its transport.
+        for f in feeds.iter().step_by(2) {
+            assert_eq!(f["alert"].as_array().unwrap().len(), 2, "{f}");
+            assert_eq!(f["metric"].as_array().unwrap().len(), 5, "{f}");
+        }
+        let grpc = &feeds[5];
+        assert_eq!(grpc["url"].as_str(), Some("http://127.0.0.1:9700"));
+        assert_eq!(grpc["grpc"]["service"].as_str(), Some("host-3"));
+        assert!(
+            grpc.get("metric").is_none(),
+            "the health watch needs no rules"
+        );
+        let sio = &feeds[6];
+        assert_eq!(
+            sio["url"].as_str(),
+            Some("http://127.0.0.1:9700/socket.io/?host=host-4")
+        );
+        assert_eq!(sio["socketio"]["events"][0].as_str(), Some("health"));
+        assert_eq!(sio["metric"][0]["pointer"].as_str(), Some("/cpu"));
+        let gql = &feeds[8];
         assert_eq!(
             gql["url"].as_str(),
             Some("ws://127.0.0.1:9700/graphql?host=host-5")
@@ -365,12 +459,15 @@ mod tests {
             gql["metric"][0]["pointer"].as_str(),
             Some("/data/health/cpu")
         );
+        assert_eq!(
+            gql["status"]["pointer"].as_str(),
+            Some("/data/health/status")
+        );
         assert!(gql["graphql"]["query"]
             .as_str()
             .unwrap()
             .contains(r#"health(host: "host-5")"#));
-        let lp = &feeds[5];
-        assert_eq!(lp["transport"].as_str(), Some("long_poll"));
+        let lp = &feeds[9];
         assert_eq!(lp["long_poll"]["cursor"]["from"].as_str(), Some("body"));
         assert_eq!(lp["long_poll"]["items"].as_str(), Some("/events"));
         let prom = &feeds[7];
@@ -390,6 +487,9 @@ mod tests {
             feeds[4]["metric"][4]["pointer"].as_str(),
             Some("/latency_ms")
         );
+        // host-6 starts the round again.
+        let six = feeds_toml("http://127.0.0.1:9700", 6);
+        assert!(six.contains("name = \"host-6-sse\""));
     }
 
     #[test]

@@ -36,6 +36,9 @@
 //! | `GET /poll/{host}` | current sample; `ETag: "<seq>"`, `Last-Modified`; 304 on `If-None-Match` |
 //! | `GET /longpoll/{host}?cursor=N` | `{"cursor":M,"events":[…]}` with seq N+1..=M (≤ 100), held until news, 204 on timeout |
 //! | `GET /metrics/{host}` | Prometheus text exposition |
+//! | `GET /graphql?host=host-N` | GraphQL subscriptions (`graphql-transport-ws`); one `next` per sample, `{"data":{"health":{…}}}` |
+//! | `GET /socket.io/?host=host-N&EIO=4&transport=websocket` | Socket.IO 4 over WebSocket; any namespace; one `health` event per sample |
+//! | `POST /grpc.health.v1.Health/Watch` | the gRPC health watch (HTTP/2 cleartext); service `host-N` is `NOT_SERVING` while degraded, `""` always `SERVING` |
 //! | `GET /healthz` | `ok` |
 //! | `GET, POST /control/faults` | read / set global [`Faults`] as JSON `{"fail_next":3,"slow_ms":0}` |
 //! | `GET /` | a plain-text description of all this |

@@ -38,9 +38,11 @@ enum Command {
     Serve(ServeArgs),
     /// Print a Telltale config file (TOML) with feeds covering the fleet.
     ///
-    /// Every host gets a WebSocket feed `host-N` plus one feed over another
-    /// transport, round-robin: `host-1-sse`, `host-2-poll`,
-    /// `host-3-longpoll`, `host-4-prom`, `host-5-graphql`, `host-6-sse`, …
+    /// Every host gets two feeds, round-robin: `host-1` (WebSocket) and
+    /// `host-1-sse`, `host-2` (WebSocket) and `host-2-poll`, `host-3`
+    /// (WebSocket) and `host-3-grpc` (health watch), `host-4` (Socket.IO)
+    /// and `host-4-prom`, `host-5` (GraphQL) and `host-5-longpoll`, then
+    /// host-6 as host-1, …
     Config(ConfigArgs),
 }
 

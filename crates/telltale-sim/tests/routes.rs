@@ -818,3 +818,47 @@ async fn extreme_parameters_do_not_break_the_sim() {
     assert_eq!(r.status(), 200);
     sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------
+// Socket.IO
+
+#[tokio::test]
+async fn socketio_opens_connects_a_namespace_and_sends_health_events() {
+    let sim = start(20.0).await;
+    let base = sim.ws_url();
+    let mut io = ws(&format!(
+        "{base}/socket.io/?host=host-2&EIO=4&transport=websocket"
+    ))
+    .await;
+    let open = next_text(&mut io).await.unwrap();
+    let hello = json(open.strip_prefix('0').expect("an Engine.IO open packet"));
+    assert_eq!(hello["pingInterval"], 25000);
+    io.send(Message::Text(r#"40/fleet,{"token":"t"}"#.into()))
+        .await
+        .unwrap();
+    let ack = next_text(&mut io).await.unwrap();
+    assert!(ack.starts_with("40/fleet,{\"sid\""), "{ack}");
+    for seq in 1..=2 {
+        let ev = next_text(&mut io).await.unwrap();
+        let args = json(ev.strip_prefix("42/fleet,").expect("an event in /fleet"));
+        assert_eq!(args[0], "health");
+        assert_eq!(args[1]["host"], "host-2");
+        assert_eq!(args[1]["seq"], seq);
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn socketio_refuses_polling_and_engine_io_3_by_name() {
+    let sim = start(1.0).await;
+    let base = sim.base_url();
+    for query in ["EIO=4&transport=polling", "EIO=3&transport=websocket"] {
+        let r = reqwest::get(format!("{base}/socket.io/?host=host-1&{query}"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let text = r.text().await.unwrap();
+        assert!(text.contains("Engine.IO 4 over WebSocket only"), "{text}");
+    }
+    sim.shutdown().await;
+}

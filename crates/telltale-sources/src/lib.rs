@@ -81,9 +81,13 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
     sink.state(ConnState::Stopped).await;
 }
 
-/// Marks the feed stale when it is live but silent for `stale_after`.
+/// Marks the feed stale when it is live but silent for `stale_after`
+/// (never, for `None`).
 /// (A message arriving while stale flips it back to live: see [`Sink::message`].)
-async fn watch_staleness(stale_after: Duration, sink: &Sink) {
+async fn watch_staleness(stale_after: Option<Duration>, sink: &Sink) {
+    let Some(stale_after) = stale_after else {
+        return std::future::pending().await;
+    };
     let tick = (stale_after / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::SinkExt;
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/ws", get(ws_route))
         .route("/graphql", get(graphql::graphql_route))
+        .route("/socket.io/", get(socketio::socketio_route))
+        .route("/socket.io", get(socketio::socketio_route))
+        .route("/grpc.health.v1.Health/Watch", post(grpc::health_watch))
         .route("/sse", get(sse_route))
         .route("/sse-wrongtype", get(sse_wrongtype))
         .route("/poll/{host}", get(poll_route))
@@ -284,6 +287,9 @@ async fn index(State(st): State<AppState>) -> Response {
              GET  /poll/{{host}}               current sample, ETag \"<seq>\" / If-None-Match -> 304\n\
              GET  /longpoll/{{host}}?cursor=N  {{\"cursor\":M,\"events\":[seq N+1..=M]}} or 204 after the hold\n\
              GET  /metrics/{{host}}            Prometheus text exposition\n\
+             GET  /graphql?host=host-N       GraphQL subscription (graphql-transport-ws), one next per sample\n\
+             GET  /socket.io/?host=host-N    Socket.IO 4 over WebSocket (EIO=4), one health event per sample\n\
+             POST /grpc.health.v1.Health/Watch  gRPC health watch (HTTP/2); service host-N, NOT_SERVING while degraded\n\
              GET  /healthz                   ok\n\
              GET|POST /control/faults        global faults as JSON {{\"fail_next\":3,\"slow_ms\":0}}\n\
              \n\
@@ -362,7 +368,9 @@ async fn post_faults(State(st): State<AppState>, body: Bytes) -> Response {
 }
 
 mod graphql;
+mod grpc;
 mod http;
+mod socketio;
 mod sse;
 mod stream;
 mod ws;

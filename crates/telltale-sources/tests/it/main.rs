@@ -8,6 +8,7 @@ mod recorder;
 mod support;
 
 mod bounds;
+mod demo_fleet;
 mod graphql;
 mod grpc;
 mod long_poll;
