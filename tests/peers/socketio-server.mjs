@@ -7,13 +7,25 @@
 // `tick` {seq, cpu} every `everyMs` ms (from the handshake query, default
 // 20) up to `count` (query, default endless), and one `hello` "welcome"
 // first. With a token, the handshake's auth must carry {token}; otherwise
-// the connection is refused with connect_error "invalid token".
+// the connection is refused with connect_error "invalid token". With the
+// query `via=1`, each tick also says which Engine.IO transport carried it.
+//
+// Environment: SIO_TRANSPORTS (e.g. "polling": the transports allowed,
+// default both) and SIO_BLOCK_WS=1 (offer the WebSocket upgrade but refuse
+// every WebSocket request, as a proxy that blocks WebSocket does).
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
 const [port, token] = [Number(process.argv[2]), process.argv[3]];
 const http = createServer();
-const io = new Server(http, { pingInterval: 1000, pingTimeout: 1000 });
+const transports = (process.env.SIO_TRANSPORTS ?? 'polling,websocket').split(',');
+const blockWs = process.env.SIO_BLOCK_WS === '1';
+const io = new Server(http, { pingInterval: 1000, pingTimeout: 1000, transports });
+if (blockWs) {
+  // What a proxy that blocks WebSocket does: every upgrade request refused.
+  http.removeAllListeners('upgrade');
+  http.on('upgrade', (req, socket) => socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'));
+}
 
 for (const ns of [io.of('/'), io.of('/fleet')]) {
   ns.use((socket, next) => {
@@ -27,7 +39,9 @@ for (const ns of [io.of('/'), io.of('/fleet')]) {
     let seq = 0;
     const timer = setInterval(() => {
       seq += 1;
-      socket.emit('tick', { seq, cpu: seq / 10, ns: ns.name });
+      const tick = { seq, cpu: seq / 10, ns: ns.name };
+      if (socket.handshake.query.via) tick.via = socket.conn.transport.name;
+      socket.emit('tick', tick);
       if (seq >= count) clearInterval(timer);
     }, everyMs);
     socket.on('disconnect', () => clearInterval(timer));

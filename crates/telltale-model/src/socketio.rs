@@ -1,5 +1,5 @@
 //! Socket.IO (`[feed.socketio]`): which namespace and events a feed
-//! follows, over Engine.IO 4's WebSocket transport.
+//! follows, over Engine.IO 4's WebSocket or HTTP long-polling transport.
 //!
 //! ```toml
 //! [[feed]]
@@ -9,6 +9,7 @@
 //! [feed.socketio]
 //! namespace = "/fleet"
 //! events = ["health"]
+//! transport = "auto"     # websocket (default) | polling | auto (polling, then upgrade)
 //! auth = { token = "${TELLTALE_SECRET_IO}" }
 //! ```
 //!
@@ -30,6 +31,8 @@ use std::collections::BTreeMap;
 pub struct SocketioOptions {
     /// The namespace to connect to (default `/`).
     pub namespace: String,
+    /// How Engine.IO carries the packets (default `websocket`).
+    pub transport: SocketioTransport,
     /// Keep only these events (default: all).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<String>>"))]
@@ -50,10 +53,31 @@ pub struct SocketioOptions {
     pub max_message_size: ByteSize,
 }
 
+/// Engine.IO's transports, as `socketio.transport` picks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
+pub enum SocketioTransport {
+    /// A WebSocket from the start (`EIO=4&transport=websocket`).
+    #[default]
+    Websocket,
+    /// HTTP long-polling only, for proxies that block WebSocket.
+    Polling,
+    /// Long-polling first, upgraded to WebSocket when the server offers it
+    /// and the upgrade gets through; on polling otherwise, as the
+    /// Socket.IO client does.
+    Auto,
+}
+
 impl Default for SocketioOptions {
     fn default() -> Self {
         SocketioOptions {
             namespace: "/".into(),
+            transport: SocketioTransport::Websocket,
             events: Vec::new(),
             auth: BTreeMap::new(),
             ping_interval: Dur::secs(25),

@@ -17,6 +17,16 @@ pub(crate) enum Ended {
     RetrySlowly(String),
 }
 
+impl Ended {
+    /// Why it ended, in words.
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            Ended::Cancelled => "stopped",
+            Ended::Retry(r) | Ended::RetrySlowly(r) => r,
+        }
+    }
+}
+
 /// Reports what `ended` calls for (`retrying` with the backoff's next
 /// delay, or `failed` with the slow one) and waits it out. False when the
 /// feed is cancelled (also when `ended` is [`Ended::Cancelled`]).

@@ -4,7 +4,9 @@
 //!
 //! 1. The feed's URL (`http(s)://` or `ws(s)://`; an empty path becomes
 //!    `/socket.io/`) gets `EIO=4&transport=websocket`: a direct WebSocket
-//!    connection, no long-polling first.
+//!    connection, no long-polling first. With `socketio.transport =
+//!    "polling"` or `"auto"` the same session runs over HTTP long-polling
+//!    instead (and upgrades, for `auto`): see `websocket::polling`.
 //! 2. The server's Engine.IO `open` packet (`0{…}`) is answered with a
 //!    namespace `CONNECT` (`40`, the namespace, the `auth` object with
 //!    `${VAR}` expanded now); the feed is live once the server's `CONNECT`
@@ -43,11 +45,23 @@ pub(crate) fn socket_options(o: &SocketioOptions) -> WebsocketOptions {
 /// The WebSocket URL for a feed's URL: `ws(s)://`, `/socket.io/` when no
 /// path is given, `EIO=4&transport=websocket` added to its query.
 pub(crate) fn ws_url(raw: &str) -> Result<String, SetupError> {
+    engine_url(raw, false)
+}
+
+/// The long-polling URL for a feed's URL: the same with `http(s)://` and
+/// `transport=polling`.
+pub(crate) fn polling_url(raw: &str) -> Result<String, SetupError> {
+    engine_url(raw, true)
+}
+
+fn engine_url(raw: &str, polling: bool) -> Result<String, SetupError> {
     let mut url = url::Url::parse(raw).map_err(|e| SetupError::url(raw, e))?;
-    let scheme = match url.scheme() {
-        "http" | "ws" => "ws",
-        "https" | "wss" => "wss",
-        other => {
+    let scheme = match (url.scheme(), polling) {
+        ("http" | "ws", false) => "ws",
+        ("https" | "wss", false) => "wss",
+        ("http" | "ws", true) => "http",
+        ("https" | "wss", true) => "https",
+        (other, _) => {
             return Err(SetupError::Scheme {
                 transport: "Socket.IO",
                 scheme: other.to_string(),
@@ -56,7 +70,7 @@ pub(crate) fn ws_url(raw: &str) -> Result<String, SetupError> {
         }
     };
     url.set_scheme(scheme)
-        .map_err(|_| SetupError::url(raw, "its scheme cannot be changed to WebSocket"))?;
+        .map_err(|_| SetupError::url(raw, "its scheme cannot be changed for Engine.IO"))?;
     if url.path().is_empty() || url.path() == "/" {
         url.set_path("/socket.io/");
     }
@@ -69,7 +83,7 @@ pub(crate) fn ws_url(raw: &str) -> Result<String, SetupError> {
         .clear()
         .extend_pairs(kept)
         .append_pair("EIO", "4")
-        .append_pair("transport", "websocket");
+        .append_pair("transport", if polling { "polling" } else { "websocket" });
     Ok(url.to_string())
 }
 
@@ -116,7 +130,7 @@ impl Session {
     }
 
     /// `40`, the namespace and the auth object.
-    fn connect(&self) -> String {
+    pub(crate) fn connect(&self) -> String {
         let mut s = String::from("40");
         if self.namespace != "/" {
             s.push_str(&self.namespace);

@@ -25,6 +25,9 @@ pub struct Server {
     pub port: u16,
     flavour: Flavour,
     token: Option<String>,
+    /// Environment for the server (Socket.IO: `SIO_TRANSPORTS`,
+    /// `SIO_BLOCK_WS`; see `socketio-server.mjs`).
+    env: Vec<(String, String)>,
     peer: Peer,
 }
 
@@ -38,8 +41,18 @@ impl Server {
         Server::with_token(flavour, None)
     }
 
+    /// A Socket.IO server started with this environment (see
+    /// `socketio-server.mjs`): e.g. `[("SIO_TRANSPORTS", "polling")]`.
+    pub fn socketio_with(env: &[(&str, &str)]) -> Server {
+        Server::new(Flavour::SocketIo, None, env)
+    }
+
     /// With a token, `connection_init` must carry `{"token": token}`.
     pub fn with_token(flavour: Flavour, token: Option<&str>) -> Server {
+        Server::new(flavour, token, &[])
+    }
+
+    fn new(flavour: Flavour, token: Option<&str>, env: &[(&str, &str)]) -> Server {
         assert!(
             peers().join("node_modules/graphql-ws").exists()
                 && peers().join("node_modules/socket.io").exists(),
@@ -50,6 +63,10 @@ impl Server {
             port: peer.port,
             flavour,
             token: token.map(str::to_string),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             peer,
         };
         s.restart();
@@ -77,6 +94,7 @@ impl Server {
         if let Some(t) = &self.token {
             cmd.arg(t);
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         let what = match self.flavour {
             Flavour::SocketIo => "the Socket.IO server",
             _ => "the GraphQL server",

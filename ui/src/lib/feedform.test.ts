@@ -151,18 +151,21 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'url')).toContain('ws://');
   });
 
-  it('a socketio form round-trips its namespace, events and auth', () => {
+  it('a socketio form round-trips its namespace, events, auth and transport', () => {
     const f = formFromConfig(null);
     f.name = 'io';
     f.transport = 'socketio';
     f.url = 'https://status.example.com';
+    expect(f.io.transport).toBe('websocket');
     f.io.namespace = '/fleet';
     f.io.events = 'health, alert';
     f.io.auth = 'token: ${TELLTALE_SECRET_IO}';
+    f.io.transport = 'auto';
     expect(validateForm(f)).toEqual({});
     const c = configFromForm(f, null);
-    expect(c.socketio).toEqual({ namespace: '/fleet', events: ['health', 'alert'], auth: { token: '${TELLTALE_SECRET_IO}' } });
+    expect(c.socketio).toEqual({ namespace: '/fleet', events: ['health', 'alert'], auth: { token: '${TELLTALE_SECRET_IO}' }, transport: 'auto' });
     expect(formFromConfig(c).io.events).toBe('health, alert');
+    expect(formFromConfig(c).io.transport).toBe('auto');
     f.io.namespace = 'fleet';
     expect(errorAt(validateForm(f), 'socketio.namespace')).toContain('starts with /');
     f.url = 'mqtt://h';

@@ -9,6 +9,7 @@ import type { CmpOp } from './bindings/CmpOp';
 import type { PayloadKeep } from './bindings/PayloadKeep';
 import type { MqttTopic } from './bindings/MqttTopic';
 import type { MqttVersion } from './bindings/MqttVersion';
+import type { SocketioTransport } from './bindings/SocketioTransport';
 import type { GraphqlProtocol } from './bindings/GraphqlProtocol';
 import type { WebhookVerify } from './bindings/WebhookVerify';
 
@@ -83,6 +84,7 @@ export interface FeedForm {
     events: string;
     /** One `name: value` per line (the handshake's auth object). */
     auth: string;
+    transport: SocketioTransport;
   };
   pg: {
     /** Channel names, one per line. */
@@ -331,6 +333,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       auth: Object.entries(io?.auth ?? {})
         .map(([k, v]) => `${k}: ${v}`)
         .join('\n'),
+      transport: io?.transport ?? 'websocket',
     },
     pg: {
       channels: (pg?.channels ?? []).join('\n'),
@@ -470,6 +473,7 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       namespace: opt(f.io.namespace) ?? '/',
       events: list(f.io.events),
       auth: parseHeaders(f.io.auth),
+      transport: f.io.transport,
     });
   } else if (f.transport === 'grpc') {
     const g = f.grpc;

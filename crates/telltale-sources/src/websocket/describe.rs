@@ -13,6 +13,18 @@ pub(super) fn describe_connect_error(
     opts: &WebsocketOptions,
 ) -> String {
     match e {
+        // Engine.IO's answer when WebSocket is not among its transports.
+        WsError::Http(resp)
+            if resp
+                .body()
+                .as_deref()
+                .is_some_and(|b| String::from_utf8_lossy(b).contains("\"Transport unknown\"")) =>
+        {
+            format!(
+                "{} does not allow WebSocket (Engine.IO answered Transport unknown): set socketio.transport = \"polling\" or \"auto\"",
+                target.host_port
+            )
+        }
         WsError::Http(resp) => format!(
             "{} rejected the WebSocket handshake with {}",
             target.host_port,

@@ -68,6 +68,7 @@
 
 mod describe;
 mod hook;
+mod polling;
 
 use crate::ended::{config_failed, wait_after, Ended};
 use crate::replay::{Replay, Verdict};
@@ -147,10 +148,28 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             sink: &sink,
             cancel: &cancel,
         };
-        let ended = connection(request, &link, &mut backoff, &mut replay).await;
+        let ended = match polling_mode(&feed) {
+            Some(upgrade) => {
+                polling::connection(&feed, &link, &mut backoff, &mut replay, upgrade).await
+            }
+            None => connection(request, &link, &mut backoff, &mut replay).await,
+        };
         if !wait_after(ended, &mut backoff, &sink, &cancel).await {
             return;
         }
+    }
+}
+
+/// For a Socket.IO feed on long-polling: whether it upgrades to WebSocket.
+fn polling_mode(feed: &FeedConfig) -> Option<bool> {
+    use telltale_model::socketio::SocketioTransport;
+    if feed.transport != TransportKind::Socketio {
+        return None;
+    }
+    match feed.socketio_options().transport {
+        SocketioTransport::Websocket => None,
+        SocketioTransport::Polling => Some(false),
+        SocketioTransport::Auto => Some(true),
     }
 }
 
@@ -232,47 +251,10 @@ async fn connection(
         cancel,
         ..
     } = *link;
-    let max = usize::try_from(opts.max_message_size.0).unwrap_or(usize::MAX);
-    // tungstenite allocates a 128 KiB read buffer per connection up front
-    // and buffers writes up to 128 KiB; with hundreds of feeds that is most
-    // of the process's memory. Health messages are small: 16 KiB still
-    // reads dozens per syscall, and our writes (subscriptions, pongs) are
-    // few and small, so they go out at once.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max));
-    let connect = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
-    );
-    let ws = tokio::select! {
-        _ = cancel.cancelled() => return Ended::Cancelled,
-        r = connect => match r {
-            Err(_) => {
-                return Ended::Retry(format!(
-                    "no WebSocket handshake with {} within {}",
-                    target.host_port,
-                    format_duration(CONNECT_TIMEOUT)
-                ))
-            }
-            Ok(Err(e)) => {
-                let reason = describe_connect_error(&e, target, opts);
-                return match &e {
-                    WsError::Http(resp)
-                        if crate::http_common::is_configuration_status(resp.status()) =>
-                    {
-                        Ended::RetrySlowly(reason)
-                    }
-                    _ => Ended::Retry(reason),
-                };
-            }
-            Ok(Ok((ws, response))) => (ws, response),
-        },
+    let (mut ws, response) = match dial(request, opts, target, cancel).await {
+        Ok(r) => r,
+        Err(e) => return e,
     };
-    let (mut ws, response) = ws;
     let session = match &link.opener {
         Opener::Plain => None,
         opener => {
@@ -322,6 +304,63 @@ async fn connection(
         backoff.delivered();
     }
     ended
+}
+
+/// Connects and shakes hands, with [`CONNECT_TIMEOUT`] for it all and the
+/// socket limits of `opts`.
+async fn dial(
+    request: Request,
+    opts: &WebsocketOptions,
+    target: &Target,
+    cancel: &CancellationToken,
+) -> Result<
+    (
+        Ws,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    Ended,
+> {
+    let max = usize::try_from(opts.max_message_size.0).unwrap_or(usize::MAX);
+    // tungstenite allocates a 128 KiB read buffer per connection up front
+    // and buffers writes up to 128 KiB; with hundreds of feeds that is most
+    // of the process's memory. Health messages are small: 16 KiB still
+    // reads dozens per syscall, and our writes (subscriptions, pongs) are
+    // few and small, so they go out at once.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let connect = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+    );
+    let ws = tokio::select! {
+        _ = cancel.cancelled() => return Err(Ended::Cancelled),
+        r = connect => match r {
+            Err(_) => {
+                return Err(Ended::Retry(format!(
+                    "no WebSocket handshake with {} within {}",
+                    target.host_port,
+                    format_duration(CONNECT_TIMEOUT)
+                )))
+            }
+            Ok(Err(e)) => {
+                let reason = describe_connect_error(&e, target, opts);
+                return Err(match &e {
+                    WsError::Http(resp)
+                        if crate::http_common::is_configuration_status(resp.status()) =>
+                    {
+                        Ended::RetrySlowly(reason)
+                    }
+                    _ => Ended::Retry(reason),
+                });
+            }
+            Ok(Ok((ws, response))) => (ws, response),
+        },
+    };
+    Ok(ws)
 }
 
 /// Sends one small text message (a subscription, a GraphQL control

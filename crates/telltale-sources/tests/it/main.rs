@@ -18,6 +18,7 @@ mod poll;
 mod reconnect;
 mod redirect;
 mod socketio;
+mod socketio_polling;
 mod sse;
 mod sse_alternative;
 mod websocket;
