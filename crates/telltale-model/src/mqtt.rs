@@ -5,7 +5,7 @@
 //! [[feed]]
 //! name = "fleet"
 //! transport = "mqtt"
-//! url = "mqtt://telltale:${…}@broker.lan:1883"   # or mqtts://, ws://
+//! url = "mqtt://telltale:${…}@broker.lan:1883"   # or mqtts://, ws://, wss://
 //! [feed.mqtt]
 //! topics = [{ filter = "fleet/+/health", qos = 1, labels = ["host"] }]
 //! ```
@@ -84,14 +84,15 @@ pub struct MqttOptions {
     pub keep_alive: Dur,
     /// Largest accepted packet (default 16 MiB). Larger is a feed error.
     pub max_packet_size: ByteSize,
-    /// `mqtts://` only: a PEM file of the certificate authorities to trust
+    /// `mqtts://` and `wss://` only: a PEM file of the certificate authorities to trust
     /// instead of the system's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
-    /// `mqtts://` only: a PEM client certificate (with `client_key`).
+    /// `mqtts://` and `wss://` only: a PEM client certificate (with `client_key`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<String>,
-    /// `mqtts://` only: the client certificate's PEM (PKCS #8) key.
+    /// `mqtts://` and `wss://` only: the client certificate's PEM key
+    /// (PKCS #8; for `wss://` also PKCS #1 or SEC1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key: Option<String>,
 }
@@ -232,14 +233,17 @@ pub(crate) fn validate(feed: &crate::FeedConfig, p: &mut Vec<(String, String)>) 
         p.push(("mqtt.max_packet_size".into(), "is too small".into()));
     }
     // As the transport reads it: the parsed (lower-case) scheme.
-    let tls = url::Url::parse(&feed.url).is_ok_and(|u| u.scheme() == "mqtts");
+    let tls = url::Url::parse(&feed.url).is_ok_and(|u| matches!(u.scheme(), "mqtts" | "wss"));
     for (field, set) in [
         ("mqtt.ca_file", o.ca_file.is_some()),
         ("mqtt.client_cert", o.client_cert.is_some()),
         ("mqtt.client_key", o.client_key.is_some()),
     ] {
         if set && !tls {
-            p.push((field.into(), "applies to `mqtts://` URLs only".into()));
+            p.push((
+                field.into(),
+                "applies to `mqtts://` and `wss://` URLs only".into(),
+            ));
         }
     }
     if o.client_cert.is_some() != o.client_key.is_some() {
@@ -324,6 +328,7 @@ mod tests {
             ..ok
         };
         assert!(problems("MQTTS://h", tls.clone()).is_empty());
+        assert!(problems("wss://h/mqtt", tls.clone()).is_empty());
         assert_eq!(problems("mqtt://h", tls), vec!["mqtt.ca_file"]);
         assert_eq!(problems("https://h", MqttOptions::default())[0], "url");
     }

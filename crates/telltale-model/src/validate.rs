@@ -20,7 +20,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     use crate::secret::redact_url;
     let schemes: &[&str] = match feed.transport {
         TransportKind::Websocket | TransportKind::Graphql => &["ws", "wss"],
-        TransportKind::Mqtt => &["mqtt", "mqtts", "ws"],
+        TransportKind::Mqtt => &["mqtt", "mqtts", "ws", "wss"],
         TransportKind::PgNotify => &["postgres", "postgresql"],
         TransportKind::Socketio => &["http", "https", "ws", "wss"],
         // A webhook's URL is only a link to its sender, and may be empty.

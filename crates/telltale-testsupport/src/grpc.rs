@@ -23,11 +23,12 @@ fn peers() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
 }
 
-fn python() -> PathBuf {
+/// The tests' Python, in the venv `scripts/setup.sh` makes.
+pub(crate) fn python() -> PathBuf {
     let p = peers().join(".venv/bin/python");
     assert!(
         p.exists(),
-        "the gRPC test server is not installed: run `bash scripts/setup.sh` (a venv in tests/peers with tests/peers/requirements.txt)"
+        "the Python test peers are not installed: run `bash scripts/setup.sh` (a venv in tests/peers with tests/peers/requirements.txt)"
     );
     p
 }

@@ -35,13 +35,19 @@ impl Broker {
 
     /// Only `user` with `password` may connect, when given.
     pub fn with_users(user: Option<(&str, &str)>) -> Broker {
-        Broker::launch(user, false)
+        Broker::launch(user, false, None)
     }
 
     /// TLS only (`mqtts://`), with a self-signed certificate for
     /// 127.0.0.1 made by `openssl`; [`Broker::ca_file`] is what to trust.
     pub fn with_tls() -> Broker {
-        Broker::launch(None, true)
+        Broker::launch(None, true, None)
+    }
+
+    /// TLS that asks every client for a certificate signed by `client_ca`
+    /// (mosquitto's `require_certificate true`).
+    pub fn with_client_certs(client_ca: &Path) -> Broker {
+        Broker::launch(None, true, Some(client_ca))
     }
 
     /// The PEM certificate a TLS broker serves (its own CA).
@@ -49,7 +55,7 @@ impl Broker {
         self.dir.path().join("cert.pem")
     }
 
-    fn launch(user: Option<(&str, &str)>, tls: bool) -> Broker {
+    fn launch(user: Option<(&str, &str)>, tls: bool, client_ca: Option<&Path>) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let peer = Peer::new();
         let port = peer.port;
@@ -63,6 +69,12 @@ impl Broker {
                 "certfile {}\nkeyfile {}\n",
                 cert.display(),
                 key.display()
+            ));
+        }
+        if let Some(ca) = client_ca {
+            conf.push_str(&format!(
+                "require_certificate true\ncafile {}\n",
+                ca.display()
             ));
         }
         match user {
@@ -115,6 +127,77 @@ impl Broker {
     pub fn url(&self) -> String {
         let scheme = if self.tls { "mqtts" } else { "mqtt" };
         format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A client certificate and its PKCS #8 key, made by `openssl`
+/// (self-signed: it is its own authority, the file a broker's `cafile`
+/// names).
+pub struct ClientCert {
+    /// The PEM certificate.
+    pub cert: PathBuf,
+    /// The PEM key.
+    pub key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ClientCert {
+    /// A new one.
+    pub fn make() -> ClientCert {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = crate::self_signed_cert(dir.path());
+        ClientCert {
+            cert,
+            key,
+            _dir: dir,
+        }
+    }
+}
+
+/// MQTT over secure WebSocket in front of a broker:
+/// `tests/peers/mqtt-wss-relay.py` (Python's ssl and `websockets`), since
+/// Debian 12's mosquitto cannot open a WebSocket listener.
+pub struct WssRelay {
+    /// Its loopback port.
+    pub port: u16,
+    dir: tempfile::TempDir,
+    _peer: Peer,
+}
+
+impl WssRelay {
+    /// Relays to the broker on `broker_port`; with `client_ca`, only
+    /// clients with a certificate it signed get through.
+    pub fn start(broker_port: u16, client_ca: Option<&Path>) -> WssRelay {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, cert, key) = crate::ca_signed_cert(dir.path());
+        let mut peer = Peer::new();
+        let mut cmd = Command::new(crate::grpc::python());
+        cmd.arg(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers/mqtt-wss-relay.py"),
+        )
+        .arg(peer.port.to_string())
+        .arg(broker_port.to_string())
+        .arg(&cert)
+        .arg(&key);
+        if let Some(ca) = client_ca {
+            cmd.arg(ca);
+        }
+        peer.start("the MQTT secure WebSocket relay", cmd);
+        WssRelay {
+            port: peer.port,
+            dir,
+            _peer: peer,
+        }
+    }
+
+    /// `wss://127.0.0.1:port/mqtt`.
+    pub fn url(&self) -> String {
+        format!("wss://127.0.0.1:{}/mqtt", self.port)
+    }
+
+    /// The authority that signed the certificate it serves.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 }
 

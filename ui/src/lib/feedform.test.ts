@@ -126,6 +126,24 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'url')).toContain('mqtt://');
   });
 
+  it('an MQTT form takes TLS files for mqtts:// and wss:// only, the certificate with its key', () => {
+    const f = formFromConfig(null);
+    f.name = 'fleet';
+    f.transport = 'mqtt';
+    f.url = 'wss://broker/mqtt';
+    f.mqtt.topics = 'a/#';
+    f.mqtt.caFile = '/ca.pem';
+    f.mqtt.clientCert = '/c.pem';
+    expect(errorAt(validateForm(f), 'mqtt.client_key')).toContain('go together');
+    f.mqtt.clientKey = '/c.key';
+    expect(validateForm(f)).toEqual({});
+    const c = configFromForm(f, null);
+    expect(c.mqtt).toMatchObject({ ca_file: '/ca.pem', client_cert: '/c.pem', client_key: '/c.key' });
+    expect(formFromConfig(c).mqtt.clientKey).toBe('/c.key');
+    f.url = 'mqtt://broker';
+    expect(errorAt(validateForm(f), 'mqtt.ca_file')).toContain('mqtts:// and wss://');
+  });
+
   it('a graphql form round-trips its subscription, variables and params', () => {
     const f = formFromConfig(null);
     f.name = 'gql';

@@ -12,6 +12,9 @@ import type { MqttVersion } from './bindings/MqttVersion';
 import type { SocketioTransport } from './bindings/SocketioTransport';
 import type { GraphqlProtocol } from './bindings/GraphqlProtocol';
 import type { WebhookVerify } from './bindings/WebhookVerify';
+import { HEALTH_WATCH, SCHEMES, URL_EXAMPLES } from './transports';
+
+export { HEALTH_WATCH, URL_EXAMPLES };
 
 export const WEBHOOK_VERIFY: WebhookVerify[] = ['github', 'stripe', 'standard', 'token', 'none'];
 
@@ -68,6 +71,10 @@ export interface FeedForm {
     clientId: string;
     cleanSession: boolean;
     keepAlive: string;
+    /** `mqtts://` and `wss://`: PEM files (paths on the engine's machine). */
+    caFile: string;
+    clientCert: string;
+    clientKey: string;
   };
   gql: {
     query: string;
@@ -317,6 +324,9 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       clientId: mq?.client_id ?? '',
       cleanSession: mq?.clean_session ?? true,
       keepAlive: mq?.keep_alive ?? '',
+      caFile: mq?.ca_file ?? '',
+      clientCert: mq?.client_cert ?? '',
+      clientKey: mq?.client_key ?? '',
     },
     gql: {
       query: gql?.query ?? '',
@@ -459,6 +469,9 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       client_id: opt(f.mqtt.clientId) ?? undefined,
       clean_session: f.mqtt.cleanSession,
       keep_alive: dur(f.mqtt.keepAlive),
+      ca_file: opt(f.mqtt.caFile) ?? undefined,
+      client_cert: opt(f.mqtt.clientCert) ?? undefined,
+      client_key: opt(f.mqtt.clientKey) ?? undefined,
     });
   } else if (f.transport === 'graphql') {
     cfg.graphql = put(base?.graphql, {
@@ -588,29 +601,6 @@ export function validateRule(r: RuleForm, i: number, metricNames: readonly strin
   return e;
 }
 
-/** The URL schemes each transport takes (as `URL.protocol`). */
-const SCHEMES: Partial<Record<TransportKind, string[]>> = {
-  websocket: ['ws:', 'wss:'],
-  graphql: ['ws:', 'wss:'],
-  socketio: ['http:', 'https:', 'ws:', 'wss:'],
-  mqtt: ['mqtt:', 'mqtts:', 'ws:'],
-  pg_notify: ['postgres:', 'postgresql:'],
-};
-
-/** The method a gRPC feed watches when none is named. */
-export const HEALTH_WATCH = 'grpc.health.v1.Health/Watch';
-
-/** A URL to show when the field is empty. */
-export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
-  websocket: 'wss://host/path',
-  graphql: 'wss://host/graphql',
-  socketio: 'https://host (path /socket.io/ by default)',
-  mqtt: 'mqtt://user:password@broker:1883',
-  pg_notify: 'postgres://user:password@host:5432/database',
-  webhook: 'optional: a link to the sender, e.g. https://github.com/org/repo',
-  grpc: 'http://host:50051 (https:// for TLS)',
-};
-
 /** Everything the form can check without the server. */
 export function validateForm(f: FeedForm, opts: { existingNames?: readonly string[] } = {}): FieldErrors {
   const e: FieldErrors = {};
@@ -661,6 +651,9 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     checkDuration(e, 'mqtt.keep_alive', f.mqtt.keepAlive);
     const ka = parseDuration(f.mqtt.keepAlive);
     if (ka !== null && ka < 1000) e['mqtt.keep_alive'] = 'is too short: at least 1s';
+    const tls = /^(mqtts|wss):/i.test(f.url.trim());
+    if (!tls && opt(f.mqtt.caFile + f.mqtt.clientCert + f.mqtt.clientKey)) e['mqtt.ca_file'] = 'and the client certificate apply to mqtts:// and wss:// URLs only';
+    if (!opt(f.mqtt.clientCert) !== !opt(f.mqtt.clientKey)) e['mqtt.client_key'] = 'and the client certificate go together: give both or neither';
   } else if (f.transport === 'graphql') {
     const q = f.gql.query.trim();
     if (!q) e['graphql.query'] = 'is empty: write the subscription, e.g. subscription { health { cpu } }';

@@ -297,15 +297,56 @@ enum Failure {
     Other(String),
 }
 
+/// What a failure's reason may need from the connection's setup.
+pub(super) struct Context {
+    keep_alive: Duration,
+    max_packet_size: usize,
+    /// TLS (`mqtts://`, `wss://`) without a client certificate: a broker
+    /// that requires one closes the connection after the handshake.
+    tls_without_client_cert: bool,
+}
+
+impl Context {
+    pub(super) fn of(s: &setup::Setup) -> Context {
+        Context {
+            keep_alive: s.keep_alive,
+            max_packet_size: s.max_packet_size,
+            tls_without_client_cert: s.tls_without_client_cert,
+        }
+    }
+}
+
 impl Failure {
-    fn ended(self, host: &str, keep_alive: Duration, max_packet_size: usize) -> Ended {
+    /// A WebSocket error (`ws://`, `wss://`; rumqttc's own tungstenite,
+    /// read through its `source`): rustls's verdicts are TLS failures, a
+    /// dropped socket an I/O one.
+    pub(super) fn of_websocket(e: &(dyn std::error::Error + 'static)) -> Failure {
+        let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        match io {
+            Some(io) => match io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(tls) => Failure::Tls(tls.to_string()),
+                None => Failure::Io(std::io::Error::new(io.kind(), io.to_string())),
+            },
+            None => Failure::Other(format!("WebSocket: {e}")),
+        }
+    }
+
+    fn ended(self, host: &str, c: &Context) -> Ended {
+        let (keep_alive, max_packet_size) = (c.keep_alive, c.max_packet_size);
+        let cert_hint = |reason: String| {
+            if c.tls_without_client_cert {
+                format!("{reason}; if the broker requires client certificates, set mqtt.client_cert and mqtt.client_key")
+            } else {
+                reason
+            }
+        };
         Ended::Retry(match self {
             Failure::Refused(code) => return refused(&code, host),
             Failure::PingUnanswered => format!(
                 "{host} did not answer a ping within mqtt.keep_alive ({}): broker presumed dead",
                 format_duration(keep_alive)
             ),
-            Failure::Io(e) => io_reason(&e, host),
+            Failure::Io(e) => cert_hint(io_reason(&e, host)),
             Failure::Closed => format!("{host} closed the connection"),
             Failure::Packet(e) => packet_reason(&e, host, max_packet_size),
             Failure::ConnectTimeout => format!(
@@ -313,7 +354,10 @@ impl Failure {
                 format_duration(CONNECT_TIMEOUT)
             ),
             Failure::WriteTimeout => format!("could not write to {host}: peer presumed dead"),
-            Failure::Tls(e) => format!("TLS with {host} failed: {e}"),
+            Failure::Tls(e) if e.contains("UnknownIssuer") || e.contains("certificate verify failed") => format!(
+                "TLS with {host} failed: {e}: set mqtt.ca_file to the authority that signed the broker's certificate"
+            ),
+            Failure::Tls(e) => cert_hint(format!("TLS with {host} failed: {e}")),
             Failure::NotConnAck(kind) => format!(
                 "{host} answered CONNECT with {kind} instead of CONNACK: is this an MQTT broker?"
             ),

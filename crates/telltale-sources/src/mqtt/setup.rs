@@ -14,6 +14,8 @@ pub enum Link {
     Tls(native_tls::TlsConnector),
     /// `ws://`: MQTT over WebSocket, at this URL (without credentials).
     Ws(String),
+    /// `wss://`: MQTT over WebSocket with TLS (rustls: rumqttc's only way).
+    Wss(String, std::sync::Arc<rustls::ClientConfig>),
 }
 
 /// Everything one connection needs, checked.
@@ -36,6 +38,8 @@ pub struct Setup {
     pub keep_alive: Duration,
     /// Largest accepted packet.
     pub max_packet_size: usize,
+    /// TLS without a client certificate (for reasons' hints).
+    pub tls_without_client_cert: bool,
 }
 
 impl Setup {
@@ -46,11 +50,12 @@ impl Setup {
             "mqtt" => (1883, false),
             "mqtts" => (8883, true),
             "ws" => (80, false),
+            "wss" => (443, true),
             other => {
                 return Err(SetupError::Scheme {
                     transport: "MQTT",
                     scheme: other.to_string(),
-                    expected: "`mqtt://`, `mqtts://` or `ws://`",
+                    expected: "`mqtt://`, `mqtts://`, `ws://` or `wss://`",
                 })
             }
         };
@@ -72,11 +77,16 @@ impl Setup {
                 decode(url.password().unwrap_or(""))?,
             ))
         };
-        let link = if url.scheme() == "ws" {
+        let bare = || {
             let mut bare = url.clone();
             let _ = bare.set_username("");
             let _ = bare.set_password(None);
-            Link::Ws(bare.to_string())
+            bare.to_string()
+        };
+        let link = if url.scheme() == "ws" {
+            Link::Ws(bare())
+        } else if url.scheme() == "wss" {
+            Link::Wss(bare(), rustls_config(opts)?)
         } else if tls {
             Link::Tls(tls_connector(opts)?)
         } else {
@@ -96,6 +106,7 @@ impl Setup {
             clean_session: opts.clean_session,
             keep_alive: Duration::from_secs(secs),
             max_packet_size: usize::try_from(opts.max_packet_size.0).unwrap_or(usize::MAX),
+            tls_without_client_cert: tls && opts.client_cert.is_none(),
         })
     }
 }
@@ -142,6 +153,80 @@ fn tls_connector(opts: &MqttOptions) -> Result<native_tls::TlsConnector, SetupEr
         field: "ca_file",
         problem: format!("cannot set up TLS: {e}"),
     })
+}
+
+/// The rustls side of `wss://`, with the same choices as native-tls's:
+/// `ca_file` replaces the system's roots, a client certificate with its
+/// key (PKCS #8, or PKCS #1 / SEC1) when both are given.
+fn rustls_config(opts: &MqttOptions) -> Result<std::sync::Arc<rustls::ClientConfig>, SetupError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |field: &'static str, problem: String| SetupError::Mqtt { field, problem };
+    let mut roots = rustls::RootCertStore::empty();
+    match &opts.ca_file {
+        Some(path) => {
+            read("ca_file", path)?;
+            for cert in CertificateDer::pem_file_iter(path)
+                .map_err(|e| bad("ca_file", format!("cannot read `{path}`: {e}")))?
+            {
+                let cert = cert.map_err(|e| {
+                    bad(
+                        "ca_file",
+                        format!("`{path}` holds a certificate that cannot be read: {e}"),
+                    )
+                })?;
+                roots.add(cert).map_err(|e| {
+                    bad(
+                        "ca_file",
+                        format!("`{path}` holds a certificate that cannot be used: {e}"),
+                    )
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(bad("ca_file", format!("`{path}` holds no PEM certificate")));
+            }
+        }
+        None => {
+            // Certificates the system has but rustls cannot parse are
+            // skipped, as native-tls's stores skip them.
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad("ca_file", format!("cannot set up TLS: {e}")))?
+    .with_root_certificates(roots);
+    let config = match (&opts.client_cert, &opts.client_key) {
+        (Some(cert), Some(key)) => {
+            read("client_cert", cert)?;
+            read("client_key", key)?;
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    bad(
+                        "client_cert",
+                        format!("`{cert}` is not a PEM certificate: {e}"),
+                    )
+                })?;
+            let k = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                bad(
+                    "client_key",
+                    format!("`{key}` is not a PEM private key: {e}"),
+                )
+            })?;
+            builder.with_client_auth_cert(chain, k).map_err(|e| {
+                bad(
+                    "client_cert",
+                    format!("`{cert}` with `{key}` is not a usable certificate and key: {e}"),
+                )
+            })?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(std::sync::Arc::new(config))
 }
 
 fn read(field: &'static str, path: &str) -> Result<String, SetupError> {

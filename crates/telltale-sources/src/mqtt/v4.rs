@@ -2,7 +2,7 @@
 
 use super::setup::{Link, Setup};
 use super::REQUEST_CAPACITY;
-use super::{packet_kind, Client, Ended, Failure, Step, CONNECT_TIMEOUT};
+use super::{packet_kind, Client, Context, Ended, Failure, Step, CONNECT_TIMEOUT};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS, StateError,
     SubscribeFilter, SubscribeReasonCode, TlsConfiguration, Transport,
@@ -13,14 +13,13 @@ use telltale_model::mqtt::MqttOptions as Options;
 pub struct V4 {
     client: AsyncClient,
     events: EventLoop,
-    keep_alive: std::time::Duration,
-    max_packet_size: usize,
+    context: Context,
 }
 
 impl V4 {
     pub fn new(s: &Setup) -> V4 {
         let mut o = match &s.link {
-            Link::Ws(url) => MqttOptions::new(&s.client_id, url, s.port),
+            Link::Ws(url) | Link::Wss(url, _) => MqttOptions::new(&s.client_id, url, s.port),
             _ => MqttOptions::new(&s.client_id, &s.host, s.port),
         };
         o.set_keep_alive(s.keep_alive);
@@ -39,6 +38,9 @@ impl V4 {
             Link::Ws(_) => {
                 o.set_transport(Transport::Ws);
             }
+            Link::Wss(_, config) => {
+                o.set_transport(Transport::Wss(TlsConfiguration::Rustls(config.clone())));
+            }
         }
         let (client, mut events) = AsyncClient::new(o, REQUEST_CAPACITY);
         events
@@ -47,8 +49,7 @@ impl V4 {
         V4 {
             client,
             events,
-            keep_alive: s.keep_alive,
-            max_packet_size: s.max_packet_size,
+            context: Context::of(s),
         }
     }
 
@@ -60,16 +61,20 @@ impl V4 {
                 Failure::Io(e)
             }
             ConnectionError::MqttState(StateError::ConnectionAborted) => Failure::Closed,
+            ConnectionError::MqttState(StateError::Deserialization(
+                rumqttc::mqttbytes::Error::Io(e),
+            )) => Failure::Io(e),
             ConnectionError::MqttState(StateError::Deserialization(e)) => {
                 Failure::Packet(e.to_string())
             }
+            ConnectionError::Websocket(e) => Failure::of_websocket(&e),
             ConnectionError::NetworkTimeout => Failure::ConnectTimeout,
             ConnectionError::FlushTimeout => Failure::WriteTimeout,
             ConnectionError::Tls(e) => Failure::Tls(e.to_string()),
             ConnectionError::NotConnAck(p) => Failure::NotConnAck(packet_kind(&format!("{p:?}"))),
             other => Failure::Other(other.to_string()),
         };
-        f.ended(host, self.keep_alive, self.max_packet_size)
+        f.ended(host, &self.context)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::setup::{Link, Setup};
 use super::REQUEST_CAPACITY;
-use super::{packet_kind, Client, Ended, Failure, Step, CONNECT_TIMEOUT};
+use super::{packet_kind, Client, Context, Ended, Failure, Step, CONNECT_TIMEOUT};
 use rumqttc::v5::mqttbytes::v5::{Filter, Packet, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, StateError};
@@ -16,14 +16,13 @@ const SESSION_EXPIRY_SECS: u32 = 7 * 24 * 3600;
 pub struct V5 {
     client: AsyncClient,
     events: EventLoop,
-    keep_alive: std::time::Duration,
-    max_packet_size: usize,
+    context: Context,
 }
 
 impl V5 {
     pub fn new(s: &Setup) -> V5 {
         let mut o = match &s.link {
-            Link::Ws(url) => MqttOptions::new(&s.client_id, url, s.port),
+            Link::Ws(url) | Link::Wss(url, _) => MqttOptions::new(&s.client_id, url, s.port),
             _ => MqttOptions::new(&s.client_id, &s.host, s.port),
         };
         o.set_keep_alive(s.keep_alive);
@@ -44,14 +43,16 @@ impl V5 {
             Link::Ws(_) => {
                 o.set_transport(Transport::Ws);
             }
+            Link::Wss(_, config) => {
+                o.set_transport(Transport::Wss(TlsConfiguration::Rustls(config.clone())));
+            }
         }
         o.set_connection_timeout(CONNECT_TIMEOUT.as_secs());
         let (client, events) = AsyncClient::new(o, REQUEST_CAPACITY);
         V5 {
             client,
             events,
-            keep_alive: s.keep_alive,
-            max_packet_size: s.max_packet_size,
+            context: Context::of(s),
         }
     }
 
@@ -63,15 +64,19 @@ impl V5 {
                 Failure::Io(e)
             }
             ConnectionError::MqttState(StateError::ConnectionAborted) => Failure::Closed,
+            ConnectionError::MqttState(StateError::Deserialization(
+                rumqttc::v5::mqttbytes::Error::Io(e),
+            )) => Failure::Io(e),
             ConnectionError::MqttState(StateError::Deserialization(e)) => {
                 Failure::Packet(e.to_string())
             }
+            ConnectionError::Websocket(e) => Failure::of_websocket(&e),
             ConnectionError::Timeout(_) => Failure::ConnectTimeout,
             ConnectionError::Tls(e) => Failure::Tls(e.to_string()),
             ConnectionError::NotConnAck(p) => Failure::NotConnAck(packet_kind(&format!("{p:?}"))),
             other => Failure::Other(other.to_string()),
         };
-        f.ended(host, self.keep_alive, self.max_packet_size)
+        f.ended(host, &self.context)
     }
 }
 

@@ -11,7 +11,7 @@ use telltale_model::duration::{ByteSize, Dur};
 use telltale_model::mqtt::{MqttOptions as Options, MqttTopic, MqttVersion};
 use telltale_model::{ConnState, FeedConfig, SourceEvent, TransportKind};
 use telltale_sources::mqtt;
-use telltale_testsupport::mqtt::{Broker, Publisher};
+use telltale_testsupport::mqtt::{Broker, ClientCert, Publisher, WssRelay};
 
 fn feed(url: &str, version: MqttVersion, topics: &[(&str, u8, &[&str])]) -> FeedConfig {
     let mut f = FeedConfig::new("mqtt", TransportKind::Mqtt, url);
@@ -374,5 +374,72 @@ async fn mqtts_trusts_the_ca_file_and_refuses_without_it() {
     }
     let (run, mut ev) = start(f);
     ev.state("live").await;
+    run.stop().await;
+}
+
+/// A broker that requires client certificates (`require_certificate`):
+/// refused without one, live with `client_cert` and `client_key`.
+#[tokio::test]
+async fn mqtts_presents_the_client_certificate_the_broker_requires() {
+    let client = ClientCert::make();
+    let broker = Broker::with_client_certs(&client.cert);
+    let mut f = feed(&broker.url(), MqttVersion::V5, &[("a", 0, &[])]);
+    if let Some(o) = f.mqtt.as_mut() {
+        o.ca_file = Some(broker.ca_file().display().to_string());
+    }
+    let (run, mut ev) = start(f.clone());
+    let reason = ev.retrying().await;
+    assert!(!ev.all_text().contains("Live"), "{}", ev.log());
+    run.stop().await;
+    if let Some(o) = f.mqtt.as_mut() {
+        o.client_cert = Some(client.cert.display().to_string());
+        o.client_key = Some(client.key.display().to_string());
+    }
+    let (run, mut ev) = start(f);
+    ev.state("live").await;
+    run.stop().await;
+    assert!(
+        reason.contains(&broker.port.to_string()) && reason.contains("set mqtt.client_cert"),
+        "{reason}"
+    );
+}
+
+/// `wss://`: MQTT over secure WebSocket (through a TLS relay that asks
+/// for a client certificate): refused while the server's certificate is
+/// not trusted, refused without a client certificate, then live, with a
+/// message through.
+#[tokio::test]
+async fn mqtt_over_secure_websocket_trusts_the_ca_file_and_presents_the_client_certificate() {
+    let client = ClientCert::make();
+    let broker = Broker::start();
+    let relay = WssRelay::start(broker.port, Some(&client.cert));
+    let mut f = feed(&relay.url(), MqttVersion::V311, &[("s/+", 1, &["x"])]);
+    let (run, mut ev) = start(f.clone());
+    let untrusted = ev.retrying().await;
+    run.stop().await;
+    assert!(
+        untrusted.contains("TLS") && untrusted.contains("set mqtt.ca_file"),
+        "{untrusted}"
+    );
+    if let Some(o) = f.mqtt.as_mut() {
+        o.ca_file = Some(relay.ca_file().display().to_string());
+    }
+    let (run, mut ev) = start(f.clone());
+    let anonymous = ev.retrying().await;
+    run.stop().await;
+    assert!(!ev.all_text().contains("Live"), "{anonymous}: {}", ev.log());
+    assert!(anonymous.contains("set mqtt.client_cert"), "{anonymous}");
+    if let Some(o) = f.mqtt.as_mut() {
+        o.client_cert = Some(client.cert.display().to_string());
+        o.client_key = Some(client.key.display().to_string());
+    }
+    let p = Publisher::connect(broker.port).await;
+    let (run, mut ev) = start(f);
+    ev.state("live").await;
+    subscribed(&p, &mut ev, "s/ready").await;
+    p.send("s/a", QoS::AtLeastOnce, false, "over wss").await;
+    let (body, labels) = next_on(&mut ev, "s/a").await;
+    assert_eq!(body, "over wss");
+    assert_eq!(labels, vec![("x".to_string(), "a".to_string())]);
     run.stop().await;
 }
