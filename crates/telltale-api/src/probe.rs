@@ -61,8 +61,37 @@ pub struct ProbeSampleView {
     pub metric: String,
     /// Labels (Prometheus series).
     pub labels: LabelsView,
-    /// Value.
+    /// The value in the payload.
     pub value: f64,
+    /// How it is stored: `value`, `rate` (a counter: per second) or `mean`
+    /// (a histogram's or summary's mean observation).
+    pub stored_as: String,
+    /// What would be stored for it (a rate or mean needs the previous
+    /// reading: none for the first).
+    pub stored: Option<f64>,
+}
+
+/// A sample as the probe shows it: raw, and what would be stored.
+fn sample_view(
+    s: telltale_model::extract::ExtractedSample,
+    rates: &mut telltale_model::extract::Rates,
+    at: telltale_model::Timestamp,
+) -> ProbeSampleView {
+    use telltale_model::extract::Derive;
+    let stored_as = match s.derive {
+        Derive::Value => "value",
+        Derive::Rate => "rate",
+        Derive::Mean { .. } => "mean",
+    };
+    let mut one = vec![s.clone()];
+    rates.apply(&mut one, at);
+    ProbeSampleView {
+        metric: s.metric,
+        labels: s.labels,
+        value: s.value,
+        stored_as: stored_as.into(),
+        stored: one.first().map(|d| d.value),
+    }
 }
 
 /// One message received by a probe.
@@ -134,6 +163,7 @@ pub async fn probe(
         limits.timeout_secs.unwrap_or(10).clamp(1, MAX_PROBE_SECS),
     ));
     let extractor = Extractor::new(&cfg).ok();
+    let mut rates = telltale_model::extract::Rates::new(cfg.max_series());
     let (tx, mut rx) = mpsc::channel(256);
     let sink = Sink::new(0, tx, Arc::new(FeedCounters::default())).with_hub(webhooks);
     let cancel = CancellationToken::new();
@@ -168,11 +198,7 @@ pub async fn probe(
                         (
                             e.samples
                                 .into_iter()
-                                .map(|s| ProbeSampleView {
-                                    metric: s.metric,
-                                    labels: s.labels,
-                                    value: s.value,
-                                })
+                                .map(|s| sample_view(s, &mut rates, m.received_at))
                                 .collect(),
                             e.problems.into_iter().map(|p| p.message).collect(),
                         )

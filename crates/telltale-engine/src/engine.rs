@@ -468,10 +468,14 @@ impl Engine {
                 return;
             }
         };
+        let rates = extractor
+            .derives()
+            .then(|| Mutex::new(telltale_model::extract::Rates::new(cfg.max_series())));
         let runtime = Arc::new(FeedRuntime {
             id,
             name: Arc::from(cfg.name.as_str()),
             extractor,
+            rates,
             max_event_size: cfg.max_event_size().min(usize::MAX as u64) as usize,
             max_series: cfg.max_series(),
             payloads: {

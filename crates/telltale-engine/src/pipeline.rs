@@ -142,7 +142,12 @@ impl Pipeline {
         if self.panic_on_feed.as_deref() == Some(&*feed.name) {
             panic!("fault injection: panic_on_feed = {}", feed.name);
         }
-        let x = feed.extractor.extract(&m);
+        let mut x = feed.extractor.extract(&m);
+        if let Some(rates) = &feed.rates {
+            if let Ok(mut r) = rates.lock() {
+                r.apply(&mut x.samples, m.received_at);
+            }
+        }
         let watched = self
             .shared
             .alerting

@@ -64,6 +64,9 @@ pub(crate) struct FeedRuntime {
     pub payloads: crate::payloads::PayloadGate,
     /// Metric names and the label sets seen with them, under one lock.
     pub(crate) series: Mutex<SeriesSeen>,
+    /// Counters' and histograms' previous readings, for feeds that have
+    /// any ([`Extractor::derives`]).
+    pub(crate) rates: Option<Mutex<telltale_model::extract::Rates>>,
 }
 
 /// The label sets seen with one metric name.

@@ -415,6 +415,32 @@ pub struct MetricRule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<String>>"))]
     pub drop_labels: Vec<String>,
+    /// `counter`: an ever-growing total, stored as a per-second rate (see
+    /// `rate`); `gauge`: the value as it is. Prometheus text says it itself
+    /// (`# TYPE`); JSON and text metrics are gauges unless marked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub kind: Option<MetricKind>,
+    /// Counters are stored as per-second rates, across resets (default
+    /// `true`); `false` keeps the raw total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub rate: Option<bool>,
+}
+
+/// What a metric's values are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(
+    feature = "ts",
+    derive(ts_rs::TS),
+    ts(export, export_to = "../../../ui/src/lib/bindings/")
+)]
+pub enum MetricKind {
+    /// Any value: stored as it is.
+    Gauge,
+    /// Only goes up, or resets to 0 when its process restarts.
+    Counter,
 }
 
 /// What says the server behind a feed is healthy.

@@ -1,8 +1,67 @@
 //! A parser for the Prometheus / OpenMetrics text exposition format, as
-//! node_exporter serves it. Only samples are kept; `# HELP` / `# TYPE` lines
-//! and timestamps are read past.
+//! node_exporter serves it: the samples, and each family's `# TYPE`
+//! ([`Exposition::type_of`]), which decides whether a value is a counter to
+//! store as a rate. `# HELP` lines and timestamps are read past.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// A family's `# TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromType {
+    /// Only goes up (or resets to 0): read as a per-second rate.
+    Counter,
+    /// Any value.
+    Gauge,
+    /// `_bucket`, `_sum` and `_count` series.
+    Histogram,
+    /// Quantiles, `_sum` and `_count`.
+    Summary,
+    /// No `# TYPE`, or `untyped` / `unknown`: read as a gauge.
+    Untyped,
+}
+
+impl PromType {
+    fn parse(s: &str) -> PromType {
+        match s {
+            "counter" => PromType::Counter,
+            "gauge" => PromType::Gauge,
+            "histogram" | "gaugehistogram" => PromType::Histogram,
+            "summary" => PromType::Summary,
+            _ => PromType::Untyped,
+        }
+    }
+}
+
+/// A whole exposition: its samples, the lines that could not be read, and
+/// the families' types.
+#[derive(Debug, Clone, Default)]
+pub struct Exposition {
+    /// Sample lines, in order.
+    pub samples: Vec<PromSample>,
+    /// Lines that could not be read.
+    pub errors: Vec<PromError>,
+    types: HashMap<String, PromType>,
+}
+
+impl Exposition {
+    /// The type of the family a sample name belongs to: its own `# TYPE`,
+    /// or its base's for the suffixes a type adds (`_total` and `_created`
+    /// of an OpenMetrics counter, `_sum`, `_count` and `_bucket` of a
+    /// histogram or summary).
+    pub fn type_of(&self, name: &str) -> PromType {
+        if let Some(t) = self.types.get(name) {
+            return *t;
+        }
+        for suffix in ["_total", "_created", "_sum", "_count", "_bucket"] {
+            if let Some(base) = name.strip_suffix(suffix) {
+                if let Some(t) = self.types.get(base) {
+                    return *t;
+                }
+            }
+        }
+        PromType::Untyped
+    }
+}
 
 /// One sample line: `name{label="value",…} 12.5 [timestamp]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,24 +115,40 @@ pub enum LineProblem {
     UnclosedLabel,
 }
 
-/// Parses a whole exposition. Bad lines are reported but do not stop the rest.
+/// Parses a whole exposition's samples. Bad lines are reported but do not
+/// stop the rest.
 pub fn parse(text: &str) -> (Vec<PromSample>, Vec<PromError>) {
-    let mut samples = Vec::new();
-    let mut errors = Vec::new();
+    let e = parse_exposition(text);
+    (e.samples, e.errors)
+}
+
+/// Parses a whole exposition, with the families' types. Bad lines are
+/// reported but do not stop the rest.
+pub fn parse_exposition(text: &str) -> Exposition {
+    let mut e = Exposition::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            let mut words = comment.split_whitespace();
+            if let (Some("TYPE"), Some(name), Some(kind)) =
+                (words.next(), words.next(), words.next())
+            {
+                e.types.insert(name.to_string(), PromType::parse(kind));
+            }
             continue;
         }
         match parse_line(line) {
-            Ok(s) => samples.push(s),
-            Err(problem) => errors.push(PromError {
+            Ok(s) => e.samples.push(s),
+            Err(problem) => e.errors.push(PromError {
                 line: i + 1,
                 problem,
             }),
         }
     }
-    (samples, errors)
+    e
 }
 
 fn parse_line(line: &str) -> Result<PromSample, LineProblem> {
@@ -173,5 +248,29 @@ mod tests {
         assert!(s[2].value.is_infinite());
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].line, 6);
+    }
+
+    #[test]
+    fn types_are_kept_per_family_with_their_suffixes() {
+        let text = "# TYPE node_load1 gauge\nnode_load1 0.4\n\
+                    # TYPE node_cpu_seconds_total counter\nnode_cpu_seconds_total{cpu=\"0\"} 12\n\
+                    # TYPE http_requests counter\nhttp_requests_total 3\nhttp_requests_created 1.7e9\n\
+                    # TYPE rpc_seconds histogram\nrpc_seconds_bucket{le=\"1\"} 2\nrpc_seconds_sum 0.9\nrpc_seconds_count 2\n\
+                    # TYPE gc_seconds summary\ngc_seconds{quantile=\"0.5\"} 0.1\n\
+                    # TYPE up untyped\nup 1\nno_type 5\n";
+        let e = parse_exposition(text);
+        assert!(e.errors.is_empty(), "{:?}", e.errors);
+        assert_eq!(e.type_of("node_load1"), PromType::Gauge);
+        assert_eq!(e.type_of("node_cpu_seconds_total"), PromType::Counter);
+        assert_eq!(
+            e.type_of("http_requests_total"),
+            PromType::Counter,
+            "OpenMetrics"
+        );
+        assert_eq!(e.type_of("rpc_seconds_sum"), PromType::Histogram);
+        assert_eq!(e.type_of("rpc_seconds_bucket"), PromType::Histogram);
+        assert_eq!(e.type_of("gc_seconds"), PromType::Summary);
+        assert_eq!(e.type_of("up"), PromType::Untyped);
+        assert_eq!(e.type_of("no_type"), PromType::Untyped);
     }
 }

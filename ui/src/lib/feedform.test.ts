@@ -126,6 +126,21 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'url')).toContain('mqtt://');
   });
 
+  it('a metric says how it is read: as # TYPE says, a gauge, a counter as a rate or its raw total', () => {
+    const base = formFromConfig(null);
+    const f = { ...base, name: 'node', format: 'prometheus' as const, url: 'http://h:9100/metrics' };
+    f.metrics = (['auto', 'gauge', 'rate', 'total'] as const).map((reading, i) => ({ name: `m${i}`, pointer: '', prometheus: 'node_cpu_seconds_total', labels: '', regex: '', reading }));
+    const c = configFromForm(f, { ...configFromForm(f, null), metric: [{ name: 'm0', prometheus: 'x', keep_labels: ['mode'] }] });
+    expect((c.metric ?? []).map((m) => [m.kind ?? null, m.rate ?? null])).toEqual([
+      [null, null],
+      ['gauge', null],
+      ['counter', null],
+      [null, false],
+    ]);
+    expect(c.metric?.[0]?.keep_labels).toEqual(['mode']);
+    expect(formFromConfig(c).metrics.map((m) => m.reading)).toEqual(['auto', 'gauge', 'rate', 'total']);
+  });
+
   it('an MQTT form takes TLS files for mqtts:// and wss:// only, the certificate with its key', () => {
     const f = formFromConfig(null);
     f.name = 'fleet';
@@ -326,7 +341,7 @@ describe('validation at the field', () => {
     f.transport = 'websocket';
     f.url = 'ws://x/y';
     f.ws.pingInterval = 'often';
-    f.metrics = [{ name: 'cpu', pointer: 'cpu', prometheus: '', labels: '', regex: '' }, { name: 'cpu', pointer: '/c', prometheus: '', labels: '', regex: '' }];
+    f.metrics = [{ name: 'cpu', pointer: 'cpu', prometheus: '', labels: '', regex: '', reading: 'auto' }, { name: 'cpu', pointer: '/c', prometheus: '', labels: '', regex: '', reading: 'auto' }];
     const ws = validateForm(f);
     expect(Object.keys(ws).sort()).toEqual(['metric[0].pointer', 'metric[1].name', 'websocket.ping_interval']);
   });

@@ -31,6 +31,16 @@ export interface MetricForm {
   /** `key="value"` pairs, comma separated. */
   labels: string;
   regex: string;
+  /** auto: Prometheus's `# TYPE` (else a gauge); rate: a counter, per second; total: a counter's raw value. */
+  reading: Reading;
+}
+
+export type Reading = 'auto' | 'gauge' | 'rate' | 'total';
+
+function readingOf(m: MetricRule): Reading {
+  if (m.kind === 'gauge') return 'gauge';
+  if (m.rate === false) return 'total';
+  return m.kind === 'counter' ? 'rate' : 'auto';
 }
 
 export interface RuleForm {
@@ -302,6 +312,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       prometheus: m.prometheus ?? '',
       labels: formatLabelsText(m.labels),
       regex: m.regex ?? '',
+      reading: readingOf(m),
     })),
     alerts: (c?.alert ?? []).map(ruleFromConfig),
     ws: {
@@ -397,7 +408,12 @@ function parseHeaders(text: string): Record<string, string> {
 export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig {
   const same = base?.transport === f.transport;
   const metric: MetricRule[] = f.metrics.map((m) => {
-    const r: MetricRule = { name: m.name.trim() };
+    // What the form does not show (keep_labels, drop_labels) stays.
+    const prev = base?.metric?.find((x) => x.name === m.name.trim());
+    const r: MetricRule = { keep_labels: prev?.keep_labels, drop_labels: prev?.drop_labels, name: m.name.trim() };
+    if (m.reading === 'gauge') r.kind = 'gauge';
+    if (m.reading === 'rate') r.kind = 'counter';
+    if (m.reading === 'total') r.rate = false;
     if (f.format === 'json') r.pointer = m.pointer.trim() || null;
     if (f.format === 'prometheus') {
       if (opt(m.prometheus)) r.prometheus = opt(m.prometheus);

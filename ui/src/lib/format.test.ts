@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatRelative, formatValue, prettyPayload } from './format';
+import { formatRelative, formatValue, prettyPayload, storedNote } from './format';
 
 describe('formatRelative', () => {
   const now = 1_800_000_000_000;
@@ -27,5 +27,14 @@ describe('formatValue / prettyPayload', () => {
     expect(prettyPayload('{"a":1}')).toBe('{\n  "a": 1\n}');
     expect(prettyPayload('{not json')).toBe('{not json');
     expect(prettyPayload('plain')).toBe('plain');
+  });
+});
+
+describe('storedNote', () => {
+  it('says what a counter or a histogram is stored as', () => {
+    expect(storedNote({ stored_as: 'value', stored: 3 })).toBe('');
+    expect(storedNote({ stored_as: 'rate', stored: null })).toBe(' (a counter, stored as its rate per second: from the next reading)');
+    expect(storedNote({ stored_as: 'rate', stored: 1.6 })).toBe(' (a counter, stored as its rate per second: 1.6)');
+    expect(storedNote({ stored_as: 'mean', stored: 0.5 })).toBe(' (stored as the mean observation: 0.5)');
   });
 });

@@ -63,3 +63,10 @@ export function prettyPayload(data: string): string {
   }
   return data;
 }
+
+/** After a probed value: what is stored for it, when that is not the value itself. */
+export function storedNote(s: { stored_as: string; stored: number | null }): string {
+  if (s.stored_as === 'value') return '';
+  const what = s.stored_as === 'rate' ? 'a counter, stored as its rate per second' : 'stored as the mean observation';
+  return s.stored === null ? ` (${what}: from the next reading)` : ` (${what}: ${formatValue(s.stored)})`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatLabels, parsePrometheus, parseSampleLine, promMetricName } from './prometheus';
+import { formatLabels, parsePrometheus, parseSampleLine, promMetricName, storedAs } from './prometheus';
 
 const TEXT = `# HELP node_load1 1m load average.
 # TYPE node_load1 gauge
@@ -61,5 +61,12 @@ describe('prometheus text', () => {
     expect(promMetricName('node_load1')).toBe('node_load1');
     expect(promMetricName('node_cpu_seconds_total', { mode: 'idle', cpu: '0' })).toBe('node_cpu_seconds_total_0_idle');
     expect(formatLabels({ mode: 'idle', cpu: '0' })).toBe('cpu="0", mode="idle"');
+  });
+});
+
+describe('storedAs', () => {
+  it('says a counter, or a histogram part, is stored as a rate', () => {
+    const fams = parsePrometheus('# TYPE a_total counter\na_total 1\n# TYPE h histogram\nh_sum 1\nh_count 2\n# TYPE g gauge\ng 3\n');
+    expect(fams.map((f) => storedAs(f))).toEqual([' · stored as a rate per second', ' · stored as a rate per second', ' · stored as a rate per second', '']);
   });
 });

@@ -136,3 +136,12 @@ export function promMetricName(family: string, labels: Record<string, string> = 
     .replace(/^_+|_+$/g, '');
   return name || 'value';
 }
+
+/**
+ * What the engine stores for a family picked as it is (its rule in
+ * `telltale_model::extract::prom`): a counter's rate, a value otherwise.
+ */
+export function storedAs(f: Pick<PromFamily, 'name' | 'type'>): string {
+  const part = /_(sum|count|bucket)$/.test(f.name) && (f.type === 'histogram' || f.type === 'summary');
+  return f.type === 'counter' || part ? ' · stored as a rate per second' : '';
+}

@@ -9,6 +9,7 @@ mod http;
 mod mqtt;
 mod node_peers;
 mod pg_notify;
+mod prometheus;
 mod runtime;
 mod secrets;
 mod webhooks;

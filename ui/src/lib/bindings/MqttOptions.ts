@@ -37,15 +37,16 @@ keep_alive: Dur,
  */
 max_packet_size: ByteSize, 
 /**
- * `mqtts://` only: a PEM file of the certificate authorities to trust
+ * `mqtts://` and `wss://` only: a PEM file of the certificate authorities to trust
  * instead of the system's.
  */
 ca_file: string | null, 
 /**
- * `mqtts://` only: a PEM client certificate (with `client_key`).
+ * `mqtts://` and `wss://` only: a PEM client certificate (with `client_key`).
  */
 client_cert: string | null, 
 /**
- * `mqtts://` only: the client certificate's PEM (PKCS #8) key.
+ * `mqtts://` and `wss://` only: the client certificate's PEM key
+ * (PKCS #8; for `wss://` also PKCS #1 or SEC1).
  */
 client_key: string | null, };

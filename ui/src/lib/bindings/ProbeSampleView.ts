@@ -13,6 +13,16 @@ metric: string,
  */
 labels: { [key in string]: string }, 
 /**
- * Value.
+ * The value in the payload.
  */
-value: number, };
+value: number, 
+/**
+ * How it is stored: `value`, `rate` (a counter: per second) or `mean`
+ * (a histogram's or summary's mean observation).
+ */
+stored_as: string, 
+/**
+ * What would be stored for it (a rate or mean needs the previous
+ * reading: none for the first).
+ */
+stored: number | null, };

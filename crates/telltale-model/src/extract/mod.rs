@@ -5,7 +5,6 @@
 
 use crate::feed::{FeedConfig, MetricRule, PayloadFormat, StatusRule};
 use crate::message::RawMessage;
-use crate::prometheus;
 use regex::Regex;
 use std::collections::BTreeMap;
 
@@ -16,9 +15,31 @@ pub struct ExtractedSample {
     pub metric: String,
     /// Series labels (empty for JSON/text metrics; the matched series' labels for Prometheus).
     pub labels: BTreeMap<String, String>,
-    /// The value.
+    /// The value as the payload has it.
     pub value: f64,
+    /// What is stored: the value, or what [`Rates`] derives from it.
+    pub derive: Derive,
 }
+
+/// What is stored for an extracted value.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Derive {
+    /// The value itself (a gauge).
+    #[default]
+    Value,
+    /// A counter: its per-second rate since the previous payload.
+    Rate,
+    /// A histogram's or summary's `_sum` (the value) with its `_count`:
+    /// the mean of the observations since the previous payload.
+    Mean {
+        /// The `_count` beside the `_sum`.
+        count: f64,
+    },
+}
+
+mod prom;
+mod rates;
+pub use rates::Rates;
 
 /// The health verdict for one payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,17 +107,13 @@ enum Rule {
         /// The pointer's unescaped reference tokens, split once here rather
         /// than on every message.
         tokens: Vec<String>,
+        derive: Derive,
     },
-    Prom {
-        name: String,
-        family: String,
-        labels: BTreeMap<String, String>,
-        keep: Vec<String>,
-        drop: Vec<String>,
-    },
+    Prom(prom::PromRule),
     Regex {
         name: String,
         re: Regex,
+        derive: Derive,
     },
 }
 
@@ -171,6 +188,15 @@ impl Extractor {
         })
     }
 
+    /// Whether some value may need [`Rates`]: a Prometheus rule (its
+    /// family's type is known only from the payload) or a counter rule.
+    pub fn derives(&self) -> bool {
+        self.rules.iter().any(|r| match r {
+            Rule::Prom(_) => true,
+            Rule::Pointer { derive, .. } | Rule::Regex { derive, .. } => *derive != Derive::Value,
+        })
+    }
+
     /// Applies the rules to one message. Labels the transport attached
     /// (MQTT topic levels) go on every sample that does not already have
     /// a label of that name.
@@ -193,6 +219,7 @@ impl Extractor {
                 metric: (*name).to_string(),
                 labels: BTreeMap::new(),
                 value: *v,
+                derive: Derive::Value,
             });
         }
         if msg.data.is_empty() {
@@ -240,6 +267,7 @@ impl Extractor {
                 name,
                 pointer,
                 tokens,
+                derive,
             } = r
             {
                 match lookup(&doc, tokens) {
@@ -248,6 +276,7 @@ impl Extractor {
                             metric: name.clone(),
                             labels: BTreeMap::new(),
                             value,
+                            derive: *derive,
                         }),
                         None => out.problems.push(Problem::metric(
                             name,
@@ -281,70 +310,10 @@ impl Extractor {
         }
     }
 
-    fn extract_prom(&self, msg: &RawMessage, out: &mut Extraction) {
-        let text = String::from_utf8_lossy(&msg.data);
-        let (samples, errors) = prometheus::parse(&text);
-        if let Some(e) = errors.first() {
-            out.problems.push(Problem::new(
-                "payload",
-                "malformed",
-                format!(
-                    "malformed Prometheus text ({} bad lines; first: {e})",
-                    errors.len()
-                ),
-            ));
-        }
-        for r in &self.rules {
-            if let Rule::Prom {
-                name,
-                family,
-                labels,
-                keep,
-                drop,
-            } = r
-            {
-                let mut found = false;
-                let first = out.samples.len();
-                for s in samples.iter().filter(|s| &s.name == family) {
-                    if labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)) {
-                        found = true;
-                        let mut l = s.labels.clone();
-                        if !keep.is_empty() {
-                            l.retain(|k, _| keep.contains(k));
-                        }
-                        l.retain(|k, _| !drop.contains(k));
-                        // Label sets made equal by keep/drop merge: the
-                        // last sample wins.
-                        if !keep.is_empty() || !drop.is_empty() {
-                            if let Some(same) =
-                                out.samples[first..].iter_mut().find(|x| x.labels == l)
-                            {
-                                same.value = s.value;
-                                continue;
-                            }
-                        }
-                        out.samples.push(ExtractedSample {
-                            metric: name.clone(),
-                            labels: l,
-                            value: s.value,
-                        });
-                    }
-                }
-                if !found {
-                    out.problems.push(Problem::metric(
-                        name,
-                        "no_match",
-                        format!("metric `{name}`: no `{family}` sample matches the labels"),
-                    ));
-                }
-            }
-        }
-    }
-
     fn extract_text(&self, msg: &RawMessage, out: &mut Extraction) {
         let text = String::from_utf8_lossy(&msg.data);
         for r in &self.rules {
-            if let Rule::Regex { name, re } = r {
+            if let Rule::Regex { name, re, derive } = r {
                 let captured = re
                     .captures(&text)
                     .and_then(|c| c.get(1).or_else(|| c.get(0)))
@@ -354,6 +323,7 @@ impl Extractor {
                         metric: name.clone(),
                         labels: BTreeMap::new(),
                         value,
+                        derive: *derive,
                     }),
                     Some(Err(_)) => out.problems.push(Problem::metric(
                         name,
@@ -521,15 +491,18 @@ fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule,
                 name: m.name.clone(),
                 pointer,
                 tokens,
+                derive: marked(m),
             })
         }
-        PayloadFormat::Prometheus => Ok(Rule::Prom {
+        PayloadFormat::Prometheus => Ok(Rule::Prom(prom::PromRule {
             name: m.name.clone(),
             family: m.prometheus.clone().unwrap_or_else(|| m.name.clone()),
             labels: m.labels.clone(),
             keep: m.keep_labels.clone(),
             drop: m.drop_labels.clone(),
-        }),
+            kind: m.kind,
+            rate: m.rate.unwrap_or(true),
+        })),
         PayloadFormat::Text => {
             let src = m.regex.clone().ok_or_else(|| RuleError {
                 field: field("regex"),
@@ -545,8 +518,18 @@ fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule,
             Ok(Rule::Regex {
                 name: m.name.clone(),
                 re,
+                derive: marked(m),
             })
         }
+    }
+}
+
+/// A JSON or text rule's values: rates for a counter (unless `rate =
+/// false`), the values themselves otherwise.
+fn marked(m: &MetricRule) -> Derive {
+    match (m.kind, m.rate) {
+        (Some(crate::feed::MetricKind::Counter), None | Some(true)) => Derive::Rate,
+        _ => Derive::Value,
     }
 }
 
@@ -743,6 +726,28 @@ http_requests{code=\"500\",path=\"/a\",request_id=\"r3\"} 3
         assert_eq!(by_code[0].labels.keys().collect::<Vec<_>>(), vec!["code"]);
         assert_eq!(by_code[0].value, 2.0);
         assert_eq!(by_code[1].value, 3.0);
+    }
+
+    #[test]
+    fn json_and_text_metrics_are_counters_only_when_marked() {
+        use crate::feed::MetricKind;
+        let mut f = FeedConfig::new("j", TransportKind::Sse, "http://x");
+        for (name, kind, rate) in [
+            ("plain", None, None),
+            ("total", Some(MetricKind::Counter), None),
+            ("raw_total", Some(MetricKind::Counter), Some(false)),
+        ] {
+            f.metrics.push(MetricRule {
+                name: name.into(),
+                pointer: Some("/n".into()),
+                kind,
+                rate,
+                ..Default::default()
+            });
+        }
+        let out = Extractor::new(&f).unwrap().extract(&msg(r#"{"n": 5}"#));
+        let derive: Vec<Derive> = out.samples.iter().map(|s| s.derive).collect();
+        assert_eq!(derive, [Derive::Value, Derive::Rate, Derive::Value]);
     }
 
     #[test]

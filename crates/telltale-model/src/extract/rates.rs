@@ -1,0 +1,204 @@
+//! What a feed remembers between payloads to store counters as rates and
+//! histograms as means.
+//!
+//! - A counter's stored value is its per-second rate since the previous
+//!   payload: `(v − v_prev) / (t − t_prev)`. A value below the previous one
+//!   means the counter restarted from 0 (its process restarted), so the
+//!   increase is the new value itself, as Prometheus's `rate()` reads it.
+//! - A histogram's or summary's stored value is the mean of the
+//!   observations since the previous payload: `Δsum / Δcount`, with the
+//!   same reset rule; no new observation gives no sample.
+//! - The first payload of a series gives no sample: a rate needs two.
+
+use super::{Derive, ExtractedSample};
+use crate::time::Timestamp;
+use std::collections::{BTreeMap, HashMap};
+
+/// The previous payload's reading of one series.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    at: Timestamp,
+    value: f64,
+    count: f64,
+}
+
+/// A feed's counter and histogram state.
+#[derive(Debug, Default)]
+pub struct Rates {
+    last: HashMap<String, HashMap<BTreeMap<String, String>, Last>>,
+    series: usize,
+    cap: usize,
+}
+
+impl Rates {
+    /// Remembers at most `cap` series (a feed's series cap); beyond it, new
+    /// counter series give no sample.
+    pub fn new(cap: usize) -> Rates {
+        Rates {
+            cap,
+            ..Rates::default()
+        }
+    }
+
+    /// Replaces every derived sample by its stored value (see the module
+    /// doc), dropping those that give none yet. Gauges pass unchanged.
+    pub fn apply(&mut self, samples: &mut Vec<ExtractedSample>, at: Timestamp) {
+        samples.retain_mut(|s| {
+            let count = match s.derive {
+                Derive::Value => return true,
+                Derive::Rate => 0.0,
+                Derive::Mean { count } => count,
+            };
+            if !s.value.is_finite() || !count.is_finite() {
+                return false;
+            }
+            let now = Last {
+                at,
+                value: s.value,
+                count,
+            };
+            let Some(prev) = self.remember(s, now) else {
+                return false;
+            };
+            let secs = (at.0 - prev.at.0) as f64 / 1e6;
+            if secs <= 0.0 {
+                return false;
+            }
+            let grew = |now: f64, before: f64| if now < before { now } else { now - before };
+            match s.derive {
+                Derive::Rate => {
+                    s.value = grew(now.value, prev.value) / secs;
+                    true
+                }
+                Derive::Mean { .. } => {
+                    let reset = now.count < prev.count || now.value < prev.value;
+                    let (sum, n) = if reset {
+                        (now.value, now.count)
+                    } else {
+                        (now.value - prev.value, now.count - prev.count)
+                    };
+                    if n <= 0.0 {
+                        return false;
+                    }
+                    s.value = sum / n;
+                    true
+                }
+                Derive::Value => true,
+            }
+        });
+    }
+
+    /// Stores `now` for the sample's series; returns the previous reading.
+    fn remember(&mut self, s: &ExtractedSample, now: Last) -> Option<Last> {
+        if let Some(by_labels) = self.last.get_mut(s.metric.as_str()) {
+            if let Some(last) = by_labels.get_mut(&s.labels) {
+                return Some(std::mem::replace(last, now));
+            }
+        }
+        if self.series < self.cap {
+            self.series += 1;
+            self.last
+                .entry(s.metric.clone())
+                .or_default()
+                .insert(s.labels.clone(), now);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter(v: f64) -> ExtractedSample {
+        ExtractedSample {
+            metric: "requests".into(),
+            labels: BTreeMap::new(),
+            value: v,
+            derive: Derive::Rate,
+        }
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp(secs * 1_000_000)
+    }
+
+    /// The values stored for a counter read at 0, 10, 20, … seconds.
+    fn rates(values: &[f64]) -> Vec<Option<f64>> {
+        let mut r = Rates::new(100);
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut s = vec![counter(*v)];
+                r.apply(&mut s, at(10 * i as i64));
+                s.first().map(|s| s.value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counters_become_per_second_rates_across_resets() {
+        assert_eq!(
+            rates(&[100.0, 150.0, 150.0, 20.0, 70.0]),
+            [None, Some(5.0), Some(0.0), Some(2.0), Some(5.0)],
+            "the first reading gives none; a drop is a restart from 0"
+        );
+    }
+
+    #[test]
+    fn gauges_pass_and_odd_readings_are_dropped() {
+        let mut r = Rates::new(100);
+        let gauge = ExtractedSample {
+            derive: Derive::Value,
+            ..counter(7.0)
+        };
+        let mut s = vec![gauge.clone(), counter(1.0)];
+        r.apply(&mut s, at(0));
+        assert_eq!(s, vec![gauge.clone()]);
+        // The same instant again: no rate; NaN: none, and not remembered.
+        let mut s = vec![counter(2.0)];
+        r.apply(&mut s, at(0));
+        assert!(s.is_empty());
+        let mut s = vec![counter(f64::NAN)];
+        r.apply(&mut s, at(5));
+        assert!(s.is_empty());
+        let mut s = vec![counter(12.0)];
+        r.apply(&mut s, at(10));
+        assert_eq!(s[0].value, 1.0, "(12 - 2) / 10 s");
+    }
+
+    #[test]
+    fn histogram_sums_become_means_of_the_new_observations() {
+        let mut r = Rates::new(100);
+        let mean = |sum: f64, count: f64| ExtractedSample {
+            derive: Derive::Mean { count },
+            ..counter(sum)
+        };
+        let mut out = Vec::new();
+        for (i, (sum, count)) in [(10.0, 4.0), (16.0, 6.0), (16.0, 6.0), (1.5, 3.0)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut s = vec![mean(sum, count)];
+            r.apply(&mut s, at(i as i64));
+            out.push(s.first().map(|s| s.value));
+        }
+        // 6 over 2 observations; none new; a reset: 1.5 over 3.
+        assert_eq!(out, [None, Some(3.0), None, Some(0.5)]);
+    }
+
+    #[test]
+    fn series_are_remembered_up_to_the_cap() {
+        let mut r = Rates::new(1);
+        let other = ExtractedSample {
+            metric: "other".into(),
+            ..counter(1.0)
+        };
+        for t in 0..3 {
+            let mut s = vec![counter(t as f64), other.clone()];
+            r.apply(&mut s, at(t));
+            assert!(s.iter().all(|x| x.metric == "requests"), "{s:?}");
+        }
+    }
+}
