@@ -15,17 +15,8 @@ pub(super) async fn graphql_route(
     ws: WebSocketUpgrade,
 ) -> Response {
     let shared = &st.shared;
-    let Some(host) = p.host.as_deref() else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "telltale-sim: /graphql needs ?host=host-N\n",
-        );
-    };
-    let Some(idx) = shared.host_index(host) else {
-        return unknown_host(shared, host);
-    };
-    let rate = match p.rate(shared) {
-        Ok(r) => r,
+    let (idx, rate) = match host_and_rate(shared, &p, "/graphql") {
+        Ok(x) => x,
         Err(resp) => return *resp,
     };
     ws.protocols([PROTOCOL])

@@ -129,6 +129,21 @@ impl Params {
     }
 }
 
+/// A streaming route's host (`?host=host-N`) and rate, or the answer
+/// that says what is wrong.
+fn host_and_rate(shared: &Shared, p: &Params, route: &str) -> Result<(usize, f64), Box<Response>> {
+    let Some(host) = p.host.as_deref() else {
+        return Err(Box::new(text(
+            StatusCode::BAD_REQUEST,
+            format!("telltale-sim: {route} needs ?host=host-N\n"),
+        )));
+    };
+    let Some(idx) = shared.host_index(host) else {
+        return Err(Box::new(unknown_host(shared, host)));
+    };
+    Ok((idx, p.rate(shared)?))
+}
+
 fn text(status: StatusCode, body: impl Into<String>) -> Response {
     (
         status,

@@ -43,17 +43,8 @@ pub(super) async fn socketio_route(
             ),
         );
     }
-    let Some(host) = p.host.as_deref() else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "telltale-sim: /socket.io/ needs ?host=host-N\n",
-        );
-    };
-    let Some(idx) = shared.host_index(host) else {
-        return unknown_host(shared, host);
-    };
-    let rate = match p.rate(shared) {
-        Ok(r) => r,
+    let (idx, rate) = match host_and_rate(shared, &p, "/socket.io/") {
+        Ok(x) => x,
         Err(resp) => return *resp,
     };
     match ws {
