@@ -4,7 +4,8 @@
 //! rule goes pending when its condition holds, fires once it has held for
 //! the rule's `for` duration (a flap back below cancels the pending state
 //! without a word), and resolves only once the value crosses the separate
-//! `clear` line (hysteresis). Stale and down rules are evaluated on every
+//! `clear` line (hysteresis) and, with `resolve_for`, has stayed cleared
+//! that long (a return before then keeps it firing without a word). Stale and down rules are evaluated on every
 //! [`AlertEngine::tick`]. Every notification passes silences (mute, snooze,
 //! quiet hours) and flood control; what is held back is still recorded.
 
@@ -81,6 +82,9 @@ pub struct AlertEngine {
     feeds: HashMap<i64, FeedAlerts>,
     instances: HashMap<Key, AlertInstance>,
     holding: HashMap<i64, bool>,
+    /// Firing alerts whose condition cleared, waiting out `resolve_for`:
+    /// since when, and the value that cleared it.
+    clearing: HashMap<Key, (Timestamp, Option<f64>)>,
     next_id: i64,
     silences: Silences,
     flood: FloodControl,
@@ -109,6 +113,7 @@ impl AlertEngine {
             feeds: HashMap::new(),
             instances: HashMap::new(),
             holding: HashMap::new(),
+            clearing: HashMap::new(),
             next_id: 1,
             silences: Silences::default(),
             out: Output::default(),
@@ -169,6 +174,7 @@ impl AlertEngine {
             .cloned()
             .collect();
         for k in gone {
+            self.clearing.remove(&k);
             if let Some(i) = self.instances.remove(&k) {
                 self.out.removed.push(i.id);
             }
@@ -195,6 +201,7 @@ impl AlertEngine {
             .cloned()
             .collect();
         for k in gone {
+            self.clearing.remove(&k);
             if let Some(i) = self.instances.remove(&k) {
                 self.out.removed.push(i.id);
             }
@@ -350,6 +357,19 @@ impl AlertEngine {
                 let v = inst.value;
                 self.fire(&key, &rule, v, None, now);
             }
+        }
+        // Firing alerts cleared for their whole `resolve_for` resolve.
+        let due: Vec<(Key, Option<f64>)> = self
+            .clearing
+            .iter()
+            .filter(|(k, (since, _))| {
+                self.rule_for(k)
+                    .is_some_and(|r| now.since(*since) >= r.rule.resolve_for())
+            })
+            .map(|(k, (_, v))| (k.clone(), *v))
+            .collect();
+        for (key, value) in due {
+            self.resolve(&key, value, now);
         }
         // Reminders for alerts still firing and not acknowledged.
         if let Some(every) = self.settings.renotify {
@@ -643,39 +663,64 @@ impl AlertEngine {
                 }
             }
             Phase::Firing if cleared => {
-                inst.phase = Phase::Resolved;
-                inst.since = now;
-                inst.resolved_at = Some(now);
-                inst.value = value;
-                let copy = inst.clone();
-                self.out.history.push(HistoryEntry {
-                    alert_id: copy.id,
-                    ts: now,
-                    kind: HistoryKind::Resolved,
-                    value,
-                    detail: format!(
-                        "resolved{}",
-                        value
-                            .map(|v| format!(" at {}", fmt_num(v)))
-                            .unwrap_or_default()
-                    ),
-                });
-                self.out.changed.push(copy);
-                // The resolved notification replaces the fired popup; without
-                // one, the popup is closed: the problem is gone.
-                let replaced = self.settings.notify_resolved
-                    && self.notify(&key, NotificationKind::Resolved, now);
-                if replaced {
-                    if let Some(inst) = self.instances.get_mut(&key) {
-                        inst.notice_id = None;
-                        self.out.changed.push(inst.clone());
-                    }
-                } else {
-                    self.withdraw(&key, "the alert resolved");
+                let wait = rule.rule.resolve_for();
+                let since = *self.clearing.entry(key.clone()).or_insert((now, value));
+                if now.since(since.0) >= wait {
+                    self.resolve(&key, value, now);
+                } else if let Some(inst) = self.instances.get_mut(&key) {
+                    inst.value = value.or(inst.value);
                 }
             }
-            Phase::Firing if value.is_some() => inst.value = value,
+            Phase::Firing => {
+                // Back past the line before `resolve_for` ran out: still firing.
+                self.clearing.remove(&key);
+                if value.is_some() {
+                    inst.value = value;
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// A firing alert resolves: history, and the resolved notification (or
+    /// its popup withdrawn).
+    fn resolve(&mut self, key: &Key, value: Option<f64>, now: Timestamp) {
+        self.clearing.remove(key);
+        let Some(inst) = self.instances.get_mut(key) else {
+            return;
+        };
+        if inst.phase != Phase::Firing {
+            return;
+        }
+        inst.phase = Phase::Resolved;
+        inst.since = now;
+        inst.resolved_at = Some(now);
+        inst.value = value;
+        let copy = inst.clone();
+        self.out.history.push(HistoryEntry {
+            alert_id: copy.id,
+            ts: now,
+            kind: HistoryKind::Resolved,
+            value,
+            detail: format!(
+                "resolved{}",
+                value
+                    .map(|v| format!(" at {}", fmt_num(v)))
+                    .unwrap_or_default()
+            ),
+        });
+        self.out.changed.push(copy);
+        // The resolved notification replaces the fired popup; without one,
+        // the popup is closed: the problem is gone.
+        let replaced =
+            self.settings.notify_resolved && self.notify(key, NotificationKind::Resolved, now);
+        if replaced {
+            if let Some(inst) = self.instances.get_mut(key) {
+                inst.notice_id = None;
+                self.out.changed.push(inst.clone());
+            }
+        } else {
+            self.withdraw(key, "the alert resolved");
         }
     }
 

@@ -160,6 +160,13 @@ pub struct AlertRule {
     /// How long the condition must hold before firing (default 0).
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub for_duration: Option<Dur>,
+    /// How long a firing alert's condition must stay cleared before it
+    /// resolves (default 0): the counterpart of `for`, so that a value
+    /// that dips below the line for a moment does not resolve and fire
+    /// again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub resolve_for: Option<Dur>,
     /// `info`, `warning` (default) or `critical`.
     #[serde(default)]
     pub severity: Severity,
@@ -239,6 +246,11 @@ impl AlertRule {
     /// The `for` duration, zero by default.
     pub fn for_duration(&self) -> std::time::Duration {
         self.for_duration.map(|d| d.0).unwrap_or_default()
+    }
+
+    /// `resolve_for`, or zero.
+    pub fn resolve_for(&self) -> std::time::Duration {
+        self.resolve_for.map(|d| d.0).unwrap_or_default()
     }
 }
 

@@ -7,6 +7,7 @@ import {
   parseDuration,
   parseLabels,
   payloadDefault,
+  ruleFromConfig,
   ruleToConfig,
   validateForm,
   validateRule,
@@ -296,17 +297,18 @@ describe('config ↔ form', () => {
 
   it('sends only the fields a rule kind uses', () => {
     expect(ruleToConfig({ ...rule({ kind: 'stale', after: '2m', value: '5' }) })).toEqual({ name: 'r', kind: 'stale', severity: 'warning', after: '2m' });
-    expect(ruleToConfig(rule({ op: '<', value: '10', clear: '20', for: '1m', labels: 'core="0"' }))).toEqual({
-      name: 'r', kind: 'threshold', severity: 'warning', metric: 'cpu', labels: { core: '0' }, op: '<', value: 10, clear: 20, for: '1m',
+    expect(ruleToConfig(rule({ op: '<', value: '10', clear: '20', for: '1m', resolveFor: '5m', labels: 'core="0"' }))).toEqual({
+      name: 'r', kind: 'threshold', severity: 'warning', metric: 'cpu', labels: { core: '0' }, op: '<', value: 10, clear: 20, for: '1m', resolve_for: '5m',
     });
+    expect(ruleFromConfig({ name: 'r', kind: 'down', severity: 'warning', resolve_for: '2m' }).resolveFor).toBe('2m');
   });
 });
 
 describe('validation at the field', () => {
   it('accepts a good rule and reports each bad field by its path', () => {
     expect(validateRule(rule({}), 0, ['cpu'])).toEqual({});
-    const e = validateRule(rule({ name: ' ', metric: 'mem', value: 'high', for: 'soon' }), 2, ['cpu']);
-    expect(Object.keys(e).sort()).toEqual(['alert[2].for', 'alert[2].metric', 'alert[2].name', 'alert[2].value']);
+    const e = validateRule(rule({ name: ' ', metric: 'mem', value: 'high', for: 'soon', resolveFor: 'later' }), 2, ['cpu']);
+    expect(Object.keys(e).sort()).toEqual(['alert[2].for', 'alert[2].metric', 'alert[2].name', 'alert[2].resolve_for', 'alert[2].value']);
     expect(e['alert[2].value']).toMatch(/not a number/);
   });
 

@@ -3,9 +3,7 @@
 // made before saving. Error keys are the server's field paths (`url`,
 // `poll.interval`, `alert[1].value`), so client and server messages land at
 // the same field.
-import type { AlertRule, FeedConfig, MetricRule, PayloadFormat, Severity, TransportKind } from './types';
-import type { AlertKind } from './bindings/AlertKind';
-import type { CmpOp } from './bindings/CmpOp';
+import type { FeedConfig, MetricRule, PayloadFormat, TransportKind } from './types';
 import type { PayloadKeep } from './bindings/PayloadKeep';
 import type { MqttTopic } from './bindings/MqttTopic';
 import type { MqttVersion } from './bindings/MqttVersion';
@@ -13,15 +11,15 @@ import type { SocketioTransport } from './bindings/SocketioTransport';
 import type { GraphqlProtocol } from './bindings/GraphqlProtocol';
 import type { WebhookVerify } from './bindings/WebhookVerify';
 import { HEALTH_WATCH, SCHEMES, URL_EXAMPLES } from './transports';
+import { checkDuration, formatLabelsText, lines, list, opt, parseDuration, parseLabels, type FieldErrors } from './formparse';
+import { ruleFromConfig, ruleToConfig, validateRule, type RuleForm } from './ruleform';
 
 export { HEALTH_WATCH, URL_EXAMPLES };
+export * from './formparse';
+export * from './ruleform';
 
 export const WEBHOOK_VERIFY: WebhookVerify[] = ['github', 'stripe', 'standard', 'token', 'none'];
 
-export type { AlertKind, CmpOp };
-export const ALERT_KINDS: AlertKind[] = ['threshold', 'stale', 'down', 'status', 'keyword'];
-export const CMP_OPS: CmpOp[] = ['>', '>=', '<', '<=', '==', '!='];
-export const SEVERITIES: Severity[] = ['info', 'warning', 'critical'];
 export type CursorFrom = 'headers' | 'body' | 'none';
 
 export interface MetricForm {
@@ -41,21 +39,6 @@ function readingOf(m: MetricRule): Reading {
   if (m.kind === 'gauge') return 'gauge';
   if (m.rate === false) return 'total';
   return m.kind === 'counter' ? 'rate' : 'auto';
-}
-
-export interface RuleForm {
-  name: string;
-  kind: AlertKind;
-  metric: string;
-  labels: string;
-  op: CmpOp;
-  value: string;
-  clear: string;
-  after: string;
-  pattern: string;
-  for: string;
-  severity: Severity;
-  summary: string;
 }
 
 export interface FeedForm {
@@ -145,50 +128,6 @@ export interface FeedForm {
   };
 }
 
-export type FieldErrors = Record<string, string>;
-
-// ---- durations and small parsers ----------------------------------------------
-
-const UNITS: Record<string, number> = {
-  '': 1000, s: 1000, sec: 1000, secs: 1000, ms: 1, m: 60_000, min: 60_000, mins: 60_000,
-  h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000,
-};
-
-/** Milliseconds of a config duration (`500ms`, `30s`, `5m`, `2h`, `7d`, bare seconds), or null. */
-export function parseDuration(s: string): number | null {
-  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$/.exec(s);
-  if (!m) return null;
-  const unit = UNITS[m[2] ?? ''];
-  if (unit === undefined) return null;
-  const ms = Number(m[1]) * unit;
-  return Number.isFinite(ms) && ms <= 1e14 ? ms : null;
-}
-
-const DURATION_HINT = 'is not a duration: write e.g. 500ms, 30s, 5m, 2h or 7d';
-
-/** `a="1", b=2` → {a: '1', b: '2'}; an error message when a pair cannot be read. */
-export function parseLabels(text: string): Record<string, string> | string {
-  const out: Record<string, string> = {};
-  const t = text.trim();
-  if (!t) return out;
-  const re = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,"]*?))\s*(?:,|$)/y;
-  let i = 0;
-  while (i < t.length) {
-    re.lastIndex = i;
-    const m = re.exec(t);
-    if (!m || m[0].length === 0) return `cannot read labels near \`${t.slice(i, i + 20)}\`: write key="value", key2="value"`;
-    out[m[1] as string] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '').trim();
-    i = re.lastIndex;
-  }
-  return out;
-}
-
-export function formatLabelsText(labels: Record<string, string> | undefined): string {
-  return Object.entries(labels ?? {})
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join(', ');
-}
-
 /** `fleet/+/health qos=1 labels=host` → a topic; an error message otherwise. */
 export function parseTopicLine(line: string): MqttTopic | string {
   const [filter, ...rest] = line.trim().split(/\s+/);
@@ -214,73 +153,7 @@ export function formatTopicLine(t: MqttTopic): string {
   return s;
 }
 
-function lines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-}
-
-function list(text: string): string[] {
-  return text
-    .split(',')
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
-}
-
-function num(s: string): number | null {
-  const t = s.trim();
-  if (t === '') return null;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : null;
-}
-
-const opt = (s: string): string | null => (s.trim() === '' ? null : s.trim());
-
 // ---- config ↔ form --------------------------------------------------------------
-
-export function emptyRule(kind: AlertKind = 'threshold', metric = ''): RuleForm {
-  return {
-    name: '', kind, metric, labels: '', op: '>', value: '', clear: '', after: kind === 'stale' || kind === 'down' ? '1m' : '',
-    pattern: '', for: '', severity: 'warning', summary: '',
-  };
-}
-
-export function ruleFromConfig(r: AlertRule): RuleForm {
-  return {
-    name: r.name,
-    kind: r.kind,
-    metric: r.metric ?? '',
-    labels: formatLabelsText(r.labels),
-    op: r.op ?? '>',
-    value: r.value === null || r.value === undefined ? '' : String(r.value),
-    clear: r.clear === null || r.clear === undefined ? '' : String(r.clear),
-    after: r.after ?? '',
-    pattern: r.pattern ?? '',
-    for: r.for ?? '',
-    severity: r.severity,
-    summary: r.summary ?? '',
-  };
-}
-
-/** The rule as the API takes it: only the fields its kind uses. */
-export function ruleToConfig(f: RuleForm): AlertRule {
-  const r: AlertRule = { name: f.name.trim(), kind: f.kind, severity: f.severity };
-  if (f.kind === 'threshold') {
-    r.metric = opt(f.metric);
-    const labels = parseLabels(f.labels);
-    if (typeof labels !== 'string' && Object.keys(labels).length) r.labels = labels;
-    r.op = f.op;
-    r.value = num(f.value);
-    const clear = num(f.clear);
-    if (clear !== null) r.clear = clear;
-  }
-  if (f.kind === 'stale' || f.kind === 'down') r.after = opt(f.after);
-  if (f.kind === 'keyword') r.pattern = f.pattern === '' ? null : f.pattern;
-  if (opt(f.for)) r.for = opt(f.for);
-  if (opt(f.summary)) r.summary = opt(f.summary);
-  return r;
-}
 
 export function formFromConfig(c: FeedConfig | null): FeedForm {
   const ws = c?.websocket;
@@ -553,15 +426,6 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
 
 // ---- checks before saving ---------------------------------------------------------
 
-function checkDuration(errors: FieldErrors, field: string, value: string, required = false): void {
-  if (value.trim() === '') {
-    if (required) errors[field] = 'is missing: e.g. 30s';
-    return;
-  }
-  const ms = parseDuration(value);
-  if (ms === null) errors[field] = `\`${value.trim()}\` ${DURATION_HINT}`;
-}
-
 /** An optional JSON object typed as text (GraphQL variables, a gRPC request). */
 function checkJsonObject(errors: FieldErrors, field: string, text: string): void {
   if (text.trim() === '') return;
@@ -578,43 +442,6 @@ function checkJsonObject(errors: FieldErrors, field: string, text: string): void
 function checkPointer(errors: FieldErrors, field: string, value: string): void {
   const v = value.trim();
   if (v !== '' && !v.startsWith('/')) errors[field] = `\`${v}\` is not a JSON pointer: it starts with /, e.g. /cpu`;
-}
-
-/** Problems of one alert rule, keyed `alert[i].field`. */
-export function validateRule(r: RuleForm, i: number, metricNames: readonly string[] = []): FieldErrors {
-  const e: FieldErrors = {};
-  const k = (f: string) => `alert[${i}].${f}`;
-  if (!r.name.trim()) e[k('name')] = 'is empty: name the rule, e.g. cpu high';
-  if (r.kind === 'threshold') {
-    if (!r.metric.trim()) e[k('metric')] = 'is missing: the metric this rule watches';
-    else if (metricNames.length && !metricNames.includes(r.metric.trim()))
-      e[k('metric')] = `\`${r.metric.trim()}\` is not one of this feed's metrics (${metricNames.join(', ')})`;
-    const v = num(r.value);
-    if (r.value.trim() === '') e[k('value')] = 'is missing: the threshold, e.g. 90';
-    else if (v === null) e[k('value')] = `\`${r.value.trim()}\` is not a number`;
-    const c = num(r.clear);
-    if (r.clear.trim() !== '' && c === null) e[k('clear')] = `\`${r.clear.trim()}\` is not a number`;
-    if (v !== null && c !== null) {
-      const ok = r.op === '>' || r.op === '>=' ? c <= v : r.op === '<' || r.op === '<=' ? c >= v : true;
-      if (!ok)
-        e[k('clear')] = `must be on the healthy side of the threshold (${r.op === '>' || r.op === '>=' ? 'at or below' : 'at or above'} ${v})`;
-    }
-    const labels = parseLabels(r.labels);
-    if (typeof labels === 'string') e[k('labels')] = labels;
-  }
-  if (r.kind === 'stale' || r.kind === 'down') checkDuration(e, k('after'), r.after, true);
-  if (r.kind === 'keyword') {
-    if (r.pattern === '') e[k('pattern')] = 'is missing: a regular expression such as level=critical';
-    else {
-      try {
-        new RegExp(r.pattern);
-      } catch {
-        e[k('pattern')] = 'is not a valid regular expression';
-      }
-    }
-  }
-  checkDuration(e, k('for'), r.for);
-  return e;
 }
 
 /** Everything the form can check without the server. */
@@ -776,15 +603,6 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     ruleNames.add(n);
   });
   return e;
-}
-
-/** The message for `field` (or a field under it), from a map of field paths. */
-export function errorAt(errors: FieldErrors, field: string): string | null {
-  if (errors[field] !== undefined) return errors[field] ?? null;
-  for (const [k, v] of Object.entries(errors)) {
-    if (k.startsWith(`${field}.`) || k.startsWith(`${field}[`)) return v;
-  }
-  return null;
 }
 
 /** What a feed of `format` stores when `payloads` is not set (the engine's

@@ -97,6 +97,41 @@ fn hysteresis_keeps_a_hovering_value_from_flapping() {
 }
 
 #[test]
+fn resolve_for_holds_a_cleared_alert_until_it_stays_cleared() {
+    let mut r = cpu_rule();
+    r.for_duration = None;
+    r.resolve_for = Some(telltale_model::duration::Dur::secs(60));
+    let (mut e, c) = setup(AlertSettings::default(), &[r]);
+    cpu(&mut e, 95.0);
+    assert_eq!(kinds(&e.drain()), vec![NotificationKind::Fired]);
+    // A dip below `clear` for 30 s, then back up: still firing, nothing said.
+    cpu(&mut e, 70.0);
+    step(&mut e, &c, 30);
+    cpu(&mut e, 93.0);
+    step(&mut e, &c, 45);
+    let out = e.drain();
+    assert!(out.notifications.is_empty(), "{:?}", out.notifications);
+    assert!(out.history.iter().all(|h| h.kind != HistoryKind::Resolved));
+    assert!(e.instances().all(|i| i.phase == Phase::Firing));
+    // Cleared again; the wait starts over and resolves 60 s later, on a
+    // tick, although no sample came meanwhile.
+    cpu(&mut e, 60.0);
+    step(&mut e, &c, 59);
+    assert!(
+        e.drain().notifications.is_empty(),
+        "resolved before resolve_for"
+    );
+    step(&mut e, &c, 1);
+    let out = e.drain();
+    assert_eq!(kinds(&out), vec![NotificationKind::Resolved]);
+    assert!(out
+        .history
+        .iter()
+        .any(|h| h.kind == HistoryKind::Resolved && h.value == Some(60.0)));
+    assert!(e.instances().all(|i| i.phase == Phase::Resolved));
+}
+
+#[test]
 fn flapping_input_never_reaches_firing() {
     let (mut e, c) = setup(AlertSettings::default(), &[cpu_rule()]);
     for _ in 0..20 {

@@ -50,6 +50,13 @@ pattern?: string | null,
  */
 for?: Dur | null, 
 /**
+ * How long a firing alert's condition must stay cleared before it
+ * resolves (default 0): the counterpart of `for`, so that a value
+ * that dips below the line for a moment does not resolve and fire
+ * again.
+ */
+resolve_for?: Dur, 
+/**
  * `info`, `warning` (default) or `critical`.
  */
 severity: Severity, 
