@@ -44,6 +44,13 @@ impl Extractor {
     }
 }
 
+/// A histogram's or summary's own series: `_sum`, `_count`, `_bucket`.
+fn is_part(name: &str) -> bool {
+    ["_sum", "_count", "_bucket"]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
 impl PromRule {
     /// How values of a family of type `t` are stored under this rule.
     fn derive_for(&self, t: PromType, name: &str) -> Derive {
@@ -51,10 +58,7 @@ impl PromRule {
             return Derive::Value;
         }
         // `_sum`, `_count` and `_bucket` read on their own only grow.
-        let part_of_many = matches!(t, PromType::Histogram | PromType::Summary)
-            && ["_sum", "_count", "_bucket"]
-                .iter()
-                .any(|s| name.ends_with(s));
+        let part_of_many = matches!(t, PromType::Histogram | PromType::Summary) && is_part(name);
         match (self.kind, t) {
             (Some(MetricKind::Gauge), _) => Derive::Value,
             (Some(MetricKind::Counter), _) | (None, PromType::Counter) => Derive::Rate,
@@ -71,9 +75,7 @@ impl PromRule {
             && self.rate
             && self.kind.is_none()
             && !wants_quantile
-            && !self.family.ends_with("_sum")
-            && !self.family.ends_with("_count")
-            && !self.family.ends_with("_bucket");
+            && !is_part(&self.family);
         let found = if mean {
             self.means(expo, out)
         } else {

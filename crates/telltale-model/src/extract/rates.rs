@@ -65,26 +65,22 @@ impl Rates {
                 return false;
             }
             let grew = |now: f64, before: f64| if now < before { now } else { now - before };
-            match s.derive {
-                Derive::Rate => {
-                    s.value = grew(now.value, prev.value) / secs;
-                    true
-                }
-                Derive::Mean { .. } => {
-                    let reset = now.count < prev.count || now.value < prev.value;
-                    let (sum, n) = if reset {
-                        (now.value, now.count)
-                    } else {
-                        (now.value - prev.value, now.count - prev.count)
-                    };
-                    if n <= 0.0 {
-                        return false;
-                    }
-                    s.value = sum / n;
-                    true
-                }
-                Derive::Value => true,
+            if s.derive == Derive::Rate {
+                s.value = grew(now.value, prev.value) / secs;
+                return true;
             }
+            // A mean: the new observations' sum over their count.
+            let reset = now.count < prev.count || now.value < prev.value;
+            let (sum, n) = if reset {
+                (now.value, now.count)
+            } else {
+                (now.value - prev.value, now.count - prev.count)
+            };
+            if n <= 0.0 {
+                return false;
+            }
+            s.value = sum / n;
+            true
         });
     }
 

@@ -165,10 +165,8 @@ fn rustls_config(opts: &MqttOptions) -> Result<std::sync::Arc<rustls::ClientConf
     let mut roots = rustls::RootCertStore::empty();
     match &opts.ca_file {
         Some(path) => {
-            read("ca_file", path)?;
-            for cert in CertificateDer::pem_file_iter(path)
-                .map_err(|e| bad("ca_file", format!("cannot read `{path}`: {e}")))?
-            {
+            let pem = read("ca_file", path)?;
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
                 let cert = cert.map_err(|e| {
                     bad(
                         "ca_file",
@@ -201,17 +199,16 @@ fn rustls_config(opts: &MqttOptions) -> Result<std::sync::Arc<rustls::ClientConf
     .with_root_certificates(roots);
     let config = match (&opts.client_cert, &opts.client_key) {
         (Some(cert), Some(key)) => {
-            read("client_cert", cert)?;
-            read("client_key", key)?;
-            let chain = CertificateDer::pem_file_iter(cert)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            let (cert_pem, key_pem) = (read("client_cert", cert)?, read("client_key", key)?);
+            let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| {
                     bad(
                         "client_cert",
                         format!("`{cert}` is not a PEM certificate: {e}"),
                     )
                 })?;
-            let k = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            let k = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| {
                 bad(
                     "client_key",
                     format!("`{key}` is not a PEM private key: {e}"),
