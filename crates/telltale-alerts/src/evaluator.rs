@@ -78,7 +78,8 @@ type Key = (i64, String, String);
 pub struct AlertEngine {
     settings: AlertSettings,
     clock: Arc<dyn Clock>,
-    utc_offset_minutes: i32,
+    /// Where quiet hours read the time of day, at each moment.
+    zone: crate::LocalZone,
     feeds: HashMap<i64, FeedAlerts>,
     instances: HashMap<Key, AlertInstance>,
     holding: HashMap<i64, bool>,
@@ -102,14 +103,19 @@ impl std::fmt::Debug for AlertEngine {
 }
 
 impl AlertEngine {
-    /// A new engine. `utc_offset_minutes` places quiet hours in local time.
-    pub fn new(settings: AlertSettings, clock: Arc<dyn Clock>, utc_offset_minutes: i32) -> Self {
+    /// A new engine. `zone` places quiet hours in local time (a fixed
+    /// offset in minutes converts into one).
+    pub fn new(
+        settings: AlertSettings,
+        clock: Arc<dyn Clock>,
+        zone: impl Into<crate::LocalZone>,
+    ) -> Self {
         let started = clock.now();
         AlertEngine {
             flood: FloodControl::new(settings.flood_max, settings.flood_window.0),
             settings,
             clock,
-            utc_offset_minutes,
+            zone: zone.into(),
             feeds: HashMap::new(),
             instances: HashMap::new(),
             holding: HashMap::new(),

@@ -16,9 +16,11 @@ pub mod instance;
 pub mod notifier;
 pub mod rule;
 pub mod silence;
+pub mod zone;
 
 pub use evaluator::{AlertEngine, Output};
 pub use instance::{AlertInstance, HistoryEntry, HistoryKind, Phase};
 pub use notifier::{
     Delivery, DeliveryOutcome, Notification, NotificationKind, Notifier, NotifyError, Withdrawal,
 };
+pub use zone::LocalZone;

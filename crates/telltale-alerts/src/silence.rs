@@ -69,7 +69,7 @@ impl Silences {
         rule: &str,
         severity: Severity,
         quiet: Option<&QuietHours>,
-        utc_offset_minutes: i32,
+        zone: &crate::LocalZone,
     ) -> Option<Hold> {
         match self.muted {
             Some(None) => return Some(Hold::Muted),
@@ -88,9 +88,7 @@ impl Silences {
         }
         if severity < Severity::Critical {
             if let Some(q) = quiet {
-                let local_secs = now.as_micros() / 1_000_000 + i64::from(utc_offset_minutes) * 60;
-                let minute = (local_secs.rem_euclid(86_400) / 60) as u32;
-                if q.contains(minute) {
+                if q.contains(zone.minute_of_day(q, now)) {
                     return Some(Hold::QuietHours);
                 }
             }

@@ -89,6 +89,11 @@ pub struct QuietHoursView {
     pub start: String,
     /// End, e.g. `07:00`.
     pub end: String,
+    /// The IANA time zone of start and end (`Europe/Berlin`); `null`: the
+    /// system's. The offset is read at each moment, so daylight saving
+    /// does not move quiet hours.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// What "Compact now" did: older raw samples moved into compressed chunks,
@@ -140,6 +145,7 @@ impl From<&Settings> for SettingsView {
                 quiet_hours: al.quiet_hours.as_ref().map(|q| QuietHoursView {
                     start: q.start.clone(),
                     end: q.end.clone(),
+                    time_zone: q.time_zone.clone(),
                 }),
                 flood_max: al.flood_max,
                 flood_window: d(al.flood_window),
@@ -192,6 +198,7 @@ fn time_of_day(field: &str, text: &str) -> Result<(), ApiError> {
     QuietHours {
         start: text.into(),
         end: text.into(),
+        time_zone: None,
     }
     .minutes()
     .map(|_| ())
@@ -264,7 +271,16 @@ impl SettingsView {
                 let q = QuietHours {
                     start: q.start.trim().into(),
                     end: q.end.trim().into(),
+                    time_zone: q
+                        .time_zone
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|z| !z.is_empty())
+                        .map(Into::into),
                 };
+                if let Err(e) = q.zone() {
+                    return Err(invalid("alerts.quiet_hours.time_zone", e.to_string()));
+                }
                 if q.minutes().is_ok_and(|(s, e)| s == e) {
                     return Err(invalid(
                         "alerts.quiet_hours.end",
@@ -327,6 +343,7 @@ mod tests {
         bad.alerts.quiet_hours = Some(QuietHoursView {
             start: "22:00".into(),
             end: "25:00".into(),
+            time_zone: None,
         });
         let e = bad.validate().unwrap_err();
         assert!(
@@ -334,6 +351,26 @@ mod tests {
             "{}",
             e.message
         );
+
+        let mut bad = view.clone();
+        bad.alerts.quiet_hours = Some(QuietHoursView {
+            start: "22:00".into(),
+            end: "07:00".into(),
+            time_zone: Some("Mars/Olympus_Mons".into()),
+        });
+        let e = bad.validate().unwrap_err();
+        assert!(
+            e.message.contains("alerts.quiet_hours.time_zone") && e.message.contains("IANA"),
+            "{}",
+            e.message
+        );
+        bad.alerts.quiet_hours = Some(QuietHoursView {
+            start: "22:00".into(),
+            end: "07:00".into(),
+            time_zone: Some(" Europe/Berlin ".into()),
+        });
+        let q = bad.validate().unwrap().alerts.quiet_hours.unwrap();
+        assert_eq!(q.time_zone.as_deref(), Some("Europe/Berlin"));
 
         let mut bad = view.clone();
         bad.alerts.flood_max = 0;

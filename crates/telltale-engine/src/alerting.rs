@@ -87,8 +87,11 @@ impl Alerting {
         notifier: Option<Arc<dyn Notifier>>,
         retry_every: Duration,
     ) -> Result<Alerting, EngineError> {
-        let offset = chrono_offset_minutes();
-        let mut engine = AlertEngine::new(settings, Arc::new(SystemClock), offset);
+        let mut engine = AlertEngine::new(
+            settings,
+            Arc::new(SystemClock),
+            telltale_alerts::LocalZone::system(),
+        );
         let (rows, silences) = store.load_alerts()?;
         let instances: Vec<AlertInstance> = rows
             .iter()
@@ -322,11 +325,6 @@ pub fn apply_to(e: &mut AlertEngine, action: &AlertAction) -> Result<(), ActionE
             Ok(())
         }
     }
-}
-
-fn chrono_offset_minutes() -> i32 {
-    use chrono::Offset;
-    chrono::Local::now().offset().fix().local_minus_utc() / 60
 }
 
 /// How long an undelivered notification keeps being retried.

@@ -262,6 +262,11 @@ pub struct QuietHours {
     pub start: String,
     /// End, e.g. `07:00`.
     pub end: String,
+    /// The IANA time zone the times are in (`Europe/Berlin`); absent: the
+    /// system's. Either way the offset is read at each moment, so quiet
+    /// hours stay at the same wall-clock times across daylight saving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl QuietHours {
@@ -271,6 +276,19 @@ impl QuietHours {
             parse_hhmm(&self.start, "start")?,
             parse_hhmm(&self.end, "end")?,
         ))
+    }
+
+    /// The named time zone, `None` for the system's, or an error saying
+    /// the name is unknown.
+    pub fn zone(&self) -> Result<Option<jiff::tz::TimeZone>, crate::ValueError> {
+        match self.time_zone.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(name) => jiff::tz::TimeZone::get(name).map(Some).map_err(|_| {
+                crate::ValueError::UnknownTimeZone {
+                    text: name.to_string(),
+                }
+            }),
+        }
     }
 
     /// True if `minute_of_day` falls in the quiet period.
@@ -344,6 +362,7 @@ mod tests {
         let q = QuietHours {
             start: "22:00".into(),
             end: "07:00".into(),
+            time_zone: None,
         };
         assert!(q.contains(23 * 60));
         assert!(q.contains(6 * 60 + 59));
@@ -351,10 +370,24 @@ mod tests {
         assert!(!q.contains(12 * 60));
         assert!(QuietHours {
             start: "25:00".into(),
-            end: "1:00".into()
+            end: "1:00".into(),
+            time_zone: None,
         }
         .minutes()
         .is_err());
+    }
+
+    #[test]
+    fn quiet_hours_name_their_time_zone() {
+        let q = |tz: &str| QuietHours {
+            start: "22:00".into(),
+            end: "07:00".into(),
+            time_zone: Some(tz.into()),
+        };
+        assert!(q("Europe/Berlin").zone().unwrap().is_some());
+        assert!(q("").zone().unwrap().is_none());
+        let e = q("Europe/Berln").zone().unwrap_err().to_string();
+        assert!(e.contains("Europe/Berln") && e.contains("IANA"), "{e}");
     }
 
     #[test]

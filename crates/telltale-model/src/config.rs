@@ -194,9 +194,13 @@ impl ConfigFile {
         }
         if let Some(alerts) = root.alerts {
             let keys = table_keys(&alerts);
-            let check = |a: &AlertSettings| match a.quiet_hours.as_ref().map(|q| q.minutes()) {
-                Some(Err(e)) => Err(("quiet_hours", e.to_string())),
-                _ => Ok(()),
+            let check = |a: &AlertSettings| match &a.quiet_hours {
+                Some(q) => match (q.minutes(), q.zone()) {
+                    (Err(e), _) => Err(("quiet_hours", e.to_string())),
+                    (_, Err(e)) => Err(("quiet_hours.time_zone", e.to_string())),
+                    _ => Ok(()),
+                },
+                None => Ok(()),
             };
             if let Some(settings) =
                 section::<AlertSettings>(file, text, "alerts", alerts, check, &mut out.errors)

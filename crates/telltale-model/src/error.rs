@@ -59,6 +59,12 @@ pub enum ValueError {
         /// What was given.
         text: String,
     },
+    /// A time zone name the system's time zone database does not know.
+    #[error("`{text}` is not a time zone this system knows: use an IANA name such as Europe/Berlin, America/New_York or UTC")]
+    UnknownTimeZone {
+        /// What was given.
+        text: String,
+    },
     /// A JSON Pointer that neither is empty nor starts with `/`.
     #[error("`{text}` is not a JSON Pointer: it must be empty or start with `/`, e.g. `/cpu` or `/data/0/value`")]
     PointerStart {

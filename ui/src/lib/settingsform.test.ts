@@ -54,7 +54,7 @@ describe('settings form', () => {
     s.store.samples_max_age = 'soon';
     s.store.commit_rows = 5;
     s.alerts.flood_max = 0;
-    s.alerts.quiet_hours = { start: '22:00', end: '24:00' };
+    s.alerts.quiet_hours = { start: '22:00', end: '24:00', time_zone: null };
     s.alerts.renotify = 'often';
     expect(Object.keys(validateSettings(s)).sort()).toEqual([
       'alerts.flood_max',
@@ -63,8 +63,14 @@ describe('settings form', () => {
       'store.commit_rows',
       'store.samples_max_age',
     ]);
-    s.alerts.quiet_hours = { start: '22:00', end: '22:00' };
+    s.alerts.quiet_hours = { start: '22:00', end: '22:00', time_zone: null };
     expect(validateSettings(s)['alerts.quiet_hours.end']).toMatch(/equals the start/);
+    s.alerts.quiet_hours = { start: '22:00', end: '07:00', time_zone: 'Europe/Berln' };
+    expect(validateSettings(s)['alerts.quiet_hours.time_zone']).toMatch(/not a time zone.*IANA/);
+    s.alerts.quiet_hours.time_zone = 'Europe/Berlin';
+    expect(validateSettings(s)['alerts.quiet_hours.time_zone']).toBeUndefined();
+    s.alerts.quiet_hours.time_zone = ' ';
+    expect(validateSettings(s)['alerts.quiet_hours.time_zone']).toBeUndefined();
   });
 
   it('maps a server message to its field', () => {

@@ -7,6 +7,27 @@ const DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|sec|secs|m|min|mins|h|d|w|y)?\s*$/;
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 const SIZE = /^\s*\d+(\.\d+)?\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?\s*$/i;
 
+/** True if this browser knows the IANA time zone `name` (as the server's zoneinfo would). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The IANA time zones this browser knows, for a picker; empty where it cannot list them. */
+export function timeZones(): string[] {
+  const intl = Intl as unknown as { supportedValuesOf?: (key: string) => string[] };
+  return intl.supportedValuesOf?.('timeZone') ?? [];
+}
+
+/** This computer's time zone, e.g. `Europe/Berlin`. */
+export function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
 /** True for `1GiB`, `500MiB`, `2 GB`, `1048576`, … */
 export function isSize(text: string): boolean {
   return SIZE.test(text);
@@ -43,6 +64,10 @@ export function validateSettings(s: Settings): FieldErrors {
     if (!TIME.test(q.start)) errors['alerts.quiet_hours.start'] = 'must be a time of day, HH:MM (e.g. 22:00)';
     if (!TIME.test(q.end)) errors['alerts.quiet_hours.end'] = 'must be a time of day, HH:MM (e.g. 07:00)';
     else if (q.start === q.end) errors['alerts.quiet_hours.end'] = 'equals the start: choose another end, or turn quiet hours off';
+    const zone = q.time_zone?.trim() ?? '';
+    if (zone !== '' && !isTimeZone(zone)) {
+      errors['alerts.quiet_hours.time_zone'] = `“${zone}” is not a time zone: use an IANA name such as Europe/Berlin, or leave it empty for this computer's`;
+    }
   }
   if (!Number.isInteger(s.alerts.flood_max) || s.alerts.flood_max < 1 || s.alerts.flood_max > 10_000) {
     errors['alerts.flood_max'] = 'must be a whole number between 1 and 10000';

@@ -161,7 +161,7 @@ impl AlertEngine {
             &inst.rule,
             inst.severity,
             self.settings.quiet_hours.as_ref(),
-            self.utc_offset_minutes,
+            &self.zone,
         );
         let (id, value) = (inst.id, inst.value);
         if let Some(h) = hold {

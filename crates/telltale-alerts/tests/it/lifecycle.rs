@@ -280,6 +280,7 @@ fn quiet_hours_let_only_critical_through_and_end() {
         quiet_hours: Some(QuietHours {
             start: "15:00".into(),
             end: "17:00".into(),
+            time_zone: None,
         }),
         ..Default::default()
     };
@@ -480,6 +481,7 @@ fn settings_changed_while_running_apply_to_the_next_decision() {
         quiet_hours: Some(QuietHours {
             start: "15:00".into(),
             end: "17:00".into(),
+            time_zone: None,
         }),
         ..AlertSettings::default()
     });
@@ -504,4 +506,43 @@ fn settings_changed_while_running_apply_to_the_next_decision() {
     let out = e.drain();
     assert!(!out.notifications.is_empty());
     assert!(kinds(&out).iter().all(|k| *k == NotificationKind::Reminder));
+}
+
+#[test]
+fn quiet_hours_follow_their_time_zone_across_daylight_saving() {
+    // Quiet 22:00-07:00 in Berlin. Berlin leaves summer time on
+    // 2026-10-25: 06:30 local is 04:30 UTC before it and 05:30 UTC after.
+    let warn =
+        rule("name = \"mem\"\nkind = \"threshold\"\nmetric = \"mem\"\nop = \">=\"\nvalue = 90\n");
+    let settings = AlertSettings {
+        quiet_hours: Some(QuietHours {
+            start: "22:00".into(),
+            end: "07:00".into(),
+            time_zone: Some("Europe/Berlin".into()),
+        }),
+        ..Default::default()
+    };
+    let at = |s: &str| Timestamp(s.parse::<jiff::Timestamp>().unwrap().as_microsecond());
+    // The engine's own zone is UTC: only the named zone can hold these.
+    let clock = ManualClock::new(at("2026-10-24T04:30:00Z"));
+    let mut e = AlertEngine::new(settings, Arc::new(clock.clone()), 0);
+    assert!(e.set_feed_rules(1, "web-1", &[warn]).is_empty());
+    let fire_and_clear = |e: &mut AlertEngine| {
+        e.on_sample(1, "mem", &BTreeMap::new(), 95.0);
+        let out = e.drain();
+        e.on_sample(1, "mem", &BTreeMap::new(), 10.0);
+        e.drain();
+        out
+    };
+    let held = |out: &telltale_alerts::Output| {
+        out.notifications.is_empty() && out.history.iter().any(|h| h.detail.contains("quiet hours"))
+    };
+    assert!(held(&fire_and_clear(&mut e)), "06:30 in summer time");
+    clock.set(at("2026-10-26T05:30:00Z"));
+    assert!(held(&fire_and_clear(&mut e)), "06:30 in winter time");
+    // 07:15 in winter time is 06:15 UTC: an offset read once in summer
+    // would put it at 08:15 and, for 05:30 UTC above, at 07:30 (not quiet).
+    clock.set(at("2026-10-26T06:15:00Z"));
+    let out = fire_and_clear(&mut e);
+    assert_eq!(out.notifications.len(), 1, "07:15: quiet hours are over");
 }

@@ -687,7 +687,8 @@ async fn settings_are_read_changed_validated_and_applied_live() {
 
     settings["store"]["events_max_age"] = json!("3d");
     settings["alerts"]["flood_max"] = json!(2);
-    settings["alerts"]["quiet_hours"] = json!({"start": "22:00", "end": "07:00"});
+    settings["alerts"]["quiet_hours"] =
+        json!({"start": "22:00", "end": "07:00", "time_zone": "Europe/Berlin"});
     settings["alerts"]["renotify"] = json!("30m");
     let (status, saved) = h
         .send(reqwest::Method::PUT, "/api/settings", &settings)
@@ -696,6 +697,14 @@ async fn settings_are_read_changed_validated_and_applied_live() {
     assert_eq!(saved, settings);
     // Applied to the running engine and store, and stored in the database.
     assert_eq!(h.engine.alert_settings().flood_max, 2);
+    assert_eq!(
+        h.engine
+            .alert_settings()
+            .quiet_hours
+            .and_then(|q| q.time_zone)
+            .as_deref(),
+        Some("Europe/Berlin")
+    );
     assert_eq!(
         h.engine.store().settings().events_max_age.0,
         Duration::from_secs(3 * 86_400)
@@ -715,6 +724,7 @@ async fn settings_are_read_changed_validated_and_applied_live() {
         .unwrap();
     assert!(text.contains("events_max_age = \"3d\""), "{text}");
     assert!(text.contains("flood_max = 2"), "{text}");
+    assert!(text.contains("time_zone = \"Europe/Berlin\""), "{text}");
 
     // A bad field: 400 naming it, and nothing changes.
     let mut bad = settings.clone();

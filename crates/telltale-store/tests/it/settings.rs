@@ -17,6 +17,7 @@ fn changed() -> Settings {
     s.alerts.quiet_hours = Some(QuietHours {
         start: "23:00".into(),
         end: "06:30".into(),
+        time_zone: None,
     });
     s
 }

@@ -11,4 +11,10 @@ start: string,
 /**
  * End, e.g. `07:00`.
  */
-end: string, };
+end: string, 
+/**
+ * The IANA time zone of start and end (`Europe/Berlin`); `null`: the
+ * system's. The offset is read at each moment, so daylight saving
+ * does not move quiet hours.
+ */
+time_zone: string | null, };
