@@ -2,7 +2,8 @@
 # Builds the Debian package (scripts/package.sh) and checks what an operator
 # gets from it on a clean desktop:
 #  1. its Depends are exactly the web view, GTK and the tray library;
-#  2. the packaged binary starts and answers with the tray library hidden
+#  2. its desktop entry files it under System → Monitor and starts telltale;
+#  3. the packaged binary starts and answers with the tray library hidden
 #     (many GNOME desktops lack it): the no-tray desktop test runs against
 #     the binary unpacked from the .deb (dpkg-deb -x, no root needed).
 set -euo pipefail
@@ -24,6 +25,20 @@ if [ "$(printf '%s' "$got" | norm)" != "$(printf '%s' "$want" | norm)" ]; then
   exit 1
 fi
 echo "Depends: $got"
+
+echo "== the desktop entry"
+# Menus file the app under System → Monitor (src-tauri/telltale.desktop.hbs);
+# the bundler's own template would say only Utility.
+entry=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*/share/applications/*.desktop')
+printf '%s\n' "$entry"
+if ! printf '%s\n' "$entry" | grep -qx 'Categories=System;Monitor;'; then
+  echo "check-package: the .desktop entry in $deb is not in Categories=System;Monitor;" >&2
+  exit 1
+fi
+if ! printf '%s\n' "$entry" | grep -q '^Exec=telltale'; then
+  echo "check-package: the .desktop entry in $deb does not start telltale" >&2
+  exit 1
+fi
 
 echo "== the packaged binary without the tray library"
 root=$(mktemp -d)
