@@ -87,11 +87,11 @@ mod tests {
             berlin.minute_of_day(&q, at("2026-10-26T04:30:00Z")),
             5 * 60 + 30
         );
-        // 07:15 local after the change (06:15 UTC) is no longer quiet; an
-        // offset read once in summer would still say 08:15… and 06:15 UTC
-        // would be 08:15, wrong by an hour either way round.
+        // 07:15 local after the change (06:15 UTC) is no longer quiet.
         let end = at("2026-10-26T06:15:00Z");
         assert!(!q.contains(berlin.minute_of_day(&q, end)));
+        // An offset read once in summer (+2 h) puts 06:30 local of the
+        // winter day at 07:30: not quiet, an hour off.
         let frozen = LocalZone::Fixed(120);
         assert_eq!(
             frozen.minute_of_day(&q, at("2026-10-26T05:30:00Z")),

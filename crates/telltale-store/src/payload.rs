@@ -368,6 +368,20 @@ mod tests {
         c
     }
 
+    /// Every stored payload decodes to the payload it came from.
+    fn assert_all_decode(
+        reader: &mut PayloadReader,
+        conn: &Connection,
+        stored: &[(Vec<u8>, Encoded)],
+    ) {
+        for (p, e) in stored {
+            let back = reader
+                .decode(conn, e.data.clone(), e.codec, e.dict, p.len() as u32)
+                .unwrap();
+            assert_eq!(&back, p);
+        }
+    }
+
     /// `i` seconds: payloads a second apart, as a quiet feed sends them.
     fn sec(i: usize) -> i64 {
         i as i64 * 1_000_000
@@ -407,12 +421,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(n, 1, "one dictionary for the feed");
-        for (p, e) in &stored {
-            let back = reader
-                .decode(&conn, e.data.clone(), e.codec, e.dict, p.len() as u32)
-                .unwrap();
-            assert_eq!(&back, p);
-        }
+        assert_all_decode(&mut reader, &conn, &stored);
         let (raw, packed): (usize, usize) = stored[DICT_PAYLOADS..]
             .iter()
             .fold((0, 0), |(a, b), (p, e)| (a + p.len(), b + e.data.len()));
@@ -518,13 +527,8 @@ mod tests {
             .query_row("SELECT dict FROM payload_dicts", [], |r| r.get(0))
             .unwrap();
         assert_eq!(dict[0], b'\n', "a newline keeps zstd from parsing it");
-        for (p, e) in stored {
-            assert_eq!(e.codec, ZSTD);
-            let back = reader
-                .decode(&conn, e.data, e.codec, e.dict, p.len() as u32)
-                .unwrap();
-            assert_eq!(back, p);
-        }
+        assert!(stored.iter().all(|(_, e)| e.codec == ZSTD));
+        assert_all_decode(&mut reader, &conn, &stored);
     }
 
     #[test]
@@ -548,12 +552,9 @@ mod tests {
             last = Some((other(i), codec.encode(&tx, 2, &other(i), sec(i)).unwrap()));
         }
         tx.commit().unwrap();
-        let (p, e) = last.unwrap();
-        assert!(e.dict.is_some());
-        let back = reader
-            .decode(&conn, e.data, e.codec, e.dict, p.len() as u32)
-            .unwrap();
-        assert_eq!(back, p);
+        let last = [last.unwrap()];
+        assert!(last[0].1.dict.is_some());
+        assert_all_decode(&mut reader, &conn, &last);
     }
 
     #[test]
@@ -614,12 +615,7 @@ mod tests {
         assert!(stored[TRAIN_PAYLOADS..]
             .iter()
             .all(|(_, e)| e.dict.is_some()));
-        for (p, e) in stored {
-            let back = reader
-                .decode(&conn, e.data, e.codec, e.dict, p.len() as u32)
-                .unwrap();
-            assert_eq!(back, p);
-        }
+        assert_all_decode(&mut reader, &conn, &stored);
     }
 
     #[test]
