@@ -601,6 +601,34 @@ url = "ws://127.0.0.1:1/other"
     }
 
     #[test]
+    fn an_unknown_quiet_hours_time_zone_is_named() {
+        let bad = ConfigFile::parse(
+            "f.toml",
+            "[alerts]\nquiet_hours = { start = \"22:00\", end = \"07:00\", time_zone = \"Europe/Berln\" }\n",
+        );
+        assert_eq!(bad.errors.len(), 1, "{:?}", bad.errors);
+        let e = &bad.errors[0];
+        assert_eq!(e.field.as_deref(), Some("alerts.quiet_hours.time_zone"));
+        assert!(
+            e.message.contains("Europe/Berln") && e.message.contains("IANA"),
+            "{}",
+            e.message
+        );
+        assert_eq!(bad.alerts, AlertSettings::default());
+        let good = ConfigFile::parse(
+            "f.toml",
+            "[alerts]\nquiet_hours = { start = \"22:00\", end = \"07:00\", time_zone = \"Europe/Berlin\" }\n",
+        );
+        assert!(good.errors.is_empty(), "{:?}", good.errors);
+        let q = good
+            .alerts
+            .quiet_hours
+            .as_ref()
+            .map(|q| q.time_zone.as_deref());
+        assert_eq!(q, Some(Some("Europe/Berlin")));
+    }
+
+    #[test]
     fn settings_tables_report_their_field_and_line() {
         let c = ConfigFile::parse(
             "f.toml",
