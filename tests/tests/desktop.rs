@@ -217,7 +217,11 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
 
         // Values are live: host-1's cpu changes as the fleet sends.
         let first = value_of(&tiles, "host-1", "cpu").expect("host-1 shows cpu");
-        first.parse::<f64>().expect("cpu is a number");
+        // the demo's cpu has `unit = "percent"`: the tile reads "35.9 %"
+        first
+            .strip_suffix(" %")
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("cpu reads as a percentage: {first:?}"));
         wait_for_async("host-1's cpu to change live", Duration::from_secs(20), || async {
             let t = wd.execute(TILES_JS).await.ok()?;
             value_of(&t, "host-1", "cpu").filter(|v| *v != first)

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::alert::{AlertKind, AlertRule, AlertSettings};
 use telltale_model::time::Clock;
-use telltale_model::{ConnState, Timestamp};
+use telltale_model::{ConnState, Timestamp, Unit};
 
 /// What the engine decided since the last [`AlertEngine::drain`].
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -67,6 +67,8 @@ pub enum ActionError {
 struct FeedAlerts {
     name: String,
     rules: Vec<CompiledRule>,
+    /// Units of the feed's metrics, for the values in summaries.
+    units: BTreeMap<String, Unit>,
     last_message: Option<Timestamp>,
     down_since: Option<Timestamp>,
     http_down_since: Option<Timestamp>,
@@ -188,6 +190,7 @@ impl AlertEngine {
         let entry = self.feeds.entry(feed_id).or_insert_with(|| FeedAlerts {
             name: feed_name.to_string(),
             rules: Vec::new(),
+            units: BTreeMap::new(),
             last_message: None,
             down_since: None,
             http_down_since: None,
@@ -195,6 +198,27 @@ impl AlertEngine {
         entry.name = feed_name.to_string();
         entry.rules = compiled;
         problems
+    }
+
+    /// Sets the units of a feed's metrics (by metric name), so that
+    /// summaries read `1.2 GiB` rather than `1288490188`.
+    pub fn set_feed_units(&mut self, feed_id: i64, units: BTreeMap<String, Unit>) {
+        if let Some(f) = self.feeds.get_mut(&feed_id) {
+            f.units = units;
+        }
+    }
+
+    /// A feed's name and the unit of the metric a rule watches.
+    fn name_and_unit(&self, feed_id: i64, rule: &CompiledRule) -> (String, Option<Unit>) {
+        let Some(f) = self.feeds.get(&feed_id) else {
+            return (String::new(), None);
+        };
+        let unit = rule
+            .rule
+            .metric
+            .as_ref()
+            .and_then(|m| f.units.get(m).copied());
+        (f.name.clone(), unit)
     }
 
     /// Forgets a feed and its alerts.
@@ -619,11 +643,7 @@ impl AlertEngine {
                 },
             );
         }
-        let feed_name = self
-            .feeds
-            .get(&feed_id)
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
+        let (feed_name, unit) = self.name_and_unit(feed_id, rule);
         let Some(inst) = self.instances.get_mut(&key) else {
             return;
         };
@@ -634,7 +654,7 @@ impl AlertEngine {
                 inst.since = now;
                 inst.value = value;
                 inst.severity = rule.rule.severity;
-                inst.summary = rule.summary(&feed_name, value, status);
+                inst.summary = rule.summary(&feed_name, value, status, unit);
                 let copy = inst.clone();
                 self.out.history.push(HistoryEntry {
                     alert_id: copy.id,
@@ -738,11 +758,7 @@ impl AlertEngine {
         status: Option<&str>,
         now: Timestamp,
     ) {
-        let feed_name = self
-            .feeds
-            .get(&key.0)
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
+        let (feed_name, unit) = self.name_and_unit(key.0, rule);
         let Some(inst) = self.instances.get_mut(key) else {
             return;
         };
@@ -754,7 +770,7 @@ impl AlertEngine {
         inst.acked_at = None;
         inst.last_notified_at = None;
         inst.value = value;
-        inst.summary = rule.summary(&feed_name, value, status);
+        inst.summary = rule.summary(&feed_name, value, status, unit);
         let copy = inst.clone();
         self.out.history.push(HistoryEntry {
             alert_id: copy.id,

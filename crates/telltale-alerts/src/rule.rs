@@ -4,6 +4,7 @@ use regex::Regex;
 use std::collections::BTreeMap;
 use telltale_model::alert::{AlertKind, AlertRule, CmpOp};
 use telltale_model::duration::format_duration;
+use telltale_model::unit::{format_value, Unit};
 
 /// A rule ready to evaluate.
 #[derive(Debug, Clone)]
@@ -51,8 +52,15 @@ impl CompiledRule {
         Some((op, v, self.rule.clear.unwrap_or(v)))
     }
 
-    /// Renders the summary for a feed and value.
-    pub fn summary(&self, feed: &str, value: Option<f64>, status: Option<&str>) -> String {
+    /// Renders the summary for a feed and value; `{value}` and `{threshold}`
+    /// read in the metric's unit (`1.2 GiB`, `34 %`).
+    pub fn summary(
+        &self,
+        feed: &str,
+        value: Option<f64>,
+        status: Option<&str>,
+        unit: Option<Unit>,
+    ) -> String {
         let r = &self.rule;
         let template = r.summary.clone().unwrap_or_else(|| match r.kind {
             AlertKind::Threshold => "{feed}: {metric} is {value} ({op} {threshold})".into(),
@@ -61,7 +69,11 @@ impl CompiledRule {
             AlertKind::Status => "{feed}: status is {status}".into(),
             AlertKind::Keyword => "{feed}: payload matches `{pattern}`".into(),
         });
-        let value_text = value.map(fmt_num).unwrap_or_else(|| "-".into());
+        let num = |v: f64| match unit {
+            Some(_) => format_value(v, unit),
+            None => fmt_num(v),
+        };
+        let value_text = value.map(num).unwrap_or_else(|| "-".into());
         template
             .replace("{feed}", feed)
             .replace("{rule}", &r.name)
@@ -69,7 +81,7 @@ impl CompiledRule {
             .replace("{value}", &value_text)
             .replace(
                 "{threshold}",
-                &r.value.map(fmt_num).unwrap_or_else(|| "-".into()),
+                &r.value.map(num).unwrap_or_else(|| "-".into()),
             )
             .replace("{op}", r.op.map(CmpOp::symbol).unwrap_or("-"))
             .replace("{severity}", r.severity.as_str())
@@ -106,8 +118,21 @@ mod tests {
         .unwrap();
         let c = CompiledRule::new(&rule).unwrap();
         assert_eq!(
-            c.summary("web-1", Some(97.25), None),
+            c.summary("web-1", Some(97.25), None, None),
             "web-1 cpu high: cpu=97.25 > 90 [warning]"
+        );
+    }
+
+    #[test]
+    fn summary_values_read_in_the_metric_unit() {
+        let rule: AlertRule = toml::from_str(
+            "name = \"mem low\"\nkind = \"threshold\"\nmetric = \"avail\"\nop = \"<\"\nvalue = 536870912\n",
+        )
+        .unwrap();
+        let c = CompiledRule::new(&rule).unwrap();
+        assert_eq!(
+            c.summary("web-1", Some(1_288_490_189.0), None, Some(Unit::Bytes)),
+            "web-1: avail is 1.2 GiB (< 512 MiB)"
         );
     }
 }

@@ -118,7 +118,10 @@ impl Api {
         Ok(FeedDetail {
             feed,
             config: secrets::masked(&stored.config),
-            series: series.into_iter().map(SeriesInfoView::from).collect(),
+            series: series
+                .into_iter()
+                .map(|s| SeriesInfoView::new(s, &stored.config))
+                .collect(),
             created_at: ms(stored.created_at),
             updated_at: ms(stored.updated_at),
         })

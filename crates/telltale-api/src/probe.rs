@@ -63,8 +63,9 @@ pub struct ProbeSampleView {
     pub labels: LabelsView,
     /// The value in the payload.
     pub value: f64,
-    /// How it is stored: `value`, `rate` (a counter: per second) or `mean`
-    /// (a histogram's or summary's mean observation).
+    /// How it is stored: `value`, `rate` (a counter: per second), `mean`
+    /// (a histogram's or summary's mean observation) or `quantile` (a
+    /// histogram's quantile of its new observations).
     pub stored_as: String,
     /// What would be stored for it (a rate or mean needs the previous
     /// reading: none for the first).
@@ -82,6 +83,7 @@ fn sample_view(
         Derive::Value => "value",
         Derive::Rate => "rate",
         Derive::Mean { .. } => "mean",
+        Derive::Quantile { .. } => "quantile",
     };
     let mut one = vec![s.clone()];
     rates.apply(&mut one, at);

@@ -145,6 +145,9 @@ pub struct FeedView {
     pub headers: LabelsView,
     /// Names of the metrics it extracts.
     pub metrics: Vec<String>,
+    /// The units of those metrics that have one (set, or implied by a
+    /// Prometheus name), by metric name.
+    pub units: std::collections::BTreeMap<String, telltale_model::Unit>,
     /// Names of its alert rules.
     pub alert_rules: Vec<String>,
     /// True while the engine runs a source for it.
@@ -202,6 +205,11 @@ impl FeedView {
             format: c.format,
             headers: mask_headers(&c.headers),
             metrics: c.metrics.iter().map(|m| m.name.clone()).collect(),
+            units: c
+                .metrics
+                .iter()
+                .filter_map(|m| m.effective_unit(c.format).map(|u| (m.name.clone(), u)))
+                .collect(),
             alert_rules: c.alerts.iter().map(|a| a.name.clone()).collect(),
             running: status.is_some(),
             state: status
@@ -239,12 +247,17 @@ pub struct SeriesInfoView {
     pub last_ts: Option<i64>,
     /// Newest retained raw sample's value.
     pub last_value: Option<f64>,
+    /// What the values measure: the metric rule's `unit`, or what a
+    /// Prometheus name implies; null when unknown.
+    pub unit: Option<telltale_model::Unit>,
 }
 
-impl From<SeriesInfo> for SeriesInfoView {
-    fn from(s: SeriesInfo) -> Self {
+impl SeriesInfoView {
+    /// A stored series with its unit from the feed's config.
+    pub fn new(s: SeriesInfo, config: &telltale_model::FeedConfig) -> Self {
         SeriesInfoView {
             id: s.id,
+            unit: config.unit_of(&s.metric),
             metric: s.metric,
             labels: s.labels,
             last_ts: s.last_ts.map(ms),

@@ -494,6 +494,13 @@ impl Engine {
                     cfg.name
                 );
             }
+            let units = cfg
+                .alerts
+                .iter()
+                .filter_map(|r| r.metric.as_ref())
+                .filter_map(|m| cfg.unit_of(m).map(|u| (m.clone(), u)))
+                .collect();
+            alerts.set_feed_units(id, units);
         }
         if let Ok(mut m) = self.inner.shared.status.lock() {
             m.insert(

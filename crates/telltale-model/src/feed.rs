@@ -259,6 +259,18 @@ impl FeedConfig {
         }
     }
 
+    /// The unit of a stored series by its metric name: its rule's, else (for
+    /// Prometheus text) what the name implies.
+    pub fn unit_of(&self, metric: &str) -> Option<crate::unit::Unit> {
+        match self.metrics.iter().find(|m| m.name == metric) {
+            Some(m) => m.effective_unit(self.format),
+            None if self.format == PayloadFormat::Prometheus => {
+                crate::unit::Unit::infer(metric, metric.ends_with("_total"))
+            }
+            None => None,
+        }
+    }
+
     /// Adds a JSON-pointer metric (builder style).
     pub fn with_metric(mut self, name: &str, pointer: &str) -> Self {
         self.metrics.push(MetricRule {
@@ -426,6 +438,34 @@ pub struct MetricRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub rate: Option<bool>,
+    /// What the values measure (`percent`, `bytes`, `seconds`, …): axes,
+    /// tiles and notifications read `1.2 GiB`, not `1288490188`. Prometheus
+    /// metrics default to what their name says (`_bytes`, `_seconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub unit: Option<crate::unit::Unit>,
+    /// Prometheus histograms: store this quantile (0 < q < 1, `0.99`) of the
+    /// observations since the previous scrape, from the `_bucket` counts,
+    /// interpolated within a bucket as Prometheus's `histogram_quantile`
+    /// does, per label set (without `le`). Without it a histogram stores
+    /// its mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub quantile: Option<f64>,
+}
+
+impl MetricRule {
+    /// The unit of this rule's series: as set, else what a Prometheus
+    /// family's name implies.
+    pub fn effective_unit(&self, format: PayloadFormat) -> Option<crate::unit::Unit> {
+        if self.unit.is_some() || format != PayloadFormat::Prometheus {
+            return self.unit;
+        }
+        let family = self.prometheus.as_deref().unwrap_or(&self.name);
+        let counter = self.kind == Some(MetricKind::Counter)
+            || (self.kind.is_none() && family.ends_with("_total"));
+        crate::unit::Unit::infer(family, counter && self.rate != Some(false))
+    }
 }
 
 /// What a metric's values are.

@@ -21,6 +21,7 @@ pub mod prometheus;
 pub mod secret;
 pub mod socketio;
 pub mod time;
+pub mod unit;
 mod validate;
 pub mod webhook;
 
@@ -30,3 +31,4 @@ pub use error::ValueError;
 pub use feed::{FeedConfig, PayloadFormat, PayloadKeep, TransportKind};
 pub use message::{ConnState, RawMessage, SourceEvent};
 pub use time::Timestamp;
+pub use unit::Unit;

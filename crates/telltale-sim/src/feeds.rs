@@ -3,14 +3,20 @@
 use std::fmt::Write as _;
 
 /// JSON metrics every health payload carries: `(series name, JSON pointer,
-/// Prometheus family)`.
-const METRICS: [(&str, &str, &str); 5] = [
-    ("cpu", "/cpu", "node_cpu_usage_percent"),
-    ("mem", "/mem", "node_memory_usage_percent"),
-    ("disk", "/disk", "node_disk_usage_percent"),
-    ("load", "/load", "node_load1"),
-    ("latency_ms", "/latency_ms", "probe_latency_ms"),
+/// Prometheus family, unit)`.
+const METRICS: [(&str, &str, &str, Option<&str>); 5] = [
+    ("cpu", "/cpu", "node_cpu_usage_percent", Some("percent")),
+    ("mem", "/mem", "node_memory_usage_percent", Some("percent")),
+    ("disk", "/disk", "node_disk_usage_percent", Some("percent")),
+    ("load", "/load", "node_load1", None),
+    ("latency_ms", "/latency_ms", "probe_latency_ms", Some("ms")),
 ];
+
+/// The `unit = "…"` line of a metric, or nothing.
+fn unit_line(unit: Option<&str>) -> String {
+    unit.map(|u| format!("unit = \"{u}\"\n"))
+        .unwrap_or_default()
+}
 
 /// A Telltale config file (TOML, the `[[feed]]` schema of `telltale-model`)
 /// with feeds for every host of a sim running at `base_http`
@@ -54,14 +60,17 @@ const METRICS: [(&str, &str, &str); 5] = [
 /// [[feed.metric]]
 /// name = "cpu"
 /// pointer = "/cpu"
+/// unit = "percent"
 ///
 /// [[feed.metric]]
 /// name = "mem"
 /// pointer = "/mem"
+/// unit = "percent"
 ///
 /// [[feed.metric]]
 /// name = "disk"
 /// pointer = "/disk"
+/// unit = "percent"
 ///
 /// [[feed.metric]]
 /// name = "load"
@@ -70,6 +79,7 @@ const METRICS: [(&str, &str, &str); 5] = [
 /// [[feed.metric]]
 /// name = "latency_ms"
 /// pointer = "/latency_ms"
+/// unit = "ms"
 ///
 /// [feed.status]
 /// pointer = "/status"
@@ -102,14 +112,17 @@ const METRICS: [(&str, &str, &str); 5] = [
 /// [[feed.metric]]
 /// name = "cpu"
 /// pointer = "/cpu"
+/// unit = "percent"
 ///
 /// [[feed.metric]]
 /// name = "mem"
 /// pointer = "/mem"
+/// unit = "percent"
 ///
 /// [[feed.metric]]
 /// name = "disk"
 /// pointer = "/disk"
+/// unit = "percent"
 ///
 /// [[feed.metric]]
 /// name = "load"
@@ -118,6 +131,7 @@ const METRICS: [(&str, &str, &str); 5] = [
 /// [[feed.metric]]
 /// name = "latency_ms"
 /// pointer = "/latency_ms"
+/// unit = "ms"
 ///
 /// [feed.status]
 /// pointer = "/status"
@@ -244,10 +258,11 @@ pub fn feeds_toml(base_http: &str, hosts: usize) -> String {
                     &format!("{base}/metrics/{host}"),
                     "prometheus",
                 );
-                for (metric, _, family) in METRICS {
+                for (metric, _, family, unit) in METRICS {
                     let _ = write!(
                         out,
-                        "\n[[feed.metric]]\nname = \"{metric}\"\nprometheus = \"{family}\"\n"
+                        "\n[[feed.metric]]\nname = \"{metric}\"\nprometheus = \"{family}\"\n{}",
+                        unit_line(unit)
                     );
                 }
                 out.push_str(
@@ -335,10 +350,11 @@ fn json_feed(out: &mut String, name: &str, kind: Kind, u: &Urls<'_>) {
         Kind::Graphql => "/data/health",
         _ => "",
     };
-    for (metric, pointer, _) in METRICS {
+    for (metric, pointer, _, unit) in METRICS {
         let _ = write!(
             out,
-            "\n[[feed.metric]]\nname = \"{metric}\"\npointer = \"{at}{pointer}\"\n"
+            "\n[[feed.metric]]\nname = \"{metric}\"\npointer = \"{at}{pointer}\"\n{}",
+            unit_line(unit)
         );
     }
     let _ = write!(

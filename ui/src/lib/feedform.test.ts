@@ -130,7 +130,7 @@ describe('config ↔ form', () => {
   it('a metric says how it is read: as # TYPE says, a gauge, a counter as a rate or its raw total', () => {
     const base = formFromConfig(null);
     const f = { ...base, name: 'node', format: 'prometheus' as const, url: 'http://h:9100/metrics' };
-    f.metrics = (['auto', 'gauge', 'rate', 'total'] as const).map((reading, i) => ({ name: `m${i}`, pointer: '', prometheus: 'node_cpu_seconds_total', labels: '', regex: '', reading }));
+    f.metrics = (['auto', 'gauge', 'rate', 'total'] as const).map((reading, i) => ({ name: `m${i}`, pointer: '', prometheus: 'node_cpu_seconds_total', labels: '', regex: '', reading, unit: '', quantile: '' }));
     const c = configFromForm(f, { ...configFromForm(f, null), metric: [{ name: 'm0', prometheus: 'x', keep_labels: ['mode'] }] });
     expect((c.metric ?? []).map((m) => [m.kind ?? null, m.rate ?? null])).toEqual([
       [null, null],
@@ -140,6 +140,28 @@ describe('config ↔ form', () => {
     ]);
     expect(c.metric?.[0]?.keep_labels).toEqual(['mode']);
     expect(formFromConfig(c).metrics.map((m) => m.reading)).toEqual(['auto', 'gauge', 'rate', 'total']);
+  });
+
+  it('a metric keeps its unit and histogram quantile, and a bad quantile is refused at its field', () => {
+    const base = formFromConfig(null);
+    const f = { ...base, name: 'api', format: 'prometheus' as const, url: 'http://h:9100/metrics' };
+    f.metrics = [
+      { name: 'p99', pointer: '', prometheus: 'rpc_seconds', labels: '', regex: '', reading: 'auto' as const, unit: 'seconds' as const, quantile: '0.99' },
+      { name: 'mean', pointer: '', prometheus: 'rpc_seconds', labels: '', regex: '', reading: 'auto' as const, unit: '' as const, quantile: '' },
+    ];
+    const c = configFromForm(f, null);
+    expect(c.metric?.[0]).toMatchObject({ unit: 'seconds', quantile: 0.99 });
+    expect(c.metric?.[1]?.unit).toBeUndefined();
+    expect(c.metric?.[1]?.quantile).toBeUndefined();
+    expect(formFromConfig(c).metrics.map((m) => [m.unit, m.quantile])).toEqual([
+      ['seconds', '0.99'],
+      ['', ''],
+    ]);
+    expect(validateForm(f)['metric[0].quantile']).toBeUndefined();
+    for (const bad of ['1.5', '0', 'abc', '99']) {
+      const g = { ...f, metrics: [{ ...f.metrics[0]!, quantile: bad }] };
+      expect(validateForm(g)['metric[0].quantile']).toMatch(/between 0 and 1/);
+    }
   });
 
   it('an MQTT form takes TLS files for mqtts:// and wss:// only, the certificate with its key', () => {
@@ -343,7 +365,7 @@ describe('validation at the field', () => {
     f.transport = 'websocket';
     f.url = 'ws://x/y';
     f.ws.pingInterval = 'often';
-    f.metrics = [{ name: 'cpu', pointer: 'cpu', prometheus: '', labels: '', regex: '', reading: 'auto' }, { name: 'cpu', pointer: '/c', prometheus: '', labels: '', regex: '', reading: 'auto' }];
+    f.metrics = [{ name: 'cpu', pointer: 'cpu', prometheus: '', labels: '', regex: '', reading: 'auto', unit: '', quantile: '' }, { name: 'cpu', pointer: '/c', prometheus: '', labels: '', regex: '', reading: 'auto', unit: '', quantile: '' }];
     const ws = validateForm(f);
     expect(Object.keys(ws).sort()).toEqual(['metric[0].pointer', 'metric[1].name', 'websocket.ping_interval']);
   });

@@ -3,6 +3,7 @@
 // made before saving. Error keys are the server's field paths (`url`,
 // `poll.interval`, `alert[1].value`), so client and server messages land at
 // the same field.
+import type { Unit } from './bindings/Unit';
 import type { FeedConfig, MetricRule, PayloadFormat, TransportKind } from './types';
 import type { PayloadKeep } from './bindings/PayloadKeep';
 import type { MqttTopic } from './bindings/MqttTopic';
@@ -31,6 +32,10 @@ export interface MetricForm {
   regex: string;
   /** auto: Prometheus's `# TYPE` (else a gauge); rate: a counter, per second; total: a counter's raw value. */
   reading: Reading;
+  /** What the values measure; '' for none (or what a Prometheus name implies). */
+  unit: Unit | '';
+  /** Prometheus histograms: the quantile to store (`0.99`); '' for the mean. */
+  quantile: string;
 }
 
 export type Reading = 'auto' | 'gauge' | 'rate' | 'total';
@@ -186,6 +191,8 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       labels: formatLabelsText(m.labels),
       regex: m.regex ?? '',
       reading: readingOf(m),
+      unit: m.unit ?? '',
+      quantile: m.quantile === undefined || m.quantile === null ? '' : String(m.quantile),
     })),
     alerts: (c?.alert ?? []).map(ruleFromConfig),
     ws: {
@@ -287,11 +294,13 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     if (m.reading === 'gauge') r.kind = 'gauge';
     if (m.reading === 'rate') r.kind = 'counter';
     if (m.reading === 'total') r.rate = false;
+    if (m.unit) r.unit = m.unit;
     if (f.format === 'json') r.pointer = m.pointer.trim() || null;
     if (f.format === 'prometheus') {
       if (opt(m.prometheus)) r.prometheus = opt(m.prometheus);
       const labels = parseLabels(m.labels);
       if (typeof labels !== 'string' && Object.keys(labels).length) r.labels = labels;
+      if (m.quantile.trim()) r.quantile = Number(m.quantile.trim());
     }
     if (f.format === 'text') r.regex = m.regex === '' ? null : m.regex;
     return r;
@@ -583,6 +592,10 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     } else if (f.format === 'prometheus') {
       const labels = parseLabels(m.labels);
       if (typeof labels === 'string') e[k('labels')] = labels;
+      const q = m.quantile.trim();
+      if (q && !(/^(0?\.\d+)$/.test(q) && Number(q) > 0 && Number(q) < 1)) {
+        e[k('quantile')] = `is ${q}: give a fraction between 0 and 1, such as 0.99 (empty: the histogram's mean)`;
+      }
     } else if (f.format === 'text') {
       if (!m.regex) e[k('regex')] = 'is missing: a regular expression whose first group is the number, e.g. cpu=([0-9.]+)';
       else {

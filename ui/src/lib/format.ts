@@ -67,6 +67,11 @@ export function prettyPayload(data: string): string {
 /** After a probed value: what is stored for it, when that is not the value itself. */
 export function storedNote(s: { stored_as: string; stored: number | null }): string {
   if (s.stored_as === 'value') return '';
-  const what = s.stored_as === 'rate' ? 'a counter, stored as its rate per second' : 'stored as the mean observation';
+  const what =
+    s.stored_as === 'rate'
+      ? 'a counter, stored as its rate per second'
+      : s.stored_as === 'quantile'
+        ? 'a histogram, stored as the quantile of its new observations'
+        : 'stored as the mean observation';
   return s.stored === null ? ` (${what}: from the next reading)` : ` (${what}: ${formatValue(s.stored)})`;
 }

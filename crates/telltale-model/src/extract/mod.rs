@@ -19,6 +19,9 @@ pub struct ExtractedSample {
     pub value: f64,
     /// What is stored: the value, or what [`Rates`] derives from it.
     pub derive: Derive,
+    /// A histogram quantile's buckets: `(le, cumulative count)`, ascending,
+    /// ending with `+Inf`; empty for everything else.
+    pub buckets: Vec<(f64, f64)>,
 }
 
 /// What is stored for an extracted value.
@@ -34,6 +37,12 @@ pub enum Derive {
     Mean {
         /// The `_count` beside the `_sum`.
         count: f64,
+    },
+    /// A histogram's buckets (in [`ExtractedSample::buckets`]): this
+    /// quantile of the observations since the previous payload.
+    Quantile {
+        /// 0 < q < 1.
+        q: f64,
     },
 }
 
@@ -220,6 +229,7 @@ impl Extractor {
                 labels: BTreeMap::new(),
                 value: *v,
                 derive: Derive::Value,
+                buckets: Vec::new(),
             });
         }
         if msg.data.is_empty() {
@@ -277,6 +287,7 @@ impl Extractor {
                             labels: BTreeMap::new(),
                             value,
                             derive: *derive,
+                            buckets: Vec::new(),
                         }),
                         None => out.problems.push(Problem::metric(
                             name,
@@ -324,6 +335,7 @@ impl Extractor {
                         labels: BTreeMap::new(),
                         value,
                         derive: *derive,
+                        buckets: Vec::new(),
                     }),
                     Some(Err(_)) => out.problems.push(Problem::metric(
                         name,
@@ -463,6 +475,21 @@ fn lookup<'a>(doc: &'a serde_json::Value, tokens: &[String]) -> Option<&'a serde
 
 fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule, RuleError> {
     let field = |f: &str| format!("metric[{i}].{f}");
+    if let Some(q) = m.quantile {
+        if format != PayloadFormat::Prometheus {
+            return Err(RuleError {
+                field: field("quantile"),
+                message: "is for Prometheus histograms: this feed's format is not prometheus"
+                    .into(),
+            });
+        }
+        if q.is_nan() || q <= 0.0 || q >= 1.0 {
+            return Err(RuleError {
+                field: field("quantile"),
+                message: format!("is {q}: give a fraction between 0 and 1, such as 0.99"),
+            });
+        }
+    }
     if m.name.trim().is_empty() {
         return Err(RuleError {
             field: field("name"),
@@ -502,6 +529,7 @@ fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule,
             drop: m.drop_labels.clone(),
             kind: m.kind,
             rate: m.rate.unwrap_or(true),
+            quantile: m.quantile,
         })),
         PayloadFormat::Text => {
             let src = m.regex.clone().ok_or_else(|| RuleError {

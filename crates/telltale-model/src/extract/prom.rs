@@ -20,6 +20,8 @@ pub(super) struct PromRule {
     pub(super) drop: Vec<String>,
     pub(super) kind: Option<MetricKind>,
     pub(super) rate: bool,
+    /// A histogram quantile to store instead of the mean.
+    pub(super) quantile: Option<f64>,
 }
 
 impl Extractor {
@@ -76,7 +78,21 @@ impl PromRule {
             && self.kind.is_none()
             && !wants_quantile
             && !is_part(&self.family);
-        let found = if mean {
+        let found = if let Some(q) = self.quantile {
+            if t == PromType::Summary {
+                let (name, family) = (&self.name, &self.family);
+                out.problems.push(Problem::metric(
+                    name,
+                    "no_match",
+                    format!(
+                        "metric `{name}`: `{family}` is a summary, whose quantiles come ready-made: \
+                         use `labels = {{ quantile = \"{q}\" }}` instead of `quantile = {q}`"
+                    ),
+                ));
+                return;
+            }
+            self.quantiles(q, expo, out)
+        } else if mean {
             self.means(expo, out)
         } else {
             let derive = self.derive_for(t, &self.family);
@@ -134,6 +150,64 @@ impl PromRule {
         found
     }
 
+    /// Each label set's `_bucket` counts (without `le`), for `q` of the
+    /// observations since the previous scrape ([`super::Rates`] does the rest).
+    fn quantiles(&self, q: f64, expo: &Exposition, out: &mut Extraction) -> bool {
+        let first = out.samples.len();
+        let bucket_name = format!("{}_bucket", self.family);
+        let mut sets: Vec<(BTreeMap<String, String>, Vec<(f64, f64)>)> = Vec::new();
+        for b in expo
+            .samples
+            .iter()
+            .filter(|s| s.name == bucket_name && self.matches(s))
+        {
+            let Some(le) = b.labels.get("le").and_then(|v| parse_le(v)) else {
+                continue;
+            };
+            let mut labels = b.labels.clone();
+            labels.remove("le");
+            match sets.iter_mut().find(|(l, _)| *l == labels) {
+                Some((_, buckets)) => buckets.push((le, b.value)),
+                None => sets.push((labels, vec![(le, b.value)])),
+            }
+        }
+        let mut found = false;
+        for (labels, mut buckets) in sets {
+            buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // without `+Inf` the total is unknown
+            let Some(&(last, total)) = buckets.last() else {
+                continue;
+            };
+            if last != f64::INFINITY {
+                continue;
+            }
+            found = true;
+            let labels = self.stored_labels(&labels);
+            if !self.keep.is_empty() || !self.drop.is_empty() {
+                if let Some(same) = out.samples[first..].iter_mut().find(|x| x.labels == labels) {
+                    // merged label sets: their buckets add up where they share `le`s
+                    if same.buckets.len() == buckets.len()
+                        && same.buckets.iter().zip(&buckets).all(|(a, b)| a.0 == b.0)
+                    {
+                        for (a, b) in same.buckets.iter_mut().zip(&buckets) {
+                            a.1 += b.1;
+                        }
+                        same.value += total;
+                    }
+                    continue;
+                }
+            }
+            out.samples.push(ExtractedSample {
+                metric: self.name.clone(),
+                labels,
+                value: total,
+                derive: Derive::Quantile { q },
+                buckets,
+            });
+        }
+        found
+    }
+
     fn matches(&self, s: &PromSample) -> bool {
         self.labels.iter().all(|(k, v)| s.labels.get(k) == Some(v))
     }
@@ -167,7 +241,7 @@ impl PromRule {
                         same.value += value;
                         *count += more;
                     }
-                    (Derive::Mean { .. }, _) => same.value = value,
+                    (Derive::Mean { .. } | Derive::Quantile { .. }, _) => same.value = value,
                 }
                 return;
             }
@@ -177,7 +251,16 @@ impl PromRule {
             labels,
             value,
             derive,
+            buckets: Vec::new(),
         });
+    }
+}
+
+/// A bucket's upper bound: a number, or `+Inf`.
+fn parse_le(v: &str) -> Option<f64> {
+    match v.trim() {
+        "+Inf" | "Inf" | "inf" | "+inf" => Some(f64::INFINITY),
+        x => x.parse::<f64>().ok().filter(|f| !f.is_nan()),
     }
 }
 
@@ -289,6 +372,44 @@ gc_seconds_count 10
         r.apply(&mut next, Timestamp(10_000_000));
         assert_eq!(next[0].value, 1.6);
         assert_eq!(next[1].value, 0.0);
+    }
+
+    #[test]
+    fn a_histogram_quantile_gathers_each_label_sets_buckets() {
+        let p90 = MetricRule {
+            quantile: Some(0.9),
+            ..rule("rpc_p90", "rpc_seconds")
+        };
+        let s = extract(&feed(vec![p90]), TEXT);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s[0].derive, Derive::Quantile { q: 0.9 });
+        assert_eq!(s[0].buckets, vec![(1.0, 3.0), (f64::INFINITY, 4.0)]);
+        assert_eq!(
+            s[0].labels,
+            BTreeMap::from([("op".to_string(), "get".to_string())]),
+            "`le` is not a label of the stored series"
+        );
+        // a summary's quantiles come ready-made: the rule is told so
+        let on_summary = MetricRule {
+            quantile: Some(0.99),
+            ..rule("gc_p99", "gc_seconds")
+        };
+        let f = feed(vec![on_summary]);
+        let m = RawMessage::new(TEXT.to_string());
+        let out = Extractor::new(&f).unwrap().extract(&m);
+        assert!(out.samples.is_empty());
+        assert!(
+            out.problems[0]
+                .message
+                .contains("labels = { quantile = \"0.99\" }"),
+            "{:?}",
+            out.problems
+        );
+        // outside (0, 1), or on JSON, the rule does not compile
+        let mut bad = rule("x", "rpc_seconds");
+        bad.quantile = Some(1.5);
+        let err = Extractor::new(&feed(vec![bad])).unwrap_err();
+        assert!(format!("{err:?}").contains("metric[0].quantile"), "{err:?}");
     }
 
     #[test]

@@ -8,6 +8,12 @@
 //! - A histogram's or summary's stored value is the mean of the
 //!   observations since the previous payload: `Δsum / Δcount`, with the
 //!   same reset rule; no new observation gives no sample.
+//! - A histogram quantile's stored value is that quantile of the
+//!   observations since the previous payload: the buckets' increases
+//!   (all of them as they are after a reset), interpolated linearly within
+//!   the bucket the rank falls in, as Prometheus's `histogram_quantile`
+//!   does; a rank in the `+Inf` bucket gives the highest finite bound; no
+//!   new observation gives no sample.
 //! - The first payload of a series gives no sample: a rate needs two.
 
 use super::{Derive, ExtractedSample};
@@ -26,6 +32,8 @@ struct Last {
 #[derive(Debug, Default)]
 pub struct Rates {
     last: HashMap<String, HashMap<BTreeMap<String, String>, Last>>,
+    /// Histogram quantiles: the previous payload's buckets of each series.
+    buckets: HashMap<String, HashMap<BTreeMap<String, String>, Vec<(f64, f64)>>>,
     series: usize,
     cap: usize,
 }
@@ -48,6 +56,7 @@ impl Rates {
                 Derive::Value => return true,
                 Derive::Rate => 0.0,
                 Derive::Mean { count } => count,
+                Derive::Quantile { q } => return self.quantile(s, q),
             };
             if !s.value.is_finite() || !count.is_finite() {
                 return false;
@@ -84,6 +93,48 @@ impl Rates {
         });
     }
 
+    /// Replaces a histogram sample's value by `q` of its new observations;
+    /// false when it gives none.
+    fn quantile(&mut self, s: &mut ExtractedSample, q: f64) -> bool {
+        let now = std::mem::take(&mut s.buckets);
+        let prev = match self
+            .buckets
+            .get_mut(s.metric.as_str())
+            .and_then(|m| m.get_mut(&s.labels))
+        {
+            Some(prev) => std::mem::replace(prev, now.clone()),
+            None => {
+                if self.series < self.cap {
+                    self.series += 1;
+                    self.buckets
+                        .entry(s.metric.clone())
+                        .or_default()
+                        .insert(s.labels.clone(), now);
+                }
+                return false;
+            }
+        };
+        // the increase of each bucket; any bucket gone down, or other
+        // bounds, mean the histogram restarted: count from zero
+        let same = prev.len() == now.len() && prev.iter().zip(&now).all(|(a, b)| a.0 == b.0);
+        let reset = !same || prev.iter().zip(&now).any(|(a, b)| b.1 < a.1);
+        let delta: Vec<(f64, f64)> = if reset {
+            now
+        } else {
+            now.iter()
+                .zip(&prev)
+                .map(|(n, p)| (n.0, n.1 - p.1))
+                .collect()
+        };
+        match histogram_quantile(q, &delta) {
+            Some(v) => {
+                s.value = v;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stores `now` for the sample's series; returns the previous reading.
     fn remember(&mut self, s: &ExtractedSample, now: Last) -> Option<Last> {
         if let Some(by_labels) = self.last.get_mut(s.metric.as_str()) {
@@ -102,6 +153,35 @@ impl Rates {
     }
 }
 
+/// `q` of the observations in cumulative `buckets` (`(le, count)`,
+/// ascending, the last `+Inf`), as Prometheus's `histogram_quantile`: the
+/// bucket where the rank `q × total` falls, interpolated linearly between
+/// its bounds (the first bucket starts at 0 if its bound is positive). None
+/// without observations or without a finite bound.
+pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    let &(_, total) = buckets.last()?;
+    if total.is_nan() || total <= 0.0 || buckets.len() < 2 {
+        return None;
+    }
+    let rank = q * total;
+    let i = buckets.iter().position(|b| b.1 >= rank)?;
+    let (upper, count) = buckets[i];
+    if upper == f64::INFINITY {
+        // beyond the highest bound: the highest bound is all that is known
+        return Some(buckets[buckets.len() - 2].0);
+    }
+    let (lower, below) = match i {
+        0 if upper > 0.0 => (0.0, 0.0),
+        0 => return Some(upper),
+        _ => buckets[i - 1],
+    };
+    let inside = count - below;
+    if inside <= 0.0 {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * (rank - below) / inside)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +192,7 @@ mod tests {
             labels: BTreeMap::new(),
             value: v,
             derive: Derive::Rate,
+            buckets: Vec::new(),
         }
     }
 
@@ -182,6 +263,57 @@ mod tests {
         }
         // 6 over 2 observations; none new; a reset: 1.5 over 3.
         assert_eq!(out, [None, Some(3.0), None, Some(0.5)]);
+    }
+
+    #[test]
+    fn histogram_quantiles_interpolate_like_prometheus() {
+        let inf = f64::INFINITY;
+        // 100 observations: 50 under 0.1, 40 in (0.1, 0.5], 10 in (0.5, 1]
+        let b = [(0.1, 50.0), (0.5, 90.0), (1.0, 100.0), (inf, 100.0)];
+        assert_eq!(histogram_quantile(0.5, &b), Some(0.1));
+        // rank 90: the top of the second bucket
+        assert!((histogram_quantile(0.9, &b).unwrap() - 0.5).abs() < 1e-12);
+        // rank 95: half-way into (0.5, 1]
+        assert!((histogram_quantile(0.95, &b).unwrap() - 0.75).abs() < 1e-12);
+        // rank 25: half-way into [0, 0.1]
+        assert!((histogram_quantile(0.25, &b).unwrap() - 0.05).abs() < 1e-12);
+        // a rank in +Inf gives the highest finite bound
+        let over = [(0.1, 1.0), (inf, 10.0)];
+        assert_eq!(histogram_quantile(0.99, &over), Some(0.1));
+        assert_eq!(histogram_quantile(0.5, &[(0.1, 0.0), (inf, 0.0)]), None);
+        assert_eq!(histogram_quantile(0.5, &[(inf, 5.0)]), None);
+    }
+
+    #[test]
+    fn histogram_quantiles_read_the_new_observations_across_resets() {
+        let inf = f64::INFINITY;
+        let mut r = Rates::new(100);
+        let hist = |b: &[(f64, f64)]| ExtractedSample {
+            metric: "rpc_p90".into(),
+            labels: BTreeMap::new(),
+            value: b.last().map_or(0.0, |x| x.1),
+            derive: Derive::Quantile { q: 0.9 },
+            buckets: b.to_vec(),
+        };
+        let mut out = Vec::new();
+        for (i, b) in [
+            // the first scrape: nothing to compare with
+            vec![(0.1, 1000.0), (1.0, 1000.0), (inf, 1000.0)],
+            // 10 new observations, all slow: the history's fast ones do not count
+            vec![(0.1, 1000.0), (1.0, 1010.0), (inf, 1010.0)],
+            // none new
+            vec![(0.1, 1000.0), (1.0, 1010.0), (inf, 1010.0)],
+            // the process restarted: 4 observations, all fast
+            vec![(0.1, 4.0), (1.0, 4.0), (inf, 4.0)],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut s = vec![hist(&b)];
+            r.apply(&mut s, at(i as i64));
+            out.push(s.first().map(|s| (s.value * 1000.0).round() / 1000.0));
+        }
+        assert_eq!(out, [None, Some(0.91), None, Some(0.09)]);
     }
 
     #[test]

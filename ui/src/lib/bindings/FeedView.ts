@@ -3,6 +3,7 @@ import type { ConnStateView } from "./ConnStateView";
 import type { FeedOriginView } from "./FeedOriginView";
 import type { PayloadFormat } from "./PayloadFormat";
 import type { TransportKind } from "./TransportKind";
+import type { Unit } from "./Unit";
 
 /**
  * One feed for lists and tiles: its config summary and live status.
@@ -44,6 +45,11 @@ headers: { [key in string]: string },
  * Names of the metrics it extracts.
  */
 metrics: Array<string>, 
+/**
+ * The units of those metrics that have one (set, or implied by a
+ * Prometheus name), by metric name.
+ */
+units: { [key in string]: Unit }, 
 /**
  * Names of its alert rules.
  */

@@ -17,8 +17,9 @@ labels: { [key in string]: string },
  */
 value: number, 
 /**
- * How it is stored: `value`, `rate` (a counter: per second) or `mean`
- * (a histogram's or summary's mean observation).
+ * How it is stored: `value`, `rate` (a counter: per second), `mean`
+ * (a histogram's or summary's mean observation) or `quantile` (a
+ * histogram's quantile of its new observations).
  */
 stored_as: string, 
 /**
