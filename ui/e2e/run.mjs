@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, newestMtime, startProcess, stopAll, waitFor, waitForHttp } from './harness.mjs';
 import { registerSettingsTests } from './settings.mjs';
+import { registerChartTests } from './charts.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const UI = path.resolve(HERE, '..');
@@ -183,6 +184,7 @@ format = "json"
 [[feed.metric]]
 name = "cpu"
 pointer = "/cpu"
+unit = "percent"
 
 [[feed.alert]]
 name = "cpu high"
@@ -229,6 +231,8 @@ severity = "critical"
   assert(after.acked_at >= before.since, `acked_at ${after.acked_at} precedes the firing (${before.since})`);
   await page.screenshot({ path: path.join(ARTIFACTS, 'alerts.png'), fullPage: true });
 });
+
+registerChartTests(test, { artifacts: ARTIFACTS, alertFeed: ALERT_FEED });
 
 test('editor: add a websocket feed through the form; its tile goes live on the Overview', async (ctx) => {
   const { page } = ctx;

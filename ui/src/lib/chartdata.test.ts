@@ -44,3 +44,28 @@ describe('chart gaps', () => {
     expect(seriesKey('cpu', { b: '2', a: '1' })).toBe('cpu{a="1",b="2"}');
   });
 });
+
+describe('min/max band and summary', () => {
+  it('keeps each bucket\'s min and max beside its mean, null at gaps', async () => {
+    const { chartData, summarize, hasBand, pushValue, dropBefore } = await import('./chartdata');
+    const d = chartData(
+      [
+        { ts: 0, avg: 5, min: 1, max: 97, count: 60 },
+        { ts: 60_000, avg: 4, min: 2, max: 6, count: 60 },
+      ],
+      [{ start: 30_000, end: 50_000, state: 'retrying' }],
+    );
+    expect(d.xs).toEqual([0, 30, 60]);
+    expect(d.mins).toEqual([1, null, 2]);
+    expect(d.maxs).toEqual([97, null, 6]);
+    expect(hasBand(d)).toBe(true);
+    // the spike survives in the summary although both means are low
+    expect(summarize(d)).toEqual({ last: 4, lastX: 60, min: 1, max: 97, count: 2 });
+    pushValue(d, 120, 8);
+    expect(summarize(d).last).toBe(8);
+    dropBefore(d, 50);
+    expect(d.xs).toEqual([60, 120]);
+    expect(d.mins.length).toBe(2);
+    expect(summarize({ xs: [1], ys: [null], mins: [null], maxs: [null] }).count).toBe(0);
+  });
+});
