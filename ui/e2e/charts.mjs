@@ -4,6 +4,7 @@
 // was firing, the state band with the uptime of the range, the min–max band,
 // units, the UTC toggle, the text alternative, fresh values in the metric
 // picker, and "No samples in this range" for a range without data.
+import http from 'node:http';
 import path from 'node:path';
 import { waitFor } from './harness.mjs';
 
@@ -57,7 +58,57 @@ function colourStats(page, cssVar) {
   }, cssVar);
 }
 
-/** Registers the chart test with run.mjs's `test`. */
+/** Pixels of a colour (`#rrggbb`) on the chart canvas. */
+function pixelsOf(page, hex) {
+  return page.evaluate((colour) => {
+    const canvas = document.querySelector('.chart canvas');
+    if (!canvas || canvas.width === 0) return 0;
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+    const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      if (Math.abs(px[i] - r) + Math.abs(px[i + 1] - g) + Math.abs(px[i + 2] - b) < 40 && px[i + 3] > 200) n++;
+    }
+    return n;
+  }, hex);
+}
+
+/** A Prometheus endpoint with one metric in three label sets (per cpu), values moving. */
+function startCpuExporter() {
+  let n = 0;
+  const srv = http.createServer((req, res) => {
+    n++;
+    const lines = ['# TYPE node_cpu_usage_percent gauge'];
+    for (const [cpu, base] of [['0', 20], ['1', 50], ['2', 80]]) lines.push(`node_cpu_usage_percent{cpu="${cpu}"} ${base + (n % 5)}`);
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+    res.end(lines.join('\n') + '\n');
+  });
+  return new Promise((resolve, reject) => {
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: srv.address().port,
+        close: () =>
+          new Promise((r) => {
+            srv.closeAllConnections?.();
+            srv.close(() => r());
+          }),
+      }),
+    );
+  });
+}
+
+async function importToml(ctx, toml, name) {
+  const res = await fetch(`${ctx.base}/api/config/import`, {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'X-Telltale-Request': '1', 'Content-Type': 'application/toml; charset=utf-8' },
+    body: toml,
+  });
+  const report = await res.json();
+  assert(res.ok && report.errors.length === 0 && report.imported.includes(name), `import of ${name}: ${JSON.stringify(report)}`);
+}
+
+/** Registers the chart tests with run.mjs's `test`. */
 export function registerChartTests(test, { artifacts, alertFeed }) {
   test('feed chart: threshold and clear lines, the firing band, the state band with uptime, units, UTC', async (ctx) => {
     const { page } = ctx;
@@ -143,5 +194,51 @@ export function registerChartTests(test, { artifacts, alertFeed }) {
     await page.getByRole('button', { name: 'Show range' }).click();
     await page.locator('.chart .empty').filter({ hasText: 'No samples in this range' }).waitFor({ timeout: 10_000 });
     assert(/No samples of cpu in this range\./.test((await text.textContent()) ?? ''), 'the text alternative does not say there are no samples');
+  });
+
+  test('feed chart: the label sets of one metric overlaid, each toggled from the legend', async (ctx) => {
+    const { page } = ctx;
+    const exporter = await startCpuExporter();
+    const name = 'e2e-percpu';
+    try {
+      await importToml(
+        ctx,
+        `[[feed]]\nname = "${name}"\ntransport = "poll"\nurl = "http://127.0.0.1:${exporter.port}/metrics"\nformat = "prometheus"\n\n` +
+          `[[feed.metric]]\nname = "cpu"\nprometheus = "node_cpu_usage_percent"\nunit = "percent"\n\n[feed.poll]\ninterval = "1s"\n`,
+        name,
+      );
+      await page.goto(`${ctx.base}/#/feed/${name}`);
+      await page.getByRole('heading', { name, level: 1 }).waitFor({ timeout: 10_000 });
+      // three series of cpu, one per label set; then a few readings of each
+      // (a poll also records http_status, response_ms and up)
+      const cpuOptions = async () => (await page.locator('#metric option').allTextContents()).filter((t) => t.startsWith('cpu{'));
+      await waitFor('three cpu label sets in the picker', async () => (await cpuOptions()).length === 3, {
+        timeoutMs: 20_000,
+      }).catch(async (e) => {
+        throw new Error(`${e.message}; options: ${JSON.stringify(await page.locator('#metric option').allTextContents())}`);
+      });
+      const toggle = page.getByRole('checkbox', { name: /all 3 label sets/ });
+      await toggle.check();
+      const legend = page.locator('.chart .u-legend .u-series');
+      await waitFor('a legend entry per label set', async () => {
+        const labels = (await legend.locator('.u-label').allTextContents()).map((t) => t.trim());
+        return ['cpu="0"', 'cpu="1"', 'cpu="2"'].every((l) => labels.includes(l)) ? labels : null;
+      }, { timeoutMs: 10_000 });
+      // each label set has its own colour on the canvas (the first three of the palette)
+      const colours = ['#2f6fde', '#d9480f', '#2b8a3e'];
+      await waitFor('lines of three colours on the chart', async () => {
+        const counts = await Promise.all(colours.map((c) => pixelsOf(page, c)));
+        return counts.every((n) => n > 20) ? counts : null;
+      }, { timeoutMs: 15_000, intervalMs: 300 });
+      // a click on cpu="1" in the legend hides its line, and only its line
+      await legend.filter({ hasText: 'cpu="1"' }).click();
+      await waitFor('the cpu="1" line to be hidden', async () => (await pixelsOf(page, colours[1])) === 0, { timeoutMs: 5_000 });
+      assert((await pixelsOf(page, colours[0])) > 20 && (await pixelsOf(page, colours[2])) > 20, 'hiding one label set hid another');
+      assert(/3 label sets drawn together/.test((await page.locator('figure.chart-figure [id^="chart-text"]').textContent()) ?? ''), 'the text alternative does not list the overlay');
+      await page.screenshot({ path: path.join(artifacts, 'chart-overlay.png'), fullPage: true });
+    } finally {
+      await fetch(`${ctx.base}/api/feeds/${name}`, { method: 'DELETE', headers: { 'X-Telltale-Request': '1' } }).catch(() => {});
+      await exporter.close();
+    }
   });
 }

@@ -264,6 +264,8 @@ impl FeedConfig {
     pub fn unit_of(&self, metric: &str) -> Option<crate::unit::Unit> {
         match self.metrics.iter().find(|m| m.name == metric) {
             Some(m) => m.effective_unit(self.format),
+            // what every poll records beside its payload's metrics
+            None if metric == "response_ms" => Some(crate::unit::Unit::Ms),
             None if self.format == PayloadFormat::Prometheus => {
                 crate::unit::Unit::infer(metric, metric.ends_with("_total"))
             }

@@ -230,6 +230,11 @@ mod tests {
         let json = crate::FeedConfig::new("j", crate::TransportKind::Websocket, "ws://h")
             .with_metric("size_bytes", "/s");
         assert_eq!(json.unit_of("size_bytes"), None, "JSON names imply nothing");
+        assert_eq!(
+            json.unit_of("response_ms"),
+            Some(Unit::Ms),
+            "a poll's own timing"
+        );
     }
 
     #[test]

@@ -155,7 +155,7 @@ impl PromRule {
     fn quantiles(&self, q: f64, expo: &Exposition, out: &mut Extraction) -> bool {
         let first = out.samples.len();
         let bucket_name = format!("{}_bucket", self.family);
-        let mut sets: Vec<(BTreeMap<String, String>, Vec<(f64, f64)>)> = Vec::new();
+        let mut sets: Vec<(Labels, Buckets)> = Vec::new();
         for b in expo
             .samples
             .iter()
@@ -255,6 +255,10 @@ impl PromRule {
         });
     }
 }
+
+type Labels = BTreeMap<String, String>;
+/// `(le, cumulative count)` of one label set.
+type Buckets = Vec<(f64, f64)>;
 
 /// A bucket's upper bound: a number, or `+Inf`.
 fn parse_le(v: &str) -> Option<f64> {

@@ -20,6 +20,8 @@ use super::{Derive, ExtractedSample};
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 
+type Labels = BTreeMap<String, String>;
+
 /// The previous payload's reading of one series.
 #[derive(Debug, Clone, Copy)]
 struct Last {
@@ -33,7 +35,7 @@ struct Last {
 pub struct Rates {
     last: HashMap<String, HashMap<BTreeMap<String, String>, Last>>,
     /// Histogram quantiles: the previous payload's buckets of each series.
-    buckets: HashMap<String, HashMap<BTreeMap<String, String>, Vec<(f64, f64)>>>,
+    buckets: HashMap<String, HashMap<Labels, Vec<(f64, f64)>>>,
     series: usize,
     cap: usize,
 }
