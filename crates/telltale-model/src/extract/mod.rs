@@ -475,21 +475,7 @@ fn lookup<'a>(doc: &'a serde_json::Value, tokens: &[String]) -> Option<&'a serde
 
 fn compile_rule(format: PayloadFormat, m: &MetricRule, i: usize) -> Result<Rule, RuleError> {
     let field = |f: &str| format!("metric[{i}].{f}");
-    if let Some(q) = m.quantile {
-        if format != PayloadFormat::Prometheus {
-            return Err(RuleError {
-                field: field("quantile"),
-                message: "is for Prometheus histograms: this feed's format is not prometheus"
-                    .into(),
-            });
-        }
-        if q.is_nan() || q <= 0.0 || q >= 1.0 {
-            return Err(RuleError {
-                field: field("quantile"),
-                message: format!("is {q}: give a fraction between 0 and 1, such as 0.99"),
-            });
-        }
-    }
+    prom::check_quantile(format, m.quantile, &field("quantile"))?;
     if m.name.trim().is_empty() {
         return Err(RuleError {
             field: field("name"),

@@ -46,6 +46,29 @@ impl Extractor {
     }
 }
 
+/// A rule's `quantile` (at `field`): only on Prometheus text, strictly
+/// between 0 and 1.
+pub(super) fn check_quantile(
+    format: crate::feed::PayloadFormat,
+    quantile: Option<f64>,
+    field: &str,
+) -> Result<(), super::RuleError> {
+    let problem = match quantile {
+        None => return Ok(()),
+        Some(_) if format != crate::feed::PayloadFormat::Prometheus => {
+            "is for Prometheus histograms: this feed's format is not prometheus".to_string()
+        }
+        Some(q) if q.is_nan() || q <= 0.0 || q >= 1.0 => {
+            format!("is {q}: give a fraction between 0 and 1, such as 0.99")
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(super::RuleError {
+        field: field.to_string(),
+        message: problem,
+    })
+}
+
 /// A histogram's or summary's own series: `_sum`, `_count`, `_bucket`.
 fn is_part(name: &str) -> bool {
     ["_sum", "_count", "_bucket"]
