@@ -39,6 +39,12 @@ if ! printf '%s\n' "$entry" | grep -q '^Exec=telltale'; then
   echo "check-package: the .desktop entry in $deb does not start telltale" >&2
   exit 1
 fi
+# Notifications name this entry in their desktop-entry hint
+# (crates/telltale-alerts/src/desktop.rs DESKTOP_ENTRY).
+if ! dpkg-deb -c "$deb" | grep -q ' \./usr/share/applications/Telltale\.desktop$'; then
+  echo "check-package: $deb has no usr/share/applications/Telltale.desktop, which notifications name as their desktop-entry" >&2
+  exit 1
+fi
 
 echo "== the packaged binary without the tray library"
 root=$(mktemp -d)

@@ -124,8 +124,12 @@ pub struct NotifyCall {
     pub body: String,
     /// The `replaces_id` argument (0: a new popup).
     pub replaces_id: u32,
+    /// The icon name.
+    pub icon: String,
     /// The `urgency` hint: 0 low, 1 normal, 2 critical.
     pub urgency: Option<u8>,
+    /// The `desktop-entry` hint.
+    pub desktop_entry: Option<String>,
     /// Action keys and labels, alternating.
     pub actions: Vec<String>,
     /// The notification id from the server's reply.
@@ -148,6 +152,7 @@ pub fn parse_monitor(text: &str) -> Vec<NotifyCall> {
             let mut strings = Vec::new();
             let mut actions = Vec::new();
             let mut urgency = None;
+            let mut desktop_entry = None;
             let mut replaces_id = 0;
             let mut j = i + 1;
             let mut in_actions = false;
@@ -168,6 +173,13 @@ pub fn parse_monitor(text: &str) -> Vec<NotifyCall> {
                         actions.push(s);
                     } else if strings.len() < 4 {
                         strings.push(s);
+                    } else if s == "desktop-entry" {
+                        // The value follows: `variant string "Telltale"`.
+                        desktop_entry = lines.get(j + 1).and_then(|n| {
+                            let v = n.trim().strip_prefix("variant")?.trim();
+                            let v = v.strip_prefix("string \"")?;
+                            Some(v.trim_end_matches('"').to_string())
+                        });
                     } else if s == "urgency" {
                         // The value follows: `variant byte N`.
                         if let Some(v) = lines.get(j + 1).and_then(|n| {
@@ -182,6 +194,7 @@ pub fn parse_monitor(text: &str) -> Vec<NotifyCall> {
                 j += 1;
             }
             // strings: app_name, icon, summary, body (replaces_id is a uint32)
+            let icon = strings.get(1).cloned().unwrap_or_default();
             let summary = strings.get(2).cloned().unwrap_or_default();
             let body = strings.get(3).cloned().unwrap_or_default();
             calls.push((
@@ -190,7 +203,9 @@ pub fn parse_monitor(text: &str) -> Vec<NotifyCall> {
                     summary,
                     body,
                     replaces_id,
+                    icon,
                     urgency,
+                    desktop_entry,
                     actions,
                     id: None,
                 },

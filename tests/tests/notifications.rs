@@ -135,6 +135,15 @@ fn threshold_crossing_notifies_once_resolves_once_and_acknowledges() {
         Some(2),
         "critical alerts use critical urgency: {fired:?}"
     );
+    assert_eq!(
+        fired.icon, "dialog-error",
+        "a critical alert's icon: {fired:?}"
+    );
+    assert_eq!(
+        fired.desktop_entry.as_deref(),
+        Some("Telltale"),
+        "the desktop-entry hint names the installed Telltale.desktop: {fired:?}"
+    );
 
     let caps = capabilities(&session);
     // Markup characters in the body are escaped only where the server
@@ -204,6 +213,11 @@ fn threshold_crossing_notifies_once_resolves_once_and_acknowledges() {
         "resolution is low urgency: {:?}",
         calls()
     );
+    assert_eq!(
+        resolved.icon, "emblem-default",
+        "a resolved alert gets a check mark, not the alarm's icon: {resolved:?}"
+    );
+    assert_eq!(resolved.desktop_entry.as_deref(), Some("Telltale"));
     std::thread::sleep(Duration::from_secs(2));
     let all = calls();
     let summaries: Vec<&str> = all.iter().map(|c| c.summary.as_str()).collect();

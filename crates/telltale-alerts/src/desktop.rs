@@ -128,6 +128,23 @@ impl DesktopNotifier {
     }
 }
 
+/// The desktop entry the `.deb` installs (`Telltale.desktop`: Tauri names
+/// it after `productName`), sent as the `desktop-entry` hint.
+pub const DESKTOP_ENTRY: &str = "Telltale";
+
+/// A freedesktop icon name that tells the notification apart at a glance:
+/// the severity's dialog icon, a check mark once resolved.
+pub fn icon_for(n: &Notification) -> &'static str {
+    if n.kind == NotificationKind::Resolved {
+        return "emblem-default";
+    }
+    match n.severity {
+        Severity::Critical => "dialog-error",
+        Severity::Warning => "dialog-warning",
+        Severity::Info => "dialog-information",
+    }
+}
+
 /// The body as the server should get it: servers that advertise
 /// `body-markup` interpret a little HTML-like markup, so payload text is
 /// escaped for them to show literally; the others show the text as it is,
@@ -149,7 +166,7 @@ impl Notifier for DesktopNotifier {
         note.appname(&self.app_name)
             .summary(&n.summary)
             .body(&body_text(&n.body, caps.body_markup))
-            .icon("dialog-warning");
+            .icon(icon_for(n));
         // One popup per alert: replace the one this run showed, or the one
         // shown before a restart.
         let earlier = n.alert_id.and_then(|a| {
@@ -163,6 +180,8 @@ impl Notifier for DesktopNotifier {
         }
         #[cfg(all(unix, not(target_os = "macos")))]
         {
+            // the server groups and settles our popups under the app's entry
+            note.hint(notify_rust::Hint::DesktopEntry(DESKTOP_ENTRY.into()));
             note.urgency(match n.severity {
                 Severity::Info => notify_rust::Urgency::Low,
                 Severity::Warning => notify_rust::Urgency::Normal,
