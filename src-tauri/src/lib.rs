@@ -122,6 +122,36 @@ pub fn show_main<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
 }
 
+/// The log: stdout and `<app log dir>/Telltale.log` (on Linux
+/// `~/.local/share/dev.telltale.app/logs/`), rotated at 1 MiB keeping 5
+/// older files, at the levels `RUST_LOG` asks for (default `info`).
+fn log_plugin<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
+    use telltale_api::shell::{LogFilter, LOG_FILES_KEPT, LOG_FILE_BYTES};
+    let level = |l: tracing::level_filters::LevelFilter| match l.into_level() {
+        None => log::LevelFilter::Off,
+        Some(tracing::Level::ERROR) => log::LevelFilter::Error,
+        Some(tracing::Level::WARN) => log::LevelFilter::Warn,
+        Some(tracing::Level::INFO) => log::LevelFilter::Info,
+        Some(tracing::Level::DEBUG) => log::LevelFilter::Debug,
+        Some(tracing::Level::TRACE) => log::LevelFilter::Trace,
+    };
+    let filter = LogFilter::parse(std::env::var("RUST_LOG").ok().as_deref());
+    let mut b = tauri_plugin_log::Builder::new()
+        .level(level(filter.default))
+        .max_file_size(u128::from(LOG_FILE_BYTES))
+        .rotation_strategy(tauri_plugin_log::RotationStrategy::KeepSome(LOG_FILES_KEPT));
+    for (target, l) in filter.targets {
+        b = b.level_for(target, level(l));
+    }
+    if !filter.ignored.is_empty() {
+        eprintln!(
+            "telltale: RUST_LOG: ignored {:?} (not a level or target=level)",
+            filter.ignored
+        );
+    }
+    b.build()
+}
+
 /// Adds Telltale's plugins, commands, state, setup and window handling to
 /// `builder` (any runtime: the real one or `tauri::test::mock_builder()`).
 pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> tauri::Builder<R> {
@@ -133,11 +163,7 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, opts: AppOptions) -> ta
                 show_main(app);
             }))
             .plugin(tauri_plugin_window_state::Builder::default().build())
-            .plugin(
-                tauri_plugin_log::Builder::new()
-                    .level(log::LevelFilter::Info)
-                    .build(),
-            );
+            .plugin(log_plugin());
     }
     builder
         .manage(LiveTasks::default())

@@ -179,6 +179,11 @@ pub fn click(address: &str, item: &TrayItem, label: &str) {
 
 /// The RGBA colour of the centre pixel of a PNG icon file.
 pub fn icon_centre(path: &Path) -> Option<[u8; 4]> {
+    icon_pixel(path, 0.5, 0.5)
+}
+
+/// The RGBA pixel of a PNG icon file at a fraction of its width and height.
+pub fn icon_pixel(path: &Path, fx: f32, fy: f32) -> Option<[u8; 4]> {
     let file = std::fs::File::open(path).ok()?;
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
     decoder.set_transformations(png::Transformations::EXPAND);
@@ -187,7 +192,8 @@ pub fn icon_centre(path: &Path) -> Option<[u8; 4]> {
     let info = reader.next_frame(&mut buf).ok()?;
     let (w, h) = (info.width as usize, info.height as usize);
     let channels = info.color_type.samples();
-    let i = ((h / 2) * w + w / 2) * channels;
+    let (x, y) = ((w as f32 * fx) as usize, (h as f32 * fy) as usize);
+    let i = (y.min(h - 1) * w + x.min(w - 1)) * channels;
     let px = buf.get(i..i + channels)?;
     Some(match channels {
         4 => [px[0], px[1], px[2], px[3]],

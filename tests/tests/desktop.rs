@@ -129,14 +129,22 @@ const GREEN: [u8; 4] = [0x2e, 0xcc, 0x71, 0xff];
 const RED: [u8; 4] = [0xe7, 0x4c, 0x3c, 0xff];
 
 /// Waits for Telltale's tray item to show `colour` with `label`.
+/// Waits for the tray item with the lamp of `colour` at its centre and
+/// `label`. The lamp's shape tells its state too: where a disc (all live)
+/// is painted, upper left of the centre, a triangle (alerts firing) is
+/// clear.
 async fn tray_shows(address: &str, colour: [u8; 4], label: &str, what: &str) -> TrayItem {
+    let triangle = colour == RED;
     wait_for_async(what, Duration::from_secs(30), || async {
         tray_host::items(address).into_iter().find(|i| {
+            let Some(icon) = tray_host::icon_path(i) else {
+                return false;
+            };
+            let upper_left = tray_host::icon_pixel(&icon, 5.5 / 32.0, 8.5 / 32.0);
             i.title == "telltale"
                 && i.label == label
-                && tray_host::icon_path(i)
-                    .and_then(|p| tray_host::icon_centre(&p))
-                    .is_some_and(|c| c == colour)
+                && tray_host::icon_centre(&icon).is_some_and(|c| c == colour)
+                && upper_left.is_some_and(|p| (p[3] == 0) == triangle)
         })
     })
     .await
@@ -299,8 +307,29 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
             (n == 1).then_some(())
         })
         .await;
+        // host-3's chart in the real window says what fired and why: the
+        // rule's threshold and clear lines, the firing span and the uptime
+        // (its text alternative names them): the README's picture.
+        wd.execute("location.hash = '#/feed/host-3'; return null;").await.unwrap();
+        let chart_text = wait_for_async("host-3's chart to show the firing", Duration::from_secs(20), || async {
+            let t = wd
+                .execute(
+                    "const e = document.querySelector('figure.chart-figure [id^=\"chart-text\"]');
+                     return e ? e.textContent : null;",
+                )
+                .await
+                .ok()?;
+            let t = t.as_str()?.to_string();
+            (t.contains("Alert rule cpu high: > 90 %, clears at 75 %.") && t.contains("Firing 1 time"))
+                .then_some(t)
+        })
+        .await;
+        assert!(chart_text.contains("Uptime "), "{chart_text}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        save_screenshot(&wd, "desktop-chart.png").await;
+
         // Back to the overview, with a few minutes of history behind the
-        // sparklines: the README's picture.
+        // sparklines.
         wd.execute("location.hash = '#/'; return null;").await.unwrap();
         wait_for_async("the overview again", Duration::from_secs(15), || async {
             let t = wd.execute(TILES_JS).await.ok()?;

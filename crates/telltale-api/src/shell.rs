@@ -3,51 +3,72 @@
 //! and how to tell a missing tray library from any other panic. The Tauri
 //! shell only puts these on screen.
 
-use crate::OverviewLevel;
+mod lamp;
+
+pub use lamp::{lamp_colour, lamp_rgba, LAMP_SIZE};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Side of the tray lamp, in pixels.
-pub const LAMP_SIZE: u32 = 32;
 /// A second close within this time after the warning quits.
 pub const CONFIRM_WITHIN: Duration = Duration::from_secs(60);
 /// The package that provides the tray library on Debian and Ubuntu.
 pub const TRAY_PACKAGE: &str = "libayatana-appindicator3-1";
 
-/// The lamp's colour for an overview level.
-pub fn lamp_colour(level: OverviewLevel) -> [u8; 3] {
-    match level {
-        OverviewLevel::Idle => [0x8a, 0x93, 0x9c],
-        OverviewLevel::Ok => [0x2e, 0xcc, 0x71],
-        OverviewLevel::Degraded => [0xf5, 0xa6, 0x23],
-        OverviewLevel::Firing => [0xe7, 0x4c, 0x3c],
-        OverviewLevel::Failing => [0x9b, 0x1c, 0x1c],
-    }
+/// How many log files the desktop app keeps: the current one and this many
+/// rotated ones before it, each up to [`LOG_FILE_BYTES`].
+pub const LOG_FILES_KEPT: usize = 5;
+/// Size at which the desktop app's log file is rotated.
+pub const LOG_FILE_BYTES: u64 = 1024 * 1024;
+
+/// What `RUST_LOG` asks of a desktop shell's log: a default level and
+/// levels per target (`warn,telltale_engine=debug`), in the usual
+/// `env_logger` syntax without its regex filter. Parts that are not
+/// understood are returned so the shell can say so once it logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogFilter {
+    /// For targets not named (default `info`).
+    pub default: tracing::level_filters::LevelFilter,
+    /// `(target prefix, level)`, in the order given.
+    pub targets: Vec<(String, tracing::level_filters::LevelFilter)>,
+    /// Parts ignored as unreadable.
+    pub ignored: Vec<String>,
 }
 
-/// A round lamp of `level`'s colour with a dark rim: [`LAMP_SIZE`]²
-/// RGBA pixels.
-pub fn lamp_rgba(level: OverviewLevel) -> Vec<u8> {
-    let [r, g, b] = lamp_colour(level);
-    let n = LAMP_SIZE as usize;
-    let c = n as f32 / 2.0;
-    let mut rgba = vec![0u8; n * n * 4];
-    for y in 0..n {
-        for x in 0..n {
-            let d = ((x as f32 + 0.5 - c).powi(2) + (y as f32 + 0.5 - c).powi(2)).sqrt();
-            let (px, alpha) = if d <= c - 4.0 {
-                ([r, g, b], 1.0)
-            } else if d <= c - 1.0 {
-                ([0x1e, 0x24, 0x2b], 1.0)
-            } else {
-                ([0x1e, 0x24, 0x2b], (c - d).clamp(0.0, 1.0))
-            };
-            let i = (y * n + x) * 4;
-            rgba[i..i + 3].copy_from_slice(&px);
-            rgba[i + 3] = (alpha * 255.0) as u8;
+impl LogFilter {
+    /// Reads a `RUST_LOG` value (absent or empty: `info`).
+    pub fn parse(spec: Option<&str>) -> LogFilter {
+        use tracing::level_filters::LevelFilter;
+        let mut f = LogFilter {
+            default: LevelFilter::INFO,
+            targets: Vec::new(),
+            ignored: Vec::new(),
+        };
+        for part in spec.unwrap_or("").split(',').map(str::trim) {
+            if part.is_empty() {
+                continue;
+            }
+            let level = |s: &str| s.trim().parse::<LevelFilter>().ok();
+            match part.split_once('=') {
+                Some((target, l)) if !target.trim().is_empty() => match level(l) {
+                    Some(l) => f.targets.push((target.trim().to_string(), l)),
+                    None => f.ignored.push(part.to_string()),
+                },
+                Some(_) => f.ignored.push(part.to_string()),
+                // a bare word is a level, or a target at every level
+                None => match level(part) {
+                    Some(l) => f.default = l,
+                    None if part
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == ':') =>
+                    {
+                        f.targets.push((part.to_string(), LevelFilter::TRACE))
+                    }
+                    None => f.ignored.push(part.to_string()),
+                },
+            }
         }
+        f
     }
-    rgba
 }
 
 /// The text of a panic payload (the engine's own reading of one).
@@ -160,13 +181,26 @@ mod tests {
     }
 
     #[test]
-    fn lamp_is_rgba_of_the_right_size() {
-        let img = lamp_rgba(OverviewLevel::Firing);
-        assert_eq!(img.len(), (LAMP_SIZE * LAMP_SIZE * 4) as usize);
-        // Centre pixel is the level's colour, a corner is transparent.
-        let c = ((LAMP_SIZE / 2 * LAMP_SIZE + LAMP_SIZE / 2) * 4) as usize;
-        assert_eq!(&img[c..c + 4], &[0xe7, 0x4c, 0x3c, 0xff]);
-        assert_eq!(img[3], 0);
+    fn rust_log_sets_the_default_and_per_target_levels() {
+        use tracing::level_filters::LevelFilter as L;
+        assert_eq!(LogFilter::parse(None).default, L::INFO);
+        assert_eq!(LogFilter::parse(Some("")).default, L::INFO);
+        let f = LogFilter::parse(Some(
+            "warn, telltale_engine=debug,telltale_store::writer=trace",
+        ));
+        assert_eq!(f.default, L::WARN);
+        assert_eq!(
+            f.targets,
+            vec![
+                ("telltale_engine".to_string(), L::DEBUG),
+                ("telltale_store::writer".to_string(), L::TRACE)
+            ]
+        );
+        assert!(f.ignored.is_empty());
+        let odd = LogFilter::parse(Some("loud,telltale_api=noisy,=debug,a/b"));
+        assert_eq!(odd.targets, vec![("loud".to_string(), L::TRACE)]);
+        assert_eq!(odd.ignored, vec!["telltale_api=noisy", "=debug", "a/b"]);
+        assert_eq!(LogFilter::parse(Some("off")).default, L::OFF);
     }
 
     #[test]
