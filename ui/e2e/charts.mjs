@@ -4,6 +4,7 @@
 // was firing, the state band with the uptime of the range, the min–max band,
 // units, the UTC toggle, the text alternative, fresh values in the metric
 // picker, and "No samples in this range" for a range without data.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { waitFor } from './harness.mjs';
@@ -177,6 +178,21 @@ export function registerChartTests(test, { artifacts, alertFeed }) {
       intervalMs: 250,
     });
     await page.screenshot({ path: path.join(artifacts, 'chart-alert.png'), fullPage: true });
+
+    // the uptime report of the range: figures, the alert timeline, and the CSV
+    await page.locator('details.report summary').click();
+    const report = page.locator('details.report');
+    await report.locator('ol.alerts li').filter({ hasText: /cpu high fired at 9\d/ }).waitFor({ timeout: 10_000 });
+    const figures = (await report.locator('dl.figures').innerText()).replace(/\s+/g, ' ');
+    assert(/Uptime (100|\d{1,2}(\.\d+)?) %/.test(figures) && /Incidents \d+/.test(figures), `report figures: ${figures}`);
+    const [download] = await Promise.all([page.waitForEvent('download'), report.getByRole('link', { name: 'Download CSV' }).click()]);
+    assert(download.suggestedFilename() === `${alertFeed}-uptime.csv`, `file name ${download.suggestedFilename()}`);
+    const csv = readFileSync(await download.path(), 'utf8');
+    const lines = csv.trimEnd().split('\r\n');
+    assert(lines[0] === 'kind,start,end,duration_s,detail', `CSV header: ${lines[0]}`);
+    assert(new RegExp(`^summary,[^,]+,[^,]+,\\d+,${alertFeed}: uptime `).test(lines[1] ?? ''), `CSV summary: ${lines[1]}`);
+    assert(lines.some((l) => /^alert,[^,]+,,,cpu high \(critical\) fired at 9\d/.test(l)), `no fired alert in the CSV:\n${csv}`);
+    await page.locator('details.report summary').click();
 
     // the UTC toggle: the marker says UTC, and it sticks across a reload
     const zone = page.locator('figure.chart-figure .zone');

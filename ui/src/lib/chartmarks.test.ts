@@ -115,4 +115,12 @@ describe('y range', () => {
     expect(r.hi).toBeLessThan(200);
     expect(r.off).toEqual([1000]);
   });
+  it('shows the lines of a value that sits flat above its threshold', () => {
+    // the incident: cpu between 96.5 and 97.4, threshold 90, clear 70
+    const r = yRange(96.5, 97.4, [90, 70]);
+    expect(r.off).toEqual([]);
+    expect(r.lo).toBeLessThan(70);
+    // tiny values keep their scale: a threshold of 90 on 0.2–0.5 is off
+    expect(yRange(0.2, 0.5, [90]).off).toEqual([90]);
+  });
 });

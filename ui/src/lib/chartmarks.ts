@@ -130,16 +130,18 @@ export function formatUptime(ratio: number | null): string {
 
 /**
  * The y range that shows the data and, when it is near, the threshold
- * lines: a line at most one data-span away from the data is brought in;
- * one farther off would flatten the data, and is listed as off the chart.
+ * lines. "Near" is within three times the data's spread, counting a spread
+ * of at least a tenth of the values' size: a cpu flat at 97 % still shows
+ * its 90 % threshold and 70 % clear line, while a threshold of 90 on data
+ * between 0.2 and 0.5 would flatten it, and is listed as off the chart.
  */
 export function yRange(min: number, max: number, marks: readonly number[]): { lo: number; hi: number; off: number[] } {
-  const span = max - min || Math.abs(max) || 1;
+  const base = Math.max(max - min, 0.1 * Math.max(Math.abs(min), Math.abs(max))) || 1;
   let lo = min;
   let hi = max;
   const off: number[] = [];
   for (const m of marks) {
-    if (m >= min - span && m <= max + span) {
+    if (m >= min - 3 * base && m <= max + 3 * base) {
       lo = Math.min(lo, m);
       hi = Math.max(hi, m);
     } else {
