@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use telltale_model::{ConnState, FeedConfig, RawMessage, Timestamp};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use verify::Verifier;
+use verify::{Refused, Verifier};
 
 /// Delivery ids remembered per feed for de-duplication.
 pub const REMEMBERED_IDS: usize = 10_000;
@@ -169,15 +169,15 @@ impl Hub {
         }
     }
 
-    fn register(&self, name: &str, inbox: Arc<Inbox>) -> Result<(), String> {
+    fn register(&self, name: &str, inbox: Arc<Inbox>) -> Result<(), Refused> {
         let mut feeds = self
             .feeds
             .lock()
-            .map_err(|_| "the webhook hub is poisoned")?;
+            .map_err(|_| Refused::from("the webhook hub is poisoned"))?;
         if feeds.contains_key(name) {
-            return Err(format!(
+            return Err(Refused::from(format!(
                 "the feed `{name}` already receives here: its deliveries show in its own event log"
-            ));
+            )));
         }
         feeds.insert(name.to_string(), inbox);
         Ok(())
@@ -406,7 +406,10 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
     let verifier = match Verifier::new(&o, &secret) {
         Ok(v) => v,
         Err(e) => {
-            sink.state(ConnState::Failed { reason: e }).await;
+            sink.state(ConnState::Failed {
+                reason: e.to_string(),
+            })
+            .await;
             cancel.cancelled().await;
             return;
         }
@@ -427,7 +430,10 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
     // The name is held while a *Test connection* of a feed of that name
     // receives (at most 30 s): wait for it rather than fail for good.
     while let Err(e) = hub.register(&feed.name, inbox.clone()) {
-        sink.state(ConnState::Failed { reason: e }).await;
+        sink.state(ConnState::Failed {
+            reason: e.to_string(),
+        })
+        .await;
         if !crate::sleep_or_cancel(Duration::from_secs(1), &cancel).await {
             return;
         }

@@ -30,6 +30,25 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
+/// Why a delivery, or the webhook's own settings, are refused: a sentence
+/// for the feed's timeline naming the header or setting at fault (never
+/// the secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Refused(String);
+
+impl From<&str> for Refused {
+    fn from(s: &str) -> Self {
+        Refused(s.to_string())
+    }
+}
+
+impl From<String> for Refused {
+    fn from(s: String) -> Self {
+        Refused(s)
+    }
+}
+
 /// What a verified delivery says about itself.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Verified {
@@ -41,7 +60,7 @@ pub(crate) struct Verified {
 
 impl Verifier {
     /// `secret` is the expanded secret (`${VAR}` already read).
-    pub(crate) fn new(o: &WebhookOptions, secret: &str) -> Result<Verifier, String> {
+    pub(crate) fn new(o: &WebhookOptions, secret: &str) -> Result<Verifier, Refused> {
         let key = match o.verify {
             WebhookVerify::Standard => telltale_model::webhook::standard_key(secret)
                 .ok_or("webhook.secret is not a Standard Webhooks secret (`whsec_…`)")?,
@@ -60,7 +79,7 @@ impl Verifier {
 
     /// Checks a delivery received at `now` (Unix seconds); the error says
     /// what was wrong, for the feed's timeline (never the secret).
-    pub(crate) fn check(&self, h: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, String> {
+    pub(crate) fn check(&self, h: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, Refused> {
         let mut v = match self.verify {
             WebhookVerify::Github => self.github(h, body)?,
             WebhookVerify::Stripe => self.stripe(h, body, now)?,
@@ -74,7 +93,7 @@ impl Verifier {
         Ok(v)
     }
 
-    fn github(&self, h: &HeaderMap, body: &[u8]) -> Result<Verified, String> {
+    fn github(&self, h: &HeaderMap, body: &[u8]) -> Result<Verified, Refused> {
         let given = header(h, "x-hub-signature-256")
             .ok_or("no X-Hub-Signature-256 header: set the webhook's secret on GitHub")?;
         let hex_sig = given
@@ -93,7 +112,7 @@ impl Verifier {
         })
     }
 
-    fn stripe(&self, h: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, String> {
+    fn stripe(&self, h: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, Refused> {
         let given = header(h, "stripe-signature").ok_or("no Stripe-Signature header")?;
         let mut t = None;
         let mut sigs = Vec::new();
@@ -127,7 +146,7 @@ impl Verifier {
         })
     }
 
-    fn standard(&self, h: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, String> {
+    fn standard(&self, h: &HeaderMap, body: &[u8], now: i64) -> Result<Verified, Refused> {
         let id = header(h, "webhook-id").ok_or("no webhook-id header")?;
         let ts = header(h, "webhook-timestamp").ok_or("no webhook-timestamp header")?;
         let given = header(h, "webhook-signature").ok_or("no webhook-signature header")?;
@@ -154,7 +173,7 @@ impl Verifier {
         })
     }
 
-    fn token(&self, h: &HeaderMap) -> Result<Verified, String> {
+    fn token(&self, h: &HeaderMap) -> Result<Verified, Refused> {
         let name = &self.token_header;
         let given = header(h, name).ok_or_else(|| format!("no {name} header"))?;
         let token = if name.eq_ignore_ascii_case("authorization") {
@@ -169,20 +188,20 @@ impl Verifier {
             Sha256::digest(token.as_bytes()).as_slice(),
             Sha256::digest(&self.key).as_slice(),
         ) {
-            return Err(format!("{name} does not carry the feed's token"));
+            return Err(format!("{name} does not carry the feed's token").into());
         }
         Ok(Verified::default())
     }
 
     /// Refuses a timestamp further than the tolerance from now (a replayed
     /// delivery, or a clock far off).
-    fn fresh(&self, t: i64, now: i64) -> Result<(), String> {
+    fn fresh(&self, t: i64, now: i64) -> Result<(), Refused> {
         let off = now.saturating_sub(t);
         if off.saturating_abs() > self.tolerance_secs {
             return Err(format!(
                 "the signed timestamp is {off}s from now, beyond the {}s tolerance: a replayed delivery, or a clock that is off (check NTP on both hosts)",
                 self.tolerance_secs
-            ));
+            ).into());
         }
         Ok(())
     }
