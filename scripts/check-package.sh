@@ -41,7 +41,10 @@ if ! printf '%s\n' "$entry" | grep -q '^Exec=telltale'; then
 fi
 # Notifications name this entry in their desktop-entry hint
 # (crates/telltale-alerts/src/desktop.rs DESKTOP_ENTRY).
-if ! dpkg-deb -c "$deb" | grep -q ' \./usr/share/applications/Telltale\.desktop$'; then
+# (dpkg-deb lists paths with or without a leading ./; a here-string, not
+# a pipe, so that grep -q stopping early cannot fail the pipeline)
+listing=$(dpkg-deb -c "$deb")
+if ! grep -Eq ' (\./)?usr/share/applications/Telltale\.desktop$' <<< "$listing"; then
   echo "check-package: $deb has no usr/share/applications/Telltale.desktop, which notifications name as their desktop-entry" >&2
   exit 1
 fi
