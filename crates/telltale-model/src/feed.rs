@@ -266,10 +266,12 @@ impl FeedConfig {
             Some(m) => m.effective_unit(self.format),
             // what every poll records beside its payload's metrics
             None if metric == "response_ms" => Some(crate::unit::Unit::Ms),
-            None if self.format == PayloadFormat::Prometheus => {
-                crate::unit::Unit::infer(metric, metric.ends_with("_total"))
+            // a Prometheus family kept without a rule reads as a rule of its name would
+            None => MetricRule {
+                name: metric.to_string(),
+                ..MetricRule::default()
             }
-            None => None,
+            .effective_unit(self.format),
         }
     }
 
