@@ -185,7 +185,7 @@ export function registerChartTests(test, { artifacts, alertFeed }) {
     await report.locator('ol.alerts li').filter({ hasText: /cpu high fired at 9\d/ }).waitFor({ timeout: 10_000 });
     const figures = (await report.locator('dl.figures').innerText()).replace(/\s+/g, ' ');
     assert(/Uptime (100|\d{1,2}(\.\d+)?) %/.test(figures) && /Incidents \d+/.test(figures), `report figures: ${figures}`);
-    const [download] = await Promise.all([page.waitForEvent('download'), report.getByRole('link', { name: 'Download CSV' }).click()]);
+    const [download] = await Promise.all([page.waitForEvent('download'), report.getByRole('button', { name: 'Download CSV' }).click()]);
     assert(download.suggestedFilename() === `${alertFeed}-uptime.csv`, `file name ${download.suggestedFilename()}`);
     const csv = readFileSync(await download.path(), 'utf8');
     const lines = csv.trimEnd().split('\r\n');

@@ -22,6 +22,7 @@ describe('formatValue / prettyPayload', () => {
     expect(formatValue(49.346)).toBe('49.35');
     expect(formatValue(1234.5)).toBe('1,235');
     expect(formatValue(0.012345)).toBe('0.0123');
+    expect(formatValue(1.23e9)).toBe('1,230,000,000');
   });
   it('pretty-prints JSON and leaves other text alone', () => {
     expect(prettyPayload('{"a":1}')).toBe('{\n  "a": 1\n}');

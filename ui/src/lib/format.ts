@@ -26,11 +26,10 @@ export function formatClock(ts: number): string {
   return formatAbsolute(ts).slice(11);
 }
 
-/** A compact number: 3 significant digits, thousands separators for big ones. */
+/** A compact number: 3 significant digits, thousands separators for big ones (never an exponent). */
 export function formatValue(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   const a = Math.abs(v);
-  if (a >= 1e6) return v.toExponential(2);
   if (a >= 100) return Math.round(v).toLocaleString('en-US');
   if (a >= 1) return String(Number(v.toFixed(2)));
   if (a === 0) return '0';

@@ -45,6 +45,11 @@ export function formatLabelsText(labels: Record<string, string> | undefined): st
     .join(', ');
 }
 
+/** `k="v"` pairs with the keys sorted, as a label set reads in pickers and legends. */
+export function sortedLabelsText(labels: Record<string, string>): string {
+  return formatLabelsText(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
 export function lines(text: string): string[] {
   return text
     .split('\n')

@@ -1,6 +1,7 @@
 // Several label sets of one metric in one chart: their columns aligned on
 // one time axis, as uPlot draws them.
 import type { ChartData } from './chartdata';
+import { sortedLabelsText } from './formparse';
 
 export interface Aligned {
   /** Every series' times, merged and ascending (seconds). */
@@ -32,8 +33,7 @@ export function alignSeries(list: readonly ChartData[]): Aligned {
 /** Distinct line colours for overlaid series, readable on light and dark backgrounds. */
 export const PALETTE = ['#2f6fde', '#d9480f', '#2b8a3e', '#ae3ec9', '#e8590c', '#1098ad', '#c2255c', '#5c940d', '#7048e8', '#868e96'];
 
-/** The label set of a series as its legend shows it: `cpu="0", mode="user"`, or the metric alone. */
+/** The label set of a series as its legend shows it: `cpu="0", mode="user"` (keys sorted), or the metric alone. */
 export function labelsText(metric: string, labels: { [k in string]: string }): string {
-  const keys = Object.keys(labels).sort();
-  return keys.length ? keys.map((k) => `${k}="${labels[k]}"`).join(', ') : metric;
+  return sortedLabelsText(labels) || metric;
 }
