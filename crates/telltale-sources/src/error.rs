@@ -82,6 +82,15 @@ pub enum SetupError {
         /// What is wrong.
         problem: String,
     },
+    /// A `[feed.grpc]` option that cannot be used (a method that is not
+    /// `package.Service/Method`, a descriptor file that cannot be read).
+    #[error("invalid {field}: {problem}")]
+    Grpc {
+        /// The option, e.g. `grpc.proto_files`, or `url`.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// reqwest refused the request (described without the URL's secrets).
     #[error("cannot build the request: {0}")]
     Request(String),

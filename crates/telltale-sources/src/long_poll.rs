@@ -474,7 +474,8 @@ impl Session {
         // elements are ever held (see `long_poll_items`).
         let max = self.opts.max_items();
         let mut found: Option<crate::long_poll_items::Items> = None;
-        let json: Result<Value, String> = if needs_json {
+        // `Err(None)`: not parsed, because nothing needs it.
+        let json: Result<Value, Option<serde_json::Error>> = if needs_json {
             let parsed = match &self.opts.items {
                 Some(pointer) => crate::long_poll_items::parse(&body, pointer, max).map(|p| {
                     found = p.items;
@@ -482,9 +483,9 @@ impl Session {
                 }),
                 None => serde_json::from_slice(&body),
             };
-            parsed.map_err(|e| format!("the response is not JSON ({e})"))
+            parsed.map_err(Some)
         } else {
-            Err(String::new())
+            Err(None)
         };
 
         // The new position, read before delivering so that it can be the id.
@@ -502,8 +503,12 @@ impl Session {
                         ))
                     }
                     Err(e) => {
+                        let why = match e {
+                            Some(e) => format!("the response is not JSON ({e})"),
+                            None => "the response was not parsed".to_string(),
+                        };
                         cursor_error = Some(format!(
-                            "{e}: no cursor at `{pointer}`; asking again from the previous position"
+                            "{why}: no cursor at `{pointer}`; asking again from the previous position"
                         ))
                     }
                 }

@@ -34,7 +34,7 @@ mod protos;
 mod reflect;
 
 use crate::ended::{config_failed, wait_after, Ended};
-use crate::Sink;
+use crate::{SetupError, Sink};
 use codec::{DynCodec, MALFORMED};
 use http::uri::PathAndQuery;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, SerializeOptions};
@@ -66,7 +66,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         let setup = match Setup::of(&feed, &opts) {
             Ok(s) => s,
             Err(e) => {
-                if !config_failed(e, &feed, &sink, &cancel).await {
+                if !config_failed(e.to_string(), &feed, &sink, &cancel).await {
                     return;
                 }
                 continue;
@@ -105,8 +105,8 @@ struct Setup {
 }
 
 impl Setup {
-    fn of(feed: &FeedConfig, o: &GrpcOptions) -> Result<Setup, String> {
-        let url = url::Url::parse(&feed.url).map_err(|e| format!("url: {e}"))?;
+    fn of(feed: &FeedConfig, o: &GrpcOptions) -> Result<Setup, SetupError> {
+        let url = url::Url::parse(&feed.url).map_err(|e| SetupError::url(&feed.url, e))?;
         let host = url
             .host_str()
             .unwrap_or_default()
@@ -115,43 +115,56 @@ impl Setup {
         let https = url.scheme() == "https";
         let port = url.port().unwrap_or(if https { 443 } else { 80 });
         let endpoint = Endpoint::from_shared(feed.url.clone())
-            .map_err(|e| format!("url: {e}"))?
+            .map_err(|e| SetupError::url(&feed.url, e))?
             .connect_timeout(CONNECT_TIMEOUT)
             .http2_keep_alive_interval(o.keep_alive.0)
             .keep_alive_timeout(o.keep_alive_timeout.0)
             .keep_alive_while_idle(true)
             .tcp_nodelay(true)
             .user_agent(concat!("telltale/", env!("CARGO_PKG_VERSION")))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SetupError::Grpc {
+                field: "url",
+                problem: e.to_string(),
+            })?;
         let tls = if https {
             let mut b = native_tls::TlsConnector::builder();
             b.request_alpns(&["h2"]);
             if let Some(path) = &o.ca_file {
-                crate::tls_files::trust_only(&mut b, path)
-                    .map_err(|p| format!("grpc.ca_file: {p}"))?;
+                crate::tls_files::trust_only(&mut b, path).map_err(|e| SetupError::Grpc {
+                    field: "grpc.ca_file",
+                    problem: e.to_string(),
+                })?;
             }
-            let c = b.build().map_err(|e| format!("TLS: {e}"))?;
+            let c = b.build().map_err(|e| SetupError::Grpc {
+                field: "url",
+                problem: format!("cannot set up TLS: {e}"),
+            })?;
             Some(tokio_native_tls::TlsConnector::from(c))
         } else {
             None
         };
-        let headers = crate::http_common::feed_headers(feed).map_err(|e| e.to_string())?;
+        let headers = crate::http_common::feed_headers(feed)?;
         let metadata = MetadataMap::from_headers(headers);
-        let (service, method) = o
-            .split_method()
-            .ok_or_else(|| format!("grpc.method `{}` is not `package.Service/Method`", o.method))?;
+        let (service, method) = o.split_method().ok_or_else(|| SetupError::Grpc {
+            field: "grpc.method",
+            problem: format!("`{}` is not `package.Service/Method`", o.method),
+        })?;
         let health = o.is_health();
         let pool = if health {
-            Some(protos::builtin()?.clone())
+            Some(
+                protos::builtin()
+                    .map_err(|e| descriptor("grpc.method", e))?
+                    .clone(),
+            )
         } else if let Some(path) = &o.descriptor_set {
             Some(
                 protos::read_descriptor_set(path)
-                    .map_err(|e| format!("grpc.descriptor_set: {e}"))?,
+                    .map_err(|e| descriptor("grpc.descriptor_set", e))?,
             )
         } else if !o.proto_files.is_empty() {
             Some(
                 protos::compile_files(&o.proto_files, &o.proto_include)
-                    .map_err(|e| format!("grpc.proto_files: {e}"))?,
+                    .map_err(|e| descriptor("grpc.proto_files", e))?,
             )
         } else {
             None
@@ -181,7 +194,8 @@ impl Setup {
         format!("/{}/{}", self.service, self.method)
     }
 
-    async fn connect(&self) -> Result<Channel, String> {
+    /// The channel, or a retry naming the address and the cause.
+    async fn connect(&self) -> Result<Channel, Ended> {
         let r = match &self.tls {
             None => self.endpoint.connect().await,
             Some(tls) => {
@@ -205,13 +219,21 @@ impl Setup {
             }
         };
         r.map_err(|e| {
-            format!(
+            Ended::Retry(format!(
                 "cannot connect to {}:{}: {}",
                 self.host,
                 self.port,
                 chain(&e)
-            )
+            ))
         })
+    }
+}
+
+/// A descriptor error as the config field it came from.
+fn descriptor(field: &'static str, e: protos::DescriptorError) -> SetupError {
+    SetupError::Grpc {
+        field,
+        problem: e.to_string(),
     }
 }
 
@@ -234,7 +256,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 async fn session(setup: &Setup, sink: &Sink, backoff: &mut Backoff) -> Ended {
     let channel = match setup.connect().await {
         Ok(c) => c,
-        Err(e) => return Ended::Retry(e),
+        Err(e) => return e,
     };
     let method = match tokio::time::timeout(CALL_TIMEOUT, describe(setup, channel.clone())).await {
         Err(_) => {
@@ -248,7 +270,7 @@ async fn session(setup: &Setup, sink: &Sink, backoff: &mut Backoff) -> Ended {
     };
     let request = match request_message(setup, &method) {
         Ok(r) => r,
-        Err(e) => return Ended::RetrySlowly(e),
+        Err(e) => return e,
     };
     let mut grpc = Grpc::new(channel).max_decoding_message_size(setup.max_message);
     let mut req = tonic::Request::new(request);
@@ -374,14 +396,15 @@ fn list(names: impl Iterator<Item = String>) -> String {
     }
 }
 
-/// The request message from its JSON text.
-fn request_message(setup: &Setup, method: &MethodDescriptor) -> Result<DynamicMessage, String> {
+/// The request message from its JSON text; one that does not fit is
+/// retried slowly (the config must change).
+fn request_message(setup: &Setup, method: &MethodDescriptor) -> Result<DynamicMessage, Ended> {
     let mut de = serde_json::Deserializer::from_str(&setup.request);
     DynamicMessage::deserialize(method.input(), &mut de).map_err(|e| {
-        format!(
+        Ended::RetrySlowly(format!(
             "grpc.request does not fit `{}`: {e}",
             method.input().full_name()
-        )
+        ))
     })
 }
 

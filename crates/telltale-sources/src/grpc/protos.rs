@@ -58,9 +58,44 @@ service ServerReflection {
 }
 "#;
 
+/// Why a description of the services cannot be had.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(super) enum DescriptorError {
+    /// `protox` refused the sources (the message names file and line).
+    #[error("{0}")]
+    Compile(String),
+    /// The compiled files do not form a usable set.
+    #[error("the compiled files do not describe a complete set: {0}")]
+    Incomplete(String),
+    /// A descriptor-set file that cannot be read.
+    #[error("cannot read `{path}`: {problem}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        problem: String,
+    },
+    /// A file that is not a serialized `FileDescriptorSet`.
+    #[error("`{path}` is not a FileDescriptorSet ({problem}): write it with `protoc --include_imports --descriptor_set_out`")]
+    NotASet {
+        /// The file.
+        path: String,
+        /// The decoder's message.
+        problem: String,
+    },
+    /// A set that misses the files it imports.
+    #[error("`{path}` does not describe a complete set of files ({problem}): write it with --include_imports")]
+    Partial {
+        /// The file.
+        path: String,
+        /// The pool's message.
+        problem: String,
+    },
+}
+
 /// The health and reflection services' descriptors.
-pub(super) fn builtin() -> Result<&'static DescriptorPool, String> {
-    static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
+pub(super) fn builtin() -> Result<&'static DescriptorPool, DescriptorError> {
+    static POOL: OnceLock<Result<DescriptorPool, DescriptorError>> = OnceLock::new();
     POOL.get_or_init(|| {
         compile_sources(&[
             ("grpc/health/v1/health.proto", HEALTH_PROTO),
@@ -71,7 +106,7 @@ pub(super) fn builtin() -> Result<&'static DescriptorPool, String> {
     .map_err(Clone::clone)
 }
 
-fn compile_sources(files: &[(&str, &str)]) -> Result<DescriptorPool, String> {
+fn compile_sources(files: &[(&str, &str)]) -> Result<DescriptorPool, DescriptorError> {
     let mut resolver = protox::file::ChainFileResolver::new();
     let sources: Vec<(String, String)> = files
         .iter()
@@ -80,10 +115,12 @@ fn compile_sources(files: &[(&str, &str)]) -> Result<DescriptorPool, String> {
     resolver.add(Sources(sources));
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     for (name, _) in files {
-        compiler.open_file(name).map_err(|e| e.to_string())?;
+        compiler
+            .open_file(name)
+            .map_err(|e| DescriptorError::Compile(e.to_string()))?;
     }
     DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice())
-        .map_err(|e| e.to_string())
+        .map_err(|e| DescriptorError::Incomplete(e.to_string()))
 }
 
 struct Sources(Vec<(String, String)>);
@@ -102,23 +139,34 @@ impl protox::file::FileResolver for Sources {
 pub(super) fn compile_files(
     files: &[String],
     include: &[String],
-) -> Result<DescriptorPool, String> {
+) -> Result<DescriptorPool, DescriptorError> {
     let include: Vec<&str> = if include.is_empty() {
         vec!["."]
     } else {
         include.iter().map(String::as_str).collect()
     };
-    let set = protox::compile(files, include).map_err(|e| e.to_string())?;
-    DescriptorPool::from_file_descriptor_set(set).map_err(|e| e.to_string())
+    let set =
+        protox::compile(files, include).map_err(|e| DescriptorError::Compile(e.to_string()))?;
+    DescriptorPool::from_file_descriptor_set(set)
+        .map_err(|e| DescriptorError::Incomplete(e.to_string()))
 }
 
 /// A serialized `FileDescriptorSet` file.
-pub(super) fn read_descriptor_set(path: &str) -> Result<DescriptorPool, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
-    let set = prost_types::FileDescriptorSet::decode(bytes.as_slice())
-        .map_err(|e| format!("`{path}` is not a FileDescriptorSet ({e}): write it with `protoc --include_imports --descriptor_set_out`"))?;
-    DescriptorPool::from_file_descriptor_set(set)
-        .map_err(|e| format!("`{path}` does not describe a complete set of files ({e}): write it with --include_imports"))
+pub(super) fn read_descriptor_set(path: &str) -> Result<DescriptorPool, DescriptorError> {
+    let bytes = std::fs::read(path).map_err(|e| DescriptorError::Read {
+        path: path.to_string(),
+        problem: e.to_string(),
+    })?;
+    let set = prost_types::FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
+        DescriptorError::NotASet {
+            path: path.to_string(),
+            problem: e.to_string(),
+        }
+    })?;
+    DescriptorPool::from_file_descriptor_set(set).map_err(|e| DescriptorError::Partial {
+        path: path.to_string(),
+        problem: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ async fn ask(
     kind: &str,
     what: &str,
 ) -> Result<Vec<FileDescriptorProto>, Status> {
-    let pool = protos::builtin().map_err(Status::internal)?;
+    let pool = protos::builtin().map_err(|e| Status::internal(e.to_string()))?;
     let (Some(req_desc), Some(resp_desc)) = (
         pool.get_message_by_name("grpc.reflection.v1.ServerReflectionRequest"),
         pool.get_message_by_name("grpc.reflection.v1.ServerReflectionResponse"),

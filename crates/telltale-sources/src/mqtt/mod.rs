@@ -89,8 +89,10 @@ enum Step {
 trait Client {
     /// The next thing that happened.
     async fn poll(&mut self, host: &str) -> Step;
+    /// Why a SUBSCRIBE could not be queued.
+    type SubscribeError: std::fmt::Display;
     /// Queues a SUBSCRIBE for every filter.
-    async fn subscribe(&mut self, opts: &MqttOptions) -> Result<(), String>;
+    async fn subscribe(&mut self, opts: &MqttOptions) -> Result<(), Self::SubscribeError>;
     /// Queues a DISCONNECT.
     async fn disconnect(&mut self);
 }

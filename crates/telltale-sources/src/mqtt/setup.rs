@@ -131,9 +131,9 @@ fn percent_decode(s: &str) -> Option<String> {
 fn tls_connector(opts: &MqttOptions) -> Result<native_tls::TlsConnector, SetupError> {
     let mut b = native_tls::TlsConnector::builder();
     if let Some(path) = &opts.ca_file {
-        crate::tls_files::trust_only(&mut b, path).map_err(|problem| SetupError::Mqtt {
+        crate::tls_files::trust_only(&mut b, path).map_err(|e| SetupError::Mqtt {
             field: "ca_file",
-            problem,
+            problem: e.to_string(),
         })?;
     }
     if let (Some(cert), Some(key)) = (&opts.client_cert, &opts.client_key) {
@@ -227,7 +227,10 @@ fn rustls_config(opts: &MqttOptions) -> Result<std::sync::Arc<rustls::ClientConf
 }
 
 fn read(field: &'static str, path: &str) -> Result<String, SetupError> {
-    crate::tls_files::read(path).map_err(|problem| SetupError::Mqtt { field, problem })
+    crate::tls_files::read(path).map_err(|e| SetupError::Mqtt {
+        field,
+        problem: e.to_string(),
+    })
 }
 
 #[cfg(test)]

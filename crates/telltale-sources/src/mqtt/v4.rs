@@ -79,6 +79,8 @@ impl V4 {
 }
 
 impl Client for V4 {
+    type SubscribeError = rumqttc::ClientError;
+
     async fn poll(&mut self, host: &str) -> Step {
         match self.events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => Step::Connected,
@@ -102,7 +104,7 @@ impl Client for V4 {
         }
     }
 
-    async fn subscribe(&mut self, opts: &Options) -> Result<(), String> {
+    async fn subscribe(&mut self, opts: &Options) -> Result<(), Self::SubscribeError> {
         let filters = opts.topics.iter().map(|t| {
             SubscribeFilter::new(
                 t.filter.clone(),
@@ -113,10 +115,7 @@ impl Client for V4 {
                 },
             )
         });
-        self.client
-            .subscribe_many(filters)
-            .await
-            .map_err(|e| e.to_string())
+        self.client.subscribe_many(filters).await
     }
 
     async fn disconnect(&mut self) {

@@ -81,6 +81,8 @@ impl V5 {
 }
 
 impl Client for V5 {
+    type SubscribeError = rumqttc::v5::ClientError;
+
     async fn poll(&mut self, host: &str) -> Step {
         match self.events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => Step::Connected,
@@ -115,7 +117,7 @@ impl Client for V5 {
         }
     }
 
-    async fn subscribe(&mut self, opts: &Options) -> Result<(), String> {
+    async fn subscribe(&mut self, opts: &Options) -> Result<(), Self::SubscribeError> {
         let filters = opts.topics.iter().map(|t| {
             Filter::new(
                 t.filter.clone(),
@@ -126,10 +128,7 @@ impl Client for V5 {
                 },
             )
         });
-        self.client
-            .subscribe_many(filters)
-            .await
-            .map_err(|e| e.to_string())
+        self.client.subscribe_many(filters).await
     }
 
     async fn disconnect(&mut self) {

@@ -78,9 +78,9 @@ impl Setup {
         b.danger_accept_invalid_certs(!verify_chain);
         b.danger_accept_invalid_hostnames(!verify_host);
         if let Some(path) = &opts.ca_file {
-            crate::tls_files::trust_only(&mut b, path).map_err(|problem| SetupError::PgNotify {
+            crate::tls_files::trust_only(&mut b, path).map_err(|e| SetupError::PgNotify {
                 field: "pg_notify.ca_file",
-                problem,
+                problem: e.to_string(),
             })?;
         }
         let tls = b.build().map_err(|e| SetupError::PgNotify {

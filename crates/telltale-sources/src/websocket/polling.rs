@@ -437,8 +437,38 @@ async fn handle(
     None
 }
 
+/// Why the upgrade from long-polling to WebSocket did not happen; the
+/// session then stays on long-polling.
+#[derive(Debug, thiserror::Error)]
+enum UpgradeFailed {
+    /// The feed's URL has no WebSocket form.
+    #[error("no WebSocket URL")]
+    NoUrl,
+    /// The upgrade request cannot be built.
+    #[error(transparent)]
+    Request(#[from] crate::SetupError),
+    /// The dial or a write failed.
+    #[error("{0}")]
+    Ended(String),
+    /// The probe was answered with something else.
+    #[error("the probe was answered `{0}`, not `3probe`")]
+    WrongProbe(String),
+    /// The socket closed before answering the probe.
+    #[error("the WebSocket closed during the probe")]
+    Closed,
+    /// No answer in time.
+    #[error("no probe answer within {}", format_duration(*.0))]
+    NoAnswer(Duration),
+}
+
+impl From<Ended> for UpgradeFailed {
+    fn from(e: Ended) -> UpgradeFailed {
+        UpgradeFailed::Ended(e.reason().to_string())
+    }
+}
+
 /// The WebSocket of session `sid`, probed and upgraded; or why not.
-async fn upgraded(feed: &FeedConfig, link: &Link<'_>, sid: &str) -> Result<Ws, String> {
+async fn upgraded(feed: &FeedConfig, link: &Link<'_>, sid: &str) -> Result<Ws, UpgradeFailed> {
     let Link {
         opts,
         target,
@@ -448,15 +478,11 @@ async fn upgraded(feed: &FeedConfig, link: &Link<'_>, sid: &str) -> Result<Ws, S
     let mut url = crate::socketio::ws_url(&feed.url)
         .ok()
         .and_then(|u| url::Url::parse(&u).ok())
-        .ok_or("no WebSocket URL")?;
+        .ok_or(UpgradeFailed::NoUrl)?;
     url.query_pairs_mut().append_pair("sid", sid);
-    let request = build_request(feed, url.as_str(), opts).map_err(|e| e.to_string())?;
-    let (mut ws, _) = dial(request, opts, target, cancel)
-        .await
-        .map_err(|e| e.reason().to_string())?;
-    send_text(&mut ws, "2probe".into(), target)
-        .await
-        .map_err(|e| e.reason().to_string())?;
+    let request = build_request(feed, url.as_str(), opts)?;
+    let (mut ws, _) = dial(request, opts, target, cancel).await?;
+    send_text(&mut ws, "2probe".into(), target).await?;
     let answer = tokio::time::timeout(CONNECT_TIMEOUT, async {
         loop {
             match ws.next().await {
@@ -469,21 +495,11 @@ async fn upgraded(feed: &FeedConfig, link: &Link<'_>, sid: &str) -> Result<Ws, S
     .await;
     match answer {
         Ok(Some(t)) if t == "3probe" => {}
-        Ok(Some(t)) => {
-            let shown: String = t.chars().take(80).collect();
-            return Err(format!("the probe was answered `{shown}`, not `3probe`"));
-        }
-        Ok(None) => return Err("the WebSocket closed during the probe".into()),
-        Err(_) => {
-            return Err(format!(
-                "no probe answer within {}",
-                format_duration(CONNECT_TIMEOUT)
-            ))
-        }
+        Ok(Some(t)) => return Err(UpgradeFailed::WrongProbe(t.chars().take(80).collect())),
+        Ok(None) => return Err(UpgradeFailed::Closed),
+        Err(_) => return Err(UpgradeFailed::NoAnswer(CONNECT_TIMEOUT)),
     }
-    send_text(&mut ws, "5".into(), target)
-        .await
-        .map_err(|e| e.reason().to_string())?;
+    send_text(&mut ws, "5".into(), target).await?;
     Ok(ws)
 }
 
