@@ -24,7 +24,10 @@ pub(crate) fn events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<
             sql.push_str(" INDEXED BY events_feed_time WHERE feed_id = ?");
             params.push(Value::Integer(feed));
         }
-        None => sql.push_str(" INDEXED BY events_time WHERE 1"),
+        // All feeds: in arrival order, the rowid's, which needs no index
+        // of its own. A time range is then a filter over the rows read
+        // (no caller asks for one across all feeds).
+        None => sql.push_str(" WHERE 1"),
     }
     if let Some(from) = q.from {
         sql.push_str(" AND received_at >= ?");
@@ -36,10 +39,13 @@ pub(crate) fn events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<
     }
     for (cursor, older) in [(q.before_id, true), (q.after_id, false)] {
         let Some(id) = cursor else { continue };
-        let at: Option<i64> = conn
-            .prepare_cached("SELECT received_at FROM events WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let at: Option<i64> = match q.feed_id {
+            Some(_) => conn
+                .prepare_cached("SELECT received_at FROM events WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?,
+            None => None,
+        };
         match (at, older) {
             (Some(t), true) => {
                 sql.push_str(" AND received_at <= ? AND (received_at < ? OR id < ?)");
@@ -59,9 +65,11 @@ pub(crate) fn events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<
             }
         }
     }
-    sql.push_str(match q.order {
-        Order::NewestFirst => " ORDER BY received_at DESC, id DESC",
-        Order::OldestFirst => " ORDER BY received_at ASC, id ASC",
+    sql.push_str(match (q.feed_id, q.order) {
+        (Some(_), Order::NewestFirst) => " ORDER BY received_at DESC, id DESC",
+        (Some(_), Order::OldestFirst) => " ORDER BY received_at ASC, id ASC",
+        (None, Order::NewestFirst) => " ORDER BY id DESC",
+        (None, Order::OldestFirst) => " ORDER BY id ASC",
     });
     let needle = q
         .search

@@ -83,11 +83,13 @@ pub enum Order {
 
 /// Which events to read.
 ///
-/// Events are ordered by `(received_at, id)`. `before_id` / `after_id` are
-/// keyset cursors: pass the last id of the previous page to get the next
-/// one (`before_id` when paging newest-first, `after_id` oldest-first). If
-/// the cursor's event has meanwhile been deleted by retention, the cursor
-/// falls back to comparing ids, which follow arrival order.
+/// One feed's events are ordered by `(received_at, id)`; all feeds' by
+/// `id`, their arrival order at the store (the same up to the few
+/// milliseconds between a message's stamp and its commit). `before_id` /
+/// `after_id` are keyset cursors: pass the last id of the previous page to
+/// get the next one (`before_id` when paging newest-first, `after_id`
+/// oldest-first). If the cursor's event has meanwhile been deleted by
+/// retention, the cursor falls back to comparing ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventQuery {
     /// One feed, or all feeds.

@@ -177,7 +177,7 @@ impl Coverage {
 /// One unit of work of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
-    EventsByAge,
+    EventsByAge(i64),
     EventsByCount(i64),
     Samples(i64),
     Rollup(Tier, i64),
@@ -227,7 +227,7 @@ impl RetentionJob {
         tx.commit()?;
         let mut steps = VecDeque::new();
         if cutoffs.events.is_some() {
-            steps.push_back(Step::EventsByAge);
+            steps.extend(feeds.iter().map(|&f| Step::EventsByAge(f)));
         }
         if cutoffs.events_per_feed.is_some() {
             steps.extend(feeds.iter().map(|&f| Step::EventsByCount(f)));
@@ -323,7 +323,7 @@ impl RetentionJob {
             }
             let (n, more) = delete_chunk(&tx, step, &self.cutoffs, epoch, budget)?;
             match step {
-                Step::EventsByAge => self.report.events_by_age += n,
+                Step::EventsByAge(_) => self.report.events_by_age += n,
                 Step::EventsByCount(_) => self.report.events_by_count += n,
                 Step::Samples(_) => self.report.samples += n,
                 Step::Rollup(Tier::Hour, _) => self.report.rollup_1h += n,
@@ -396,15 +396,16 @@ fn delete_chunk(
 ) -> rusqlite::Result<(u64, bool)> {
     let budget_i = budget.min(i64::MAX as u64) as i64;
     let n = match step {
-        Step::EventsByAge => {
+        Step::EventsByAge(feed) => {
             let Some(cut) = c.events else {
                 return Ok((0, false));
             };
             tx.prepare_cached(
                 "DELETE FROM events WHERE id IN
-                   (SELECT id FROM events WHERE received_at < ?1 LIMIT ?2)",
+                   (SELECT id FROM events INDEXED BY events_feed_time
+                     WHERE feed_id = ?1 AND received_at < ?2 LIMIT ?3)",
             )?
-            .execute((cut, budget_i))?
+            .execute((feed, cut, budget_i))?
         }
         Step::EventsByCount(feed) => {
             let Some(keep) = c.events_per_feed else {

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `meta` | key/value facts (`samples_epoch_us`, retention cut-offs, last run) | `key` |
 //! | `feeds` | feed configs as JSON, origin `file`/`gui` | `id`, unique `name` |
-//! | `events` | raw messages (payload already truncated by the engine) | `id`; `(feed_id, received_at)`, `(received_at)` |
+//! | `events` | raw messages (payload already truncated by the engine) | `id`; `(feed_id, received_at)`, `(received_at)` (dropped in version 7) |
 //! | `series` | one row per (feed, metric, labels) | `id`; unique `(feed_id, metric, labels)` |
 //! | `samples` | raw values | `(series_id, ts)`, WITHOUT ROWID |
 //! | `rollup_1m`, `rollup_1h` | min/max/sum/count per series and bucket | `(series_id, bucket)`, WITHOUT ROWID |
@@ -63,10 +63,17 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The migration steps; `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 7: events lose their `(received_at)` index. It was a second
+/// B-tree insert for every message on the writer's hot path, and only the
+/// all-feeds event log and retention by age used it: the first now reads in
+/// arrival (`id`) order, the second goes feed by feed through
+/// `(feed_id, received_at)`.
+const V7: &str = "DROP INDEX IF EXISTS events_time;";
 
 /// Version 6: 1-minute rollups in compressed chunks (see
 /// `crate::chunk::minutes`), laid out as `sample_chunks`. `rollup_1m` stays

@@ -347,7 +347,8 @@ async fn events_page_both_ways_and_search() {
         assert_eq!(got, want, "{order:?}");
     }
 
-    // All feeds, newest first.
+    // All feeds, newest first: in arrival order (these arrived in time
+    // order), paged by id.
     let all = store
         .events(&EventQuery {
             limit: 1000,
@@ -357,7 +358,22 @@ async fn events_page_both_ways_and_search() {
     assert_eq!(all.len(), 250);
     assert!(all
         .windows(2)
-        .all(|w| (w[0].received_at, w[0].id) > (w[1].received_at, w[1].id)));
+        .all(|w| w[0].id > w[1].id && w[0].received_at >= w[1].received_at));
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .events(&EventQuery {
+                before_id: cursor,
+                limit: 64,
+                ..EventQuery::default()
+            })
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.id);
+        paged.extend(page.iter().map(|e| e.id));
+    }
+    assert_eq!(paged, all.iter().map(|e| e.id).collect::<Vec<_>>());
     let seven = all.iter().find(|e| index(e) == 7).unwrap();
     assert!(seven.truncated);
     assert_eq!(seven.size, 100_000);

@@ -95,6 +95,81 @@ fn a_version_0_file_is_upgraded() {
     assert_eq!(store.list_feeds().unwrap().len(), 1);
 }
 
+/// A database written by the release before schema 7 (events indexed by
+/// time as well as by feed and time) opens without that index and keeps
+/// its events: one feed's log, all feeds' and retention by age read them
+/// through the index that is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_6_database_keeps_its_events_without_the_time_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.db");
+    {
+        let mut c = rusqlite::Connection::open(&path).unwrap();
+        telltale_store::schema::migrate_with(&mut c, &telltale_store::schema::MIGRATIONS[..6])
+            .unwrap();
+        let index = "SELECT count(*) FROM sqlite_master WHERE name = 'events_time'";
+        assert_eq!(scalar(&c, index), 1);
+        for (id, name) in [(1, "a"), (2, "b")] {
+            c.execute(
+                "INSERT INTO feeds (id, name, config, origin, created_at, updated_at)
+                 VALUES (?1, ?2, json_object('name', ?2, 'transport', 'websocket', 'url', 'ws://127.0.0.1:9/'), 'file', 0, 0)",
+                (id, name),
+            )
+            .unwrap();
+        }
+        // Ten days, one event an hour per feed, stored as the old writer did.
+        let tx = c.transaction().unwrap();
+        for h in 0..240i64 {
+            for feed in [1, 2] {
+                tx.execute(
+                    "INSERT INTO events (feed_id, received_at, data, size, truncated, codec)
+                     VALUES (?1, ?2, CAST(?3 AS BLOB), length(?3), 0, 0)",
+                    (feed, T0 - 10 * DAY + h * HOUR, format!("{{\"h\":{h}}}")),
+                )
+                .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let settings = StoreSettings {
+        events_max_age: telltale_model::duration::Dur::secs(3 * 86_400),
+        ..StoreSettings::default()
+    };
+    let store = open_with(&path, settings);
+    let c = raw(&path);
+    assert_eq!(scalar(&c, "PRAGMA user_version"), SCHEMA_VERSION);
+    assert_eq!(
+        scalar(
+            &c,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'events_time'"
+        ),
+        0
+    );
+    let all = store
+        .events(&EventQuery {
+            limit: 1000,
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(all.len(), 480);
+    assert_eq!(all[0].data, br#"{"h":239}"#.to_vec());
+    let b = store.feed_by_name("b").unwrap().unwrap().id;
+    let newest_b = store
+        .events(&EventQuery {
+            feed_id: Some(b),
+            limit: 2,
+            ..EventQuery::default()
+        })
+        .unwrap();
+    assert_eq!(newest_b[0].received_at.0, T0 - 10 * DAY + 239 * HOUR);
+    assert!(newest_b.iter().all(|e| e.feed_id == b));
+    // Seven of ten days go by age, from both feeds.
+    let report = store.run_retention(Timestamp(T0)).unwrap();
+    assert_eq!(report.events_by_age, 2 * 7 * 24);
+    assert_eq!(store.event_count(Some(b)).unwrap(), 3 * 24);
+    assert_eq!(store.event_count(None).unwrap(), 2 * 3 * 24);
+}
+
 #[test]
 fn a_newer_schema_is_refused_with_advice() {
     let dir = tempfile::tempdir().unwrap();
