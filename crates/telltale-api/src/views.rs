@@ -189,6 +189,9 @@ pub struct FeedView {
     /// Why its payloads would take more than its share of the disk budget
     /// (and what to do), if they would (see `share.rs`).
     pub storage_warning: Option<String>,
+    /// `[feed.tls] skip_verify`: the server's certificate is not checked,
+    /// which the tile shows as a warning.
+    pub tls_unverified: bool,
 }
 
 impl FeedView {
@@ -209,8 +212,21 @@ impl FeedView {
                 .metrics
                 .iter()
                 .filter_map(|m| m.effective_unit(c.format).map(|u| (m.name.clone(), u)))
+                .chain(
+                    c.uses_tls()
+                        .then(|| {
+                            let m = telltale_model::alert::TLS_DAYS_LEFT;
+                            c.unit_of(m).map(|u| (m.to_string(), u))
+                        })
+                        .flatten(),
+                )
                 .collect(),
-            alert_rules: c.alerts.iter().map(|a| a.name.clone()).collect(),
+            // with the default certificate rule of a TLS feed
+            alert_rules: c
+                .effective_alerts()
+                .iter()
+                .map(|a| a.name.clone())
+                .collect(),
             running: status.is_some(),
             state: status
                 .map(|s| ConnStateView::from(&s.state))
@@ -227,6 +243,7 @@ impl FeedView {
             last_message_at: status.and_then(|s| s.last_message_at.map(ms)),
             rate: status.map_or(0.0, |s| s.rate),
             storage_warning: None,
+            tls_unverified: c.tls.as_ref().is_some_and(|t| t.skip_verify),
         }
     }
 }

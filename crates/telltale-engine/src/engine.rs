@@ -488,14 +488,14 @@ impl Engine {
             Arc::make_mut(&mut m).insert(id, runtime);
         }
         if let Ok(mut alerts) = self.inner.shared.alerting.engine.lock() {
-            for (i, field, message) in alerts.set_feed_rules(id, &cfg.name, &cfg.alerts) {
+            let rules = cfg.effective_alerts();
+            for (i, field, message) in alerts.set_feed_rules(id, &cfg.name, &rules) {
                 tracing::error!(
                     "feed {}: alert[{i}].{field} {message} (rule skipped)",
                     cfg.name
                 );
             }
-            let units = cfg
-                .alerts
+            let units = rules
                 .iter()
                 .filter_map(|r| r.metric.as_ref())
                 .filter_map(|m| cfg.unit_of(m).map(|u| (m.clone(), u)))

@@ -345,6 +345,57 @@ impl Default for AlertSettings {
     }
 }
 
+/// The metric every TLS feed (`https://`, `wss://`) records: days until
+/// the server certificate expires, negative once it has.
+pub const TLS_DAYS_LEFT: &str = "tls_days_left";
+
+/// The rule a TLS feed has unless one of its own watches
+/// [`TLS_DAYS_LEFT`]: a warning 14 days before the certificate expires,
+/// resolved once a renewed one has more than 15.
+pub fn certificate_rule() -> AlertRule {
+    AlertRule {
+        name: "certificate expiry".into(),
+        kind: AlertKind::Threshold,
+        metric: Some(TLS_DAYS_LEFT.into()),
+        labels: BTreeMap::new(),
+        op: Some(CmpOp::Lt),
+        value: Some(14.0),
+        clear: Some(15.0),
+        after: None,
+        pattern: None,
+        for_duration: None,
+        resolve_for: None,
+        severity: Severity::Warning,
+        summary: Some("{feed}: the server certificate expires in {value}: renew it".into()),
+    }
+}
+
+impl crate::FeedConfig {
+    /// Whether the feed connects over TLS to an `https://` or `wss://` URL,
+    /// and so records [`TLS_DAYS_LEFT`].
+    pub fn uses_tls(&self) -> bool {
+        let scheme = self.url.split("://").next().unwrap_or_default();
+        scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss")
+    }
+
+    /// The rules the alert engine evaluates: the feed's own, and for a TLS
+    /// feed whose rules do not watch [`TLS_DAYS_LEFT`] (or use its name),
+    /// [`certificate_rule`].
+    pub fn effective_alerts(&self) -> std::borrow::Cow<'_, [AlertRule]> {
+        let default = certificate_rule();
+        let own = self
+            .alerts
+            .iter()
+            .any(|r| r.metric.as_deref() == Some(TLS_DAYS_LEFT) || r.name == default.name);
+        if !self.uses_tls() || own {
+            return std::borrow::Cow::Borrowed(&self.alerts);
+        }
+        let mut all = self.alerts.clone();
+        all.push(default);
+        std::borrow::Cow::Owned(all)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,5 +447,28 @@ mod tests {
         let p = r.validate();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].0, "clear");
+    }
+
+    #[test]
+    fn tls_feeds_get_the_certificate_rule_unless_they_have_their_own() {
+        let feed = |url: &str| crate::FeedConfig::new("f", crate::TransportKind::Poll, url);
+        assert!(certificate_rule().validate().is_empty());
+        let f = feed("https://h.example/health");
+        assert_eq!(f.effective_alerts().len(), 1);
+        assert_eq!(
+            f.effective_alerts()[0].metric.as_deref(),
+            Some(TLS_DAYS_LEFT)
+        );
+        assert!(feed("WSS://h.example/").uses_tls());
+        assert!(feed("http://h.example/").effective_alerts().is_empty());
+        assert!(feed("mqtts://h.example/").effective_alerts().is_empty());
+        let mut own = feed("wss://h.example/");
+        let mut mine = certificate_rule();
+        mine.name = "cert soon".into();
+        mine.value = Some(30.0);
+        own.alerts.push(mine);
+        let rules = own.effective_alerts();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].value, Some(30.0));
     }
 }

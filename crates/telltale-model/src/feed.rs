@@ -182,6 +182,11 @@ pub struct FeedConfig {
     /// Reconnection policy.
     #[serde(default, skip_serializing_if = "BackoffConfig::is_default")]
     pub backoff: BackoffConfig,
+    /// TLS settings of HTTP and WebSocket feeds (`[feed.tls]`): a CA file,
+    /// a client certificate, or no verification at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub tls: Option<crate::tls::TlsOptions>,
     /// WebSocket options; only for `transport = "websocket"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub websocket: Option<WebsocketOptions>,
@@ -256,6 +261,7 @@ impl FeedConfig {
             socketio: None,
             webhook: None,
             grpc: None,
+            tls: None,
         }
     }
 
@@ -266,6 +272,7 @@ impl FeedConfig {
             Some(m) => m.effective_unit(self.format),
             // what every poll records beside its payload's metrics
             None if metric == "response_ms" => Some(crate::unit::Unit::Ms),
+            None if metric == crate::alert::TLS_DAYS_LEFT => Some(crate::unit::Unit::Days),
             // a Prometheus family kept without a rule reads as a rule of its name would
             None => MetricRule {
                 name: metric.to_string(),

@@ -21,6 +21,7 @@ pub mod prometheus;
 pub mod secret;
 pub mod socketio;
 pub mod time;
+pub mod tls;
 pub mod unit;
 mod validate;
 pub mod webhook;

@@ -27,6 +27,8 @@ pub enum Unit {
     Seconds,
     /// Milliseconds, read as durations like `seconds`.
     Ms,
+    /// Days, read as durations like `seconds`: `12.5 d`, `6 h`.
+    Days,
     /// Events per second: `12 /s`.
     PerSecond,
     /// Degrees Celsius: `61 °C`.
@@ -72,6 +74,7 @@ impl Unit {
             ),
             Unit::Seconds => duration(v),
             Unit::Ms => duration(v / 1000.0),
+            Unit::Days => duration(v * 86_400.0),
             Unit::PerSecond => format!("{} /s", sig(v)),
             Unit::Celsius => format!("{} °C", sig(v)),
         }
@@ -152,6 +155,9 @@ mod tests {
         assert_eq!(Unit::Ratio.format(0.345), "34.5 %");
         assert_eq!(Unit::Seconds.format(0.12), "120 ms");
         assert_eq!(Unit::Ms.format(120.0), "120 ms");
+        assert_eq!(Unit::Days.format(12.5), "12.5 d");
+        assert_eq!(Unit::Days.format(0.25), "6 h");
+        assert_eq!(Unit::Days.format(-2.0), "-2 d");
         assert_eq!(Unit::Seconds.format(4.5), "4.5 s");
         assert_eq!(Unit::Seconds.format(7200.0), "2 h");
         assert_eq!(Unit::BitsPerSecond.format(120e6), "120 Mbit/s");

@@ -224,6 +224,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     if feed.transport == TransportKind::Grpc {
         crate::grpc::validate(feed, &mut p);
     }
+    crate::tls::validate(feed, &mut p);
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.
     }

@@ -91,6 +91,14 @@ pub enum SetupError {
         /// What is wrong.
         problem: String,
     },
+    /// A `[feed.tls]` file that cannot be used.
+    #[error("invalid {field}: {problem}")]
+    Tls {
+        /// The option, e.g. `tls.ca_file`.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// reqwest refused the request (described without the URL's secrets).
     #[error("cannot build the request: {0}")]
     Request(String),

@@ -38,15 +38,23 @@ pub fn feed_headers(feed: &FeedConfig) -> Result<HeaderMap, SetupError> {
 /// It follows no redirect: [`crate::redirect::Redirects::send`] does, so
 /// that a feed's headers never follow a redirect to another origin.
 pub fn client(timeout: Option<std::time::Duration>) -> Result<reqwest::Client, SetupError> {
-    let mut b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("telltale/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .tcp_nodelay(true);
+    let mut b = builder();
     if let Some(t) = timeout {
         b = b.timeout(t);
     }
     b.build().map_err(|e| SetupError::Client(describe(&e)))
+}
+
+/// The settings every client starts from (also those with a feed's own
+/// TLS settings, [`crate::feed_tls`]).
+pub(crate) fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("telltale/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .tcp_nodelay(true)
+        // the server certificate, for its expiry (`crate::cert`)
+        .tls_info(true)
 }
 
 /// The HTTP client all HTTP feeds (poll, SSE, long poll) of this tokio

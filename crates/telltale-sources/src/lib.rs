@@ -8,8 +8,10 @@
 //! [`run`] picks the transport for a feed and adds the staleness watchdog
 //! that every transport shares.
 
+pub mod cert;
 mod ended;
 pub mod error;
+pub mod feed_tls;
 mod graphql;
 pub mod grpc;
 pub mod http_common;

@@ -326,7 +326,7 @@ impl Session {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let c = http_common::shared_client()?;
+        let c = crate::feed_tls::client_for(&self.feed)?;
         self.client = Some(c.clone());
         Ok(c)
     }

@@ -232,7 +232,7 @@ fn prepare(
             headers.insert(IF_MODIFIED_SINCE, lm.clone());
         }
     }
-    let client = crate::http_common::shared_client()?;
+    let client = crate::feed_tls::client_for(feed)?;
     let mut builder = client
         .request(method, url)
         .headers(headers)

@@ -90,6 +90,7 @@ impl Redirects {
             let location = response.headers().get(LOCATION).cloned();
             let (true, Some(location)) = (is_redirect(status), location) else {
                 self.report(&hops, sink).await;
+                sink.peer_certificate_of(&response);
                 return Ok(response);
             };
             let from = response.url().clone();

@@ -155,6 +155,8 @@ pub struct Sink {
     orphaned: Arc<std::sync::atomic::AtomicBool>,
     budget: Option<Arc<IngestBudget>>,
     hub: Option<Arc<crate::webhook::Hub>>,
+    /// The server certificate's expiry, reported on messages (`crate::cert`).
+    cert: Arc<crate::cert::CertWatch>,
 }
 
 impl Sink {
@@ -169,6 +171,7 @@ impl Sink {
             orphaned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             budget: None,
             hub: None,
+            cert: Arc::default(),
         }
     }
 
@@ -294,6 +297,25 @@ impl Sink {
         .await;
     }
 
+    /// Records the leaf certificate (DER) a TLS server presented: the days
+    /// until it expires go out as `tls_days_left` with the next message,
+    /// then hourly (see [`crate::cert`]).
+    pub fn peer_certificate(&self, der: &[u8]) {
+        self.cert.presented(der);
+    }
+
+    /// [`Sink::peer_certificate`] of an HTTP response, if it came over TLS
+    /// (the client must be built with `tls_info`).
+    pub fn peer_certificate_of(&self, response: &reqwest::Response) {
+        if let Some(der) = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate())
+        {
+            self.peer_certificate(der);
+        }
+    }
+
     /// Reports a message. A message while stale flips the feed back to live.
     pub async fn message(&self, m: RawMessage) {
         self.deliver(m).await;
@@ -302,7 +324,10 @@ impl Sink {
     /// Like [`Sink::message`], and says whether the message was queued for
     /// the pipeline (false: shed, or the pipeline is gone), for a source
     /// that must answer its sender (a webhook) honestly.
-    pub async fn deliver(&self, m: RawMessage) -> bool {
+    pub async fn deliver(&self, mut m: RawMessage) -> bool {
+        if let Some(days) = self.cert.due(m.received_at) {
+            m.transport_metrics.push((crate::cert::METRIC, days));
+        }
         let c = &self.counters;
         c.messages.fetch_add(1, Ordering::Relaxed);
         c.bytes.fetch_add(m.data.len() as u64, Ordering::Relaxed);

@@ -112,3 +112,22 @@ pub fn write_descriptor_set(path: &Path) {
 pub fn proto_dir() -> PathBuf {
     peers()
 }
+
+/// `tests/peers/tls-server.py` on a loopback port: HTTPS (`{"ok": 1}` at
+/// any path) and a secure WebSocket at `/ws` (`{"n": …}` every 50 ms),
+/// with `cert` and `key`; with `client_ca`, only for clients presenting a
+/// certificate it signed.
+pub fn tls_server(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Peer {
+    let mut peer = Peer::new();
+    let mut cmd = Command::new(python());
+    cmd.current_dir(peers())
+        .arg("tls-server.py")
+        .arg(peer.port.to_string())
+        .arg(cert)
+        .arg(key);
+    if let Some(ca) = client_ca {
+        cmd.arg(ca);
+    }
+    peer.start("the TLS server", cmd);
+    peer
+}

@@ -182,6 +182,35 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'mqtt.ca_file')).toContain('mqtts:// and wss://');
   });
 
+  it('an HTTP or WebSocket form takes [feed.tls] for https:// and wss://, and drops it when empty', () => {
+    const f = formFromConfig(null);
+    f.name = 'lab';
+    f.transport = 'poll';
+    f.url = 'https://lab.internal/health';
+    f.metrics = [{ ...f.metrics[0], name: 'ok', pointer: '/ok', prometheus: '', labels: '', regex: '', reading: 'auto', unit: '', quantile: '' }];
+    f.tls.clientCert = '/c.pem';
+    expect(errorAt(validateForm(f), 'tls.client_key')).toContain('go together');
+    f.tls.clientKey = '/c.key';
+    f.tls.caFile = '/ca.pem';
+    expect(validateForm(f)).toEqual({});
+    const c = configFromForm(f, null);
+    expect(c.tls).toEqual({ ca_file: '/ca.pem', client_cert: '/c.pem', client_key: '/c.key' });
+    expect(formFromConfig(c).tls).toEqual({ caFile: '/ca.pem', clientCert: '/c.pem', clientKey: '/c.key', skipVerify: false });
+    f.tls.skipVerify = true;
+    expect(errorAt(validateForm(f), 'tls.skip_verify')).toContain('contradict');
+    f.tls = { caFile: '', clientCert: '', clientKey: '', skipVerify: true };
+    expect(configFromForm(f, null).tls).toEqual({ skip_verify: true });
+    f.url = 'http://lab.internal/health';
+    expect(errorAt(validateForm(f), 'tls.ca_file')).toContain('https://');
+    // Cleared, the section goes, also from a stored config that had it.
+    f.tls.skipVerify = false;
+    expect(configFromForm(f, c).tls).toBeUndefined();
+    // MQTT keeps its own section.
+    f.transport = 'mqtt';
+    f.tls.caFile = '/ca.pem';
+    expect(configFromForm(f, null).tls).toBeUndefined();
+  });
+
   it('a graphql form round-trips its subscription, variables and params', () => {
     const f = formFromConfig(null);
     f.name = 'gql';

@@ -21,6 +21,9 @@ export * from './ruleform';
 
 export const WEBHOOK_VERIFY: WebhookVerify[] = ['github', 'stripe', 'standard', 'token', 'none'];
 
+/** The transports `[feed.tls]` applies to (the others name their CA file in their own section). */
+export const TLS_TRANSPORTS: TransportKind[] = ['poll', 'sse', 'long_poll', 'websocket', 'graphql', 'socketio'];
+
 export type CursorFrom = 'headers' | 'body' | 'none';
 
 export interface MetricForm {
@@ -122,6 +125,8 @@ export interface FeedForm {
     /** Deliveries per minute, as typed. */
     rate: string;
   };
+  /** `[feed.tls]` of HTTP and WebSocket feeds: PEM files on the engine's machine. */
+  tls: { caFile: string; clientCert: string; clientKey: string; skipVerify: boolean };
   longPoll: {
     hold: string;
     timeout: string;
@@ -251,6 +256,12 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       deadline: rpc?.deadline ?? '',
       caFile: rpc?.ca_file ?? '',
     },
+    tls: {
+      caFile: c?.tls?.ca_file ?? '',
+      clientCert: c?.tls?.client_cert ?? '',
+      clientKey: c?.tls?.client_key ?? '',
+      skipVerify: c?.tls?.skip_verify ?? false,
+    },
     hook: {
       verify: hook?.verify ?? 'github',
       secret: hook?.secret ?? '',
@@ -339,6 +350,17 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
     return out as T;
   };
   const dur = (s: string) => opt(s) ?? undefined;
+  const t = f.tls;
+  if (TLS_TRANSPORTS.includes(f.transport) && (opt(t.caFile + t.clientCert + t.clientKey) || t.skipVerify)) {
+    cfg.tls = {
+      ca_file: opt(t.caFile) ?? undefined,
+      client_cert: opt(t.clientCert) ?? undefined,
+      client_key: opt(t.clientKey) ?? undefined,
+      skip_verify: t.skipVerify || undefined,
+    };
+  } else {
+    delete cfg.tls;
+  }
   if (f.transport === 'websocket') {
     cfg.websocket = put(base?.websocket, {
       subprotocols: list(f.ws.subprotocols),
@@ -577,6 +599,14 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     }
     checkPointer(e, 'long_poll.items', lp.items);
     checkPointer(e, 'long_poll.id_pointer', lp.idPointer);
+  }
+
+  if (TLS_TRANSPORTS.includes(f.transport)) {
+    const t = f.tls;
+    const any = opt(t.caFile + t.clientCert + t.clientKey) !== null || t.skipVerify;
+    if (any && url && !/^(https|wss):/i.test(url)) e['tls.ca_file'] = 'and the other TLS settings apply to https:// and wss:// URLs only';
+    if (!opt(t.clientCert) !== !opt(t.clientKey)) e['tls.client_key'] = 'and the client certificate go together: give both or neither';
+    if (t.skipVerify && opt(t.caFile)) e['tls.skip_verify'] = 'and a CA file contradict each other: trust the CA file, or accept any certificate';
   }
 
   const seen = new Set<string>();

@@ -15,6 +15,9 @@ describe('units', () => {
     expect(formatUnit(3.5 * 1024 * 1024, 'bytes_per_second')).toBe('3.5 MiB/s');
     expect(formatUnit(12, 'per_second')).toBe('12 /s');
     expect(formatUnit(61.26, 'celsius')).toBe('61.3 °C');
+    expect(formatUnit(12.5, 'days')).toBe('12.5 d');
+    expect(formatUnit(0.25, 'days')).toBe('6 h');
+    expect(formatUnit(-2, 'days')).toBe('-2 d');
   });
   it('never shows exponents: big numbers are grouped', () => {
     expect(formatUnit(1.23e9)).toBe('1,230,000,000');

@@ -14,6 +14,7 @@ export const UNITS: { unit: Unit; label: string }[] = [
   { unit: 'bits_per_second', label: 'bits per second' },
   { unit: 'seconds', label: 'seconds' },
   { unit: 'ms', label: 'milliseconds' },
+  { unit: 'days', label: 'days' },
   { unit: 'per_second', label: 'per second' },
   { unit: 'celsius', label: 'degrees Celsius' },
 ];
@@ -79,6 +80,8 @@ export function formatUnit(v: number | null | undefined, unit?: Unit | null): st
       return duration(v);
     case 'ms':
       return duration(v / 1000);
+    case 'days':
+      return duration(v * 86_400);
     case 'per_second':
       return `${num(v)} /s`;
     case 'celsius':

@@ -195,16 +195,18 @@ impl Setup {
     }
 
     /// The channel, or a retry naming the address and the cause.
-    async fn connect(&self) -> Result<Channel, Ended> {
+    async fn connect(&self, sink: &Sink) -> Result<Channel, Ended> {
         let r = match &self.tls {
             None => self.endpoint.connect().await,
             Some(tls) => {
                 let tls = tls.clone();
                 let host = self.host.clone();
                 let port = self.port;
+                let sink = sink.clone();
                 let connector = tower::service_fn(move |_: http::Uri| {
                     let tls = tls.clone();
                     let host = host.clone();
+                    let sink = sink.clone();
                     async move {
                         let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
                         tcp.set_nodelay(true)?;
@@ -212,6 +214,13 @@ impl Setup {
                             .connect(&host, tcp)
                             .await
                             .map_err(std::io::Error::other)?;
+                        if let Ok(Some(der)) = s
+                            .get_ref()
+                            .peer_certificate()
+                            .map(|c| c.and_then(|c| c.to_der().ok()))
+                        {
+                            sink.peer_certificate(&der);
+                        }
                         Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
                     }
                 });
@@ -254,7 +263,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// One connection: connect, describe, call, read until it ends.
 async fn session(setup: &Setup, sink: &Sink, backoff: &mut Backoff) -> Ended {
-    let channel = match setup.connect().await {
+    let channel = match setup.connect(sink).await {
         Ok(c) => c,
         Err(e) => return e,
     };

@@ -191,7 +191,7 @@ impl Session {
     async fn connect_and_read(&mut self) -> Ended {
         let client = match &self.client {
             Some(c) => c.clone(),
-            None => match http_common::shared_client() {
+            None => match crate::feed_tls::client_for(&self.feed) {
                 Ok(c) => {
                     self.client = Some(c.clone());
                     c

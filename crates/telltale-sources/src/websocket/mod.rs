@@ -129,9 +129,14 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         if cancel.is_cancelled() {
             return;
         }
-        let prepared = Opener::of(&feed)
-            .and_then(|(url, opener)| Ok((build_request(&feed, &url, &opts)?, opener)));
-        let (request, opener) = match prepared {
+        let prepared = Opener::of(&feed).and_then(|(url, opener)| {
+            Ok((
+                build_request(&feed, &url, &opts)?,
+                opener,
+                crate::feed_tls::connector_for(&feed)?,
+            ))
+        });
+        let (request, opener, tls) = match prepared {
             Ok(r) => r,
             Err(e) => {
                 if !config_failed(e.to_string(), &feed, &sink, &cancel).await {
@@ -144,6 +149,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
         let link = Link {
             opts: &opts,
             opener,
+            tls,
             target: &target,
             sink: &sink,
             cancel: &cancel,
@@ -231,6 +237,8 @@ struct Link<'a> {
     opts: &'a WebsocketOptions,
     /// The protocol spoken over the socket, if any.
     opener: Opener,
+    /// The feed's own TLS settings (`[feed.tls]`), if any.
+    tls: Option<native_tls::TlsConnector>,
     target: &'a Target,
     sink: &'a Sink,
     cancel: &'a CancellationToken,
@@ -251,7 +259,7 @@ async fn connection(
         cancel,
         ..
     } = *link;
-    let (mut ws, response) = match dial(request, opts, target, cancel).await {
+    let (mut ws, response) = match dial(request, link).await {
         Ok(r) => r,
         Err(e) => return e,
     };
@@ -310,9 +318,7 @@ async fn connection(
 /// socket limits of `opts`.
 async fn dial(
     request: Request,
-    opts: &WebsocketOptions,
-    target: &Target,
-    cancel: &CancellationToken,
+    link: &Link<'_>,
 ) -> Result<
     (
         Ws,
@@ -320,6 +326,13 @@ async fn dial(
     ),
     Ended,
 > {
+    let Link {
+        opts,
+        target,
+        sink,
+        cancel,
+        ..
+    } = link;
     let max = usize::try_from(opts.max_message_size.0).unwrap_or(usize::MAX);
     // tungstenite allocates a 128 KiB read buffer per connection up front
     // and buffers writes up to 128 KiB; with hundreds of feeds that is most
@@ -334,7 +347,14 @@ async fn dial(
         .max_frame_size(Some(max));
     let connect = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+        tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config),
+            true,
+            link.tls
+                .clone()
+                .map(tokio_tungstenite::Connector::NativeTls),
+        ),
     );
     let ws = tokio::select! {
         _ = cancel.cancelled() => return Err(Ended::Cancelled),
@@ -360,6 +380,13 @@ async fn dial(
             Ok(Ok((ws, response))) => (ws, response),
         },
     };
+    if let MaybeTlsStream::NativeTls(tls) = ws.0.get_ref() {
+        if let Ok(Some(cert)) = tls.get_ref().peer_certificate() {
+            if let Ok(der) = cert.to_der() {
+                sink.peer_certificate(&der);
+            }
+        }
+    }
     Ok(ws)
 }
 

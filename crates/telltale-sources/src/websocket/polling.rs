@@ -276,7 +276,7 @@ async fn session(
             Ok((
                 url,
                 http_common::feed_headers(feed)?,
-                http_common::shared_client()?,
+                crate::feed_tls::client_for(feed)?,
             ))
         });
     let (url, headers, client) = match prepared {
@@ -469,19 +469,14 @@ impl From<Ended> for UpgradeFailed {
 
 /// The WebSocket of session `sid`, probed and upgraded; or why not.
 async fn upgraded(feed: &FeedConfig, link: &Link<'_>, sid: &str) -> Result<Ws, UpgradeFailed> {
-    let Link {
-        opts,
-        target,
-        cancel,
-        ..
-    } = *link;
+    let Link { opts, target, .. } = *link;
     let mut url = crate::socketio::ws_url(&feed.url)
         .ok()
         .and_then(|u| url::Url::parse(&u).ok())
         .ok_or(UpgradeFailed::NoUrl)?;
     url.query_pairs_mut().append_pair("sid", sid);
     let request = build_request(feed, url.as_str(), opts)?;
-    let (mut ws, _) = dial(request, opts, target, cancel).await?;
+    let (mut ws, _) = dial(request, link).await?;
     send_text(&mut ws, "2probe".into(), target).await?;
     let answer = tokio::time::timeout(CONNECT_TIMEOUT, async {
         loop {

@@ -217,7 +217,14 @@ async fn tls_with_the_servers_ca_and_an_unknown_method_named() {
     o.ca_file = Some(cert.to_string_lossy().into());
     let (run, mut ev) = start(feed(&server.url(), o));
     ev.state("live").await;
-    assert_eq!(next(&mut ev, 1).await[0]["seq"], 1);
+    // The first message carries the days the 2-day certificate has left.
+    let first = ev.message().await;
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&first.data).unwrap()["seq"],
+        1
+    );
+    let left = crate::support::metric(&first, "tls_days_left").unwrap();
+    assert!(left > 1.9 && left <= 2.0, "{left}");
     run.stop().await;
     // Without the CA the certificate is not trusted.
     let (run, mut ev) = start(feed(&server.url(), watch("{}")));

@@ -21,5 +21,6 @@ mod socketio;
 mod socketio_polling;
 mod sse;
 mod sse_alternative;
+mod tls;
 mod websocket;
 mod wpt_eventsource;

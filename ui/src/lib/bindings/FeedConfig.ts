@@ -15,6 +15,7 @@ import type { PollOptions } from "./PollOptions";
 import type { SocketioOptions } from "./SocketioOptions";
 import type { SseOptions } from "./SseOptions";
 import type { StatusRule } from "./StatusRule";
+import type { TlsOptions } from "./TlsOptions";
 import type { TransportKind } from "./TransportKind";
 import type { WebhookOptions } from "./WebhookOptions";
 import type { WebsocketOptions } from "./WebsocketOptions";
@@ -101,6 +102,11 @@ alert?: Array<AlertRule>,
  * Reconnection policy.
  */
 backoff?: BackoffConfig, 
+/**
+ * TLS settings of HTTP and WebSocket feeds (`[feed.tls]`): a CA file,
+ * a client certificate, or no verification at all.
+ */
+tls?: TlsOptions, 
 /**
  * WebSocket options; only for `transport = "websocket"`.
  */

@@ -112,4 +112,9 @@ rate: number,
  * Why its payloads would take more than its share of the disk budget
  * (and what to do), if they would (see `share.rs`).
  */
-storage_warning: string | null, };
+storage_warning: string | null, 
+/**
+ * `[feed.tls] skip_verify`: the server's certificate is not checked,
+ * which the tile shows as a warning.
+ */
+tls_unverified: boolean, };

@@ -3,4 +3,4 @@
 /**
  * What a metric's numbers measure.
  */
-export type Unit = "percent" | "ratio" | "bytes" | "bytes_per_second" | "bits_per_second" | "seconds" | "ms" | "per_second" | "celsius";
+export type Unit = "percent" | "ratio" | "bytes" | "bytes_per_second" | "bits_per_second" | "seconds" | "ms" | "days" | "per_second" | "celsius";
