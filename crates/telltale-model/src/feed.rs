@@ -37,6 +37,9 @@ pub enum TransportKind {
     Webhook,
     /// gRPC server streaming (`http://`, `https://`).
     Grpc,
+    /// A TCP check (`tcp://host:port`): a connection attempt per
+    /// `poll.interval`.
+    Tcp,
 }
 
 impl TransportKind {
@@ -53,6 +56,7 @@ impl TransportKind {
             TransportKind::Socketio => "socketio",
             TransportKind::Webhook => "webhook",
             TransportKind::Grpc => "grpc",
+            TransportKind::Tcp => "tcp",
         }
     }
 }
@@ -124,13 +128,14 @@ pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
     /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
-    /// `graphql`, `socketio`, `webhook` or `grpc`.
+    /// `graphql`, `socketio`, `webhook`, `grpc` or `tcp`.
     pub transport: TransportKind,
     /// `ws://`, `wss://` (also for `graphql`), `http://` or `https://` (also
     /// for `socketio`, either); for MQTT `mqtt://`,
     /// `mqtts://` or `ws://`, with the broker's user and password as the
     /// URL's credentials; for `pg_notify` `postgres://user:password@host/db`;
-    /// for `webhook` optional, a link to the sender.
+    /// for `webhook` optional, a link to the sender; for `tcp`
+    /// `tcp://host:port`.
     #[serde(default)]
     pub url: String,
     /// A disabled feed is kept but not subscribed.
@@ -304,7 +309,7 @@ impl FeedConfig {
             return None;
         }
         Some(match self.transport {
-            TransportKind::Poll => self.poll_options().interval.0 * 3,
+            TransportKind::Poll | TransportKind::Tcp => self.poll_options().interval.0 * 3,
             TransportKind::LongPoll => {
                 self.long_poll_options().hold.0 * 2 + Duration::from_secs(10)
             }

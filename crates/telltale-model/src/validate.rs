@@ -23,6 +23,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         TransportKind::Mqtt => &["mqtt", "mqtts", "ws", "wss"],
         TransportKind::PgNotify => &["postgres", "postgresql"],
         TransportKind::Socketio => &["http", "https", "ws", "wss"],
+        TransportKind::Tcp => &["tcp"],
         // A webhook's URL is only a link to its sender, and may be empty.
         TransportKind::Webhook if feed.url.is_empty() => &[],
         _ => &["http", "https"],
@@ -99,7 +100,9 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         ("grpc", feed.grpc.is_some(), TransportKind::Grpc),
     ];
     for (section, present, kind) in sections {
-        if present && kind != feed.transport {
+        // A TCP check takes its schedule from `[feed.poll]`.
+        let shared = section == "poll" && feed.transport == TransportKind::Tcp;
+        if present && kind != feed.transport && !shared {
             p.push((
                 section.into(),
                 format!(
@@ -109,7 +112,20 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             ));
         }
     }
-    if feed.transport == TransportKind::Poll {
+    if feed.transport == TransportKind::Tcp {
+        if url::Url::parse(&feed.url).is_ok_and(|u| u.scheme() == "tcp" && u.port().is_none()) {
+            p.push(("url".into(), "has no port: write `tcp://host:port`".into()));
+        }
+        let o = feed.poll_options();
+        if o.method != "GET" || o.body.is_some() {
+            p.push((
+                "poll.method".into(),
+                "and `poll.body` do not apply to a TCP check, which only connects: remove them"
+                    .into(),
+            ));
+        }
+    }
+    if matches!(feed.transport, TransportKind::Poll | TransportKind::Tcp) {
         let o = feed.poll_options();
         if o.interval.0 < std::time::Duration::from_millis(100) {
             p.push((
@@ -120,7 +136,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         if o.timeout.0.is_zero() {
             p.push(("poll.timeout".into(), "must be above zero".into()));
         }
-        if reqwest_method_invalid(&o.method) {
+        if feed.transport == TransportKind::Poll && reqwest_method_invalid(&o.method) {
             p.push((
                 "poll.method".into(),
                 format!("`{}` is not an HTTP method: use GET, POST, HEAD…", o.method),

@@ -25,6 +25,7 @@ pub mod replay;
 pub mod sink;
 mod socketio;
 pub mod sse;
+pub mod tcp;
 mod tls_files;
 pub mod webhook;
 pub mod websocket;
@@ -63,6 +64,7 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
                 TransportKind::PgNotify => pg_notify::run(feed, sink, cancel).await,
                 TransportKind::Webhook => webhook::run(feed, sink, cancel).await,
                 TransportKind::Grpc => grpc::run(feed, sink, cancel).await,
+                TransportKind::Tcp => tcp::run(feed, sink, cancel, phase).await,
                 TransportKind::Graphql | TransportKind::Socketio => {
                     websocket::run(feed, sink, cancel).await
                 }

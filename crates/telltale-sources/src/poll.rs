@@ -76,7 +76,7 @@ pub const ERROR_BODY_LIMIT: usize = 4 << 10;
 
 /// The shortest interval honoured (config validation asks for 100 ms; this
 /// only guards against a zero interval).
-const MIN_INTERVAL: Duration = Duration::from_millis(10);
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Spacing of the shared schedule grid (see [`on_grid`]).
 const GRID: Duration = Duration::from_millis(10);
@@ -101,6 +101,21 @@ fn on_grid(t: Instant) -> Instant {
     }
 }
 
+/// The fixed schedule of a check every `interval`: its first tick at a
+/// random phase of the interval (on the shared grid), or at once; a tick
+/// that overruns delays the next instead of bursting. Shared by the TCP
+/// check ([`crate::tcp`]).
+pub(crate) fn schedule(interval: Duration, random_phase: bool) -> tokio::time::Interval {
+    let start = if random_phase {
+        on_grid(Instant::now() + interval.mul_f64(fastrand::f64()))
+    } else {
+        Instant::now()
+    };
+    let mut ticker = tokio::time::interval_at(start, interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker
+}
+
 /// Runs a polling feed until `cancel` fires. See the module doc; without
 /// `random_phase` the first request goes out at once.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, random_phase: bool) {
@@ -114,13 +129,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, r
     let target = request_target(&feed.url);
     let mut redirects = crate::redirect::Redirects::new(&feed);
 
-    let start = if random_phase {
-        on_grid(Instant::now() + interval.mul_f64(fastrand::f64()))
-    } else {
-        Instant::now()
-    };
-    let mut ticker = tokio::time::interval_at(start, interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ticker = schedule(interval, random_phase);
     // Some(delay) while recovering from a failure: the next attempt waits
     // this long instead of for the next tick.
     let mut retry_in: Option<Duration> = None;

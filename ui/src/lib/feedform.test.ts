@@ -211,6 +211,25 @@ describe('config ↔ form', () => {
     expect(configFromForm(f, null).tls).toBeUndefined();
   });
 
+  it('a tcp form takes host:port and a schedule, sends no headers and no metrics', () => {
+    const f = formFromConfig(null);
+    f.name = 'db-port';
+    f.transport = 'tcp';
+    f.url = 'tcp://db.lan';
+    f.headers = 'X-A: 1';
+    expect(errorAt(validateForm(f), 'url')).toContain('tcp://host:port');
+    f.url = 'tcp://db.lan:5432';
+    f.poll.interval = '30s';
+    f.poll.timeout = '5s';
+    expect(validateForm(f)).toEqual({});
+    const c = configFromForm(f, null);
+    expect(c.transport).toBe('tcp');
+    expect(c.headers).toEqual({});
+    expect(c.poll).toEqual({ interval: '30s', timeout: '5s' });
+    f.poll.interval = '10ms';
+    expect(errorAt(validateForm(f), 'poll.interval')).toContain('100ms');
+  });
+
   it('a graphql form round-trips its subscription, variables and params', () => {
     const f = formFromConfig(null);
     f.name = 'gql';

@@ -6,8 +6,8 @@ import { seriesKey } from './chartdata';
 import { healthOf, type Health } from './status';
 import type { Alert, ApiError, ConnState, Feed, LiveBatch, LiveMessage, MuteState, ServerHealth } from './types';
 
-/** Numbers a poll records about itself; a sparkline prefers the payload's own metrics. */
-const TRANSPORT_METRICS = new Set(['http_status', 'response_ms', 'up']);
+/** Numbers a poll, a TCP check or a TLS connection records about itself; a sparkline prefers the payload's own metrics. */
+const TRANSPORT_METRICS = new Set(['http_status', 'response_ms', 'up', 'tls_days_left']);
 
 export const SPARK_POINTS = 120;
 

@@ -9,6 +9,7 @@ export const SCHEMES: Partial<Record<TransportKind, string[]>> = {
   socketio: ['http:', 'https:', 'ws:', 'wss:'],
   mqtt: ['mqtt:', 'mqtts:', 'ws:', 'wss:'],
   pg_notify: ['postgres:', 'postgresql:'],
+  tcp: ['tcp:'],
 };
 
 /** The method a gRPC feed watches when none is named. */
@@ -23,4 +24,5 @@ export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
   pg_notify: 'postgres://user:password@host:5432/database',
   webhook: 'optional: a link to the sender, e.g. https://github.com/org/repo',
   grpc: 'http://host:50051 (https:// for TLS)',
+  tcp: 'tcp://host:5432',
 };

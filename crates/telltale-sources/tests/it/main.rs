@@ -21,6 +21,7 @@ mod socketio;
 mod socketio_polling;
 mod sse;
 mod sse_alternative;
+mod tcp;
 mod tls;
 mod websocket;
 mod wpt_eventsource;

@@ -30,7 +30,7 @@ export type FeedConfig = {
 name: string, 
 /**
  * `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
- * `graphql`, `socketio`, `webhook` or `grpc`.
+ * `graphql`, `socketio`, `webhook`, `grpc` or `tcp`.
  */
 transport: TransportKind, 
 /**
@@ -38,7 +38,8 @@ transport: TransportKind,
  * for `socketio`, either); for MQTT `mqtt://`,
  * `mqtts://` or `ws://`, with the broker's user and password as the
  * URL's credentials; for `pg_notify` `postgres://user:password@host/db`;
- * for `webhook` optional, a link to the sender.
+ * for `webhook` optional, a link to the sender; for `tcp`
+ * `tcp://host:port`.
  */
 url: string, 
 /**
