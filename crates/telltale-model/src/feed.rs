@@ -40,6 +40,9 @@ pub enum TransportKind {
     /// A TCP check (`tcp://host:port`): a connection attempt per
     /// `poll.interval`.
     Tcp,
+    /// A DNS check (`dns://server/name?type=A`): a query per
+    /// `poll.interval`.
+    Dns,
 }
 
 impl TransportKind {
@@ -57,6 +60,7 @@ impl TransportKind {
             TransportKind::Webhook => "webhook",
             TransportKind::Grpc => "grpc",
             TransportKind::Tcp => "tcp",
+            TransportKind::Dns => "dns",
         }
     }
 }
@@ -128,14 +132,15 @@ pub struct FeedConfig {
     /// Unique, human-chosen name (`web-1`, `payments-api`).
     pub name: String,
     /// `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
-    /// `graphql`, `socketio`, `webhook`, `grpc` or `tcp`.
+    /// `graphql`, `socketio`, `webhook`, `grpc`, `tcp` or `dns`.
     pub transport: TransportKind,
     /// `ws://`, `wss://` (also for `graphql`), `http://` or `https://` (also
     /// for `socketio`, either); for MQTT `mqtt://`,
     /// `mqtts://` or `ws://`, with the broker's user and password as the
     /// URL's credentials; for `pg_notify` `postgres://user:password@host/db`;
     /// for `webhook` optional, a link to the sender; for `tcp`
-    /// `tcp://host:port`.
+    /// `tcp://host:port`; for `dns` `dns://server/name?type=A` (or
+    /// `dns:///name` for the system's resolvers).
     #[serde(default)]
     pub url: String,
     /// A disabled feed is kept but not subscribed.
@@ -309,7 +314,9 @@ impl FeedConfig {
             return None;
         }
         Some(match self.transport {
-            TransportKind::Poll | TransportKind::Tcp => self.poll_options().interval.0 * 3,
+            TransportKind::Poll | TransportKind::Tcp | TransportKind::Dns => {
+                self.poll_options().interval.0 * 3
+            }
             TransportKind::LongPoll => {
                 self.long_poll_options().hold.0 * 2 + Duration::from_secs(10)
             }

@@ -24,6 +24,8 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         TransportKind::PgNotify => &["postgres", "postgresql"],
         TransportKind::Socketio => &["http", "https", "ws", "wss"],
         TransportKind::Tcp => &["tcp"],
+        // `dns:///name` has no host: the system's resolvers.
+        TransportKind::Dns => &[],
         // A webhook's URL is only a link to its sender, and may be empty.
         TransportKind::Webhook if feed.url.is_empty() => &[],
         _ => &["http", "https"],
@@ -101,7 +103,8 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     ];
     for (section, present, kind) in sections {
         // A TCP check takes its schedule from `[feed.poll]`.
-        let shared = section == "poll" && feed.transport == TransportKind::Tcp;
+        let shared =
+            section == "poll" && matches!(feed.transport, TransportKind::Tcp | TransportKind::Dns);
         if present && kind != feed.transport && !shared {
             p.push((
                 section.into(),
@@ -112,7 +115,13 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
             ));
         }
     }
-    if feed.transport == TransportKind::Tcp {
+    if feed.transport == TransportKind::Dns && !feed.url.starts_with("dns:") {
+        p.push((
+            "url".into(),
+            "is not a DNS URL: write `dns://server/name?type=A`, or `dns:///name` for the system's resolvers".into(),
+        ));
+    }
+    if matches!(feed.transport, TransportKind::Tcp | TransportKind::Dns) {
         if url::Url::parse(&feed.url).is_ok_and(|u| u.scheme() == "tcp" && u.port().is_none()) {
             p.push(("url".into(), "has no port: write `tcp://host:port`".into()));
         }
@@ -120,12 +129,14 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         if o.method != "GET" || o.body.is_some() {
             p.push((
                 "poll.method".into(),
-                "and `poll.body` do not apply to a TCP check, which only connects: remove them"
-                    .into(),
+                "and `poll.body` do not apply to a TCP or DNS check: remove them".into(),
             ));
         }
     }
-    if matches!(feed.transport, TransportKind::Poll | TransportKind::Tcp) {
+    if matches!(
+        feed.transport,
+        TransportKind::Poll | TransportKind::Tcp | TransportKind::Dns
+    ) {
         let o = feed.poll_options();
         if o.interval.0 < std::time::Duration::from_millis(100) {
             p.push((

@@ -9,6 +9,7 @@
 //! that every transport shares.
 
 pub mod cert;
+pub mod dns;
 mod ended;
 pub mod error;
 pub mod feed_tls;
@@ -65,6 +66,7 @@ async fn run_with(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, 
                 TransportKind::Webhook => webhook::run(feed, sink, cancel).await,
                 TransportKind::Grpc => grpc::run(feed, sink, cancel).await,
                 TransportKind::Tcp => tcp::run(feed, sink, cancel, phase).await,
+                TransportKind::Dns => dns::run(feed, sink, cancel, phase).await,
                 TransportKind::Graphql | TransportKind::Socketio => {
                     websocket::run(feed, sink, cancel).await
                 }

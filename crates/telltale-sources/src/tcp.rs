@@ -1,6 +1,7 @@
 //! TCP checks (`transport = "tcp"`, `url = "tcp://host:port"`): one
 //! connection attempt per `poll.interval`, each bounded by `poll.timeout`,
-//! on the same schedule as polls (see [`crate::poll`]).
+//! on the same schedule as polls (see [`crate::poll`]). The loop is shared
+//! with DNS checks ([`every_interval`]).
 //!
 //! Each attempt yields a message without payload whose transport metrics
 //! are `up` (1 or 0) and, when it connected, `response_ms`: from the start
@@ -54,10 +55,6 @@ fn message(ms: Option<f64>) -> RawMessage {
 /// Runs a TCP check until `cancel` fires; without `random_phase` the first
 /// attempt is made at once (a probe).
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, random_phase: bool) {
-    let opts = feed.poll_options();
-    let interval = opts.interval.0.max(crate::poll::MIN_INTERVAL);
-    let timeout = opts.timeout.0.max(Duration::from_millis(1));
-    let mut backoff = Backoff::new(&feed.backoff);
     let (host, port) = loop {
         match address(&feed.url) {
             Ok(a) => break a,
@@ -68,13 +65,71 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, r
             }
         }
     };
+    let attempt = |timeout: Duration| {
+        let host = host.clone();
+        async move {
+            let started = Instant::now();
+            let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+            match tokio::time::timeout(timeout, connect).await {
+                Ok(Ok(stream)) => {
+                    drop(stream);
+                    Outcome::Up(message(Some(started.elapsed().as_secs_f64() * 1000.0)))
+                }
+                Ok(Err(e)) => Outcome::Down {
+                    message: message(None),
+                    reason: format!("could not connect to {host}:{port}: {e}"),
+                },
+                Err(_) => Outcome::Down {
+                    message: message(None),
+                    reason: format!(
+                        "no connection to {host}:{port} within {} (poll.timeout)",
+                        format_duration(timeout)
+                    ),
+                },
+            }
+        }
+    };
+    every_interval(&feed, &sink, &cancel, random_phase, attempt).await;
+}
+
+/// How one check went.
+pub(crate) enum Outcome {
+    /// Its message (`up` = 1).
+    Up(RawMessage),
+    /// Its message (`up` = 0) and why.
+    Down {
+        /// What is stored and charted.
+        message: RawMessage,
+        /// The `retrying` reason.
+        reason: String,
+    },
+}
+
+/// The loop of a check (TCP, DNS): one `attempt` per `poll.interval`,
+/// bounded by `poll.timeout`, on the polls' schedule; after a failure the
+/// next attempt follows the backoff (at most one interval), and the first
+/// success after that reports `live` and restarts the schedule.
+pub(crate) async fn every_interval<F, Fut>(
+    feed: &FeedConfig,
+    sink: &Sink,
+    cancel: &CancellationToken,
+    random_phase: bool,
+    mut attempt: F,
+) where
+    F: FnMut(Duration) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let opts = feed.poll_options();
+    let interval = opts.interval.0.max(crate::poll::MIN_INTERVAL);
+    let timeout = opts.timeout.0.max(Duration::from_millis(1));
+    let mut backoff = Backoff::new(&feed.backoff);
     let mut ticker = crate::poll::schedule(interval, random_phase);
     let mut retry_in: Option<Duration> = None;
     let mut live = false;
     loop {
         let recovering = match retry_in.take() {
             Some(d) => {
-                if !crate::sleep_or_cancel(d, &cancel).await {
+                if !crate::sleep_or_cancel(d, cancel).await {
                     return;
                 }
                 true
@@ -90,41 +145,38 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, r
         if !live {
             sink.state(ConnState::Connecting).await;
         }
-        let started = Instant::now();
-        let attempt = tokio::time::timeout(
-            timeout,
-            tokio::net::TcpStream::connect((host.as_str(), port)),
-        );
-        let result = tokio::select! {
+        let outcome = tokio::select! {
             _ = cancel.cancelled() => return,
-            r = attempt => r,
+            // The attempt bounds itself; this is a backstop.
+            o = tokio::time::timeout(timeout + Duration::from_secs(1), attempt(timeout)) => o,
         };
-        let failure = match result {
-            Ok(Ok(stream)) => {
-                drop(stream);
-                let ms = started.elapsed().as_secs_f64() * 1000.0;
+        match outcome {
+            Ok(Outcome::Up(m)) => {
                 if !live {
                     live = true;
                     backoff.connected();
                     sink.state(ConnState::Live).await;
                 }
-                sink.message(message(Some(ms))).await;
+                sink.message(m).await;
                 if recovering {
                     ticker.reset();
                 }
-                continue;
             }
-            Ok(Err(e)) => format!("could not connect to {host}:{port}: {e}"),
-            Err(_) => format!(
-                "no connection to {host}:{port} within {} (poll.timeout)",
-                format_duration(timeout)
-            ),
-        };
-        live = false;
-        sink.message(message(None)).await;
-        let delay = backoff.next_delay().min(interval);
-        sink.retrying(backoff.attempt(), delay, failure).await;
-        retry_in = Some(delay);
+            Ok(Outcome::Down { message, reason }) => {
+                live = false;
+                sink.message(message).await;
+                let delay = backoff.next_delay().min(interval);
+                sink.retrying(backoff.attempt(), delay, reason).await;
+                retry_in = Some(delay);
+            }
+            Err(_) => {
+                live = false;
+                let delay = backoff.next_delay().min(interval);
+                let reason = format!("no answer within {}", format_duration(timeout));
+                sink.retrying(backoff.attempt(), delay, reason).await;
+                retry_in = Some(delay);
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod dns;
 pub mod grpc;
 pub mod mqtt;
 pub mod node;

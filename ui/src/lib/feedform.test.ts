@@ -230,6 +230,21 @@ describe('config ↔ form', () => {
     expect(errorAt(validateForm(f), 'poll.interval')).toContain('100ms');
   });
 
+  it('a dns form takes dns://server/name?type= or dns:///name', () => {
+    const f = formFromConfig(null);
+    f.name = 'resolves';
+    f.transport = 'dns';
+    f.url = 'dns://1.1.1.1';
+    expect(errorAt(validateForm(f), 'url')).toContain('dns://server/name');
+    for (const ok of ['dns://1.1.1.1/example.com?type=AAAA', 'dns:///example.com', 'dns://[::1]:5353/x.test']) {
+      f.url = ok;
+      expect(validateForm(f), ok).toEqual({});
+    }
+    const c = configFromForm(f, null);
+    expect(c.transport).toBe('dns');
+    expect(c.headers).toEqual({});
+  });
+
   it('a graphql form round-trips its subscription, variables and params', () => {
     const f = formFromConfig(null);
     f.name = 'gql';

@@ -432,7 +432,7 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
       max_body: opt(h.maxBody) ?? undefined,
       rate_per_minute: opt(h.rate) === null ? undefined : Number(h.rate.trim()),
     });
-  } else if (f.transport === 'tcp') {
+  } else if (f.transport === 'tcp' || f.transport === 'dns') {
     cfg.headers = {};
     cfg.poll = put(base?.poll, { interval: dur(f.poll.interval), timeout: dur(f.poll.timeout) });
   } else if (f.transport === 'pg_notify') {
@@ -582,12 +582,14 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
         /* reported above */
       }
     }
-  } else if (f.transport === 'tcp') {
+  } else if (f.transport === 'tcp' || f.transport === 'dns') {
     checkDuration(e, 'poll.interval', f.poll.interval);
     checkDuration(e, 'poll.timeout', f.poll.timeout);
     const iv = parseDuration(f.poll.interval);
     if (iv !== null && iv < 100) e['poll.interval'] = 'is too short: at least 100ms';
-    if (url && !e.url && !/^tcp:\/\/[^/]+:\d+\/?$/.test(url)) e.url = 'is not tcp://host:port';
+    if (f.transport === 'tcp' && url && !e.url && !/^tcp:\/\/[^/]+:\d+\/?$/.test(url)) e.url = 'is not tcp://host:port';
+    if (f.transport === 'dns' && url && !e.url && !/^dns:\/\/[^/]*\/[^/?]+(\?type=\w+)?$/i.test(url))
+      e.url = 'is not dns://server/name?type=A (or dns:///name for the system\'s resolvers)';
   } else if (f.transport === 'poll') {
     checkDuration(e, 'poll.interval', f.poll.interval);
     checkDuration(e, 'poll.timeout', f.poll.timeout);

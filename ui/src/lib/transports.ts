@@ -10,6 +10,7 @@ export const SCHEMES: Partial<Record<TransportKind, string[]>> = {
   mqtt: ['mqtt:', 'mqtts:', 'ws:', 'wss:'],
   pg_notify: ['postgres:', 'postgresql:'],
   tcp: ['tcp:'],
+  dns: ['dns:'],
 };
 
 /** The method a gRPC feed watches when none is named. */
@@ -25,4 +26,5 @@ export const URL_EXAMPLES: Partial<Record<TransportKind, string>> = {
   webhook: 'optional: a link to the sender, e.g. https://github.com/org/repo',
   grpc: 'http://host:50051 (https:// for TLS)',
   tcp: 'tcp://host:5432',
+  dns: 'dns://1.1.1.1/example.com?type=A (dns:///example.com: the system\'s resolvers)',
 };

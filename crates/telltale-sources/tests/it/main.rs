@@ -9,6 +9,7 @@ mod support;
 
 mod bounds;
 mod demo_fleet;
+mod dns;
 mod graphql;
 mod grpc;
 mod long_poll;

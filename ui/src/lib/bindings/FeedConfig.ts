@@ -30,7 +30,7 @@ export type FeedConfig = {
 name: string, 
 /**
  * `websocket`, `sse`, `poll`, `long_poll`, `mqtt`, `pg_notify`,
- * `graphql`, `socketio`, `webhook`, `grpc` or `tcp`.
+ * `graphql`, `socketio`, `webhook`, `grpc`, `tcp` or `dns`.
  */
 transport: TransportKind, 
 /**
@@ -39,7 +39,8 @@ transport: TransportKind,
  * `mqtts://` or `ws://`, with the broker's user and password as the
  * URL's credentials; for `pg_notify` `postgres://user:password@host/db`;
  * for `webhook` optional, a link to the sender; for `tcp`
- * `tcp://host:port`.
+ * `tcp://host:port`; for `dns` `dns://server/name?type=A` (or
+ * `dns:///name` for the system's resolvers).
  */
 url: string, 
 /**

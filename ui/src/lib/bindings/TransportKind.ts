@@ -3,4 +3,4 @@
 /**
  * How a feed reaches its server.
  */
-export type TransportKind = "websocket" | "sse" | "poll" | "long_poll" | "mqtt" | "pg_notify" | "graphql" | "socketio" | "webhook" | "grpc" | "tcp";
+export type TransportKind = "websocket" | "sse" | "poll" | "long_poll" | "mqtt" | "pg_notify" | "graphql" | "socketio" | "webhook" | "grpc" | "tcp" | "dns";
