@@ -34,7 +34,7 @@ APT_PACKAGES=(
 if [ "$SCOPE" = all ]; then
   APT_PACKAGES+=(
     nginx-light libnginx-mod-nchan prometheus-node-exporter prometheus mosquitto
-    dnsmasq-base
+    dnsmasq-base tinyproxy-bin
     postgresql-15
     sqlite3
     xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver ayatana-indicator-application

@@ -49,6 +49,7 @@ pub fn masked(cfg: &FeedConfig) -> FeedConfig {
         w.secret = mask_secret(&w.secret);
     }
     out.url = redact_url(&cfg.url);
+    out.proxy = cfg.proxy.as_deref().map(redact_url);
     out
 }
 
@@ -114,6 +115,12 @@ pub fn restore(cfg: &mut FeedConfig, stored: Option<&FeedConfig>) -> Result<(), 
     }
     cfg.url = restore_url(&cfg.url, stored.map(|s| s.url.as_str()))
         .map_err(|m| ApiError::invalid_feed(&feed, "url", m))?;
+    if let Some(proxy) = cfg.proxy.as_mut() {
+        // The proxy's credentials stay behind their mask only while the
+        // proxy keeps its scheme, host and port.
+        let old = stored.and_then(|s| s.proxy.as_deref());
+        *proxy = restore_url(proxy, old).map_err(|m| ApiError::invalid_feed(&feed, "proxy", m))?;
+    }
     if let Some((field, message)) = refused_header_refs(cfg, env_allowed).into_iter().next() {
         return Err(ApiError::invalid_feed(&feed, &field, message));
     }
@@ -268,6 +275,22 @@ mod tests {
             edited.headers["Authorization"],
             "Bearer ${TELLTALE_SECRET_TOKEN}"
         );
+    }
+
+    #[test]
+    fn proxy_credentials_are_masked_and_kept_only_for_the_same_proxy() {
+        let mut stored = feed("wss://h.example/ws", &[]);
+        stored.proxy = Some("http://u:s3cret@proxy.lan:3128".into());
+        let shown = masked(&stored);
+        let p = shown.proxy.clone().unwrap();
+        assert!(!p.contains("s3cret") && p.contains("proxy.lan:3128"), "{p}");
+        let mut edited = shown.clone();
+        restore(&mut edited, Some(&stored)).unwrap();
+        assert_eq!(edited.proxy, stored.proxy);
+        let mut moved = shown;
+        moved.proxy = Some(p.replace("proxy.lan", "evil.example"));
+        let e = restore(&mut moved, Some(&stored)).unwrap_err();
+        assert!(e.message.contains("`proxy`"), "{}", e.message);
     }
 
     #[test]

@@ -192,6 +192,11 @@ pub struct FeedConfig {
     /// Reconnection policy.
     #[serde(default, skip_serializing_if = "BackoffConfig::is_default")]
     pub backoff: BackoffConfig,
+    /// The proxy of an HTTP or WebSocket feed, `http://host:port`, or
+    /// `none` to ignore `HTTPS_PROXY` and the like (see [`crate::proxy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub proxy: Option<String>,
     /// TLS settings of HTTP and WebSocket feeds (`[feed.tls]`): a CA file,
     /// a client certificate, or no verification at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -272,6 +277,7 @@ impl FeedConfig {
             webhook: None,
             grpc: None,
             tls: None,
+            proxy: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod message;
 pub mod mqtt;
 pub mod pg_notify;
 pub mod prometheus;
+pub mod proxy;
 pub mod secret;
 pub mod socketio;
 pub mod time;

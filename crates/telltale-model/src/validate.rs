@@ -252,6 +252,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         crate::grpc::validate(feed, &mut p);
     }
     crate::tls::validate(feed, &mut p);
+    crate::proxy::validate(feed, &mut p);
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
         // Allowed, but unusual: exposition text is normally scraped.
     }

@@ -99,6 +99,15 @@ pub enum SetupError {
         /// What is wrong.
         problem: String,
     },
+    /// A proxy (the feed's `proxy`, or an environment variable) that
+    /// cannot be used.
+    #[error("invalid {field}: {problem}")]
+    Proxy {
+        /// `proxy`, or the variable, e.g. `HTTPS_PROXY`.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// reqwest refused the request (described without the URL's secrets).
     #[error("cannot build the request: {0}")]
     Request(String),

@@ -1,10 +1,11 @@
 //! A feed's own TLS settings (`[feed.tls]`, see
-//! [`telltale_model::tls`]) applied: an HTTP client for the HTTP transports
-//! and a native-tls connector for WebSocket.
+//! [`telltale_model::tls`]) and proxy ([`telltale_model::proxy`]) applied:
+//! an HTTP client for the HTTP transports and a native-tls connector for
+//! WebSocket (whose proxy is [`crate::proxy`]'s).
 //!
-//! Feeds without `[feed.tls]` share the runtime's client
-//! ([`crate::http_common::shared_client`]). A feed with it gets a client of
-//! its own, cached by its settings and the files' modification times, so
+//! Feeds with neither share the runtime's client
+//! ([`crate::http_common::shared_client`]), which honours `HTTPS_PROXY`
+//! and the like. A feed with either gets a client of its own, cached by its settings and the files' modification times, so
 //! that polling does not rebuild a client (and lose its connections) every
 //! interval, while a renewed certificate file is read on the next request.
 
@@ -34,15 +35,19 @@ fn read(field: &'static str, path: &str) -> Result<String, SetupError> {
 type Key = (
     Option<tokio::runtime::Id>,
     TlsOptions,
+    Option<String>,
     Vec<Option<SystemTime>>,
 );
 
 /// The HTTP client for `feed`: the shared one, or one with its TLS
 /// settings.
 pub fn client_for(feed: &FeedConfig) -> Result<reqwest::Client, SetupError> {
-    let Some(t) = options(feed) else {
-        return crate::http_common::shared_client();
+    let proxy = feed.proxy.clone();
+    let t = match (options(feed), &proxy) {
+        (None, None) => return crate::http_common::shared_client(),
+        (t, _) => t.cloned().unwrap_or_default(),
     };
+    let t = &t;
     const KEEP: usize = 64;
     static CLIENTS: Mutex<Vec<(Key, reqwest::Client)>> = Mutex::new(Vec::new());
     let modified = |p: &Option<String>| {
@@ -53,6 +58,7 @@ pub fn client_for(feed: &FeedConfig) -> Result<reqwest::Client, SetupError> {
     let key: Key = (
         tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
         t.clone(),
+        proxy.clone(),
         vec![
             modified(&t.ca_file),
             modified(&t.client_cert),
@@ -63,9 +69,9 @@ pub fn client_for(feed: &FeedConfig) -> Result<reqwest::Client, SetupError> {
     if let Some((_, c)) = lock().iter().find(|(k, _)| *k == key) {
         return Ok(c.clone());
     }
-    let built = build(t)?;
+    let built = build(t, proxy.as_deref())?;
     let mut clients = lock();
-    clients.retain(|(k, _)| !(k.0 == key.0 && k.1 == key.1));
+    clients.retain(|(k, _)| !(k.0 == key.0 && k.1 == key.1 && k.2 == key.2));
     if clients.len() >= KEEP {
         clients.remove(0);
     }
@@ -73,8 +79,19 @@ pub fn client_for(feed: &FeedConfig) -> Result<reqwest::Client, SetupError> {
     Ok(built)
 }
 
-fn build(t: &TlsOptions) -> Result<reqwest::Client, SetupError> {
+fn build(t: &TlsOptions, proxy: Option<&str>) -> Result<reqwest::Client, SetupError> {
     let mut b = crate::http_common::builder();
+    match proxy {
+        None => {}
+        Some(telltale_model::proxy::NONE) => b = b.no_proxy(),
+        Some(url) => {
+            let p = reqwest::Proxy::all(url).map_err(|e| SetupError::Proxy {
+                field: "proxy",
+                problem: format!("cannot be used ({})", crate::http_common::describe(&e)),
+            })?;
+            b = b.proxy(p);
+        }
+    }
     if let Some(path) = &t.ca_file {
         let pem = read("tls.ca_file", path)?;
         let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {

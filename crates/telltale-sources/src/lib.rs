@@ -21,6 +21,7 @@ pub mod long_poll_items;
 pub mod mqtt;
 pub mod pg_notify;
 pub mod poll;
+mod proxy;
 pub mod redirect;
 pub mod replay;
 pub mod sink;

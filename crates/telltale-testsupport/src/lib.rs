@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod mqtt;
 pub mod node;
 pub mod postgres;
+pub mod proxy;
 
 use std::net::TcpListener;
 use std::process::{Child, Command};

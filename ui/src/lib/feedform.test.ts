@@ -211,6 +211,26 @@ describe('config ↔ form', () => {
     expect(configFromForm(f, null).tls).toBeUndefined();
   });
 
+  it('a proxy is http://host:port or none, for HTTP and WebSocket feeds only', () => {
+    const f = formFromConfig(null);
+    f.name = 'p';
+    f.transport = 'websocket';
+    f.url = 'wss://h/ws';
+    f.metrics = [{ name: 'cpu', pointer: '/cpu', prometheus: '', labels: '', regex: '', reading: 'auto', unit: '', quantile: '' }];
+    f.proxy = 'socks5://p:1080';
+    expect(errorAt(validateForm(f), 'proxy')).toContain('http://host:port');
+    f.proxy = 'http://••••••@proxy.lan:3128';
+    expect(validateForm(f)).toEqual({});
+    expect(configFromForm(f, null).proxy).toBe('http://••••••@proxy.lan:3128');
+    f.proxy = 'none';
+    expect(configFromForm(f, null).proxy).toBe('none');
+    f.proxy = '';
+    expect(configFromForm(f, { ...configFromForm(f, null), proxy: 'none' }).proxy).toBeUndefined();
+    f.transport = 'mqtt';
+    f.proxy = 'http://p:1';
+    expect(configFromForm(f, null).proxy).toBeUndefined();
+  });
+
   it('a tcp form takes host:port and a schedule, sends no headers and no metrics', () => {
     const f = formFromConfig(null);
     f.name = 'db-port';

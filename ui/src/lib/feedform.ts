@@ -127,6 +127,8 @@ export interface FeedForm {
   };
   /** `[feed.tls]` of HTTP and WebSocket feeds: PEM files on the engine's machine. */
   tls: { caFile: string; clientCert: string; clientKey: string; skipVerify: boolean };
+  /** `http://[user:password@]host:port`, `none`, or '' for the environment's (HTTPS_PROXY…). */
+  proxy: string;
   longPoll: {
     hold: string;
     timeout: string;
@@ -256,6 +258,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       deadline: rpc?.deadline ?? '',
       caFile: rpc?.ca_file ?? '',
     },
+    proxy: c?.proxy ?? '',
     tls: {
       caFile: c?.tls?.ca_file ?? '',
       clientCert: c?.tls?.client_cert ?? '',
@@ -361,6 +364,9 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
   } else {
     delete cfg.tls;
   }
+  const proxy = f.proxy.trim();
+  if (TLS_TRANSPORTS.includes(f.transport) && proxy) cfg.proxy = proxy;
+  else delete cfg.proxy;
   if (f.transport === 'websocket') {
     cfg.websocket = put(base?.websocket, {
       subprotocols: list(f.ws.subprotocols),
@@ -618,6 +624,9 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     if (any && url && !/^(https|wss):/i.test(url)) e['tls.ca_file'] = 'and the other TLS settings apply to https:// and wss:// URLs only';
     if (!opt(t.clientCert) !== !opt(t.clientKey)) e['tls.client_key'] = 'and the client certificate go together: give both or neither';
     if (t.skipVerify && opt(t.caFile)) e['tls.skip_verify'] = 'and a CA file contradict each other: trust the CA file, or accept any certificate';
+    const proxy = f.proxy.trim();
+    if (proxy && proxy !== 'none' && !/^http:\/\/[^/]+$/.test(proxy.replace(/\/$/, '')))
+      e.proxy = 'is not http://host:port (CONNECT carries TLS; none ignores HTTPS_PROXY)';
   }
 
   const seen = new Set<string>();

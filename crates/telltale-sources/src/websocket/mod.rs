@@ -130,13 +130,20 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             return;
         }
         let prepared = Opener::of(&feed).and_then(|(url, opener)| {
+            let request = build_request(&feed, &url, &opts)?;
+            let proxy = {
+                let uri = request.uri();
+                let tls = uri.scheme_str() == Some("wss");
+                crate::proxy::for_host(&feed, tls, uri.host().unwrap_or_default())?
+            };
             Ok((
-                build_request(&feed, &url, &opts)?,
+                request,
                 opener,
                 crate::feed_tls::connector_for(&feed)?,
+                proxy,
             ))
         });
-        let (request, opener, tls) = match prepared {
+        let (request, opener, tls, proxy) = match prepared {
             Ok(r) => r,
             Err(e) => {
                 if !config_failed(e.to_string(), &feed, &sink, &cancel).await {
@@ -150,6 +157,7 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken) {
             opts: &opts,
             opener,
             tls,
+            proxy,
             target: &target,
             sink: &sink,
             cancel: &cancel,
@@ -239,6 +247,8 @@ struct Link<'a> {
     opener: Opener,
     /// The feed's own TLS settings (`[feed.tls]`), if any.
     tls: Option<native_tls::TlsConnector>,
+    /// The HTTP proxy to tunnel through, if any (`crate::proxy`).
+    proxy: Option<crate::proxy::Proxy>,
     target: &'a Target,
     sink: &'a Sink,
     cancel: &'a CancellationToken,
@@ -345,17 +355,46 @@ async fn dial(
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
-    let connect = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(config),
-            true,
-            link.tls
-                .clone()
-                .map(tokio_tungstenite::Connector::NativeTls),
-        ),
-    );
+    let connector = link
+        .tls
+        .clone()
+        .map(tokio_tungstenite::Connector::NativeTls);
+    /// Why a connection attempt failed: the tunnel, or the handshake.
+    enum Failed {
+        Tunnel(Ended),
+        Ws(WsError),
+    }
+    let connect = tokio::time::timeout(CONNECT_TIMEOUT, async {
+        match &link.proxy {
+            None => tokio_tungstenite::connect_async_tls_with_config(
+                request,
+                Some(config),
+                true,
+                connector,
+            )
+            .await
+            .map_err(Failed::Ws),
+            Some(proxy) => {
+                let uri = request.uri();
+                let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+                let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+                    Some("wss") => 443,
+                    _ => 80,
+                });
+                let stream = crate::proxy::tunnel(proxy, host, port, CONNECT_TIMEOUT)
+                    .await
+                    .map_err(Failed::Tunnel)?;
+                tokio_tungstenite::client_async_tls_with_config(
+                    request,
+                    stream,
+                    Some(config),
+                    connector,
+                )
+                .await
+                .map_err(Failed::Ws)
+            }
+        }
+    });
     let ws = tokio::select! {
         _ = cancel.cancelled() => return Err(Ended::Cancelled),
         r = connect => match r {
@@ -366,7 +405,8 @@ async fn dial(
                     format_duration(CONNECT_TIMEOUT)
                 )))
             }
-            Ok(Err(e)) => {
+            Ok(Err(Failed::Tunnel(e))) => return Err(e),
+            Ok(Err(Failed::Ws(e))) => {
                 let reason = describe_connect_error(&e, target, opts);
                 return Err(match &e {
                     WsError::Http(resp)

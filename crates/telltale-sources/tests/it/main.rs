@@ -16,6 +16,7 @@ mod long_poll;
 mod mqtt;
 mod pg_notify;
 mod poll;
+mod proxy;
 mod reconnect;
 mod redirect;
 mod socketio;

@@ -105,6 +105,11 @@ alert?: Array<AlertRule>,
  */
 backoff?: BackoffConfig, 
 /**
+ * The proxy of an HTTP or WebSocket feed, `http://host:port`, or
+ * `none` to ignore `HTTPS_PROXY` and the like (see [`crate::proxy`]).
+ */
+proxy?: string, 
+/**
  * TLS settings of HTTP and WebSocket feeds (`[feed.tls]`): a CA file,
  * a client certificate, or no verification at all.
  */
