@@ -367,6 +367,34 @@ impl Api {
             .map_err(ApiError::from)
     }
 
+    /// Snoozes every feed that has `tag` now (a feed tagged later is not),
+    /// for `secs`; the names of the feeds snoozed, or `not_found` when no
+    /// feed has the tag.
+    pub async fn snooze_tag(&self, tag: &str, secs: u64) -> Result<Vec<String>, ApiError> {
+        let feeds = self.blocking(|s| s.list_feeds()).await?;
+        let tagged: Vec<_> = feeds
+            .into_iter()
+            .filter(|f| f.config.tags.iter().any(|t| t == tag))
+            .collect();
+        if tagged.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "no feed has the tag `{tag}`: add it to a feed's tags first"
+            )));
+        }
+        let mut names = Vec::with_capacity(tagged.len());
+        for f in tagged {
+            self.engine
+                .alert_action(AlertAction::SnoozeFeed {
+                    feed_id: f.id,
+                    secs,
+                })
+                .await
+                .map_err(ApiError::from)?;
+            names.push(f.config.name);
+        }
+        Ok(names)
+    }
+
     /// Whether notifications are muted, and until when.
     pub async fn mute_state(&self) -> Result<MuteView, ApiError> {
         Ok(match self.engine.muted() {

@@ -50,6 +50,17 @@ pub struct FeedName {
     pub name: String,
 }
 
+/// Every feed with a tag, for a while.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export, export_to = "../../../ui/src/lib/bindings/")]
+pub struct SnoozeTagRequest {
+    /// The tag.
+    pub tag: String,
+    /// Seconds.
+    #[ts(type = "number")]
+    pub secs: u64,
+}
+
 /// An alert by id.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export, export_to = "../../../ui/src/lib/bindings/")]
@@ -263,6 +274,9 @@ operations! {
     alert_action(AlertActionInput) -> () [POST "/alerts/actions"] = |api, r| api.alert_action(r).await?;
     /// One alert's history, newest first.
     alert_history(AlertId) -> Vec<AlertHistoryView> [GET "/alerts/{id}/history"] = |api, r| api.alert_history(r.id).await?;
+    /// Snoozes every feed that has the tag now; answers their names.
+    snooze_tag(SnoozeTagRequest) -> Vec<String> [POST "/tags/{tag}/snooze"] =
+        |api, r| api.snooze_tag(&r.tag, r.secs).await?;
     /// Whether notifications are muted, and until when.
     mute_state(NoArgs) -> MuteView [GET "/mute"] = |api, _r| api.mute_state().await?;
     /// The server's version, and whether it is storing data.

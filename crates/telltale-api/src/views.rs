@@ -189,6 +189,8 @@ pub struct FeedView {
     /// Why its payloads would take more than its share of the disk budget
     /// (and what to do), if they would (see `share.rs`).
     pub storage_warning: Option<String>,
+    /// The feed's tags.
+    pub tags: Vec<String>,
     /// `[feed.tls] skip_verify`: the server's certificate is not checked,
     /// which the tile shows as a warning.
     pub tls_unverified: bool,
@@ -244,6 +246,7 @@ impl FeedView {
             rate: status.map_or(0.0, |s| s.rate),
             storage_warning: None,
             tls_unverified: c.tls.as_ref().is_some_and(|t| t.skip_verify),
+            tags: c.tags.clone(),
         }
     }
 }

@@ -154,6 +154,10 @@ pub struct FeedConfig {
     /// config file's `allow_env`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Tags (`tags = ["prod", "db"]`): filter the overview by them, snooze
+    /// every feed with one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// Metric extraction rules (`[[feed.metric]]`).
     #[serde(default, rename = "metric", skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MetricRule>,
@@ -278,6 +282,7 @@ impl FeedConfig {
             grpc: None,
             tls: None,
             proxy: None,
+            tags: Vec::new(),
         }
     }
 

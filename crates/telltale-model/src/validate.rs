@@ -251,6 +251,7 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
     if feed.transport == TransportKind::Grpc {
         crate::grpc::validate(feed, &mut p);
     }
+    tags(feed, &mut p);
     crate::tls::validate(feed, &mut p);
     crate::proxy::validate(feed, &mut p);
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {
@@ -330,5 +331,46 @@ pub(crate) fn env_refs(
         if let Err(e) = crate::secret::expand_with(value, |_| Some(String::new())) {
             p.push((format!("{prefix}.{name}"), e.to_string()));
         }
+    }
+}
+
+/// A tag is lowercase letters, digits, `-`, `_` or `.`, at most 32, and
+/// used once per feed.
+fn tags(feed: &FeedConfig, p: &mut Vec<(String, String)>) {
+    for (i, t) in feed.tags.iter().enumerate() {
+        let ok = !t.is_empty()
+            && t.len() <= 32
+            && t.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+            });
+        if !ok {
+            p.push((
+                format!("tags[{i}]"),
+                format!("`{t}` is not a tag: use lowercase letters, digits, -, _ or ., at most 32 (e.g. `prod`, `eu-west`)"),
+            ));
+        } else if feed.tags[..i].contains(t) {
+            p.push((format!("tags[{i}]"), format!("`{t}` is listed twice")));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_short_lowercase_words_used_once() {
+        let mut f = FeedConfig::new("f", TransportKind::Poll, "http://h/");
+        f.tags = vec!["prod".into(), "eu-west.1".into()];
+        assert!(validate_feed(&f).is_empty());
+        f.tags = vec![
+            "Prod".into(),
+            "a b".into(),
+            "prod".into(),
+            "prod".into(),
+            String::new(),
+        ];
+        let fields: Vec<String> = validate_feed(&f).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["tags[0]", "tags[1]", "tags[3]", "tags[4]"]);
     }
 }

@@ -96,6 +96,8 @@ export interface Api {
   alerts(): Promise<Alert[]>;
   alertHistory(id: number): Promise<AlertHistoryEntry[]>;
   alertAction(action: AlertAction): Promise<void>;
+  /** Snoozes every feed that has `tag` now; the names of those snoozed. */
+  snoozeTag(tag: string, secs: number): Promise<string[]>;
   muteState(): Promise<MuteState>;
   /** The version, and whether Telltale is storing what it receives. */
   health(): Promise<ServerHealth>;
@@ -166,6 +168,7 @@ function operationsOver(call: Call) {
     alertAction: async (action: AlertAction) => {
       await call('alert_action', action);
     },
+    snoozeTag: (tag: string, secs: number) => call('snooze_tag', { tag, secs }),
     muteState: () => call('mute_state', {}),
     health: () => call('health', {}),
     dbStats: () => call('db_stats', {}),

@@ -211,6 +211,18 @@ describe('config ↔ form', () => {
     expect(configFromForm(f, null).tls).toBeUndefined();
   });
 
+  it('tags are comma separated, checked, and dropped when empty', () => {
+    const f = formFromConfig({ ...BASE, tags: ['prod', 'db'] });
+    expect(f.tags).toBe('prod, db');
+    expect(configFromForm(f, BASE).tags).toEqual(['prod', 'db']);
+    f.tags = 'prod, Prod';
+    expect(errorAt(validateForm(f), 'tags')).toContain('`Prod` is not a tag');
+    f.tags = 'prod, prod';
+    expect(errorAt(validateForm(f), 'tags')).toContain('twice');
+    f.tags = ' ';
+    expect(configFromForm(f, { ...BASE, tags: ['prod'] }).tags).toBeUndefined();
+  });
+
   it('a proxy is http://host:port or none, for HTTP and WebSocket feeds only', () => {
     const f = formFromConfig(null);
     f.name = 'p';

@@ -129,6 +129,8 @@ export interface FeedForm {
   tls: { caFile: string; clientCert: string; clientKey: string; skipVerify: boolean };
   /** `http://[user:password@]host:port`, `none`, or '' for the environment's (HTTPS_PROXY…). */
   proxy: string;
+  /** Comma-separated. */
+  tags: string;
   longPoll: {
     hold: string;
     timeout: string;
@@ -259,6 +261,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
       caFile: rpc?.ca_file ?? '',
     },
     proxy: c?.proxy ?? '',
+    tags: (c?.tags ?? []).join(', '),
     tls: {
       caFile: c?.tls?.ca_file ?? '',
       clientCert: c?.tls?.client_cert ?? '',
@@ -367,6 +370,9 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
   const proxy = f.proxy.trim();
   if (TLS_TRANSPORTS.includes(f.transport) && proxy) cfg.proxy = proxy;
   else delete cfg.proxy;
+  const tags = list(f.tags);
+  if (tags.length) cfg.tags = tags;
+  else delete cfg.tags;
   if (f.transport === 'websocket') {
     cfg.websocket = put(base?.websocket, {
       subprotocols: list(f.ws.subprotocols),
@@ -514,6 +520,10 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     else if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(line.slice(0, i).trim()))
       e.headers = `\`${line.slice(0, i).trim()}\` is not a valid HTTP header name`;
   }
+  list(f.tags).forEach((t, i, all) => {
+    if (!/^[a-z0-9_.-]{1,32}$/.test(t)) e.tags = `\`${t}\` is not a tag: lowercase letters, digits, -, _ or ., at most 32`;
+    else if (all.indexOf(t) !== i) e.tags = `\`${t}\` is listed twice`;
+  });
   checkDuration(e, 'stale_after', f.staleAfter);
   checkDuration(e, 'payloads_every', f.payloadsEvery);
 

@@ -116,3 +116,49 @@ async fn a_feed_over_its_share_of_the_disk_budget_is_flagged() {
     sim.shutdown().await;
     rt.shutdown().await.unwrap();
 }
+
+/// Snoozing a tag snoozes every feed that has it, and only those; a tag
+/// no feed has is `not_found`, saying what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snoozing_a_tag_snoozes_the_feeds_that_have_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let rt = Runtime::start(desktop_like(db.clone())).await.unwrap();
+    let api = rt.api();
+    for (name, tags) in [
+        ("a", vec!["prod"]),
+        ("b", vec!["prod", "db"]),
+        ("c", vec!["db"]),
+    ] {
+        let feed: telltale_api::FeedConfig = serde_json::from_value(serde_json::json!({
+            "name": name,
+            "transport": "websocket",
+            "url": "ws://127.0.0.1:9/ws",
+            "enabled": false,
+            "tags": tags,
+        }))
+        .unwrap();
+        api.upsert_feed(feed).await.unwrap();
+    }
+    let listed = api.list_feeds().await.unwrap();
+    let b = listed.iter().find(|f| f.name == "b").unwrap();
+    assert_eq!(b.tags, ["prod", "db"]);
+    let mut names = api.snooze_tag("prod", 3600).await.unwrap();
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    let e = api.snooze_tag("staging", 60).await.unwrap_err();
+    assert_eq!(e.code, telltale_api::ErrorCode::NotFound);
+    assert!(e.message.contains("`staging`"), "{}", e.message);
+    let ids: std::collections::HashMap<String, i64> =
+        listed.iter().map(|f| (f.name.clone(), f.id)).collect();
+    rt.shutdown().await.unwrap();
+
+    // What the engine keeps across a restart: a and b snoozed, c not.
+    let store = telltale_store::Store::open(&db, Default::default()).unwrap();
+    let (_, silences) = store.load_alerts().unwrap();
+    let silences: serde_json::Value = serde_json::from_str(&silences.unwrap()).unwrap();
+    let snoozed = silences["feeds"].as_object().unwrap();
+    assert!(snoozed.contains_key(&ids["a"].to_string()), "{silences}");
+    assert!(snoozed.contains_key(&ids["b"].to_string()), "{silences}");
+    assert!(!snoozed.contains_key(&ids["c"].to_string()), "{silences}");
+}

@@ -58,6 +58,11 @@ format: PayloadFormat,
  */
 headers?: { [key in string]: string }, 
 /**
+ * Tags (`tags = ["prod", "db"]`): filter the overview by them, snooze
+ * every feed with one.
+ */
+tags?: Array<string>, 
+/**
  * Metric extraction rules (`[[feed.metric]]`).
  */
 metric?: Array<MetricRule>, 

@@ -114,6 +114,10 @@ rate: number,
  */
 storage_warning: string | null, 
 /**
+ * The feed's tags.
+ */
+tags: Array<string>, 
+/**
  * `[feed.tls] skip_verify`: the server's certificate is not checked,
  * which the tile shows as a warning.
  */

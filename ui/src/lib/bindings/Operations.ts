@@ -23,6 +23,7 @@ import type { ProbeReport } from "./ProbeReport";
 import type { SeriesRequest } from "./SeriesRequest";
 import type { SeriesView } from "./SeriesView";
 import type { SettingsView } from "./SettingsView";
+import type { SnoozeTagRequest } from "./SnoozeTagRequest";
 import type { TimelineRequest } from "./TimelineRequest";
 import type { TimelineView } from "./TimelineView";
 
@@ -50,6 +51,8 @@ export interface Operations {
   alert_action: { request: AlertActionInput; response: null };
   /** One alert's history, newest first. */
   alert_history: { request: AlertId; response: Array<AlertHistoryView> };
+  /** Snoozes every feed that has the tag now; answers their names. */
+  snooze_tag: { request: SnoozeTagRequest; response: Array<string> };
   /** Whether notifications are muted, and until when. */
   mute_state: { request: NoArgs; response: MuteView };
   /** The server's version, and whether it is storing data. */
@@ -73,4 +76,4 @@ export interface Operations {
 }
 
 /** The operations' names, in declaration order. */
-export const OPERATION_NAMES = ["list_feeds", "get_feed", "upsert_feed", "delete_feed", "test_feed", "series", "events", "timeline", "alerts", "alert_action", "alert_history", "mute_state", "health", "overview", "about", "db_stats", "compact_db", "settings", "update_settings", "export_config", "import_config"] as const;
+export const OPERATION_NAMES = ["list_feeds", "get_feed", "upsert_feed", "delete_feed", "test_feed", "series", "events", "timeline", "alerts", "alert_action", "alert_history", "snooze_tag", "mute_state", "health", "overview", "about", "db_stats", "compact_db", "settings", "update_settings", "export_config", "import_config"] as const;
