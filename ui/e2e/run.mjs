@@ -568,6 +568,39 @@ test('editor: duplicate a feed, then delete the copy', async (ctx) => {
   assert((await tile(page, WS_FEED).count()) === 1, 'the original feed is gone too');
 });
 
+test('tags: typed in the editor, they filter the overview; Snooze TAG reaches the tagged feeds only', async (ctx) => {
+  const { page } = ctx;
+  const tagged = 'e2e-tagged';
+  await page.goto(`${ctx.base}/#/new`);
+  await page.getByLabel('Name', { exact: true }).fill(tagged);
+  await page.getByLabel('Transport').selectOption('tcp');
+  await page.getByLabel('URL').fill(`tcp://127.0.0.1:${ctx.simPort}`);
+  await page.getByLabel(/^Tags/).fill('Prod');
+  await page.getByRole('button', { name: 'Save feed' }).click();
+  await page.locator('.field-error').filter({ hasText: 'is not a tag' }).waitFor({ timeout: 5_000 });
+  await page.getByLabel(/^Tags/).fill('prod, e2e');
+  await page.getByRole('button', { name: 'Save feed' }).click();
+  await page.waitForURL((u) => u.hash === `#/feed/${tagged}`, { timeout: 10_000 });
+  const stored = await apiJson(ctx, 'GET', `/feeds/${tagged}`);
+  assert(JSON.stringify(stored.config.tags) === '["prod","e2e"]', `stored tags ${JSON.stringify(stored.config.tags)}`);
+  try {
+    await goOverview(ctx);
+    const filter = page.getByRole('group', { name: 'Filter by tag' });
+    await filter.getByRole('button', { name: 'prod', exact: true }).click();
+    await waitFor('only the tagged feed to be shown', async () =>
+      (await tile(page, tagged).count()) === 1 && (await tile(page, WS_FEED).count()) === 0,
+    );
+    // the TCP check connects to the sim's port: up, with its connect time
+    await waitFor('the TCP check to go live', async () => (await tileBadge(page, tagged))?.word === 'live');
+    await page.getByTestId('snooze-tag').click();
+    await page.getByRole('status').filter({ hasText: `Snoozed for 1 h: ${tagged}` }).waitFor({ timeout: 5_000 });
+    await filter.getByRole('button', { name: 'prod', exact: true }).click();
+    await waitFor('every feed to be shown again', async () => (await tile(page, WS_FEED).count()) === 1);
+  } finally {
+    await apiJson(ctx, 'DELETE', `/feeds/${tagged}`);
+  }
+});
+
 test('editor: a threshold alert rule through the inline rule editor, checked at the field', async (ctx) => {
   const { page } = ctx;
   await page.goto(`${ctx.base}/#/edit/${WS_FEED}`);
