@@ -35,7 +35,13 @@ pub fn tinyproxy(auth: Option<(&str, &str)>) -> Tinyproxy {
     }
     let path = dir.path().join("tinyproxy.conf");
     std::fs::write(&path, conf).unwrap();
-    let mut cmd = Command::new("tinyproxy");
+    let bin = ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or_else(|| {
+            panic!("tinyproxy is not installed: run `bash scripts/setup.sh` (Debian package `tinyproxy-bin`)")
+        });
+    let mut cmd = Command::new(bin);
     cmd.arg("-d").arg("-c").arg(&path);
     peer.start("tinyproxy", cmd);
     Tinyproxy { peer, _config: dir }
