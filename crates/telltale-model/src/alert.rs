@@ -372,10 +372,12 @@ pub fn certificate_rule() -> AlertRule {
 
 impl crate::FeedConfig {
     /// Whether the feed connects over TLS to an `https://` or `wss://` URL,
-    /// and so records [`TLS_DAYS_LEFT`].
+    /// and so records [`TLS_DAYS_LEFT`]. (A webhook's URL is only a link to
+    /// its sender: it connects nowhere.)
     pub fn uses_tls(&self) -> bool {
         let scheme = self.url.split("://").next().unwrap_or_default();
-        scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss")
+        self.transport != crate::TransportKind::Webhook
+            && (scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("wss"))
     }
 
     /// The rules the alert engine evaluates: the feed's own, and for a TLS
@@ -462,6 +464,12 @@ mod tests {
         assert!(feed("WSS://h.example/").uses_tls());
         assert!(feed("http://h.example/").effective_alerts().is_empty());
         assert!(feed("mqtts://h.example/").effective_alerts().is_empty());
+        let mut hook = feed("https://github.com/org/repo");
+        hook.transport = crate::TransportKind::Webhook;
+        assert!(
+            hook.effective_alerts().is_empty(),
+            "a webhook's URL is a link"
+        );
         let mut own = feed("wss://h.example/");
         let mut mine = certificate_rule();
         mine.name = "cert soon".into();

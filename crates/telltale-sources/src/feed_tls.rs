@@ -122,7 +122,10 @@ fn build(t: &TlsOptions, proxy: Option<&str>) -> Result<reqwest::Client, SetupEr
         b = b.identity(id);
     }
     if t.skip_verify {
-        b = b.danger_accept_invalid_certs(true);
+        // any certificate, for any name (as the WebSocket connector below)
+        b = b
+            .danger_accept_invalid_certs(true)
+            .danger_accept_invalid_hostnames(true);
     }
     b.build()
         .map_err(|e| SetupError::Client(crate::http_common::describe(&e)))
