@@ -3,16 +3,19 @@ import { formatRelative, formatValue, prettyPayload, storedNote } from './format
 
 describe('formatRelative', () => {
   const now = 1_800_000_000_000;
-  it('formats past times', () => {
-    expect(formatRelative(now - 400, now)).toBe('just now');
-    expect(formatRelative(now - 12_300, now)).toBe('12 s ago');
-    expect(formatRelative(now - 59_999, now)).toBe('59 s ago');
-    expect(formatRelative(now - 60_000, now)).toBe('1 min ago');
-    expect(formatRelative(now - 3 * 3_600_000 - 5, now)).toBe('3 h ago');
-    expect(formatRelative(now - 2 * 86_400_000, now)).toBe('2 d ago');
+  it('words past times with Intl, in whole units', () => {
+    expect(formatRelative(now - 400, now, 'en')).toBe('now');
+    expect(formatRelative(now - 12_300, now, 'en')).toBe('12 sec. ago');
+    expect(formatRelative(now - 59_999, now, 'en')).toBe('59 sec. ago');
+    expect(formatRelative(now - 60_000, now, 'en')).toBe('1 min. ago');
+    expect(formatRelative(now - 3 * 3_600_000 - 5, now, 'en')).toBe('3 hr. ago');
+    expect(formatRelative(now - 86_400_000, now, 'en')).toBe('yesterday');
+    expect(formatRelative(now - 2 * 86_400_000, now, 'en')).toBe('2 days ago');
   });
-  it('formats future times', () => {
-    expect(formatRelative(now + 4_000, now)).toBe('in 4 s');
+  it('words future times, and other languages', () => {
+    expect(formatRelative(now + 4_000, now, 'en')).toBe('in 4 sec.');
+    expect(formatRelative(now - 3 * 60_000, now, 'de')).toBe('vor 3 Min.');
+    expect(formatRelative(now - 86_400_000, now, 'fr')).toBe('hier');
   });
 });
 

@@ -1,14 +1,32 @@
-/** "12 s ago", "3 min ago", "2 h ago", "5 d ago"; "in 4 s" for the future. */
-export function formatRelative(ts: number, now: number): string {
-  const diff = now - ts;
+/** A time relative to `now` in the browser's language (Intl): `12 sec. ago`, `3 min. ago`, `yesterday`, `in 4 sec.`, `now`. */
+export function formatRelative(ts: number, now: number, locale?: string): string {
+  const diff = ts - now;
   const abs = Math.abs(diff);
-  let text: string;
-  if (abs < 1_000) return 'just now';
-  if (abs < 60_000) text = `${Math.floor(abs / 1_000)} s`;
-  else if (abs < 3_600_000) text = `${Math.floor(abs / 60_000)} min`;
-  else if (abs < 86_400_000) text = `${Math.floor(abs / 3_600_000)} h`;
-  else text = `${Math.floor(abs / 86_400_000)} d`;
-  return diff >= 0 ? `${text} ago` : `in ${text}`;
+  // whole units, rounded toward zero: 59.9 s is "59 seconds ago", not a minute
+  const whole = (unit: number) => Math.trunc(diff / unit) || 0;
+  const [value, unit]: [number, Intl.RelativeTimeFormatUnit] =
+    abs < 1_000
+      ? [0, 'second']
+      : abs < 60_000
+        ? [whole(1_000), 'second']
+        : abs < 3_600_000
+          ? [whole(60_000), 'minute']
+          : abs < 86_400_000
+            ? [whole(3_600_000), 'hour']
+            : [whole(86_400_000), 'day'];
+  return relativeFormat(locale).format(value, unit);
+}
+
+const relativeFormats = new Map<string, Intl.RelativeTimeFormat>();
+/** The browser's (or `locale`'s) words for relative times: `12 sec. ago`, `in 4 sec.`, `now`, `yesterday`. */
+function relativeFormat(locale?: string): Intl.RelativeTimeFormat {
+  const key = locale ?? '';
+  let f = relativeFormats.get(key);
+  if (!f) {
+    f = new Intl.RelativeTimeFormat(locale, { numeric: 'auto', style: 'short' });
+    relativeFormats.set(key, f);
+  }
+  return f;
 }
 
 /** Local date and time with seconds, e.g. for `title` attributes. */
