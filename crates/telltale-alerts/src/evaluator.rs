@@ -9,6 +9,7 @@
 //! [`AlertEngine::tick`]. Every notification passes silences (mute, snooze,
 //! quiet hours) and flood control; what is held back is still recorded.
 
+mod deps;
 mod notices;
 
 use crate::flood::FloodControl;
@@ -72,6 +73,8 @@ struct FeedAlerts {
     last_message: Option<Timestamp>,
     down_since: Option<Timestamp>,
     http_down_since: Option<Timestamp>,
+    /// The feed this one depends on, by name (`depends_on`).
+    parent: Option<String>,
 }
 
 type Key = (i64, String, String);
@@ -93,6 +96,8 @@ pub struct AlertEngine {
     flood: FloodControl,
     out: Output,
     started: Timestamp,
+    /// Notifications held because a feed's parent was down (`deps`).
+    held: deps::Held,
 }
 
 impl std::fmt::Debug for AlertEngine {
@@ -126,6 +131,7 @@ impl AlertEngine {
             silences: Silences::default(),
             out: Output::default(),
             started,
+            held: deps::Held::default(),
         }
     }
 
@@ -194,6 +200,7 @@ impl AlertEngine {
             last_message: None,
             down_since: None,
             http_down_since: None,
+            parent: None,
         });
         entry.name = feed_name.to_string();
         entry.rules = compiled;
@@ -420,6 +427,7 @@ impl AlertEngine {
         if let Some(held) = self.flood.due_summary(now) {
             self.push_flood_summary(held);
         }
+        self.summarise_held();
     }
 
     /// Acknowledges a firing alert: no more reminders for this firing, and

@@ -142,6 +142,19 @@ impl Api {
             self.blocking(move |s| s.feed_by_name(&n)).await?
         };
         secrets::restore(&mut cfg, existing.as_ref().map(|f| &f.config))?;
+        if let Some(parent) = cfg.depends_on.clone().filter(|p| *p != name) {
+            let found = self.blocking(move |s| s.feed_by_name(&parent)).await?;
+            if found.is_none() {
+                return Err(ApiError::invalid_feed(
+                    &name,
+                    "depends_on",
+                    format!(
+                        "names `{}`, but no feed has that name: name an existing feed",
+                        cfg.depends_on.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
         self.engine.upsert_feed(cfg, FeedOrigin::Gui).await?;
         let stored = self.stored_feed(&name).await?;
         let status = self.status_of(&name).await;

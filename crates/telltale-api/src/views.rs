@@ -191,6 +191,8 @@ pub struct FeedView {
     pub storage_warning: Option<String>,
     /// The feed's tags.
     pub tags: Vec<String>,
+    /// The feed this one depends on, if any.
+    pub depends_on: Option<String>,
     /// `[feed.tls] skip_verify`: the server's certificate is not checked,
     /// which the tile shows as a warning.
     pub tls_unverified: bool,
@@ -247,6 +249,7 @@ impl FeedView {
             storage_warning: None,
             tls_unverified: c.tls.as_ref().is_some_and(|t| t.skip_verify),
             tags: c.tags.clone(),
+            depends_on: c.depends_on.clone(),
         }
     }
 }

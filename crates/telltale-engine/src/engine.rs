@@ -501,6 +501,7 @@ impl Engine {
                 .filter_map(|m| cfg.unit_of(m).map(|u| (m.clone(), u)))
                 .collect();
             alerts.set_feed_units(id, units);
+            alerts.set_feed_parent(id, cfg.depends_on.as_deref());
         }
         if let Ok(mut m) = self.inner.shared.status.lock() {
             m.insert(

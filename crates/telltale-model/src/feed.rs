@@ -154,6 +154,11 @@ pub struct FeedConfig {
     /// config file's `allow_env`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// The feed this one depends on (`depends_on = "router"`): while it is
+    /// down, this feed's notifications are held and summarised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub depends_on: Option<String>,
     /// Tags (`tags = ["prod", "db"]`): filter the overview by them, snooze
     /// every feed with one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -283,6 +288,7 @@ impl FeedConfig {
             tls: None,
             proxy: None,
             tags: Vec::new(),
+            depends_on: None,
         }
     }
 

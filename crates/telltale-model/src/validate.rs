@@ -252,6 +252,19 @@ pub fn validate_feed(feed: &FeedConfig) -> Vec<(String, String)> {
         crate::grpc::validate(feed, &mut p);
     }
     tags(feed, &mut p);
+    if let Some(parent) = &feed.depends_on {
+        if parent.trim().is_empty() {
+            p.push((
+                "depends_on".into(),
+                "is empty: name the feed this one depends on, or remove the line".into(),
+            ));
+        } else if *parent == feed.name {
+            p.push((
+                "depends_on".into(),
+                "names the feed itself: name the feed it depends on (a router, a host)".into(),
+            ));
+        }
+    }
     crate::tls::validate(feed, &mut p);
     crate::proxy::validate(feed, &mut p);
     if feed.format == PayloadFormat::Prometheus && feed.transport != TransportKind::Poll {

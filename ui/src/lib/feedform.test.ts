@@ -8,6 +8,7 @@ import {
   parseLabels,
   payloadDefault,
   ruleFromConfig,
+  ruleMetrics,
   ruleToConfig,
   validateForm,
   validateRule,
@@ -209,6 +210,27 @@ describe('config ↔ form', () => {
     f.transport = 'mqtt';
     f.tls.caFile = '/ca.pem';
     expect(configFromForm(f, null).tls).toBeUndefined();
+  });
+
+  it('a rule may watch what the transport records, not only the feed\'s own metrics', () => {
+    const f = formFromConfig({ ...BASE, transport: 'poll', url: 'https://h/health', websocket: null });
+    expect(ruleMetrics(f)).toEqual(['cpu', 'up', 'response_ms', 'http_status', 'tls_days_left']);
+    f.alerts = [rule({ name: 'slow', metric: 'response_ms', value: '500' }), rule({ name: 'cert', metric: 'tls_days_left', op: '<', value: '14' })];
+    expect(validateForm(f)).toEqual({});
+    f.alerts = [rule({ name: 'x', metric: 'nope' })];
+    expect(errorAt(validateForm(f), 'alert[0].metric')).toContain('not one of');
+    f.transport = 'webhook';
+    expect(ruleMetrics(f)).toEqual(['cpu']);
+  });
+
+  it('depends_on round-trips, is dropped when empty, and is not the feed itself', () => {
+    const f = formFromConfig({ ...BASE, depends_on: 'router' });
+    expect(f.dependsOn).toBe('router');
+    expect(configFromForm(f, BASE).depends_on).toBe('router');
+    f.dependsOn = BASE.name;
+    expect(errorAt(validateForm(f), 'depends_on')).toContain('itself');
+    f.dependsOn = '';
+    expect(configFromForm(f, { ...BASE, depends_on: 'router' }).depends_on).toBeUndefined();
   });
 
   it('tags are comma separated, checked, and dropped when empty', () => {

@@ -131,6 +131,8 @@ export interface FeedForm {
   proxy: string;
   /** Comma-separated. */
   tags: string;
+  /** The feed this one depends on; '' for none. */
+  dependsOn: string;
   longPoll: {
     hold: string;
     timeout: string;
@@ -262,6 +264,7 @@ export function formFromConfig(c: FeedConfig | null): FeedForm {
     },
     proxy: c?.proxy ?? '',
     tags: (c?.tags ?? []).join(', '),
+    dependsOn: c?.depends_on ?? '',
     tls: {
       caFile: c?.tls?.ca_file ?? '',
       clientCert: c?.tls?.client_cert ?? '',
@@ -373,6 +376,9 @@ export function configFromForm(f: FeedForm, base: FeedConfig | null): FeedConfig
   const tags = list(f.tags);
   if (tags.length) cfg.tags = tags;
   else delete cfg.tags;
+  const parent = f.dependsOn.trim();
+  if (parent) cfg.depends_on = parent;
+  else delete cfg.depends_on;
   if (f.transport === 'websocket') {
     cfg.websocket = put(base?.websocket, {
       subprotocols: list(f.ws.subprotocols),
@@ -524,6 +530,7 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     if (!/^[a-z0-9_.-]{1,32}$/.test(t)) e.tags = `\`${t}\` is not a tag: lowercase letters, digits, -, _ or ., at most 32`;
     else if (all.indexOf(t) !== i) e.tags = `\`${t}\` is listed twice`;
   });
+  if (f.dependsOn.trim() && f.dependsOn.trim() === f.name.trim()) e.depends_on = 'names this feed itself: name the feed it depends on (a router, a host)';
   checkDuration(e, 'stale_after', f.staleAfter);
   checkDuration(e, 'payloads_every', f.payloadsEvery);
 
@@ -668,7 +675,7 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     }
   });
   const ruleNames = new Set<string>();
-  const metricNames = f.metrics.map((m) => m.name.trim()).filter(Boolean);
+  const metricNames = ruleMetrics(f);
   f.alerts.forEach((r, i) => {
     Object.assign(e, validateRule(r, i, metricNames));
     const n = r.name.trim();
@@ -676,6 +683,20 @@ export function validateForm(f: FeedForm, opts: { existingNames?: readonly strin
     ruleNames.add(n);
   });
   return e;
+}
+
+/** The metrics a rule of this feed can watch: its own, then what its
+ * transport records (a poll's `http_status`, `response_ms`, `up`; a check's
+ * `up`, `response_ms`; a DNS check's `records`) and, over TLS, `tls_days_left`. */
+export function ruleMetrics(f: FeedForm): string[] {
+  const own = f.metrics.map((m) => m.name.trim()).filter(Boolean);
+  const builtin: Partial<Record<TransportKind, string[]>> = {
+    poll: ['up', 'response_ms', 'http_status'],
+    tcp: ['up', 'response_ms'],
+    dns: ['up', 'response_ms', 'records'],
+  };
+  const tls = f.transport !== 'webhook' && /^(https|wss):/i.test(f.url.trim()) ? ['tls_days_left'] : [];
+  return [...new Set([...own, ...(builtin[f.transport] ?? []), ...tls])];
 }
 
 /** What a feed of `format` stores when `payloads` is not set (the engine's

@@ -164,6 +164,26 @@ impl AlertEngine {
             &self.zone,
         );
         let (id, value) = (inst.id, inst.value);
+        if let Some((parent, parent_name)) = self.parent_down(inst.feed_id) {
+            let (child, severity) = (
+                self.feeds
+                    .get(&inst.feed_id)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_default(),
+                inst.severity,
+            );
+            self.out.history.push(HistoryEntry {
+                alert_id: id,
+                ts: now,
+                kind: HistoryKind::Suppressed,
+                value,
+                detail: format!(
+                    "{kind:?} notification held back: {parent_name}, which this feed depends on, is down (summarised)"
+                ),
+            });
+            self.held_for_parent(parent, &child, severity);
+            return false;
+        }
         if let Some(h) = hold {
             self.out.history.push(HistoryEntry {
                 alert_id: id,

@@ -162,3 +162,41 @@ async fn snoozing_a_tag_snoozes_the_feeds_that_have_it() {
     assert!(snoozed.contains_key(&ids["b"].to_string()), "{silences}");
     assert!(!snoozed.contains_key(&ids["c"].to_string()), "{silences}");
 }
+
+/// `depends_on` must name a feed that exists (through the API), and shows
+/// on the feed's view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depends_on_names_an_existing_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::start(desktop_like(dir.path().join("t.db")))
+        .await
+        .unwrap();
+    let api = rt.api();
+    let feed = |name: &str, parent: Option<&str>| -> telltale_api::FeedConfig {
+        serde_json::from_value(serde_json::json!({
+            "name": name,
+            "transport": "tcp",
+            "url": "tcp://127.0.0.1:9",
+            "enabled": false,
+            "depends_on": parent,
+        }))
+        .unwrap()
+    };
+    let e = api
+        .upsert_feed(feed("web-1", Some("router")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, telltale_api::ErrorCode::InvalidFeed);
+    assert!(
+        e.message.contains("depends_on") && e.message.contains("`router`"),
+        "{}",
+        e.message
+    );
+    api.upsert_feed(feed("router", None)).await.unwrap();
+    let v = api
+        .upsert_feed(feed("web-1", Some("router")))
+        .await
+        .unwrap();
+    assert_eq!(v.depends_on.as_deref(), Some("router"));
+    rt.shutdown().await.unwrap();
+}

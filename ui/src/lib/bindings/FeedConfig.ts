@@ -58,6 +58,11 @@ format: PayloadFormat,
  */
 headers?: { [key in string]: string }, 
 /**
+ * The feed this one depends on (`depends_on = "router"`): while it is
+ * down, this feed's notifications are held and summarised.
+ */
+depends_on?: string, 
+/**
  * Tags (`tags = ["prod", "db"]`): filter the overview by them, snooze
  * every feed with one.
  */

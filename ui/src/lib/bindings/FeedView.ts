@@ -118,6 +118,10 @@ storage_warning: string | null,
  */
 tags: Array<string>, 
 /**
+ * The feed this one depends on, if any.
+ */
+depends_on: string | null, 
+/**
  * `[feed.tls] skip_verify`: the server's certificate is not checked,
  * which the tile shows as a warning.
  */
