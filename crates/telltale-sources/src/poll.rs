@@ -116,6 +116,23 @@ pub(crate) fn schedule(interval: Duration, random_phase: bool) -> tokio::time::I
     ticker
 }
 
+/// Waits for the next attempt of a schedule: the retry delay when one is
+/// set (`Some(true)`: recovering), else the next tick (`Some(false)`);
+/// `None` when cancelled. Shared by polls and checks ([`crate::tcp`]).
+pub(crate) async fn next_attempt(
+    retry_in: &mut Option<Duration>,
+    ticker: &mut tokio::time::Interval,
+    cancel: &CancellationToken,
+) -> Option<bool> {
+    match retry_in.take() {
+        Some(d) => crate::sleep_or_cancel(d, cancel).await.then_some(true),
+        None => tokio::select! {
+            _ = cancel.cancelled() => None,
+            _ = ticker.tick() => Some(false),
+        },
+    }
+}
+
 /// Runs a polling feed until `cancel` fires. See the module doc; without
 /// `random_phase` the first request goes out at once.
 pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, random_phase: bool) {
@@ -135,20 +152,8 @@ pub async fn run(feed: Arc<FeedConfig>, sink: Sink, cancel: CancellationToken, r
     let mut retry_in: Option<Duration> = None;
 
     loop {
-        let recovering = match retry_in.take() {
-            Some(d) => {
-                if !crate::sleep_or_cancel(d, &cancel).await {
-                    return;
-                }
-                true
-            }
-            None => {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = ticker.tick() => {}
-                }
-                false
-            }
+        let Some(recovering) = next_attempt(&mut retry_in, &mut ticker, &cancel).await else {
+            return;
         };
 
         let (http, request) = match prepare(&feed, &opts, timeout, &validators) {

@@ -127,20 +127,9 @@ pub(crate) async fn every_interval<F, Fut>(
     let mut retry_in: Option<Duration> = None;
     let mut live = false;
     loop {
-        let recovering = match retry_in.take() {
-            Some(d) => {
-                if !crate::sleep_or_cancel(d, cancel).await {
-                    return;
-                }
-                true
-            }
-            None => {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = ticker.tick() => {}
-                }
-                false
-            }
+        let Some(recovering) = crate::poll::next_attempt(&mut retry_in, &mut ticker, cancel).await
+        else {
+            return;
         };
         if !live {
             sink.state(ConnState::Connecting).await;
