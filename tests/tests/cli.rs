@@ -398,6 +398,107 @@ fn alerts_are_listed_acknowledged_snoozed_and_muted_from_the_command_line() {
 }
 
 #[test]
+fn maintenance_is_started_listed_and_ended_from_the_command_line() {
+    let (rt, sim) = quiet_sim(1, 10.0);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "feeds.toml",
+        &format!(
+            "[[feed]]\nname = \"web\"\ntransport = \"websocket\"\nurl = \"{}/ws?host=host-1\"\ntags = [\"db\"]\n\n[[alerts.maintenance]]\nname = \"sundays\"\nfeeds = [\"web\"]\ndays = [\"sun\"]\nfrom = \"02:00\"\nto = \"04:00\"\ntime_zone = \"Europe/Berlin\"\n",
+            sim.ws_url()
+        ),
+    );
+    let db = dir.path().join("t.db");
+    let mut child = ChildGuard::spawn(
+        Command::new(bin("telltaled"))
+            .args(["run", "--no-notify", "--status-every", "0", "--config"])
+            .arg(&cfg)
+            .arg("--db")
+            .arg(&db)
+            .stderr(std::process::Stdio::null()),
+    );
+    wait_for("the feed to be stored", Duration::from_secs(20), || {
+        (count_rows(&db, "SELECT count(*) FROM feeds")? == 1).then_some(())
+    });
+    // The config file's window is listed with its next start.
+    let (ok, out, err) = telltaled(&["maintenance"], &db);
+    assert!(ok, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("sundays"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("sun 02:00–04:00 Europe/Berlin")
+            && row.contains("next from ")
+            && row.ends_with("web"),
+        "{row}"
+    );
+
+    // Started for a tag; the running daemon takes the new list.
+    let (ok, out, err) = telltaled(
+        &[
+            "maintenance",
+            "--tag",
+            "db",
+            "--for",
+            "2h",
+            "--name",
+            "patch",
+        ],
+        &db,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("maintenance `patch` started: web until "),
+        "{out}"
+    );
+    assert!(out.contains("the running telltaled applied it"), "{out}");
+    let (_, out, _) = telltaled(&["maintenance"], &db);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("patch"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("in force until "), "{row}");
+
+    // Clear errors for what does not exist.
+    let (ok, _, err) = telltaled(&["maintenance", "--tag", "nope"], &db);
+    assert!(!ok);
+    assert!(err.contains("no feed has the tag `nope`"), "{err}");
+    let (ok, _, err) = telltaled(&["maintenance", "--end", "nope"], &db);
+    assert!(!ok);
+    assert!(err.contains("no maintenance window named `nope`"), "{err}");
+
+    // Ended: kept on record, no longer in force.
+    let (ok, out, err) = telltaled(&["maintenance", "--end", "patch"], &db);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("maintenance `patch` ended; the running telltaled applied it"),
+        "{out}"
+    );
+    let (_, out, _) = telltaled(&["maintenance"], &db);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("patch"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("not within a week"), "{row}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    wait_for("telltaled to exit", Duration::from_secs(15), || {
+        child.0.try_wait().ok().flatten()
+    });
+    // With no daemon, the change is stored for its next start.
+    let (ok, out, err) = telltaled(&["maintenance", "--end", "sundays"], &db);
+    assert!(ok, "{err}");
+    assert!(out.contains("stored (no telltaled is running"), "{out}");
+    let (_, out, _) = telltaled(&["maintenance"], &db);
+    assert!(!out.contains("sundays"), "{out}");
+    rt.block_on(sim.shutdown());
+}
+
+#[test]
 fn the_demo_config_from_telltale_sim_is_valid() {
     let out = Command::new(bin("telltale-sim"))
         .args(["config", "--base", "http://127.0.0.1:9700", "--hosts", "5"])

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, newestMtime, startProcess, stopAll, waitFor, waitForHttp } from './harness.mjs';
 import { registerSettingsTests } from './settings.mjs';
 import { registerChartTests } from './charts.mjs';
+import { registerMaintenanceTests } from './maintenance.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const UI = path.resolve(HERE, '..');
@@ -776,6 +777,7 @@ pointer = "/cpu"
 });
 
 registerSettingsTests(test, { artifacts: ARTIFACTS });
+registerMaintenanceTests(test, { artifacts: ARTIFACTS, h: { apiJson, tile, tileBadge } });
 
 test('overview screenshot (ui/e2e/artifacts/overview.png)', async (ctx) => {
   const { page } = ctx;

@@ -10,6 +10,7 @@
 //! quiet hours) and flood control; what is held back is still recorded.
 
 mod deps;
+mod maintenance;
 mod notices;
 
 use crate::flood::FloodControl;
@@ -17,7 +18,7 @@ use crate::instance::{AlertInstance, HistoryEntry, HistoryKind, Phase};
 use crate::notifier::{Notification, NotificationKind, Withdrawal};
 use crate::rule::{fmt_num, CompiledRule};
 use crate::silence::{rule_key, Silences};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use telltale_model::alert::{AlertKind, AlertRule, AlertSettings};
@@ -75,6 +76,8 @@ struct FeedAlerts {
     http_down_since: Option<Timestamp>,
     /// The feed this one depends on, by name (`depends_on`).
     parent: Option<String>,
+    /// Its tags, which maintenance windows may name.
+    tags: Vec<String>,
 }
 
 type Key = (i64, String, String);
@@ -98,6 +101,9 @@ pub struct AlertEngine {
     started: Timestamp,
     /// Notifications held because a feed's parent was down (`deps`).
     held: deps::Held,
+    /// Firing alerts whose notification a maintenance window held; told
+    /// once the window ends if still firing (`maintenance`).
+    maintenance_held: HashSet<Key>,
 }
 
 impl std::fmt::Debug for AlertEngine {
@@ -132,6 +138,7 @@ impl AlertEngine {
             out: Output::default(),
             started,
             held: deps::Held::default(),
+            maintenance_held: HashSet::new(),
         }
     }
 
@@ -201,6 +208,7 @@ impl AlertEngine {
             down_since: None,
             http_down_since: None,
             parent: None,
+            tags: Vec::new(),
         });
         entry.name = feed_name.to_string();
         entry.rules = compiled;
@@ -428,6 +436,7 @@ impl AlertEngine {
             self.push_flood_summary(held);
         }
         self.summarise_held();
+        self.release_after_maintenance(now);
     }
 
     /// Acknowledges a firing alert: no more reminders for this firing, and

@@ -23,6 +23,16 @@ impl LocalZone {
         LocalZone::Zone(jiff::tz::TimeZone::system())
     }
 
+    /// As a `jiff` time zone (a fixed offset becomes one).
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        match self {
+            LocalZone::Fixed(m) => jiff::tz::Offset::from_seconds(m.saturating_mul(60))
+                .map(jiff::tz::TimeZone::fixed)
+                .unwrap_or(jiff::tz::TimeZone::UTC),
+            LocalZone::Zone(tz) => tz.clone(),
+        }
+    }
+
     /// Minutes east of UTC at `now`.
     pub fn offset_minutes(&self, now: Timestamp) -> i32 {
         match self {

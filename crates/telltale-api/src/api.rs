@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use telltale_engine::{AlertAction, Engine};
 use telltale_model::config::Settings;
+use telltale_model::maintenance::{active_window, spans_for};
 use telltale_model::{ConfigFile, FeedConfig, Timestamp};
 use telltale_store::{EventQuery, FeedOrigin, SeriesQuery, Storage, StoreError, StoredFeed};
 
@@ -34,6 +35,8 @@ pub struct Api {
     /// Serializes settings changes, so that two concurrent updates cannot
     /// leave the database and the running engine with different settings.
     settings_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The overview tiles' uptime, worked out at most once a minute per feed.
+    pub(crate) uptime_cache: crate::uptime::Cache,
 }
 
 impl Api {
@@ -42,6 +45,7 @@ impl Api {
         Api {
             engine,
             settings_lock: std::sync::Arc::default(),
+            uptime_cache: crate::uptime::Cache::default(),
         }
     }
 
@@ -50,7 +54,7 @@ impl Api {
         &self.engine
     }
 
-    async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Storage) -> Result<T, StoreError> + Send + 'static,
@@ -90,11 +94,22 @@ impl Api {
             .map(|f| (f.name.clone(), f))
             .collect();
         let shares = self.shares(stored.len());
+        let uptimes = self
+            .uptimes(&stored, |f| {
+                status.get(&f.config.name).map(|s| s.state_since)
+            })
+            .await?;
+        let windows = self.engine.alert_settings().maintenance;
+        let (now, local) = (Timestamp::now(), jiff::tz::TimeZone::system());
         Ok(stored
             .iter()
             .map(|f| {
                 let mut v = FeedView::new(f, status.get(&f.config.name));
                 v.storage_warning = shares.as_ref().and_then(|s| s.warning(f.id));
+                v.maintenance =
+                    active_window(&windows, &f.config.name, &f.config.tags, now, &local)
+                        .map(|w| w.name.clone());
+                v.uptime_24h = uptimes.get(&f.id).copied().flatten();
                 v
             })
             .collect())
@@ -336,12 +351,19 @@ impl Api {
                 Ok((initial, entries))
             })
             .await?;
+        let windows = self.engine.alert_settings().maintenance;
+        let local = jiff::tz::TimeZone::system();
+        let c = &stored.config;
         Ok(TimelineView {
             feed: feed.to_string(),
             from,
             to,
             initial: initial.map(TimelineEntryView::from),
             entries: entries.into_iter().map(Into::into).collect(),
+            maintenance: spans_for(&windows, &c.name, &c.tags, f, t, &local)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
         })
     }
 
@@ -563,7 +585,7 @@ impl Api {
     }
 
     /// The `[store]` and `[alerts]` settings in force.
-    fn live_settings(&self) -> Settings {
+    pub(crate) fn live_settings(&self) -> Settings {
         Settings {
             store: self.engine.store().settings(),
             alerts: self.engine.alert_settings(),
@@ -574,6 +596,23 @@ impl Api {
     /// engine, in that order (a failure to store changes nothing).
     async fn apply_settings(&self, settings: Settings) -> Result<(), ApiError> {
         let _one_at_a_time = self.settings_lock.lock().await;
+        self.save_and_apply(settings).await
+    }
+
+    /// Changes the alert settings in force with `edit` (one change at a
+    /// time), then stores and applies them; `edit` may refuse.
+    pub(crate) async fn edit_alert_settings<T>(
+        &self,
+        edit: impl FnOnce(&mut telltale_model::alert::AlertSettings) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let _one_at_a_time = self.settings_lock.lock().await;
+        let mut settings = self.live_settings();
+        let out = edit(&mut settings.alerts)?;
+        self.save_and_apply(settings).await?;
+        Ok(out)
+    }
+
+    async fn save_and_apply(&self, settings: Settings) -> Result<(), ApiError> {
         let alerts = settings.alerts.clone();
         self.blocking(move |s| s.save_settings(&settings)).await?;
         self.engine

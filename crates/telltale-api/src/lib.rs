@@ -32,6 +32,7 @@ pub mod http;
 pub mod input;
 pub mod live;
 mod live_views;
+pub mod maintenance;
 pub mod ops;
 pub mod overview;
 pub mod probe;
@@ -41,6 +42,7 @@ pub mod secrets;
 pub mod settings;
 pub mod share;
 pub mod shell;
+pub mod uptime;
 pub mod views;
 
 pub use api::{Api, MAX_EVENTS_PAGE, MAX_POINTS, MAX_TIMELINE};
@@ -48,6 +50,9 @@ pub use error::{ApiError, ErrorCode};
 pub use health::{HealthView, StorageHealthView};
 pub use input::AlertActionInput;
 pub use live::LiveStream;
+pub use maintenance::{
+    MaintenanceName, MaintenanceSpanView, MaintenanceView, StartMaintenanceRequest,
+};
 pub use ops::{dispatch, OPERATIONS};
 pub use overview::{OverviewLevel, OverviewView};
 pub use probe::{

@@ -277,6 +277,14 @@ operations! {
     /// Snoozes every feed that has the tag now; answers their names.
     snooze_tag(SnoozeTagRequest) -> Vec<String> [POST "/tags/{tag}/snooze"] =
         |api, r| api.snooze_tag(&r.tag, r.secs).await?;
+    /// Every maintenance window: when it runs and what it covers.
+    maintenance(NoArgs) -> Vec<crate::MaintenanceView> [GET "/maintenance"] = |api, _r| api.maintenance().await?;
+    /// Maintenance from now on, for a while, of some feeds or tags.
+    start_maintenance(crate::StartMaintenanceRequest) -> crate::MaintenanceView [POST "/maintenance"] =
+        |api, r| api.start_maintenance(r).await?;
+    /// Ends a maintenance window (one running now ends now and is kept).
+    end_maintenance(crate::MaintenanceName) -> () [DELETE "/maintenance/{name}"] =
+        |api, r| api.end_maintenance(&r.name).await?;
     /// Whether notifications are muted, and until when.
     mute_state(NoArgs) -> MuteView [GET "/mute"] = |api, _r| api.mute_state().await?;
     /// The server's version, and whether it is storing data.

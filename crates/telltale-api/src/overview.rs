@@ -69,14 +69,20 @@ pub fn overview(
     muted: bool,
     health: Option<&HealthView>,
 ) -> OverviewView {
+    // Feeds in a maintenance window are planned work, not trouble.
+    let maintained: std::collections::HashSet<&str> = feeds
+        .iter()
+        .filter(|f| f.maintenance.is_some())
+        .map(|f| f.name.as_str())
+        .collect();
     let firing = alerts
         .iter()
-        .filter(|a| a.phase == PhaseView::Firing)
+        .filter(|a| a.phase == PhaseView::Firing && !maintained.contains(a.feed.as_str()))
         .count();
     let enabled = feeds.iter().filter(|f| f.enabled).count();
     let not_live = feeds
         .iter()
-        .filter(|f| f.enabled && !matches!(f.state, ConnStateView::Live))
+        .filter(|f| f.enabled && f.maintenance.is_none() && !matches!(f.state, ConnStateView::Live))
         .count();
     let plural =
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });

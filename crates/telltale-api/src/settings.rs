@@ -11,6 +11,7 @@ use std::time::Duration;
 use telltale_model::alert::{AlertSettings, QuietHours};
 use telltale_model::config::{Settings, StoreSettings};
 use telltale_model::duration::{format_duration, parse_duration, Dur};
+use telltale_model::maintenance::MaintenanceWindow;
 use ts_rs::TS;
 
 /// Most notifications flood control can allow per window.
@@ -78,6 +79,10 @@ pub struct AlertSettingsView {
     pub renotify: Option<String>,
     /// Notify when an alert resolves.
     pub notify_resolved: bool,
+    /// Maintenance windows: while one covers a feed its alerts do not
+    /// notify, its tile reads maintenance and uptime leaves the time out.
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceWindow>,
 }
 
 /// Quiet hours, local time `HH:MM`; may wrap past midnight.
@@ -151,6 +156,7 @@ impl From<&Settings> for SettingsView {
                 flood_window: d(al.flood_window),
                 renotify: al.renotify.map(d),
                 notify_resolved: al.notify_resolved,
+                maintenance: al.maintenance.clone(),
             },
         }
     }
@@ -314,7 +320,11 @@ impl SettingsView {
                 Some(t) => Some(duration("alerts.renotify", t, MINUTE, 7 * DAY, false)?),
             },
             notify_resolved: a.notify_resolved,
+            maintenance: a.maintenance.clone(),
         };
+        if let Some((field, problem)) = alerts.maintenance_problem() {
+            return Err(invalid(&format!("alerts.{field}"), problem));
+        }
         Ok(Settings { store, alerts })
     }
 }

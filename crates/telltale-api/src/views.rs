@@ -196,6 +196,12 @@ pub struct FeedView {
     /// `[feed.tls] skip_verify`: the server's certificate is not checked,
     /// which the tile shows as a warning.
     pub tls_unverified: bool,
+    /// The maintenance window covering it now, by name.
+    pub maintenance: Option<String>,
+    /// Its uptime over the last 24 hours (0–1): live time over the time
+    /// its state is known, stopped and maintenance time left out; `null`
+    /// when none is known.
+    pub uptime_24h: Option<f64>,
 }
 
 impl FeedView {
@@ -250,6 +256,8 @@ impl FeedView {
             tls_unverified: c.tls.as_ref().is_some_and(|t| t.skip_verify),
             tags: c.tags.clone(),
             depends_on: c.depends_on.clone(),
+            maintenance: None,
+            uptime_24h: None,
         }
     }
 }
@@ -500,6 +508,8 @@ pub struct TimelineView {
     pub initial: Option<TimelineEntryView>,
     /// State changes and issues in the range, oldest first (the newest 10,000).
     pub entries: Vec<TimelineEntryView>,
+    /// Maintenance windows over the range: not counted against uptime.
+    pub maintenance: Vec<crate::maintenance::MaintenanceSpanView>,
 }
 
 /// Where an alert is in its life cycle.

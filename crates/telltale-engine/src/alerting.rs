@@ -63,6 +63,12 @@ pub enum AlertAction {
     },
     /// End a mute.
     Unmute,
+    /// Replace the maintenance windows (`telltaled maintenance` in another
+    /// process has stored them; this applies them to the running engine).
+    SetMaintenance {
+        /// Every window.
+        windows: Vec<telltale_model::maintenance::MaintenanceWindow>,
+    },
 }
 
 /// Work for the notifier thread.
@@ -322,6 +328,12 @@ pub fn apply_to(e: &mut AlertEngine, action: &AlertAction) -> Result<(), ActionE
         }
         AlertAction::Unmute => {
             e.unmute();
+            Ok(())
+        }
+        AlertAction::SetMaintenance { windows } => {
+            let mut settings = e.settings().clone();
+            settings.maintenance = windows.clone();
+            e.set_settings(settings);
             Ok(())
         }
     }

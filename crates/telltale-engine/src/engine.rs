@@ -502,6 +502,7 @@ impl Engine {
                 .collect();
             alerts.set_feed_units(id, units);
             alerts.set_feed_parent(id, cfg.depends_on.as_deref());
+            alerts.set_feed_tags(id, &cfg.tags);
         }
         if let Ok(mut m) = self.inner.shared.status.lock() {
             m.insert(

@@ -331,6 +331,34 @@ pub struct AlertSettings {
     pub renotify: Option<Dur>,
     /// Send a notification when an alert resolves (default true).
     pub notify_resolved: bool,
+    /// Maintenance windows (`[[alerts.maintenance]]`): while one covers a
+    /// feed, its alerts do not notify and its downtime is not counted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<crate::maintenance::MaintenanceWindow>,
+}
+
+impl AlertSettings {
+    /// Checks the maintenance windows: the first problem, as the field
+    /// path (`maintenance[1].from`) and the message, or `None`.
+    pub fn maintenance_problem(&self) -> Option<(String, String)> {
+        let local = jiff::tz::TimeZone::UTC;
+        let mut names = std::collections::HashSet::new();
+        for (i, w) in self.maintenance.iter().enumerate() {
+            if let Err(e) = w.schedule(&local) {
+                return Some((format!("maintenance[{i}].{}", e.field), e.problem));
+            }
+            if !names.insert(w.name.trim()) {
+                return Some((
+                    format!("maintenance[{i}].name"),
+                    format!(
+                        "is `{}`, which an earlier window has: give each window its own name",
+                        w.name
+                    ),
+                ));
+            }
+        }
+        None
+    }
 }
 
 impl Default for AlertSettings {
@@ -341,6 +369,7 @@ impl Default for AlertSettings {
             flood_window: Dur::secs(60),
             renotify: None,
             notify_resolved: true,
+            maintenance: Vec::new(),
         }
     }
 }

@@ -130,8 +130,11 @@ struct RawRoot {
     feed: Vec<toml::Spanned<toml::Value>>,
     #[serde(default)]
     store: Option<toml::Spanned<toml::Value>>,
+    /// Read again below without a span: `toml` cannot give the span of a
+    /// table only its sub-tables define (`[[alerts.maintenance]]` without
+    /// an `[alerts]` header).
     #[serde(default)]
-    alerts: Option<toml::Spanned<toml::Value>>,
+    alerts: Option<serde::de::IgnoredAny>,
 }
 
 /// The file layout when written back (export).
@@ -184,27 +187,53 @@ impl ConfigFile {
             }
         }
         if let Some(store) = root.store {
-            let keys = table_keys(&store);
-            if let Some(settings) =
-                section::<StoreSettings>(file, text, "store", store, |_| Ok(()), &mut out.errors)
-            {
+            let keys = table_keys(store.get_ref());
+            let start = store.span().start;
+            if let Some(settings) = section::<StoreSettings>(
+                file,
+                text,
+                "store",
+                (store.into_inner(), start),
+                |_| Ok(()),
+                &mut out.errors,
+            ) {
                 out.store = settings;
                 out.store_keys = keys;
             }
         }
-        if let Some(alerts) = root.alerts {
+        let alerts = root
+            .alerts
+            .and_then(|_| toml::from_str::<toml::Table>(text).ok()?.remove("alerts"));
+        if let Some(alerts) = alerts {
             let keys = table_keys(&alerts);
-            let check = |a: &AlertSettings| match &a.quiet_hours {
-                Some(q) => match (q.minutes(), q.zone()) {
-                    (Err(e), _) => Err(("quiet_hours", e.to_string())),
-                    (_, Err(e)) => Err(("quiet_hours.time_zone", e.to_string())),
-                    _ => Ok(()),
-                },
-                None => Ok(()),
+            // where the first `[alerts]` or `[[alerts.…]]` header is
+            let start = text
+                .lines()
+                .scan(0, |at, l| {
+                    let here = *at;
+                    *at += l.len() + 1;
+                    Some((here, l.trim_start()))
+                })
+                .find(|(_, l)| l.starts_with("[alerts") || l.starts_with("[[alerts"))
+                .map_or(0, |(at, _)| at);
+            let check = |a: &AlertSettings| {
+                if let Some(q) = &a.quiet_hours {
+                    match (q.minutes(), q.zone()) {
+                        (Err(e), _) => return Err(("quiet_hours".into(), e.to_string())),
+                        (_, Err(e)) => return Err(("quiet_hours.time_zone".into(), e.to_string())),
+                        _ => {}
+                    }
+                }
+                a.maintenance_problem().map_or(Ok(()), Err)
             };
-            if let Some(settings) =
-                section::<AlertSettings>(file, text, "alerts", alerts, check, &mut out.errors)
-            {
+            if let Some(settings) = section::<AlertSettings>(
+                file,
+                text,
+                "alerts",
+                (alerts, start),
+                check,
+                &mut out.errors,
+            ) {
                 out.alerts = settings;
                 out.alerts_keys = keys;
             }
@@ -294,9 +323,8 @@ impl ConfigFile {
 }
 
 /// The keys of a TOML table (none when it is not a table).
-fn table_keys(value: &toml::Spanned<toml::Value>) -> Vec<String> {
+fn table_keys(value: &toml::Value) -> Vec<String> {
     value
-        .get_ref()
         .as_table()
         .map(|t| t.keys().cloned().collect())
         .unwrap_or_default()
@@ -334,24 +362,25 @@ fn section<T: serde::de::DeserializeOwned>(
     file: &str,
     text: &str,
     name: &str,
-    value: toml::Spanned<toml::Value>,
-    check: impl Fn(&T) -> Result<(), (&'static str, String)>,
+    (value, start): (toml::Value, usize),
+    check: impl Fn(&T) -> Result<(), (String, String)>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
-    let span = value.span();
-    let (field, message) = match serde_path_to_error::deserialize::<_, T>(value.into_inner()) {
+    let (field, message) = match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => match check(&v) {
             Ok(()) => return Some(v),
-            Err((field, message)) => (field.to_string(), message),
+            Err((field, message)) => (field, message),
         },
         Err(e) => (
             e.path().to_string(),
             clean_serde_message(&e.inner().to_string()),
         ),
     };
+    // The table's span ends before its sub-tables (`[[alerts.maintenance]]`),
+    // which come later in the file.
     errors.push(ConfigError {
         file: file.into(),
-        line: Some(find_key_line(text, span, &field)),
+        line: Some(find_key_line(text, start..text.len(), &field)),
         feed: None,
         field: Some(format!("{name}.{field}")),
         message,

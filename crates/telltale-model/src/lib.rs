@@ -14,6 +14,7 @@ pub mod extract;
 pub mod feed;
 pub mod graphql;
 pub mod grpc;
+pub mod maintenance;
 pub mod message;
 pub mod mqtt;
 pub mod pg_notify;

@@ -16,7 +16,7 @@ use telltale_engine::AlertAction;
 use telltale_model::Timestamp;
 
 /// Runs `f` on a passive runtime over `db`, then commits and closes it.
-fn with_api<T, F, Fut>(db: &Path, f: F) -> Result<T, String>
+pub(crate) fn with_api<T, F, Fut>(db: &Path, f: F) -> Result<T, String>
 where
     F: FnOnce(Api) -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,
@@ -177,25 +177,10 @@ pub fn act(db: &Path, action: AlertActionInput) -> Result<ExitCode, String> {
         api.alerts().await.map_err(|e| e.message)
     })?;
     check(&alerts, &action)?;
-    let store = telltale_store::Store::open(db, Default::default()).map_err(|e| e.to_string())?;
-    let json =
-        serde_json::to_string(&AlertAction::from(action.clone())).map_err(|e| e.to_string())?;
-    let cmd = store.push_alert_command(&json).map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(100));
-        let pending = store.pending_alert_commands().map_err(|e| e.to_string())?;
-        if !pending.iter().any(|(id, _)| *id == cmd) {
-            println!("done: the running telltaled applied it");
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
-    // Nobody picked it up: take it back and apply it here.
-    if !store.take_alert_command(cmd).map_err(|e| e.to_string())? {
+    if queue(db, &AlertAction::from(action.clone()))? {
         println!("done: the running telltaled applied it");
         return Ok(ExitCode::SUCCESS);
     }
-    drop(store);
     with_api(db, |api| async move {
         api.alert_action(action).await.map_err(|e| e.message)
     })?;
@@ -204,6 +189,25 @@ pub fn act(db: &Path, action: AlertActionInput) -> Result<ExitCode, String> {
         db.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Queues `action` for a running `telltaled run` on `db`: true once it
+/// applied it (within 3 s); false, with the action taken back, when none
+/// did.
+pub(crate) fn queue(db: &Path, action: &AlertAction) -> Result<bool, String> {
+    let store = telltale_store::Store::open(db, Default::default()).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(action).map_err(|e| e.to_string())?;
+    let cmd = store.push_alert_command(&json).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+        let pending = store.pending_alert_commands().map_err(|e| e.to_string())?;
+        if !pending.iter().any(|(id, _)| *id == cmd) {
+            return Ok(true);
+        }
+    }
+    // Nobody picked it up: take it back (unless taken meanwhile).
+    Ok(!store.take_alert_command(cmd).map_err(|e| e.to_string())?)
 }
 
 fn check(alerts: &[AlertView], action: &AlertActionInput) -> Result<(), String> {

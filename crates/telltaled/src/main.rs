@@ -2,6 +2,7 @@
 
 mod alerts;
 mod export;
+mod maintenance;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -196,6 +197,29 @@ enum Command {
         #[arg(long, default_value = "telltale.db")]
         db: PathBuf,
     },
+    /// List maintenance windows; with --feed or --tag start one now (alerts
+    /// of those feeds do not notify, their downtime is not counted); with
+    /// --end end one.
+    Maintenance {
+        /// Put this feed in maintenance (repeat for more).
+        #[arg(long = "feed")]
+        feeds: Vec<String>,
+        /// Put every feed with this tag in maintenance (repeat for more).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// For how long.
+        #[arg(long = "for", default_value = "1h", value_parser = parse_dur)]
+        duration: Duration,
+        /// A name for the new window (default: what it covers and when).
+        #[arg(long)]
+        name: Option<String>,
+        /// End the window with this name (one running now ends now).
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["feeds", "tags", "name"])]
+        end: Option<String>,
+        /// The SQLite database.
+        #[arg(long, default_value = "telltale.db")]
+        db: PathBuf,
+    },
     /// Print the database's feeds as a TOML config file (`${VAR}` references are kept; literal secrets, URL credentials and secret query values are masked, as in the API export).
     ExportConfig {
         /// The SQLite database.
@@ -295,6 +319,21 @@ fn main() -> ExitCode {
             },
         ),
         Command::Unmute { db } => alerts::act(&db, AlertActionInput::Unmute),
+        Command::Maintenance {
+            feeds,
+            tags,
+            duration,
+            name,
+            end,
+            db,
+        } => {
+            let action = match end {
+                Some(name) => maintenance::Action::End(name),
+                None if feeds.is_empty() && tags.is_empty() => maintenance::Action::List,
+                None => maintenance::Action::Start(maintenance::start(feeds, tags, duration, name)),
+            };
+            maintenance::run(&db, action)
+        }
     };
     match result {
         Ok(code) => code,

@@ -26,6 +26,7 @@ import type {
 } from './types';
 import type { Operations } from './bindings/Operations';
 import type { AboutView } from './bindings/AboutView';
+import type { MaintenanceView } from './bindings/MaintenanceView';
 
 /** A failed call: the API's `{code, message}` (plus client-side codes `network`, `http_<status>`, `bad_response`). */
 export class ApiFailure extends Error implements ApiError {
@@ -98,6 +99,10 @@ export interface Api {
   alertAction(action: AlertAction): Promise<void>;
   /** Snoozes every feed that has `tag` now; the names of those snoozed. */
   snoozeTag(tag: string, secs: number): Promise<string[]>;
+  /** Maintenance from now for `secs` of feeds (by name) and tagged feeds: alerts do not notify, uptime leaves it out. */
+  startMaintenance(r: { feeds?: string[]; tags?: string[]; secs: number; name?: string }): Promise<MaintenanceView>;
+  /** Ends a maintenance window (one running now ends now and is kept). */
+  endMaintenance(name: string): Promise<void>;
   muteState(): Promise<MuteState>;
   /** The version, and whether Telltale is storing what it receives. */
   health(): Promise<ServerHealth>;
@@ -169,6 +174,11 @@ function operationsOver(call: Call) {
       await call('alert_action', action);
     },
     snoozeTag: (tag: string, secs: number) => call('snooze_tag', { tag, secs }),
+    startMaintenance: (r: { feeds?: string[]; tags?: string[]; secs: number; name?: string }) =>
+      call('start_maintenance', { feeds: r.feeds ?? [], tags: r.tags ?? [], secs: r.secs, name: r.name ?? null }),
+    endMaintenance: async (name: string) => {
+      await call('end_maintenance', { name });
+    },
     muteState: () => call('mute_state', {}),
     health: () => call('health', {}),
     dbStats: () => call('db_stats', {}),

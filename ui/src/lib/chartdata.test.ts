@@ -5,6 +5,7 @@ import type { Timeline } from './types';
 describe('chart gaps', () => {
   const tl: Timeline = {
     feed: 'f',
+    maintenance: [],
     from: 0,
     to: 100_000,
     initial: { ts: -5, kind: 'state', state: 'live', detail: null },

@@ -68,6 +68,7 @@ describe('state band and uptime', () => {
     feed: 'f',
     from: 0,
     to: 1000,
+    maintenance: [],
     initial: { ts: -5, kind: 'state', state: 'live', detail: null },
     entries: [
       { ts: 100, kind: 'state', state: 'retrying', detail: null },
@@ -98,6 +99,19 @@ describe('state band and uptime', () => {
     expect(unknown[0]).toEqual({ start: 0, end: 400, state: 'unknown' });
     expect(uptime(unknown).ratio).toBe(1);
     expect(uptime([]).ratio).toBeNull();
+  });
+  it('leaves maintenance out of uptime and shows it over any state', () => {
+    const spans = stateSpans({ ...tl, maintenance: [{ start: 150, end: 300, name: 'patch' }] }, 0, 1000);
+    expect(spans.slice(0, 4)).toEqual([
+      { start: 0, end: 100, state: 'live' },
+      { start: 100, end: 150, state: 'retrying' },
+      { start: 150, end: 300, state: 'maintenance' },
+      { start: 300, end: 500, state: 'live' },
+    ]);
+    const u = uptime(spans);
+    // 800 known before, less the window's 150 ms (50 retrying, 100 live)
+    expect(u.knownMs).toBe(650);
+    expect(u.upMs).toBe(590);
   });
   it('never rounds an outage up to 100 %', () => {
     expect(formatUptime(0.99999)).toBe('99.99 %');

@@ -71,7 +71,7 @@ export function firingSpans(alert: Alert, history: readonly AlertHistoryEntry[],
 export interface StateSpan {
   start: number;
   end: number;
-  /** A timeline state name (`live`, `stale`, `retrying`, `failed`, …), or `unknown` before the first one. */
+  /** A timeline state name (`live`, `stale`, `retrying`, `failed`, …), `maintenance` under a maintenance window, or `unknown` before the first one. */
   state: string;
 }
 
@@ -88,9 +88,11 @@ export function stateSpans(tl: Timeline, from: number, to: number): StateSpan[] 
     state = e.state;
   }
   if (to > at) out.push({ start: at, end: to, state });
+  // maintenance windows cover whatever state the feed was in
+  const windows = [...(tl.maintenance ?? [])].sort((a, b) => a.start - b.start);
   // merge neighbours in one state
   const merged: StateSpan[] = [];
-  for (const s of out) {
+  for (const s of overlay(out, windows)) {
     const prev = merged[merged.length - 1];
     if (prev && prev.state === s.state && prev.end === s.start) prev.end = s.end;
     else merged.push({ ...s });
@@ -98,7 +100,25 @@ export function stateSpans(tl: Timeline, from: number, to: number): StateSpan[] 
   return merged;
 }
 
-/** Uptime of a range: time live over time known, leaving out `unknown` (before any state) and `stopped` (turned off). */
+/** Spans with the parts under a maintenance window (sorted by start) in state `maintenance`. */
+function overlay(spans: readonly StateSpan[], windows: readonly { start: number; end: number }[]): StateSpan[] {
+  if (windows.length === 0) return [...spans];
+  const out: StateSpan[] = [];
+  for (const s of spans) {
+    let at = s.start;
+    for (const w of windows) {
+      if (w.end <= at || w.start >= s.end) continue;
+      if (w.start > at) out.push({ start: at, end: w.start, state: s.state });
+      const end = Math.min(w.end, s.end);
+      out.push({ start: Math.max(w.start, at), end, state: 'maintenance' });
+      at = end;
+    }
+    if (at < s.end) out.push({ start: at, end: s.end, state: s.state });
+  }
+  return out;
+}
+
+/** Uptime of a range: time live over time known, leaving out `unknown` (before any state), `stopped` (turned off) and `maintenance` (planned work). */
 export interface Uptime {
   /** 0–1, or null when no time of the range is known. */
   ratio: number | null;
@@ -110,7 +130,7 @@ export function uptime(spans: readonly StateSpan[]): Uptime {
   let upMs = 0;
   let knownMs = 0;
   for (const s of spans) {
-    if (s.state === 'unknown' || s.state === 'stopped') continue;
+    if (s.state === 'unknown' || s.state === 'stopped' || s.state === 'maintenance') continue;
     const d = s.end - s.start;
     knownMs += d;
     if (s.state === 'live') upMs += d;

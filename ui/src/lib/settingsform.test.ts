@@ -16,7 +16,7 @@ function defaults(): Settings {
       commit_rows: 20000,
       disk_budget: null,
     },
-    alerts: { quiet_hours: null, flood_max: 5, flood_window: '1m', renotify: null, notify_resolved: true },
+    alerts: { quiet_hours: null, flood_max: 5, flood_window: '1m', renotify: null, notify_resolved: true, maintenance: [] },
   };
 }
 

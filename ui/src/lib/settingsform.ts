@@ -2,6 +2,7 @@
 // server's (so most mistakes are shown before saving), and mapping a server
 // error back to its field. The server stays the authority.
 import type { Settings } from './types';
+import { validateMaintenance } from './maintenance';
 
 const DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|sec|secs|m|min|mins|h|d|w|y)?\s*$/;
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -74,6 +75,7 @@ export function validateSettings(s: Settings): FieldErrors {
   }
   duration('alerts.flood_window', s.alerts.flood_window, '60s');
   if (s.alerts.renotify !== null) duration('alerts.renotify', s.alerts.renotify, '30m');
+  Object.assign(errors, validateMaintenance(s.alerts.maintenance));
   return errors;
 }
 

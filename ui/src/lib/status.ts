@@ -1,7 +1,7 @@
 import type { ConnState, Feed } from './types';
 
 /** What a feed tile shows, worst first. */
-export type Health = 'alerting' | 'down' | 'retrying' | 'stale' | 'connecting' | 'live' | 'stopped';
+export type Health = 'alerting' | 'down' | 'retrying' | 'stale' | 'connecting' | 'live' | 'maintenance' | 'stopped';
 
 export interface HealthLook {
   /** A shape that tells the state without colour. */
@@ -19,12 +19,18 @@ export const HEALTH: Record<Health, HealthLook> = {
   stale: { symbol: '◐', word: 'stale', rank: 3 },
   connecting: { symbol: '○', word: 'connecting', rank: 4 },
   live: { symbol: '●', word: 'live', rank: 5 },
-  stopped: { symbol: '■', word: 'stopped', rank: 6 },
+  maintenance: { symbol: '⚒', word: 'maintenance', rank: 6 },
+  stopped: { symbol: '■', word: 'stopped', rank: 7 },
 };
 
-/** A feed's health from its connection state and whether any alert fires for it. */
-export function healthOf(state: ConnState, alerting: boolean): Health {
+/**
+ * A feed's health from its connection state, whether any alert fires for
+ * it and whether a maintenance window covers it (which reads maintenance,
+ * not down or alerting: the work is planned).
+ */
+export function healthOf(state: ConnState, alerting: boolean, maintenance = false): Health {
   if (state.state === 'stopped') return 'stopped';
+  if (maintenance) return 'maintenance';
   if (alerting) return 'alerting';
   switch (state.state) {
     case 'failed':
@@ -49,6 +55,7 @@ export function healthOfStateName(name: string): Health {
     case 'retrying':
     case 'connecting':
     case 'stopped':
+    case 'maintenance':
       return name;
     case 'failed':
     case 'stopped_by_server':

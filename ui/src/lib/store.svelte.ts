@@ -170,7 +170,7 @@ class Store {
   private firingSet = new Set<number>();
 
   healthOf(f: Feed): Health {
-    return healthOf(this.stateOf(f), this.isAlerting(f.id));
+    return healthOf(this.stateOf(f), this.isAlerting(f.id), f.maintenance !== null);
   }
 
   onBatches(l: BatchListener): () => void {

@@ -164,6 +164,24 @@ impl AlertEngine {
             &self.zone,
         );
         let (id, value) = (inst.id, inst.value);
+        if let Some(window) = self.maintenance_of(inst.feed_id, now) {
+            self.out.history.push(HistoryEntry {
+                alert_id: id,
+                ts: now,
+                kind: HistoryKind::Suppressed,
+                value,
+                detail: format!(
+                    "{kind:?} notification held back: the feed is in maintenance ({window}){}",
+                    if kind == NotificationKind::Resolved {
+                        ""
+                    } else {
+                        "; told when the window ends if still firing"
+                    }
+                ),
+            });
+            self.held_for_maintenance(key, kind);
+            return false;
+        }
         if let Some((parent, parent_name)) = self.parent_down(inst.feed_id) {
             let (child, severity) = (
                 self.feeds

@@ -5,4 +5,5 @@
 
 mod dependencies;
 mod lifecycle;
+mod maintenance;
 mod notices;

@@ -6,6 +6,7 @@
 mod bindings;
 mod grpc;
 mod http;
+mod maintenance;
 mod mqtt;
 mod node_peers;
 mod pg_notify;

@@ -125,4 +125,14 @@ depends_on: string | null,
  * `[feed.tls] skip_verify`: the server's certificate is not checked,
  * which the tile shows as a warning.
  */
-tls_unverified: boolean, };
+tls_unverified: boolean, 
+/**
+ * The maintenance window covering it now, by name.
+ */
+maintenance: string | null, 
+/**
+ * Its uptime over the last 24 hours (0–1): live time over the time
+ * its state is known, stopped and maintenance time left out; `null`
+ * when none is known.
+ */
+uptime_24h: number | null, };

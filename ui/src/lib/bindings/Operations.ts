@@ -15,6 +15,8 @@ import type { FeedView } from "./FeedView";
 import type { HealthView } from "./HealthView";
 import type { ImportReport } from "./ImportReport";
 import type { ImportRequest } from "./ImportRequest";
+import type { MaintenanceName } from "./MaintenanceName";
+import type { MaintenanceView } from "./MaintenanceView";
 import type { MuteView } from "./MuteView";
 import type { NoArgs } from "./NoArgs";
 import type { OverviewView } from "./OverviewView";
@@ -24,6 +26,7 @@ import type { SeriesRequest } from "./SeriesRequest";
 import type { SeriesView } from "./SeriesView";
 import type { SettingsView } from "./SettingsView";
 import type { SnoozeTagRequest } from "./SnoozeTagRequest";
+import type { StartMaintenanceRequest } from "./StartMaintenanceRequest";
 import type { TimelineRequest } from "./TimelineRequest";
 import type { TimelineView } from "./TimelineView";
 
@@ -53,6 +56,12 @@ export interface Operations {
   alert_history: { request: AlertId; response: Array<AlertHistoryView> };
   /** Snoozes every feed that has the tag now; answers their names. */
   snooze_tag: { request: SnoozeTagRequest; response: Array<string> };
+  /** Every maintenance window: when it runs and what it covers. */
+  maintenance: { request: NoArgs; response: Array<MaintenanceView> };
+  /** Maintenance from now on, for a while, of some feeds or tags. */
+  start_maintenance: { request: StartMaintenanceRequest; response: MaintenanceView };
+  /** Ends a maintenance window (one running now ends now and is kept). */
+  end_maintenance: { request: MaintenanceName; response: null };
   /** Whether notifications are muted, and until when. */
   mute_state: { request: NoArgs; response: MuteView };
   /** The server's version, and whether it is storing data. */
@@ -76,4 +85,4 @@ export interface Operations {
 }
 
 /** The operations' names, in declaration order. */
-export const OPERATION_NAMES = ["list_feeds", "get_feed", "upsert_feed", "delete_feed", "test_feed", "series", "events", "timeline", "alerts", "alert_action", "alert_history", "snooze_tag", "mute_state", "health", "overview", "about", "db_stats", "compact_db", "settings", "update_settings", "export_config", "import_config"] as const;
+export const OPERATION_NAMES = ["list_feeds", "get_feed", "upsert_feed", "delete_feed", "test_feed", "series", "events", "timeline", "alerts", "alert_action", "alert_history", "snooze_tag", "maintenance", "start_maintenance", "end_maintenance", "mute_state", "health", "overview", "about", "db_stats", "compact_db", "settings", "update_settings", "export_config", "import_config"] as const;
