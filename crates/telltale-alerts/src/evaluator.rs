@@ -12,15 +12,15 @@
 mod deps;
 mod maintenance;
 mod notices;
+mod silencing;
 
 use crate::flood::FloodControl;
 use crate::instance::{AlertInstance, HistoryEntry, HistoryKind, Phase};
 use crate::notifier::{Notification, NotificationKind, Withdrawal};
 use crate::rule::{fmt_num, CompiledRule};
-use crate::silence::{rule_key, Silences};
+use crate::silence::Silences;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 use telltale_model::alert::{AlertKind, AlertRule, AlertSettings};
 use telltale_model::time::Clock;
 use telltale_model::{ConnState, Timestamp, Unit};
@@ -468,51 +468,6 @@ impl AlertEngine {
         Ok(())
     }
 
-    /// Snoozes the rule behind an alert for `d`.
-    pub fn snooze_alert(&mut self, alert_id: i64, d: Duration) -> Result<Timestamp, ActionError> {
-        let inst = self
-            .instances
-            .values()
-            .find(|i| i.id == alert_id)
-            .ok_or(ActionError::NotFound(alert_id))?;
-        let (feed_id, rule) = (inst.feed_id, inst.rule.clone());
-        Ok(self.snooze_rule(feed_id, &rule, d))
-    }
-
-    /// Silences one rule of a feed for `d`.
-    pub fn snooze_rule(&mut self, feed_id: i64, rule: &str, d: Duration) -> Timestamp {
-        let now = self.clock.now();
-        let until = now.plus(d);
-        self.silences.rules.insert(rule_key(feed_id, rule), until);
-        self.out.silences_changed = true;
-        self.record_snooze(|i| i.feed_id == feed_id && i.rule == rule, until, now);
-        until
-    }
-
-    /// Silences a whole feed for `d`.
-    pub fn snooze_feed(&mut self, feed_id: i64, d: Duration) -> Timestamp {
-        let now = self.clock.now();
-        let until = now.plus(d);
-        self.silences.feeds.insert(feed_id, until);
-        self.out.silences_changed = true;
-        self.record_snooze(|i| i.feed_id == feed_id, until, now);
-        until
-    }
-
-    /// Mutes every notification for `d`, or until [`AlertEngine::unmute`] with `None`.
-    pub fn mute(&mut self, d: Option<Duration>) -> Option<Timestamp> {
-        let until = d.map(|d| self.clock.now().plus(d));
-        self.silences.muted = Some(until);
-        self.out.silences_changed = true;
-        until
-    }
-
-    /// Ends a global mute.
-    pub fn unmute(&mut self) {
-        self.silences.muted = None;
-        self.out.silences_changed = true;
-    }
-
     /// Takes what was decided since the last call.
     pub fn drain(&mut self) -> Output {
         let mut out = std::mem::take(&mut self.out);
@@ -522,29 +477,6 @@ impl AlertEngine {
         out.changed.retain(|i| seen.insert(i.id));
         out.changed.reverse();
         out
-    }
-
-    fn record_snooze(
-        &mut self,
-        pred: impl Fn(&AlertInstance) -> bool,
-        until: Timestamp,
-        now: Timestamp,
-    ) {
-        let ids: Vec<(i64, Option<f64>)> = self
-            .instances
-            .values()
-            .filter(|i| pred(i))
-            .map(|i| (i.id, i.value))
-            .collect();
-        for (id, value) in ids {
-            self.out.history.push(HistoryEntry {
-                alert_id: id,
-                ts: now,
-                kind: HistoryKind::Snoozed,
-                value,
-                detail: format!("snoozed until {}", until.to_rfc3339_millis()),
-            });
-        }
     }
 
     fn rule_for(&self, key: &Key) -> Option<CompiledRule> {

@@ -1,5 +1,6 @@
 //! Silencing: acknowledgement is per firing (on the instance); these are the
-//! wider ones — snoozed rules and feeds, a global mute, and quiet hours.
+//! wider ones — snoozed rules, feeds and tags, a global mute, and quiet
+//! hours.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -15,6 +16,10 @@ pub struct Silences {
     pub feeds: BTreeMap<i64, Timestamp>,
     /// Snoozed rules, by `(feed id, rule name)` encoded as `"id/rule"`, until.
     pub rules: BTreeMap<String, Timestamp>,
+    /// Snoozed tags, until: every feed with the tag, including feeds
+    /// tagged after the snooze began.
+    #[serde(default)]
+    pub tags: BTreeMap<String, Timestamp>,
 }
 
 /// Why a notification was held back.
@@ -26,6 +31,8 @@ pub enum Hold {
     FeedSnoozed,
     /// The rule is snoozed.
     RuleSnoozed,
+    /// One of the feed's tags is snoozed.
+    TagSnoozed,
     /// Quiet hours, and the alert is not critical.
     QuietHours,
 }
@@ -37,6 +44,7 @@ impl Hold {
             Hold::Muted => "notifications are muted",
             Hold::FeedSnoozed => "the feed is snoozed",
             Hold::RuleSnoozed => "the rule is snoozed",
+            Hold::TagSnoozed => "a tag of the feed is snoozed",
             Hold::QuietHours => "quiet hours (only critical alerts notify)",
         }
     }
@@ -50,7 +58,12 @@ pub fn rule_key(feed_id: i64, rule: &str) -> String {
 impl Silences {
     /// Drops silences that have expired; returns true if any did.
     pub fn expire(&mut self, now: Timestamp) -> bool {
-        let before = (self.muted, self.feeds.len(), self.rules.len());
+        let before = (
+            self.muted,
+            self.feeds.len(),
+            self.rules.len(),
+            self.tags.len(),
+        );
         if let Some(Some(until)) = self.muted {
             if until <= now {
                 self.muted = None;
@@ -58,14 +71,23 @@ impl Silences {
         }
         self.feeds.retain(|_, until| *until > now);
         self.rules.retain(|_, until| *until > now);
-        before != (self.muted, self.feeds.len(), self.rules.len())
+        self.tags.retain(|_, until| *until > now);
+        before
+            != (
+                self.muted,
+                self.feeds.len(),
+                self.rules.len(),
+                self.tags.len(),
+            )
     }
 
     /// Whether (and why) a notification for this alert is held back now.
+    #[allow(clippy::too_many_arguments)]
     pub fn hold(
         &self,
         now: Timestamp,
         feed_id: i64,
+        tags: &[String],
         rule: &str,
         severity: Severity,
         quiet: Option<&QuietHours>,
@@ -85,6 +107,12 @@ impl Silences {
             .is_some_and(|u| *u > now)
         {
             return Some(Hold::RuleSnoozed);
+        }
+        if tags
+            .iter()
+            .any(|t| self.tags.get(t).is_some_and(|u| *u > now))
+        {
+            return Some(Hold::TagSnoozed);
         }
         if severity < Severity::Critical {
             if let Some(q) = quiet {

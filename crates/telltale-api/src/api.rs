@@ -402,31 +402,28 @@ impl Api {
             .map_err(ApiError::from)
     }
 
-    /// Snoozes every feed that has `tag` now (a feed tagged later is not),
-    /// for `secs`; the names of the feeds snoozed, or `not_found` when no
-    /// feed has the tag.
+    /// Snoozes the tag for `secs`: every feed that has it, including feeds
+    /// given it later; the names of the feeds that have it now, or
+    /// `not_found` when none has (a typo, most likely).
     pub async fn snooze_tag(&self, tag: &str, secs: u64) -> Result<Vec<String>, ApiError> {
         let feeds = self.blocking(|s| s.list_feeds()).await?;
-        let tagged: Vec<_> = feeds
+        let names: Vec<String> = feeds
             .into_iter()
             .filter(|f| f.config.tags.iter().any(|t| t == tag))
+            .map(|f| f.config.name)
             .collect();
-        if tagged.is_empty() {
+        if names.is_empty() {
             return Err(ApiError::not_found(format!(
                 "no feed has the tag `{tag}`: add it to a feed's tags first"
             )));
         }
-        let mut names = Vec::with_capacity(tagged.len());
-        for f in tagged {
-            self.engine
-                .alert_action(AlertAction::SnoozeFeed {
-                    feed_id: f.id,
-                    secs,
-                })
-                .await
-                .map_err(ApiError::from)?;
-            names.push(f.config.name);
-        }
+        self.engine
+            .alert_action(AlertAction::SnoozeTag {
+                tag: tag.to_string(),
+                secs,
+            })
+            .await
+            .map_err(ApiError::from)?;
         Ok(names)
     }
 

@@ -274,7 +274,7 @@ operations! {
     alert_action(AlertActionInput) -> () [POST "/alerts/actions"] = |api, r| api.alert_action(r).await?;
     /// One alert's history, newest first.
     alert_history(AlertId) -> Vec<AlertHistoryView> [GET "/alerts/{id}/history"] = |api, r| api.alert_history(r.id).await?;
-    /// Snoozes every feed that has the tag now; answers their names.
+    /// Snoozes a tag: every feed with it, tagged now or later; answers the names of those that have it now.
     snooze_tag(SnoozeTagRequest) -> Vec<String> [POST "/tags/{tag}/snooze"] =
         |api, r| api.snooze_tag(&r.tag, r.secs).await?;
     /// Every maintenance window: when it runs and what it covers.

@@ -56,6 +56,13 @@ pub enum AlertAction {
         /// Seconds.
         secs: u64,
     },
+    /// Snooze every feed with a tag, including feeds tagged later.
+    SnoozeTag {
+        /// The tag.
+        tag: String,
+        /// Seconds.
+        secs: u64,
+    },
     /// Mute every notification, for `secs` or until unmuted.
     Mute {
         /// Seconds, or `None` until turned off.
@@ -320,6 +327,10 @@ pub fn apply_to(e: &mut AlertEngine, action: &AlertAction) -> Result<(), ActionE
         }
         AlertAction::SnoozeFeed { feed_id, secs } => {
             e.snooze_feed(*feed_id, Duration::from_secs(*secs));
+            Ok(())
+        }
+        AlertAction::SnoozeTag { tag, secs } => {
+            e.snooze_tag(tag, Duration::from_secs(*secs));
             Ok(())
         }
         AlertAction::Mute { secs } => {

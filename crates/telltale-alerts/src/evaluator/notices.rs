@@ -155,9 +155,12 @@ impl AlertEngine {
         let Some(inst) = self.instances.get(key) else {
             return false;
         };
+        let no_tags = Vec::new();
+        let tags = self.feeds.get(&inst.feed_id).map_or(&no_tags, |f| &f.tags);
         let hold = self.silences.hold(
             now,
             inst.feed_id,
+            tags,
             &inst.rule,
             inst.severity,
             self.settings.quiet_hours.as_ref(),

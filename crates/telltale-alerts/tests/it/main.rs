@@ -7,3 +7,4 @@ mod dependencies;
 mod lifecycle;
 mod maintenance;
 mod notices;
+mod tags;

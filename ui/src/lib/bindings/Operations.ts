@@ -54,7 +54,7 @@ export interface Operations {
   alert_action: { request: AlertActionInput; response: null };
   /** One alert's history, newest first. */
   alert_history: { request: AlertId; response: Array<AlertHistoryView> };
-  /** Snoozes every feed that has the tag now; answers their names. */
+  /** Snoozes a tag: every feed with it, tagged now or later; answers the names of those that have it now. */
   snooze_tag: { request: SnoozeTagRequest; response: Array<string> };
   /** Every maintenance window: when it runs and what it covers. */
   maintenance: { request: NoArgs; response: Array<MaintenanceView> };
