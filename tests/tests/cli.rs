@@ -302,6 +302,29 @@ fn telltaled(args: &[&str], db: &std::path::Path) -> (bool, String, String) {
     )
 }
 
+/// `telltaled run` on `cfg` and `db`, without notifications.
+fn daemon(cfg: &std::path::Path, db: &std::path::Path) -> ChildGuard {
+    ChildGuard::spawn(
+        Command::new(bin("telltaled"))
+            .args(["run", "--no-notify", "--status-every", "0", "--config"])
+            .arg(cfg)
+            .arg("--db")
+            .arg(db)
+            .stderr(std::process::Stdio::null()),
+    )
+}
+
+/// Stops a daemon with SIGTERM and waits for it to exit.
+fn stop(child: &mut ChildGuard) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    wait_for("telltaled to exit", Duration::from_secs(15), || {
+        child.0.try_wait().ok().flatten()
+    });
+}
+
 #[test]
 fn alerts_are_listed_acknowledged_snoozed_and_muted_from_the_command_line() {
     let (rt, sim) = quiet_sim(1, 10.0);
@@ -315,14 +338,7 @@ fn alerts_are_listed_acknowledged_snoozed_and_muted_from_the_command_line() {
         ),
     );
     let db = dir.path().join("t.db");
-    let mut child = ChildGuard::spawn(
-        Command::new(bin("telltaled"))
-            .args(["run", "--no-notify", "--status-every", "0", "--config"])
-            .arg(&cfg)
-            .arg("--db")
-            .arg(&db)
-            .stderr(std::process::Stdio::null()),
-    );
+    let mut child = daemon(&cfg, &db);
     wait_for("a firing alert", Duration::from_secs(20), || {
         let n = count_rows(&db, "SELECT count(*) FROM alerts WHERE phase = 'firing'")?;
         (n == 1).then_some(())
@@ -371,13 +387,7 @@ fn alerts_are_listed_acknowledged_snoozed_and_muted_from_the_command_line() {
     assert!(out.starts_with("notifications: MUTED until "), "{out}");
 
     // With no daemon running, the command applies the action itself.
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    wait_for("telltaled to exit", Duration::from_secs(15), || {
-        child.0.try_wait().ok().flatten()
-    });
+    stop(&mut child);
     let (ok, out, err) = telltaled(&["unmute"], &db);
     assert!(ok, "{err}");
     assert!(out.contains("applied directly"), "{out}");
@@ -410,14 +420,7 @@ fn maintenance_is_started_listed_and_ended_from_the_command_line() {
         ),
     );
     let db = dir.path().join("t.db");
-    let mut child = ChildGuard::spawn(
-        Command::new(bin("telltaled"))
-            .args(["run", "--no-notify", "--status-every", "0", "--config"])
-            .arg(&cfg)
-            .arg("--db")
-            .arg(&db)
-            .stderr(std::process::Stdio::null()),
-    );
+    let mut child = daemon(&cfg, &db);
     wait_for("the feed to be stored", Duration::from_secs(20), || {
         (count_rows(&db, "SELECT count(*) FROM feeds")? == 1).then_some(())
     });
@@ -482,13 +485,7 @@ fn maintenance_is_started_listed_and_ended_from_the_command_line() {
         .find(|l| l.starts_with("patch"))
         .unwrap_or_else(|| panic!("{out}"));
     assert!(row.contains("not within a week"), "{row}");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    wait_for("telltaled to exit", Duration::from_secs(15), || {
-        child.0.try_wait().ok().flatten()
-    });
+    stop(&mut child);
     // With no daemon, the change is stored for its next start.
     let (ok, out, err) = telltaled(&["maintenance", "--end", "sundays"], &db);
     assert!(ok, "{err}");

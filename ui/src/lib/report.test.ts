@@ -21,6 +21,19 @@ describe('uptime report', () => {
       { start: 120_000, end: 125_000, states: ['stale'], open: true },
     ]);
   });
+  it('does not count maintenance as an incident, and cuts one there', () => {
+    const planned: StateSpan[] = [
+      { start: 0, end: 10, state: 'failed' },
+      { start: 10, end: 20, state: 'maintenance' },
+      { start: 20, end: 30, state: 'failed' },
+      { start: 30, end: 40, state: 'maintenance' },
+    ];
+    expect(incidents(planned)).toEqual([
+      { start: 0, end: 10, states: ['failed'], open: false },
+      { start: 20, end: 30, states: ['failed'], open: false },
+    ]);
+    expect(summarizeReport(planned).uptime).toBe(0);
+  });
   it('sums them up: count, longest, mean time to recover of the closed ones', () => {
     const s = summarizeReport(spans);
     expect(s.incidents).toBe(2);

@@ -14,12 +14,12 @@ export interface Incident {
   open: boolean;
 }
 
-/** States that count neither as up nor as an incident. */
-const NEUTRAL = new Set(['unknown', 'stopped']);
+/** States that count neither as up nor as an incident (planned maintenance included). */
+const NEUTRAL = new Set(['unknown', 'stopped', 'maintenance']);
 
 /**
  * The incidents of a range: each run of known states other than `live`
- * (stopped and no-data time end a run without counting).
+ * (stopped, maintenance and no-data time end a run without counting).
  */
 export function incidents(spans: readonly StateSpan[]): Incident[] {
   const out: Incident[] = [];

@@ -147,6 +147,17 @@ impl AlertEngine {
         });
     }
 
+    /// Records a notification of alert `id` held back, and why.
+    fn held_back(&mut self, id: i64, now: Timestamp, value: Option<f64>, detail: String) {
+        self.out.history.push(HistoryEntry {
+            alert_id: id,
+            ts: now,
+            kind: HistoryKind::Suppressed,
+            value,
+            detail,
+        });
+    }
+
     /// Queues a notification about an alert unless silences or flood
     /// control hold it back (recorded as `suppressed`). Returns whether it
     /// was queued.
@@ -168,12 +179,11 @@ impl AlertEngine {
         );
         let (id, value) = (inst.id, inst.value);
         if let Some(window) = self.maintenance_of(inst.feed_id, now) {
-            self.out.history.push(HistoryEntry {
-                alert_id: id,
-                ts: now,
-                kind: HistoryKind::Suppressed,
+            self.held_back(
+                id,
+                now,
                 value,
-                detail: format!(
+                format!(
                     "{kind:?} notification held back: the feed is in maintenance ({window}){}",
                     if kind == NotificationKind::Resolved {
                         ""
@@ -181,7 +191,7 @@ impl AlertEngine {
                         "; told when the window ends if still firing"
                     }
                 ),
-            });
+            );
             self.held_for_maintenance(key, kind);
             return false;
         }
@@ -193,36 +203,28 @@ impl AlertEngine {
                     .unwrap_or_default(),
                 inst.severity,
             );
-            self.out.history.push(HistoryEntry {
-                alert_id: id,
-                ts: now,
-                kind: HistoryKind::Suppressed,
-                value,
-                detail: format!(
-                    "{kind:?} notification held back: {parent_name}, which this feed depends on, is down (summarised)"
-                ),
-            });
+            self.held_back(id, now, value, format!(
+                "{kind:?} notification held back: {parent_name}, which this feed depends on, is down (summarised)"
+            ));
             self.held_for_parent(parent, &child, severity);
             return false;
         }
         if let Some(h) = hold {
-            self.out.history.push(HistoryEntry {
-                alert_id: id,
-                ts: now,
-                kind: HistoryKind::Suppressed,
+            self.held_back(
+                id,
+                now,
                 value,
-                detail: format!("{:?} notification held back: {}", kind, h.reason()),
-            });
+                format!("{:?} notification held back: {}", kind, h.reason()),
+            );
             return false;
         }
         if !self.flood.admit(now) {
-            self.out.history.push(HistoryEntry {
-                alert_id: id,
-                ts: now,
-                kind: HistoryKind::Suppressed,
+            self.held_back(
+                id,
+                now,
                 value,
-                detail: format!("{kind:?} notification held back by flood control (summarised)"),
-            });
+                format!("{kind:?} notification held back by flood control (summarised)"),
+            );
             return false;
         }
         let Some(inst) = self.instances.get_mut(key) else {

@@ -8,17 +8,11 @@ use telltale_model::alert::{AlertRule, AlertSettings};
 use telltale_model::time::ManualClock;
 use telltale_model::{ConnState, Timestamp};
 
+use crate::{retrying, said, step};
+
 fn down_rule() -> AlertRule {
     toml::from_str("name = \"down\"\nkind = \"down\"\nafter = \"10s\"\nseverity = \"critical\"\n")
         .unwrap()
-}
-
-fn retrying() -> ConnState {
-    ConnState::Retrying {
-        attempt: 1,
-        next_at: Timestamp::from_secs(0),
-        reason: "refused".into(),
-    }
 }
 
 /// A router (id 1) and hosts behind it (ids 2, 3), each with a down rule.
@@ -34,12 +28,6 @@ fn fleet(parent_of_hosts: &str) -> (AlertEngine, ManualClock) {
     (e, clock)
 }
 
-fn step(e: &mut AlertEngine, c: &ManualClock, secs: u64) -> telltale_alerts::Output {
-    c.advance(Duration::from_secs(secs));
-    e.tick();
-    e.drain()
-}
-
 #[test]
 fn a_down_parent_holds_its_dependents_and_summarises_them_once() {
     let (mut e, c) = fleet("router");
@@ -53,12 +41,7 @@ fn a_down_parent_holds_its_dependents_and_summarises_them_once() {
         e.instances().filter(|i| i.phase == Phase::Firing).count(),
         3
     );
-    let fired: Vec<&str> = out
-        .notifications
-        .iter()
-        .filter(|n| n.kind == NotificationKind::Fired)
-        .map(|n| n.summary.as_str())
-        .collect();
+    let fired = said(&out, NotificationKind::Fired);
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert!(fired[0].starts_with("router"), "{fired:?}");
     let summaries: Vec<_> = out
@@ -97,12 +80,7 @@ fn a_down_parent_holds_its_dependents_and_summarises_them_once() {
     step(&mut e, &c, 1);
     e.on_state(2, &retrying());
     let out = step(&mut e, &c, 11);
-    let fired: Vec<&str> = out
-        .notifications
-        .iter()
-        .filter(|n| n.kind == NotificationKind::Fired)
-        .map(|n| n.summary.as_str())
-        .collect();
+    let fired = said(&out, NotificationKind::Fired);
     assert_eq!(fired.len(), 1);
     assert!(fired[0].starts_with("web-1"), "{fired:?}");
 }
@@ -113,13 +91,7 @@ fn a_cycle_or_an_unknown_parent_holds_nothing() {
     e.drain();
     e.on_state(2, &retrying());
     let out = step(&mut e, &c, 11);
-    assert_eq!(
-        out.notifications
-            .iter()
-            .filter(|n| n.kind == NotificationKind::Fired)
-            .count(),
-        1
-    );
+    assert_eq!(said(&out, NotificationKind::Fired).len(), 1);
 
     // web-1 and the router depend on each other: both down, both notify.
     let (mut e, c) = fleet("router");
@@ -128,11 +100,5 @@ fn a_cycle_or_an_unknown_parent_holds_nothing() {
     e.on_state(1, &retrying());
     e.on_state(2, &retrying());
     let out = step(&mut e, &c, 11);
-    assert_eq!(
-        out.notifications
-            .iter()
-            .filter(|n| n.kind == NotificationKind::Fired)
-            .count(),
-        2
-    );
+    assert_eq!(said(&out, NotificationKind::Fired).len(), 2);
 }

@@ -10,16 +10,14 @@ use telltale_model::maintenance::MaintenanceWindow;
 use telltale_model::time::ManualClock;
 use telltale_model::{ConnState, Timestamp};
 
-fn down_rule() -> AlertRule {
-    toml::from_str("name = \"down\"\nkind = \"down\"\nafter = \"10s\"\n").unwrap()
+use crate::{retrying, said, step};
+
+fn said_fired(out: &telltale_alerts::Output) -> Vec<String> {
+    said(out, NotificationKind::Fired)
 }
 
-fn retrying() -> ConnState {
-    ConnState::Retrying {
-        attempt: 1,
-        next_at: Timestamp::from_secs(0),
-        reason: "refused".into(),
-    }
+fn down_rule() -> AlertRule {
+    toml::from_str("name = \"down\"\nkind = \"down\"\nafter = \"10s\"\n").unwrap()
 }
 
 /// 2026-12-12 (a Saturday) 01:00 UTC.
@@ -50,20 +48,6 @@ fn fleet() -> (AlertEngine, ManualClock) {
     (e, clock)
 }
 
-fn step(e: &mut AlertEngine, c: &ManualClock, secs: u64) -> telltale_alerts::Output {
-    c.advance(Duration::from_secs(secs));
-    e.tick();
-    e.drain()
-}
-
-fn fired(out: &telltale_alerts::Output) -> Vec<String> {
-    out.notifications
-        .iter()
-        .filter(|n| n.kind == NotificationKind::Fired)
-        .map(|n| n.summary.clone())
-        .collect()
-}
-
 #[test]
 fn a_window_holds_its_feeds_alerts_and_tells_what_still_fires_when_it_ends() {
     let (mut e, c) = fleet();
@@ -83,7 +67,7 @@ fn a_window_holds_its_feeds_alerts_and_tells_what_still_fires_when_it_ends() {
         2,
         "both fire in Telltale"
     );
-    let f = fired(&out);
+    let f = said_fired(&out);
     assert_eq!(f.len(), 1, "{f:?}");
     assert!(
         f[0].starts_with("web-2"),
@@ -98,13 +82,13 @@ fn a_window_holds_its_feeds_alerts_and_tells_what_still_fires_when_it_ends() {
     assert_eq!(held.len(), 1, "{held:?}");
     assert!(held[0].contains("in maintenance (patch night)"), "{held:?}");
     // Still in the window a while later: nothing more.
-    assert!(fired(&step(&mut e, &c, 600)).is_empty());
+    assert!(said_fired(&step(&mut e, &c, 600)).is_empty());
     // 01:30: the window ends with web-1 still down: it notifies now, once.
     let out = step(&mut e, &c, 30 * 60);
-    let f = fired(&out);
+    let f = said_fired(&out);
     assert_eq!(f.len(), 1, "{f:?}");
     assert!(f[0].starts_with("web-1"), "{f:?}");
-    assert!(fired(&step(&mut e, &c, 60)).is_empty());
+    assert!(said_fired(&step(&mut e, &c, 60)).is_empty());
 }
 
 #[test]
@@ -114,7 +98,7 @@ fn an_alert_that_resolves_inside_the_window_never_notifies() {
     let _ = step(&mut e, &c, 90);
     e.on_state(1, &retrying());
     let out = step(&mut e, &c, 11);
-    assert!(fired(&out).is_empty());
+    assert!(said_fired(&out).is_empty());
     e.on_state(1, &ConnState::Live);
     let out = step(&mut e, &c, 1);
     assert!(out.notifications.is_empty(), "{:?}", out.notifications);

@@ -9,16 +9,10 @@ use telltale_model::alert::{AlertRule, AlertSettings};
 use telltale_model::time::ManualClock;
 use telltale_model::{ConnState, Timestamp};
 
+use crate::{retrying, said, step};
+
 fn down_rule() -> AlertRule {
     toml::from_str("name = \"down\"\nkind = \"down\"\nafter = \"10s\"\n").unwrap()
-}
-
-fn retrying() -> ConnState {
-    ConnState::Retrying {
-        attempt: 1,
-        next_at: Timestamp::from_secs(0),
-        reason: "refused".into(),
-    }
 }
 
 #[test]
@@ -37,15 +31,8 @@ fn a_snoozed_tag_holds_its_feeds_and_feeds_tagged_later() {
     for id in [1, 2, 3] {
         e.on_state(id, &retrying());
     }
-    clock.advance(Duration::from_secs(11));
-    e.tick();
-    let out = e.drain();
-    let fired: Vec<&str> = out
-        .notifications
-        .iter()
-        .filter(|n| n.kind == NotificationKind::Fired)
-        .map(|n| n.summary.as_str())
-        .collect();
+    let out = step(&mut e, &clock, 11);
+    let fired = said(&out, NotificationKind::Fired);
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert!(fired[0].starts_with("web-3"), "{fired:?}");
     let held = out
