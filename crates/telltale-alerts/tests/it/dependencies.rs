@@ -2,7 +2,6 @@
 //! are held and summarised once per outage; a cycle holds nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 use telltale_alerts::{AlertEngine, HistoryKind, NotificationKind, Phase};
 use telltale_model::alert::{AlertRule, AlertSettings};
 use telltale_model::time::ManualClock;

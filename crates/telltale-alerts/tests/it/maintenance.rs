@@ -3,7 +3,6 @@
 //! window ends notifies then; feeds outside it notify as usual.
 
 use std::sync::Arc;
-use std::time::Duration;
 use telltale_alerts::{AlertEngine, HistoryKind, NotificationKind, Phase};
 use telltale_model::alert::{AlertRule, AlertSettings};
 use telltale_model::maintenance::MaintenanceWindow;
