@@ -1,7 +1,8 @@
 // Browser end-to-end test of maintenance windows (registered by run.mjs):
 // a window made in Settings → Notifications for a tag turns the tagged
 // feed's tile to "maintenance", its page's state band draws the window
-// and leaves it out of uptime, and the page's End button ends it.
+// and leaves it out of uptime, and the page's End button ends it. A route
+// by tag is made in the same form and saved with it.
 import path from 'node:path';
 import { waitFor } from './harness.mjs';
 
@@ -14,7 +15,7 @@ const byId = (page, id) => page.locator(`[id="${id}"]`);
 
 /** Registers the maintenance test with run.mjs's `test`; `h` holds run.mjs's helpers. */
 export function registerMaintenanceTests(test, { artifacts, h }) {
-  test('maintenance: a window made in Settings turns a tagged tile to maintenance; the state band shows it; End ends it', async (ctx) => {
+  test('maintenance and routes: a window made in Settings turns a tagged tile to maintenance; the state band shows it; End ends it; a route is saved', async (ctx) => {
     const { page } = ctx;
     const feed = 'e2e-maint';
     const before = await h.apiJson(ctx, 'GET', '/settings');
@@ -49,8 +50,17 @@ export function registerMaintenanceTests(test, { artifacts, h }) {
       await byId(page, `alerts.maintenance[${i}].tags`).fill('maint');
       await byId(page, `alerts.maintenance[${i}].tags`).press('Tab');
       await editor.getByRole('checkbox', { name: 'once' }).nth(i).check();
+      // … and a route: feeds tagged lab notify nowhere.
+      const r = before.alerts.route.length;
+      await page.getByTestId('route-editor').getByRole('button', { name: 'Add a route' }).click();
+      await byId(page, `alerts.route[${r}].tags`).fill('lab');
+      await byId(page, `alerts.route[${r}].tags`).press('Tab');
+      await byId(page, `alerts.route[${r}].notify`).selectOption('none');
       await page.getByRole('button', { name: 'Save settings' }).click();
       await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor({ timeout: 10_000 });
+      const settings = await h.apiJson(ctx, 'GET', '/settings');
+      const route = settings.alerts.route[r];
+      assert(route && JSON.stringify(route.tags) === '["lab"]' && route.notify === 'none', `the saved route: ${JSON.stringify(settings.alerts.route)}`);
       const saved = await h.apiJson(ctx, 'GET', '/maintenance');
       const mine = saved.find((m) => m.window.name === 'e2e window');
       assert(mine && mine.active_until !== null && JSON.stringify(mine.covers) === `["${feed}"]`, `GET /api/maintenance: ${JSON.stringify(saved)}`);

@@ -83,6 +83,11 @@ pub struct AlertSettingsView {
     /// notify, its tile reads maintenance and uptime leaves the time out.
     #[serde(default)]
     pub maintenance: Vec<MaintenanceWindow>,
+    /// Routing by tag: the first route whose tags a feed has decides where
+    /// its notifications go (the desktop, or nowhere) and from which
+    /// severity.
+    #[serde(default)]
+    pub route: Vec<telltale_model::route::Route>,
 }
 
 /// Quiet hours, local time `HH:MM`; may wrap past midnight.
@@ -157,6 +162,7 @@ impl From<&Settings> for SettingsView {
                 renotify: al.renotify.map(d),
                 notify_resolved: al.notify_resolved,
                 maintenance: al.maintenance.clone(),
+                route: al.route.clone(),
             },
         }
     }
@@ -321,8 +327,9 @@ impl SettingsView {
             },
             notify_resolved: a.notify_resolved,
             maintenance: a.maintenance.clone(),
+            route: a.route.clone(),
         };
-        if let Some((field, problem)) = alerts.maintenance_problem() {
+        if let Some((field, problem)) = alerts.lists_problem() {
             return Err(invalid(&format!("alerts.{field}"), problem));
         }
         Ok(Settings { store, alerts })

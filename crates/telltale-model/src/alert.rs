@@ -335,12 +335,19 @@ pub struct AlertSettings {
     /// feed, its alerts do not notify and its downtime is not counted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub maintenance: Vec<crate::maintenance::MaintenanceWindow>,
+    /// Routing by tag (`[[alerts.route]]`): which alerts of which feeds
+    /// reach the desktop; the first route whose tags a feed has decides.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub route: Vec<crate::route::Route>,
 }
 
 impl AlertSettings {
-    /// Checks the maintenance windows: the first problem, as the field
-    /// path (`maintenance[1].from`) and the message, or `None`.
-    pub fn maintenance_problem(&self) -> Option<(String, String)> {
+    /// Checks the maintenance windows and routes: the first problem, as
+    /// the field path (`maintenance[1].from`) and the message, or `None`.
+    pub fn lists_problem(&self) -> Option<(String, String)> {
+        if let Some(p) = crate::route::problem(&self.route) {
+            return Some(p);
+        }
         let local = jiff::tz::TimeZone::UTC;
         let mut names = std::collections::HashSet::new();
         for (i, w) in self.maintenance.iter().enumerate() {
@@ -370,6 +377,7 @@ impl Default for AlertSettings {
             renotify: None,
             notify_resolved: true,
             maintenance: Vec::new(),
+            route: Vec::new(),
         }
     }
 }

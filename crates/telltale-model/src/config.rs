@@ -224,7 +224,7 @@ impl ConfigFile {
                         _ => {}
                     }
                 }
-                a.maintenance_problem().map_or(Ok(()), Err)
+                a.lists_problem().map_or(Ok(()), Err)
             };
             if let Some(settings) = section::<AlertSettings>(
                 file,

@@ -20,6 +20,7 @@ pub mod mqtt;
 pub mod pg_notify;
 pub mod prometheus;
 pub mod proxy;
+pub mod route;
 pub mod secret;
 pub mod socketio;
 pub mod time;

@@ -16,7 +16,7 @@ function defaults(): Settings {
       commit_rows: 20000,
       disk_budget: null,
     },
-    alerts: { quiet_hours: null, flood_max: 5, flood_window: '1m', renotify: null, notify_resolved: true, maintenance: [] },
+    alerts: { quiet_hours: null, flood_max: 5, flood_window: '1m', renotify: null, notify_resolved: true, maintenance: [], route: [] },
   };
 }
 
@@ -71,6 +71,8 @@ describe('settings form', () => {
     expect(validateSettings(s)['alerts.quiet_hours.time_zone']).toBeUndefined();
     s.alerts.quiet_hours.time_zone = ' ';
     expect(validateSettings(s)['alerts.quiet_hours.time_zone']).toBeUndefined();
+    s.alerts.route = [{ tags: ['lab'], notify: 'none' }, { tags: [], notify: 'desktop', min_severity: 'critical' }];
+    expect(Object.keys(validateSettings(s)).filter((k) => k.startsWith('alerts.route'))).toEqual(['alerts.route[1].tags']);
   });
 
   it('maps a server message to its field', () => {

@@ -76,6 +76,9 @@ export function validateSettings(s: Settings): FieldErrors {
   duration('alerts.flood_window', s.alerts.flood_window, '60s');
   if (s.alerts.renotify !== null) duration('alerts.renotify', s.alerts.renotify, '30m');
   Object.assign(errors, validateMaintenance(s.alerts.maintenance));
+  s.alerts.route.forEach((r, i) => {
+    if (r.tags.length === 0) errors[`alerts.route[${i}].tags`] = 'is empty: name the tags whose feeds take this route';
+  });
   return errors;
 }
 

@@ -13,6 +13,7 @@ use crate::rule::{fmt_num, CompiledRule};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use telltale_model::alert::{AlertKind, Severity};
+use telltale_model::route::route_for;
 use telltale_model::Timestamp;
 
 impl AlertEngine {
@@ -177,7 +178,7 @@ impl AlertEngine {
             self.settings.quiet_hours.as_ref(),
             &self.zone,
         );
-        let (id, value) = (inst.id, inst.value);
+        let (id, value, severity) = (inst.id, inst.value, inst.severity);
         if let Some(window) = self.maintenance_of(inst.feed_id, now) {
             self.held_back(
                 id,
@@ -215,6 +216,15 @@ impl AlertEngine {
                 now,
                 value,
                 format!("{:?} notification held back: {}", kind, h.reason()),
+            );
+            return false;
+        }
+        if let Some(why) = route_for(&self.settings.route, tags).and_then(|r| r.holds(severity)) {
+            self.held_back(
+                id,
+                now,
+                value,
+                format!("{kind:?} notification held back: {why}"),
             );
             return false;
         }

@@ -37,7 +37,7 @@ fn fleet() -> (AlertEngine, ManualClock) {
         }],
         ..Default::default()
     };
-    assert_eq!(settings.maintenance_problem(), None);
+    assert_eq!(settings.lists_problem(), None);
     let mut e = AlertEngine::new(settings, Arc::new(clock.clone()), 0);
     for (id, name) in [(1, "web-1"), (2, "web-2")] {
         assert!(e.set_feed_rules(id, name, &[down_rule()]).is_empty());

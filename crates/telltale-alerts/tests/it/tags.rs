@@ -54,3 +54,61 @@ fn a_snoozed_tag_holds_its_feeds_and_feeds_tagged_later() {
     let old: Silences = serde_json::from_str(r#"{"muted":null,"feeds":{},"rules":{}}"#).unwrap();
     assert!(old.tags.is_empty());
 }
+
+#[test]
+fn routes_by_tag_decide_what_reaches_the_desktop() {
+    let clock = ManualClock::new(Timestamp::from_secs(1_797_037_200));
+    let settings: AlertSettings = toml::from_str(
+        "[[route]]\ntags = [\"lab\"]\nnotify = \"none\"\n\n[[route]]\ntags = [\"staging\"]\nmin_severity = \"critical\"\n",
+    )
+    .unwrap();
+    assert_eq!(settings.lists_problem(), None);
+    let mut e = AlertEngine::new(settings, Arc::new(clock.clone()), 0);
+    let critical: AlertRule = toml::from_str(
+        "name = \"down hard\"\nkind = \"down\"\nafter = \"10s\"\nseverity = \"critical\"\n",
+    )
+    .unwrap();
+    for (id, name, tags) in [
+        (1, "lab-1", "lab"),
+        (2, "stage-1", "staging"),
+        (3, "prod-1", "prod"),
+    ] {
+        assert!(e
+            .set_feed_rules(id, name, &[down_rule(), critical.clone()])
+            .is_empty());
+        e.set_feed_tags(id, &[tags.to_string()]);
+        e.on_state(id, &ConnState::Live);
+    }
+    for id in [1, 2, 3] {
+        e.on_state(id, &retrying());
+    }
+    let out = step(&mut e, &clock, 11);
+    let mut fired = said(&out, NotificationKind::Fired);
+    fired.sort();
+    // lab: nothing; staging: only the critical rule; prod: both.
+    assert_eq!(fired.len(), 3, "{fired:?}");
+    assert!(fired.iter().all(|f| !f.starts_with("lab-1")), "{fired:?}");
+    assert_eq!(
+        fired.iter().filter(|f| f.starts_with("stage-1")).count(),
+        1,
+        "{fired:?}"
+    );
+    let held: Vec<&str> = out
+        .history
+        .iter()
+        .filter(|h| h.kind == HistoryKind::Suppressed)
+        .map(|h| h.detail.as_str())
+        .collect();
+    assert_eq!(held.len(), 3, "{held:?}");
+    assert_eq!(
+        held.iter()
+            .filter(|d| d.contains("routed to none (the route for tags lab)"))
+            .count(),
+        2
+    );
+    assert!(
+        held.iter()
+            .any(|d| d.contains("below critical (the route for tags staging)")),
+        "{held:?}"
+    );
+}

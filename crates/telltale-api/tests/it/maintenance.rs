@@ -136,7 +136,7 @@ async fn maintenance_of_a_tag_covers_its_feeds_until_ended() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn saved_settings_check_every_window_and_name_the_field() {
+async fn saved_settings_check_every_window_and_route_and_name_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let rt = crate::start_runtime(&dir).await;
     let api = rt.api();
@@ -164,6 +164,32 @@ async fn saved_settings_check_every_window_and_name_the_field() {
             .iter()
             .all(|m| m.next_start.is_some() || m.active_until.is_some()),
         "{listed:?}"
+    );
+    // Routes by tag are checked the same way, and kept.
+    let mut s = api.settings().await.unwrap();
+    s.alerts.route = serde_json::from_value(serde_json::json!([
+        {"tags": ["lab"], "notify": "none"},
+        {"tags": [], "min_severity": "critical"}
+    ]))
+    .unwrap();
+    let e = api.update_settings(s.clone()).await.unwrap_err();
+    assert!(
+        e.message
+            .starts_with("field `alerts.route[1].tags` is empty"),
+        "{}",
+        e.message
+    );
+    s.alerts.route[1].tags = vec!["staging".into()];
+    let saved = api.update_settings(s).await.unwrap();
+    assert_eq!(saved.alerts.route.len(), 2);
+    assert_eq!(
+        saved.alerts.route[0].notify,
+        telltale_model::route::RouteTarget::None
+    );
+    assert_eq!(
+        api.engine().alert_settings().route,
+        saved.alerts.route,
+        "applied to the running engine"
     );
     rt.shutdown().await.unwrap();
 }
