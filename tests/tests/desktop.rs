@@ -81,6 +81,12 @@ fn with_app_env<'a>(
     .env("XDG_CACHE_HOME", home.join("cache"))
     .env("XDG_RUNTIME_DIR", runtime_dir)
     .env("RUST_LOG", "info")
+    // its own webhook receiver (the demo's deployments arrive there), not
+    // the default port another test may hold
+    .env(
+        "TELLTALE_HOOKS_LISTEN",
+        format!("127.0.0.1:{}", free_port()),
+    )
     // GTK's accessibility bridge asks the AT-SPI registry, which the test
     // session's bus activates, for its events with D-Bus's 25 s timeout; a
     // CI run saw that call stall the main loop past the window-close wait.
@@ -201,11 +207,12 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
         .await;
         wd.click(&add).await.unwrap();
 
-        // Ten feeds (every transport the sim serves), all live, with values.
-        let tiles = wait_for_async("10 live tiles with values", Duration::from_secs(45), || async {
+        // Eleven feeds (every transport the sim serves, and its deployment
+        // webhooks), all live, with values.
+        let tiles = wait_for_async("11 live tiles with values", Duration::from_secs(45), || async {
             let t = wd.execute(TILES_JS).await.ok()?;
             let all = t.as_array()?;
-            let ready = all.len() == 10
+            let ready = all.len() == 11
                 && all.iter().all(|x| {
                     x["status"].as_str().is_some_and(|s| s.contains("live"))
                         && x["values"].as_array().is_some_and(|v| !v.is_empty())
@@ -215,7 +222,7 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
             ready.then_some(t)
         })
         .await;
-        for transport in ["websocket", "sse", "poll", "long poll", "graphql"] {
+        for transport in ["websocket", "sse", "poll", "long poll", "graphql", "webhook"] {
             assert!(
                 tiles
                     .as_array()
@@ -338,7 +345,7 @@ fn newcomer_adds_the_demo_fleet_sees_live_values_and_acknowledges_a_native_alert
         wd.execute("location.hash = '#/'; return null;").await.unwrap();
         wait_for_async("the overview again", Duration::from_secs(15), || async {
             let t = wd.execute(TILES_JS).await.ok()?;
-            (t.as_array()?.len() == 10).then_some(())
+            (t.as_array()?.len() == 11).then_some(())
         })
         .await;
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -1,6 +1,8 @@
 //! The demo fleet behind *Add demo fleet*: the simulator (`telltale-sim`)
 //! started in-process on first use, five hosts with a scripted incident on
-//! host-3, its feeds imported like a config file.
+//! host-3, its feeds imported like a config file. Where the app receives
+//! webhooks, the fleet also posts a deployment there every 15 s, to a
+//! `deploys` webhook feed.
 //!
 //! It is this crate's cargo feature `demo`, which the desktop app turns on
 //! by default (so `scripts/demo.sh` and the package have it). A build
@@ -15,7 +17,8 @@ pub const DEMO_HOSTS: usize = 5;
 
 /// Starts the fleet (once) and adds its feeds; again, it replaces them.
 pub async fn add(demo: &DemoFleet, api: &Api) -> Result<ImportReport, ApiError> {
-    let feeds = demo.start().await?;
+    let receivers = api.engine().webhooks().receivers();
+    let feeds = demo.start(receivers.first().map(String::as_str)).await?;
     api.import_config(&feeds).await
 }
 
@@ -26,17 +29,33 @@ mod imp {
     use super::DEMO_HOSTS;
     use crate::ApiError;
 
-    /// The in-process demo fleet, started on first use.
+    /// How often the fleet posts a deployment webhook.
+    const DEPLOY_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+    /// The in-process demo fleet, started on first use, and its webhook
+    /// sender's stop switch.
     #[derive(Debug, Default)]
-    pub struct DemoFleet(tokio::sync::Mutex<Option<telltale_sim::SimHandle>>);
+    pub struct DemoFleet(
+        tokio::sync::Mutex<Option<(telltale_sim::SimHandle, tokio_util::sync::CancellationToken)>>,
+    );
+
+    /// The fleet's feeds; with a webhook receiver, the deployments feed too.
+    fn feeds(base: &str, hooks: Option<&str>) -> String {
+        let mut feeds = telltale_sim::feeds_toml(base, DEMO_HOSTS);
+        if hooks.is_some() {
+            feeds.push_str(&telltale_sim::hooks::deploys_feed_toml());
+        }
+        feeds
+    }
 
     impl DemoFleet {
-        /// Starts the sim on `127.0.0.1:0` unless it runs; returns its
-        /// feeds as a config file.
-        pub async fn start(&self) -> Result<String, ApiError> {
+        /// Starts the sim on `127.0.0.1:0` unless it runs, and its
+        /// deployment webhooks to `hooks` (the app's receiver, if any);
+        /// returns its feeds as a config file.
+        pub async fn start(&self, hooks: Option<&str>) -> Result<String, ApiError> {
             let mut sim = self.0.lock().await;
-            if let Some(s) = sim.as_ref() {
-                return Ok(telltale_sim::feeds_toml(&s.base_url(), DEMO_HOSTS));
+            if let Some((s, _)) = sim.as_ref() {
+                return Ok(feeds(&s.base_url(), hooks));
             }
             let cfg = telltale_sim::SimConfig {
                 hosts: DEMO_HOSTS,
@@ -57,13 +76,23 @@ mod imp {
                 .map_err(|e| ApiError::internal(format!("cannot start the demo fleet: {e}")))?;
             let base = handle.base_url();
             tracing::info!("demo fleet running on {base}");
-            *sim = Some(handle);
-            Ok(telltale_sim::feeds_toml(&base, DEMO_HOSTS))
+            let sender = tokio_util::sync::CancellationToken::new();
+            if let Some(h) = hooks {
+                telltale_sim::hooks::spawn_deploys(
+                    h.to_string(),
+                    DEMO_HOSTS,
+                    DEPLOY_EVERY,
+                    sender.clone(),
+                );
+            }
+            *sim = Some((handle, sender));
+            Ok(feeds(&base, hooks))
         }
 
         /// Stops the sim if it runs.
         pub async fn stop(&self) {
-            if let Some(s) = self.0.lock().await.take() {
+            if let Some((s, sender)) = self.0.lock().await.take() {
+                sender.cancel();
                 s.shutdown().await;
             }
         }
@@ -83,7 +112,7 @@ mod imp {
 
     impl DemoFleet {
         /// Says that this build has no demo fleet.
-        pub async fn start(&self) -> Result<String, ApiError> {
+        pub async fn start(&self, _hooks: Option<&str>) -> Result<String, ApiError> {
             Err(ApiError::new(
                 ErrorCode::NotFound,
                 "this build of Telltale has no demo fleet (built without the `demo` feature): add your own feeds, or build with `--features demo`",

@@ -76,6 +76,7 @@
 mod data;
 
 mod feeds;
+pub mod hooks;
 mod net;
 mod server;
 

@@ -388,3 +388,58 @@ async fn a_feed_saved_during_its_test_connection_receives_once_the_probe_ends() 
     assert_eq!(stored(&api, "race", 1).await.len(), 1);
     rt.shutdown().await.unwrap();
 }
+
+/// The demo fleet posts its deployments to the desktop's receiver: the
+/// `deploys` feed is added with the rest and its messages arrive, with
+/// their delivery ids and extracted metrics. (With the `demo` feature, as
+/// `cargo test --workspace` builds it through the desktop crate.)
+#[cfg(feature = "demo")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fleet_sends_its_deployments_as_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = telltale_api::Runtime::start(telltale_api::RuntimeOptions {
+        db: dir.path().join("t.db"),
+        hooks_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let api = rt.api();
+    let demo = telltale_api::demo::DemoFleet::default();
+    let report = telltale_api::demo::add(&demo, api).await.unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert_eq!(report.imported.len(), 11, "{:?}", report.imported);
+    assert!(report.imported.iter().any(|n| n == "deploys"));
+    wait_state(api, "deploys", |s| matches!(s, ConnStateView::Live)).await;
+    let page = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let page = api.events(Some("deploys"), None, None, 10).await.unwrap();
+            if !page.events.is_empty() {
+                return page;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("a deployment within 20 s");
+    let first = &page.events[0];
+    assert!(
+        first
+            .server_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("demo-")),
+        "{first:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let detail = api.get_feed("deploys").await.unwrap();
+        let metrics: Vec<&str> = detail.series.iter().map(|s| s.metric.as_str()).collect();
+        if metrics.contains(&"duration") && metrics.contains(&"ok") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    demo.stop().await;
+    rt.shutdown().await.unwrap();
+}
