@@ -2,12 +2,12 @@
 //! are held and summarised once per outage; a cycle holds nothing.
 
 use std::sync::Arc;
-use telltale_alerts::{AlertEngine, HistoryKind, NotificationKind, Phase};
+use telltale_alerts::{AlertEngine, NotificationKind, Phase};
 use telltale_model::alert::{AlertRule, AlertSettings};
 use telltale_model::time::ManualClock;
 use telltale_model::{ConnState, Timestamp};
 
-use crate::{retrying, said, step};
+use crate::{held, retrying, said, step};
 
 fn down_rule() -> AlertRule {
     toml::from_str("name = \"down\"\nkind = \"down\"\nafter = \"10s\"\nseverity = \"critical\"\n")
@@ -56,12 +56,7 @@ fn a_down_parent_holds_its_dependents_and_summarises_them_once() {
     assert!(summaries[0]
         .body
         .starts_with("web-1, web-2 depend on router."));
-    let held: Vec<&str> = out
-        .history
-        .iter()
-        .filter(|h| h.kind == HistoryKind::Suppressed)
-        .map(|h| h.detail.as_str())
-        .collect();
+    let held = held(&out);
     assert_eq!(held.len(), 2);
     assert!(held[0].contains("router, which this feed depends on, is down"));
 

@@ -10,7 +10,7 @@ mod notices;
 mod tags;
 
 use std::time::Duration;
-use telltale_alerts::{AlertEngine, NotificationKind, Output};
+use telltale_alerts::{AlertEngine, HistoryKind, NotificationKind, Output};
 use telltale_model::time::ManualClock;
 use telltale_model::{ConnState, Timestamp};
 
@@ -36,5 +36,15 @@ pub fn said(out: &Output, kind: NotificationKind) -> Vec<String> {
         .iter()
         .filter(|n| n.kind == kind)
         .map(|n| n.summary.clone())
+        .collect()
+}
+
+/// Why `out`'s held-back notifications were held (their `suppressed`
+/// history details).
+pub fn held(out: &Output) -> Vec<&str> {
+    out.history
+        .iter()
+        .filter(|h| h.kind == HistoryKind::Suppressed)
+        .map(|h| h.detail.as_str())
         .collect()
 }

@@ -3,13 +3,13 @@
 //! window ends notifies then; feeds outside it notify as usual.
 
 use std::sync::Arc;
-use telltale_alerts::{AlertEngine, HistoryKind, NotificationKind, Phase};
+use telltale_alerts::{AlertEngine, NotificationKind, Phase};
 use telltale_model::alert::{AlertRule, AlertSettings};
 use telltale_model::maintenance::MaintenanceWindow;
 use telltale_model::time::ManualClock;
 use telltale_model::{ConnState, Timestamp};
 
-use crate::{retrying, said, step};
+use crate::{held, retrying, said, step};
 
 fn said_fired(out: &telltale_alerts::Output) -> Vec<String> {
     said(out, NotificationKind::Fired)
@@ -72,12 +72,7 @@ fn a_window_holds_its_feeds_alerts_and_tells_what_still_fires_when_it_ends() {
         f[0].starts_with("web-2"),
         "only the feed outside the window notifies: {f:?}"
     );
-    let held: Vec<&str> = out
-        .history
-        .iter()
-        .filter(|h| h.kind == HistoryKind::Suppressed)
-        .map(|h| h.detail.as_str())
-        .collect();
+    let held = held(&out);
     assert_eq!(held.len(), 1, "{held:?}");
     assert!(held[0].contains("in maintenance (patch night)"), "{held:?}");
     // Still in the window a while later: nothing more.

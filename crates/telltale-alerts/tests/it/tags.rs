@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 use telltale_alerts::silence::Silences;
-use telltale_alerts::{AlertEngine, HistoryKind, NotificationKind};
+use telltale_alerts::{AlertEngine, NotificationKind};
 use telltale_model::alert::{AlertRule, AlertSettings};
 use telltale_model::time::ManualClock;
 use telltale_model::{ConnState, Timestamp};
 
-use crate::{retrying, said, step};
+use crate::{held, retrying, said, step};
 
 fn down_rule() -> AlertRule {
     toml::from_str("name = \"down\"\nkind = \"down\"\nafter = \"10s\"\n").unwrap()
@@ -35,12 +35,9 @@ fn a_snoozed_tag_holds_its_feeds_and_feeds_tagged_later() {
     let fired = said(&out, NotificationKind::Fired);
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert!(fired[0].starts_with("web-3"), "{fired:?}");
-    let held = out
-        .history
-        .iter()
-        .filter(|h| {
-            h.kind == HistoryKind::Suppressed && h.detail.contains("a tag of the feed is snoozed")
-        })
+    let held = held(&out)
+        .into_iter()
+        .filter(|d| d.contains("a tag of the feed is snoozed"))
         .count();
     assert_eq!(held, 2);
     // Kept across a restart, and gone once over.
@@ -93,12 +90,7 @@ fn routes_by_tag_decide_what_reaches_the_desktop() {
         1,
         "{fired:?}"
     );
-    let held: Vec<&str> = out
-        .history
-        .iter()
-        .filter(|h| h.kind == HistoryKind::Suppressed)
-        .map(|h| h.detail.as_str())
-        .collect();
+    let held = held(&out);
     assert_eq!(held.len(), 3, "{held:?}");
     assert_eq!(
         held.iter()
